@@ -1,0 +1,175 @@
+using AgentSentinel.Core.Configuration;
+using AgentSentinel.Core.Notifications;
+using AgentSentinel.Core.Policy;
+using AgentSentinel.Core.Routing;
+using AgentSentinel.Core.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace AgentSentinel.Core.Approvals;
+
+/// <summary>A request that cannot be accepted as given; the API answers it with a 400 naming the field.</summary>
+public sealed class RequestValidationException(string field, string message) : Exception(message)
+{
+    public string Field { get; } = field;
+}
+
+/// <summary>The approval lifecycle: creation with policy and routing, and every transition, whichever surface
+/// asks for it. The store makes each transition atomic; this class adds authorization, wake-ups and observers.</summary>
+public sealed class ApprovalService(
+    IApprovalStore store,
+    RuntimeSettings settings,
+    ApprovalChangeHub hub,
+    IExpiryScheduler scheduler,
+    IEnumerable<IApprovalObserver> observers,
+    TimeProvider time,
+    ILogger<ApprovalService> logger)
+{
+    private readonly IApprovalObserver[] _observers = [.. observers];
+
+    public DateTimeOffset Now => time.GetUtcNow().TruncateToMicroseconds();
+
+    public async Task<CreateResult> CreateAsync(NewApproval input, Actor requester, CancellationToken ct)
+    {
+        var (policy, _, _) = await settings.GetPolicyAsync(ct);
+        var priority = input.Priority ?? Priority.Medium;
+        var timeout = input.TimeoutSeconds ?? PolicyEvaluator.DefaultTimeout(policy, priority);
+        if (timeout < policy.MinTimeoutSeconds || timeout > policy.MaxTimeoutSeconds)
+        {
+            throw new RequestValidationException("timeout_seconds",
+                $"timeout_seconds must be between {policy.MinTimeoutSeconds} and {policy.MaxTimeoutSeconds}, got {timeout}.");
+        }
+        var (routes, _, _) = await settings.GetRoutesAsync(ct);
+        var route = RouteTable.Select(routes, input.ActionName, input.AgentId, priority, input.RiskLevel);
+        var now = Now;
+        var request = new ApprovalRequest
+        {
+            Id = Guid.CreateVersion7(now),
+            ActionName = input.ActionName,
+            ActionDescription = input.ActionDescription,
+            AgentId = input.AgentId,
+            RunId = input.RunId,
+            TaskId = input.TaskId,
+            MissionId = input.MissionId,
+            EstimatedCost = input.EstimatedCost,
+            RiskLevel = input.RiskLevel,
+            Priority = priority,
+            ActionInputs = input.ActionInputs,
+            Context = input.Context,
+            CallbackUrl = input.CallbackUrl,
+            CreatedAt = now,
+            ExpiresAt = now.AddSeconds(timeout),
+            Status = ApprovalStatus.Pending,
+            RequesterKeyId = requester.KeyId,
+            IdempotencyKey = input.IdempotencyKey,
+            RouteName = route?.Name,
+            Approvers = route is { Approvers.Count: > 0 } ? route.Approvers : policy.DefaultApprovers,
+            Version = 1,
+            UpdatedAt = now,
+        };
+        var createdEvent = new ApprovalEvent
+        {
+            ApprovalId = request.Id,
+            Kind = EventKinds.Created,
+            At = now,
+            Actor = requester.AuditName,
+            Surface = requester.Surface,
+            Details = route is null ? null : System.Text.Json.JsonSerializer.Serialize(new { route = route.Name }),
+        };
+        var result = await store.CreateAsync(request, input.RequestHash, createdEvent, ct);
+        if (result.Outcome == CreateOutcome.Created)
+        {
+            scheduler.ScheduleExpiry(request.Id, request.ExpiresAt);
+            Log.ApprovalCreated(logger, request.Id, request.ActionName, requester.KeyId, request.RouteName, request.ExpiresAt);
+            foreach (var observer in _observers)
+            {
+                await observer.OnCreatedAsync(request, ct);
+            }
+        }
+        return result with { Request = result.Request.AsOf(now) };
+    }
+
+    /// <summary>The request as callers must see it now (past its deadline it reads <c>expired</c>).</summary>
+    public async Task<ApprovalRequest?> GetAsync(Guid id, CancellationToken ct) => (await store.GetAsync(id, ct))?.AsOf(Now);
+
+    /// <summary>An approve, reject or request-info by a person. When the request names its approvers, only they
+    /// (or an admin) may decide; the requester never may.</summary>
+    public async Task<TransitionResult> DecideAsync(Guid id, TransitionKind kind, Actor actor, string? text, bool isAdmin, CancellationToken ct)
+    {
+        if (kind is not (TransitionKind.Approve or TransitionKind.Reject or TransitionKind.RequestInfo))
+        {
+            throw new ArgumentOutOfRangeException(nameof(kind), kind, "Not a decision.");
+        }
+        var current = await store.GetAsync(id, ct);
+        if (current is null)
+        {
+            return new TransitionResult(TransitionOutcome.NotFound, null);
+        }
+        if (!isAdmin && !MayDecide(current, actor))
+        {
+            return new TransitionResult(TransitionOutcome.NotAnApprover, current.AsOf(Now));
+        }
+        return await TransitionAsync(new TransitionCommand(id, kind, actor, text, Now), ct);
+    }
+
+    public static bool MayDecide(ApprovalRequest request, Actor actor) =>
+        request.Approvers.Count == 0
+        || request.Approvers.Any(a =>
+            (actor.Email is not null && string.Equals(a, actor.Email, StringComparison.OrdinalIgnoreCase))
+            || (actor.UserId is not null && string.Equals(a, actor.UserId, StringComparison.Ordinal)));
+
+    public Task<TransitionResult> CancelAsync(Guid id, Actor actor, CancellationToken ct) =>
+        TransitionAsync(new TransitionCommand(id, TransitionKind.Cancel, actor, null, Now), ct);
+
+    public Task<TransitionResult> RespondAsync(Guid id, Actor actor, string response, CancellationToken ct) =>
+        TransitionAsync(new TransitionCommand(id, TransitionKind.Respond, actor, response, Now), ct);
+
+    public Task<TransitionResult> ExpireAsync(Guid id, CancellationToken ct) =>
+        TransitionAsync(new TransitionCommand(id, TransitionKind.Expire, Actor.System, null, Now), ct);
+
+    /// <summary>Expires every open request whose deadline has passed, in bounded batches.</summary>
+    public async Task<int> ExpireDueAsync(int batchSize, CancellationToken ct)
+    {
+        var total = 0;
+        while (true)
+        {
+            var due = await store.ListDueForExpiryAsync(Now, batchSize, ct);
+            var applied = 0;
+            foreach (var id in due)
+            {
+                if ((await ExpireAsync(id, ct)).Applied)
+                {
+                    applied++;
+                }
+            }
+            total += applied;
+            if (due.Count < batchSize || applied == 0)
+            {
+                break;
+            }
+        }
+        if (total > 0)
+        {
+            Log.SweepExpired(logger, total);
+        }
+        return total;
+    }
+
+    public async Task<TransitionResult> TransitionAsync(TransitionCommand command, CancellationToken ct)
+    {
+        var result = await store.TransitionAsync(command, ct);
+        if (result.Applied)
+        {
+            hub.Publish(command.Id);
+            Log.TransitionApplied(logger, command.Id, command.Kind.ToString(), command.Actor.AuditName, command.Actor.Surface.ToWire());
+            foreach (var observer in _observers)
+            {
+                await observer.OnChangedAsync(result.Request!, command.Kind, command.Actor, ct);
+            }
+        }
+        else if (result.Outcome != TransitionOutcome.NotYetDue)
+        {
+            Log.TransitionRefused(logger, command.Id, command.Kind.ToString(), result.Outcome.ToString());
+        }
+        return result;
+    }
+}

@@ -1,0 +1,19 @@
+namespace AgentSentinel.Core.Approvals;
+
+/// <summary>
+/// The channel abstraction: a surface that shows requests to people (Slack, Teams, the console's live feed) is told
+/// when one is created and after every applied transition, whichever surface caused it. Implementations must return
+/// quickly (enqueue a job for slow work) and must not throw for delivery problems.
+/// </summary>
+public interface IApprovalObserver
+{
+    Task OnCreatedAsync(ApprovalRequest request, CancellationToken ct);
+
+    Task OnChangedAsync(ApprovalRequest request, TransitionKind transition, Actor actor, CancellationToken ct);
+}
+
+/// <summary>Schedules the expiry of a request at its deadline.</summary>
+public interface IExpiryScheduler
+{
+    void ScheduleExpiry(Guid id, DateTimeOffset deadline);
+}

@@ -1,0 +1,109 @@
+namespace AgentSentinel.Core.Approvals;
+
+public enum TransitionKind
+{
+    Approve,
+    Reject,
+    RequestInfo,
+    Respond,
+    Cancel,
+    Expire,
+}
+
+/// <summary>Who performs an action: the authenticated identity, never a field supplied in a request body.</summary>
+public sealed record Actor(string DisplayName, Surface Surface, string? Email = null, string? UserId = null, string? KeyId = null)
+{
+    public static readonly Actor System = new("system", Surface.System);
+
+    /// <summary>The value recorded as the event's actor: the email when known, else the platform id, else the name.</summary>
+    public string AuditName => Email ?? UserId ?? DisplayName;
+}
+
+public sealed record TransitionCommand(Guid Id, TransitionKind Kind, Actor Actor, string? Text, DateTimeOffset Now);
+
+public enum TransitionOutcome
+{
+    Applied,
+    NotFound,
+    /// <summary>The request is in a state this transition does not start from (decided, cancelled, not asking for info...).</summary>
+    WrongState,
+    /// <summary>The deadline has passed: the request is (or is about to be recorded as) expired.</summary>
+    PastDeadline,
+    /// <summary>An expiry was asked for before the deadline.</summary>
+    NotYetDue,
+    /// <summary>The identity that requested the approval tried to decide it.</summary>
+    SelfDecision,
+    /// <summary>The request names its approvers and the actor is not one of them.</summary>
+    NotAnApprover,
+}
+
+/// <summary>The result of a transition: the request after it when applied, otherwise its current state
+/// (already seen <see cref="ApprovalRequest.AsOf"/> the command's instant) so the caller can say who won.</summary>
+public sealed record TransitionResult(TransitionOutcome Outcome, ApprovalRequest? Request)
+{
+    public bool Applied => Outcome == TransitionOutcome.Applied;
+}
+
+public static class TransitionRules
+{
+    private static readonly ApprovalStatus[] Open = [ApprovalStatus.Pending, ApprovalStatus.InfoRequested];
+    private static readonly ApprovalStatus[] PendingOnly = [ApprovalStatus.Pending];
+    private static readonly ApprovalStatus[] InfoRequestedOnly = [ApprovalStatus.InfoRequested];
+
+    /// <summary>The states a transition may start from.</summary>
+    public static IReadOnlyList<ApprovalStatus> From(TransitionKind kind) => kind switch
+    {
+        TransitionKind.Approve or TransitionKind.Reject or TransitionKind.Cancel or TransitionKind.Expire => Open,
+        TransitionKind.RequestInfo => PendingOnly,
+        TransitionKind.Respond => InfoRequestedOnly,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+    };
+
+    /// <summary>The state a transition ends in.</summary>
+    public static ApprovalStatus To(TransitionKind kind) => kind switch
+    {
+        TransitionKind.Approve => ApprovalStatus.Approved,
+        TransitionKind.Reject => ApprovalStatus.Rejected,
+        TransitionKind.RequestInfo => ApprovalStatus.InfoRequested,
+        TransitionKind.Respond => ApprovalStatus.Pending,
+        TransitionKind.Cancel => ApprovalStatus.Cancelled,
+        TransitionKind.Expire => ApprovalStatus.Expired,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+    };
+
+    public static string EventKind(TransitionKind kind) => kind switch
+    {
+        TransitionKind.Approve => EventKinds.Approved,
+        TransitionKind.Reject => EventKinds.Rejected,
+        TransitionKind.RequestInfo => EventKinds.InfoRequested,
+        TransitionKind.Respond => EventKinds.InfoProvided,
+        TransitionKind.Cancel => EventKinds.Cancelled,
+        TransitionKind.Expire => EventKinds.Expired,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+    };
+
+    /// <summary>The name under which the transition's text is kept in the event details.</summary>
+    public static string? TextField(TransitionKind kind) => kind switch
+    {
+        TransitionKind.Approve => "notes",
+        TransitionKind.Reject => "reason",
+        TransitionKind.RequestInfo => "question",
+        TransitionKind.Respond => "response",
+        TransitionKind.Cancel => "reason",
+        _ => null,
+    };
+
+    /// <summary>Why a transition failed, judged from the request's current stored state.</summary>
+    public static TransitionOutcome Explain(TransitionKind kind, ApprovalRequest current, DateTimeOffset now)
+    {
+        if (kind == TransitionKind.Expire)
+        {
+            return current.Status.IsOpen() && now < current.ExpiresAt ? TransitionOutcome.NotYetDue : TransitionOutcome.WrongState;
+        }
+        if (current.Status.IsOpen() && now >= current.ExpiresAt)
+        {
+            return TransitionOutcome.PastDeadline;
+        }
+        return TransitionOutcome.WrongState;
+    }
+}

@@ -1,0 +1,73 @@
+using AgentSentinel.Core.Policy;
+using AgentSentinel.Core.Routing;
+
+namespace AgentSentinel.Core.Configuration;
+
+/// <summary>The <c>AgentSentinel</c> configuration section.</summary>
+public sealed class AgentSentinelOptions
+{
+    public const string SectionName = "AgentSentinel";
+
+    public StorageOptions Storage { get; set; } = new();
+    public AuthOptions Auth { get; set; } = new();
+    public JobsOptions Jobs { get; set; } = new();
+    public ApiOptions Api { get; set; } = new();
+    public PolicyOptions Policy { get; set; } = new();
+    public RoutingOptions Routing { get; set; } = new();
+
+    /// <summary>The address people use to reach this server; links in chat messages point here.</summary>
+    public string? PublicBaseUrl { get; set; }
+}
+
+public enum StorageProvider
+{
+    Sqlite,
+    Postgres,
+}
+
+public sealed class StorageOptions
+{
+    public StorageProvider Provider { get; set; } = StorageProvider.Sqlite;
+
+    /// <summary>For SQLite defaults to a file in the working folder.</summary>
+    public string? ConnectionString { get; set; }
+
+    public const string DefaultSqliteConnectionString = "Data Source=agentsentinel.db";
+}
+
+public sealed class AuthOptions
+{
+    /// <summary>An admin key accepted without being stored, so automation can start from nothing.</summary>
+    public string? BootstrapAdminKey { get; set; }
+
+    /// <summary>The email recorded for actions taken with the bootstrap key.</summary>
+    public string BootstrapAdminEmail { get; set; } = "admin@localhost";
+
+    /// <summary>
+    /// Where the first admin key is written when the server starts with no key at all and no bootstrap key.
+    /// Relative paths are taken from the working folder.
+    /// </summary>
+    public string InitialAdminKeyFile { get; set; } = "agentsentinel-admin.key";
+}
+
+public sealed class JobsOptions
+{
+    /// <summary>How often scheduled jobs are looked for; deadlines are enforced in SQL whatever this is.</summary>
+    public TimeSpan SchedulePollingInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Run the job server in this process (turn off for API-only instances).</summary>
+    public bool RunServer { get; set; } = true;
+
+    public int WorkerCount { get; set; } = Math.Max(4, Environment.ProcessorCount * 2);
+}
+
+public sealed class ApiOptions
+{
+    /// <summary>The largest request body accepted by the API, in bytes.</summary>
+    public int MaxRequestBodyBytes { get; set; } = 256 * 1024;
+
+    /// <summary>The longest a <c>wait</c> call may hold a request open.</summary>
+    public int MaxWaitSeconds { get; set; } = 30;
+
+    public int DefaultWaitSeconds { get; set; } = 25;
+}

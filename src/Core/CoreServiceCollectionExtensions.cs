@@ -1,0 +1,106 @@
+using AgentSentinel.Core.Approvals;
+using AgentSentinel.Core.Configuration;
+using AgentSentinel.Core.Jobs;
+using AgentSentinel.Core.Notifications;
+using AgentSentinel.Core.Policy;
+using AgentSentinel.Core.Routing;
+using AgentSentinel.Core.Storage;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace AgentSentinel.Core;
+
+public static class CoreServiceCollectionExtensions
+{
+    /// <summary>Options (validated at start-up), the store for the configured provider, the lifecycle and its jobs.</summary>
+    public static IServiceCollection AddAgentSentinelCore(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<AgentSentinelOptions>()
+            .Bind(configuration.GetSection(AgentSentinelOptions.SectionName))
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<AgentSentinelOptions>, AgentSentinelOptionsValidator>();
+        services.TryAddSingleton(TimeProvider.System);
+
+        services.AddSingleton(sp => Database.Create(sp.GetRequiredService<IOptions<AgentSentinelOptions>>().Value.Storage));
+        services.AddSingleton(sp => sp.GetRequiredService<Database>() as PostgresDatabase
+            ?? throw new InvalidOperationException("The storage provider is not PostgreSQL."));
+        services.AddSingleton<SqlStore>();
+        services.AddSingleton<IApprovalStore>(sp => sp.GetRequiredService<SqlStore>());
+        services.AddSingleton<IApiKeyStore>(sp => sp.GetRequiredService<SqlStore>());
+        services.AddSingleton<ISettingsStore>(sp => sp.GetRequiredService<SqlStore>());
+        services.AddSingleton<MigrationRunner>();
+        services.AddSingleton<RuntimeSettings>();
+        services.AddSingleton<ApprovalChangeHub>();
+        services.AddSingleton<ApprovalService>();
+        services.AddSingleton<IExpiryScheduler, HangfireExpiryScheduler>();
+        services.AddTransient<ExpiryJobs>();
+        services.AddTransient<ExpiryRecovery>();
+        return services;
+    }
+
+    /// <summary>On PostgreSQL, listens for changes made by other instances so their waiters wake here too.</summary>
+    public static IServiceCollection AddPostgresChangeListener(this IServiceCollection services)
+    {
+        services.AddSingleton<PostgresChangeListener>();
+        services.AddHostedService(sp => sp.GetRequiredService<PostgresChangeListener>());
+        return services;
+    }
+}
+
+/// <summary>Refuses to start on a wrong setting, with a sentence that names it.</summary>
+public sealed class AgentSentinelOptionsValidator : IValidateOptions<AgentSentinelOptions>
+{
+    public ValidateOptionsResult Validate(string? name, AgentSentinelOptions options)
+    {
+        var errors = new List<string>();
+        const string root = AgentSentinelOptions.SectionName;
+        if (!Enum.IsDefined(options.Storage.Provider))
+        {
+            errors.Add($"{root}:Storage:Provider must be Sqlite or Postgres.");
+        }
+        if (options.Storage.Provider == StorageProvider.Postgres)
+        {
+            if (string.IsNullOrWhiteSpace(options.Storage.ConnectionString))
+            {
+                errors.Add($"{root}:Storage:ConnectionString is required when {root}:Storage:Provider is Postgres.");
+            }
+            else
+            {
+                try
+                {
+                    _ = new Npgsql.NpgsqlConnectionStringBuilder(options.Storage.ConnectionString);
+                }
+                catch (ArgumentException ex)
+                {
+                    errors.Add($"{root}:Storage:ConnectionString is not a valid PostgreSQL connection string: {ex.Message}");
+                }
+            }
+        }
+        if (options.Auth.BootstrapAdminKey is { } key && key.Length < 20)
+        {
+            errors.Add($"{root}:Auth:BootstrapAdminKey must be at least 20 characters long (use a random value).");
+        }
+        if (options.PublicBaseUrl is { Length: > 0 } url
+            && (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")))
+        {
+            errors.Add($"{root}:PublicBaseUrl must be an absolute http(s) URL, got '{url}'.");
+        }
+        if (options.Api.MaxRequestBodyBytes is < 1024 or > 16 * 1024 * 1024)
+        {
+            errors.Add($"{root}:Api:MaxRequestBodyBytes must be between 1024 and 16777216.");
+        }
+        if (options.Api.MaxWaitSeconds is < 1 or > 60 || options.Api.DefaultWaitSeconds < 1 || options.Api.DefaultWaitSeconds > options.Api.MaxWaitSeconds)
+        {
+            errors.Add($"{root}:Api:MaxWaitSeconds must be 1..60 and DefaultWaitSeconds 1..MaxWaitSeconds.");
+        }
+        if (options.Jobs.SchedulePollingInterval <= TimeSpan.Zero || options.Jobs.SchedulePollingInterval > TimeSpan.FromMinutes(1))
+        {
+            errors.Add($"{root}:Jobs:SchedulePollingInterval must be between 00:00:00.001 and 00:01:00.");
+        }
+        errors.AddRange(PolicyEvaluator.Validate(options.Policy).Select(e => $"{root}:Policy: {e}"));
+        errors.AddRange(RouteTable.Validate(options.Routing.Routes).Select(e => $"{root}:Routing: {e}"));
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

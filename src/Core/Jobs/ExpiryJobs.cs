@@ -1,0 +1,41 @@
+using AgentSentinel.Core.Approvals;
+using Hangfire;
+using Microsoft.Extensions.Logging;
+
+namespace AgentSentinel.Core.Jobs;
+
+/// <summary>Expiry at each deadline, and a sweep that catches anything a lost or late job missed. Both only
+/// ask the store for the conditional expire transition, so running them twice or late is harmless.</summary>
+public sealed class ExpiryJobs(ApprovalService service, IExpiryScheduler scheduler, ILogger<ExpiryJobs> logger)
+{
+    public const string SweepJobId = "expiry-sweep";
+    public const int SweepBatchSize = 500;
+
+    [AutomaticRetry(Attempts = 10)]
+    public async Task ExpireAsync(Guid approvalId, CancellationToken ct)
+    {
+        var result = await service.ExpireAsync(approvalId, ct);
+        if (result is { Outcome: TransitionOutcome.NotYetDue, Request: { } request })
+        {
+            // Delayed jobs may start up to about a second early; come back at the deadline.
+            Log.ExpiryEarly(logger, approvalId, request.ExpiresAt - service.Now);
+            scheduler.ScheduleExpiry(approvalId, request.ExpiresAt);
+        }
+    }
+
+    [AutomaticRetry(Attempts = 3)]
+    [DisableConcurrentExecution(timeoutInSeconds: 60)]
+    public Task<int> SweepAsync(CancellationToken ct) => service.ExpireDueAsync(SweepBatchSize, ct);
+}
+
+/// <summary>Schedules expiry as Hangfire delayed jobs. The delay is measured on the injected clock.</summary>
+public sealed class HangfireExpiryScheduler(IBackgroundJobClient jobs, TimeProvider time) : IExpiryScheduler
+{
+    private static readonly TimeSpan MinimumDelay = TimeSpan.FromMilliseconds(200);
+
+    public void ScheduleExpiry(Guid id, DateTimeOffset deadline)
+    {
+        var delay = deadline - time.GetUtcNow();
+        jobs.Schedule<ExpiryJobs>(j => j.ExpireAsync(id, CancellationToken.None), delay < MinimumDelay ? MinimumDelay : delay);
+    }
+}

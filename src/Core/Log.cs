@@ -1,0 +1,35 @@
+using Microsoft.Extensions.Logging;
+
+namespace AgentSentinel.Core;
+
+/// <summary>Every log message of the core, source-generated. Event ids: 1000-1099 storage, 1100-1199 lifecycle,
+/// 1200-1299 jobs, 1300-1399 notifications.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1000, LogLevel.Information, "Applied migration {Version} {Name} on {Provider}")]
+    public static partial void MigrationApplied(ILogger logger, int version, string name, string provider);
+
+    [LoggerMessage(1100, LogLevel.Information, "Approval {ApprovalId} created for action {ActionName} by key {KeyId}, route {Route}, expires at {ExpiresAt:O}")]
+    public static partial void ApprovalCreated(ILogger logger, Guid approvalId, string actionName, string? keyId, string? route, DateTimeOffset expiresAt);
+
+    [LoggerMessage(1101, LogLevel.Information, "Approval {ApprovalId}: {Transition} by {Actor} via {Surface}")]
+    public static partial void TransitionApplied(ILogger logger, Guid approvalId, string transition, string actor, string surface);
+
+    [LoggerMessage(1102, LogLevel.Information, "Approval {ApprovalId}: {Transition} refused ({Outcome})")]
+    public static partial void TransitionRefused(ILogger logger, Guid approvalId, string transition, string outcome);
+
+    [LoggerMessage(1200, LogLevel.Information, "Expired {Count} overdue approval request(s)")]
+    public static partial void SweepExpired(ILogger logger, int count);
+
+    [LoggerMessage(1201, LogLevel.Information, "Scheduled expiry for {Count} open approval request(s) after start-up")]
+    public static partial void ExpiriesRescheduled(ILogger logger, int count);
+
+    [LoggerMessage(1202, LogLevel.Debug, "Expiry job for {ApprovalId} ran {Early} before the deadline; rescheduled")]
+    public static partial void ExpiryEarly(ILogger logger, Guid approvalId, TimeSpan early);
+
+    [LoggerMessage(1300, LogLevel.Information, "Listening for approval changes from other server instances")]
+    public static partial void ChangeListenerConnected(ILogger logger);
+
+    [LoggerMessage(1301, LogLevel.Warning, "Change listener lost its database connection; reconnecting")]
+    public static partial void ChangeListenerFailed(ILogger logger, Exception exception);
+}

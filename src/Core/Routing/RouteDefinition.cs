@@ -1,0 +1,50 @@
+namespace AgentSentinel.Core.Routing;
+
+public sealed class RoutingOptions
+{
+    public List<RouteDefinition> Routes { get; set; } = [];
+}
+
+/// <summary>Where requests that match go, who may decide them, and how they are chased.</summary>
+public sealed class RouteDefinition
+{
+    public string Name { get; set; } = "";
+    /// <summary>Conditions; every non-empty list must match. No conditions at all makes the default route.</summary>
+    public RouteMatch? Match { get; set; }
+    public ChannelTarget? Slack { get; set; }
+    public ChannelTarget? Teams { get; set; }
+    /// <summary>Slack user ids, emails or Teams AAD object ids; empty means anyone who can see the request.</summary>
+    public List<string> Approvers { get; set; } = [];
+    /// <summary><c>here</c> or <c>channel</c>: a loud mention in Slack; empty for none.</summary>
+    public string? Mention { get; set; }
+    public List<int> RemindersMinutes { get; set; } = [];
+    public List<EscalationLevel> Escalation { get; set; } = [];
+
+    public bool IsDefault => Match is null || Match.IsEmpty;
+}
+
+public sealed class RouteMatch
+{
+    public List<string> Priorities { get; set; } = [];
+    public List<string> RiskLevels { get; set; } = [];
+    /// <summary>Action names or globs (<c>*</c>, <c>?</c>).</summary>
+    public List<string> Actions { get; set; } = [];
+    /// <summary>Agent ids or globs.</summary>
+    public List<string> Agents { get; set; } = [];
+
+    public bool IsEmpty => Priorities.Count == 0 && RiskLevels.Count == 0 && Actions.Count == 0 && Agents.Count == 0;
+}
+
+public sealed class ChannelTarget
+{
+    public string? Channel { get; set; }
+}
+
+public sealed class EscalationLevel
+{
+    public int AfterMinutes { get; set; }
+    public ChannelTarget? Slack { get; set; }
+    public ChannelTarget? Teams { get; set; }
+    /// <summary>People to mention (Slack user ids, emails), or <c>here</c> / <c>channel</c>.</summary>
+    public List<string> Mention { get; set; } = [];
+}

@@ -1,0 +1,79 @@
+using AgentSentinel.Core.Approvals;
+using AgentSentinel.Core.Auth;
+using AgentSentinel.Core.Stats;
+
+namespace AgentSentinel.Core.Storage;
+
+/// <summary>Approval requests and their audit trail. Every state change is one conditional statement.</summary>
+public interface IApprovalStore
+{
+    /// <summary>Inserts the request and its <c>created</c> event; with an idempotency key, a second insert for the
+    /// same requester and key returns the first request instead.</summary>
+    Task<CreateResult> CreateAsync(ApprovalRequest request, string? requestHash, ApprovalEvent createdEvent, CancellationToken ct);
+
+    Task<ApprovalRequest?> GetAsync(Guid id, CancellationToken ct);
+
+    /// <summary>Applies a transition if, and only if, the request is in a state it starts from and (except for
+    /// expiry) its deadline has not passed; records the event in the same transaction.</summary>
+    Task<TransitionResult> TransitionAsync(TransitionCommand command, CancellationToken ct);
+
+    Task<IReadOnlyList<ApprovalEvent>> GetEventsAsync(Guid id, CancellationToken ct);
+
+    Task AppendEventAsync(ApprovalEvent approvalEvent, CancellationToken ct);
+
+    Task<ApprovalPage> ListAsync(ApprovalQuery query, DateTimeOffset now, CancellationToken ct);
+
+    /// <summary>Ids of open requests whose deadline is at or before <paramref name="now"/>, oldest deadline first.</summary>
+    Task<IReadOnlyList<Guid>> ListDueForExpiryAsync(DateTimeOffset now, int limit, CancellationToken ct);
+
+    /// <summary>Open requests (id and deadline) in id order after <paramref name="after"/>, for rescheduling.</summary>
+    Task<IReadOnlyList<(Guid Id, DateTimeOffset ExpiresAt)>> ListOpenAsync(Guid? after, int limit, CancellationToken ct);
+
+    Task<ApprovalStats> GetStatsAsync(DateTimeOffset from, DateTimeOffset to, DateTimeOffset now, CancellationToken ct);
+}
+
+public sealed record ApprovalQuery
+{
+    public ApprovalStatus? Status { get; init; }
+    public Priority? Priority { get; init; }
+    public RiskLevel? RiskLevel { get; init; }
+    public string? AgentId { get; init; }
+    public string? ActionName { get; init; }
+    /// <summary>Only requests created by this API key; null for all.</summary>
+    public string? RequesterKeyId { get; init; }
+    /// <summary>Return requests with ids below this one (ids are time-ordered UUID v7).</summary>
+    public Guid? Before { get; init; }
+    public int Limit { get; init; } = 50;
+}
+
+public sealed record ApprovalPage(IReadOnlyList<ApprovalRequest> Items, Guid? NextBefore);
+
+public interface IApiKeyStore
+{
+    Task CreateAsync(ApiKeyRecord key, CancellationToken ct);
+    Task<ApiKeyRecord?> FindActiveByHashAsync(string keyHash, CancellationToken ct);
+    Task<IReadOnlyList<ApiKeyRecord>> ListAsync(CancellationToken ct);
+    Task<ApiKeyRecord?> GetAsync(string id, CancellationToken ct);
+    /// <summary>Marks the key revoked; false when there is no such key or it was revoked already.</summary>
+    Task<bool> RevokeAsync(string id, DateTimeOffset at, CancellationToken ct);
+    Task<bool> AnyAsync(CancellationToken ct);
+}
+
+public sealed record SettingRecord(string Key, string Value, long Version, DateTimeOffset UpdatedAt, string? UpdatedBy);
+
+public sealed record SettingChange(long Id, string Key, long Version, string? ValueBefore, string ValueAfter, DateTimeOffset At, string? Actor);
+
+/// <summary>Run-time settings (routes, policy) as JSON documents with a version and a change history.</summary>
+public interface ISettingsStore
+{
+    Task<SettingRecord?> GetAsync(string key, CancellationToken ct);
+
+    /// <summary>Saves a new value. With <paramref name="expectedVersion"/> the write only happens if the stored
+    /// version still equals it (0 = not stored yet); returns the new record, or null when someone else won.</summary>
+    Task<SettingRecord?> PutAsync(string key, string value, string? actor, long? expectedVersion, DateTimeOffset now, CancellationToken ct);
+
+    /// <summary>Inserts the value only if the key is absent; true when this call inserted it.</summary>
+    Task<bool> TryInsertAsync(string key, string value, string? actor, DateTimeOffset now, CancellationToken ct);
+
+    Task<IReadOnlyList<SettingChange>> GetHistoryAsync(string key, int limit, CancellationToken ct);
+}

@@ -1,0 +1,652 @@
+using System.Data.Common;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using AgentSentinel.Core.Approvals;
+using AgentSentinel.Core.Auth;
+using AgentSentinel.Core.Stats;
+using Dapper;
+
+namespace AgentSentinel.Core.Storage;
+
+/// <summary>The store on PostgreSQL and SQLite: the same parameterized statements on both, a connection per
+/// operation, and every state change a single conditional UPDATE ... RETURNING inside a short transaction that
+/// also appends the audit event.</summary>
+public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, ISettingsStore
+{
+    private const string OpenStatuses = "('pending', 'info_requested')";
+
+    private const string Columns = """
+        id, action_name, action_description, agent_id, run_id, task_id, mission_id, estimated_cost, risk_level, priority,
+        action_inputs, context, callback_url, created_at, expires_at, status, decided_at, decided_by_email,
+        decided_by_user_id, decided_via, decision_notes, info_request_message, info_response, requester_key_id,
+        idempotency_key, request_hash, route_name, approvers, version, updated_at
+        """;
+
+    static SqlStore() => DefaultTypeMap.MatchNamesWithUnderscores = true;
+
+    public Database Database => database;
+
+    // ---- approvals -------------------------------------------------------------------------------------------
+
+    private const string InsertApprovalSql = $"""
+        INSERT INTO approvals ({Columns})
+        VALUES (@Id, @ActionName, @ActionDescription, @AgentId, @RunId, @TaskId, @MissionId, @EstimatedCostValue, @RiskLevel,
+                @Priority, @ActionInputs, @Context, @CallbackUrl, @CreatedAt, @ExpiresAt, @Status, @DecidedAt,
+                @DecidedByEmail, @DecidedByUserId, @DecidedVia, @DecisionNotes, @InfoRequestMessage, @InfoResponse,
+                @RequesterKeyId, @IdempotencyKey, @RequestHash, @RouteName, @Approvers, @Version, @UpdatedAt)
+        ON CONFLICT (requester_key_id, idempotency_key) DO NOTHING
+        """;
+
+    private const string SelectByIdempotencySql = $"""
+        SELECT {Columns} FROM approvals WHERE requester_key_id = @requester AND idempotency_key = @key
+        """;
+
+    public async Task<CreateResult> CreateAsync(ApprovalRequest request, string? requestHash, ApprovalEvent createdEvent, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        await using (var tx = await database.BeginWriteAsync(connection, ct))
+        {
+            var inserted = await connection.ExecuteAsync(new CommandDefinition(
+                InsertApprovalSql, ApprovalRow.From(request, requestHash), tx, cancellationToken: ct));
+            if (inserted == 1)
+            {
+                await InsertEventAsync(connection, tx, createdEvent, ct);
+                await tx.CommitAsync(ct);
+                return new CreateResult(CreateOutcome.Created, request);
+            }
+            await tx.RollbackAsync(ct);
+        }
+
+        // The key was used before by this requester: a replay returns the original, a different body is refused.
+        var existing = await connection.QuerySingleAsync<ApprovalRow>(new CommandDefinition(
+            SelectByIdempotencySql, new { requester = request.RequesterKeyId, key = request.IdempotencyKey }, cancellationToken: ct));
+        var outcome = existing.RequestHash == requestHash ? CreateOutcome.Replayed : CreateOutcome.IdempotencyKeyReused;
+        return new CreateResult(outcome, existing.ToModel());
+    }
+
+    public async Task<ApprovalRequest?> GetAsync(Guid id, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        return await GetAsync(connection, id, ct);
+    }
+
+    private static async Task<ApprovalRequest?> GetAsync(DbConnection connection, Guid id, CancellationToken ct)
+    {
+        var row = await connection.QuerySingleOrDefaultAsync<ApprovalRow>(new CommandDefinition(
+            $"SELECT {Columns} FROM approvals WHERE id = @id", new { id = IdText(id) }, cancellationToken: ct));
+        return row?.ToModel();
+    }
+
+    private static readonly Dictionary<TransitionKind, string> TransitionSql =
+        Enum.GetValues<TransitionKind>().ToDictionary(k => k, BuildTransitionSql);
+
+    private static string BuildTransitionSql(TransitionKind kind)
+    {
+        var set = kind switch
+        {
+            TransitionKind.Approve or TransitionKind.Reject =>
+                ", decided_at = @now, decided_by_email = @email, decided_by_user_id = @userId, decided_via = @surface, decision_notes = @text",
+            TransitionKind.RequestInfo => ", info_request_message = @text, info_response = NULL",
+            TransitionKind.Respond => ", info_response = @text",
+            TransitionKind.Cancel => ", decided_at = @now, decided_via = @surface",
+            TransitionKind.Expire => ", decided_at = expires_at",
+            _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+        };
+        var from = string.Join(", ", TransitionRules.From(kind).Select(s => $"'{s.ToWire()}'"));
+        var deadline = kind == TransitionKind.Expire ? "expires_at <= @now" : "expires_at > @now";
+        // The requester can never decide its own request, whatever its scopes.
+        var notSelf = kind is TransitionKind.Approve or TransitionKind.Reject or TransitionKind.RequestInfo
+            ? " AND (@keyId IS NULL OR requester_key_id <> @keyId)"
+            : "";
+        return $"""
+            UPDATE approvals
+            SET status = '{TransitionRules.To(kind).ToWire()}', version = version + 1, updated_at = @now{set}
+            WHERE id = @id AND status IN ({from}) AND {deadline}{notSelf}
+            RETURNING {Columns}
+            """;
+    }
+
+    public async Task<TransitionResult> TransitionAsync(TransitionCommand command, CancellationToken ct)
+    {
+        var now = command.Now.ToUnixMicroseconds();
+        var id = IdText(command.Id);
+        await using var connection = await database.OpenAsync(ct);
+        await using (var tx = await database.BeginWriteAsync(connection, ct))
+        {
+            var row = await connection.QuerySingleOrDefaultAsync<ApprovalRow>(new CommandDefinition(
+                TransitionSql[command.Kind],
+                new
+                {
+                    id,
+                    now,
+                    email = command.Actor.Email,
+                    userId = command.Actor.UserId,
+                    surface = command.Actor.Surface.ToWire(),
+                    text = command.Text,
+                    keyId = command.Actor.KeyId,
+                },
+                tx, cancellationToken: ct));
+            if (row is not null)
+            {
+                var field = TransitionRules.TextField(command.Kind);
+                var details = field is not null && command.Text is not null
+                    ? JsonSerializer.Serialize(new Dictionary<string, string> { [field] = command.Text })
+                    : null;
+                await InsertEventAsync(connection, tx, new ApprovalEvent
+                {
+                    ApprovalId = command.Id,
+                    Kind = TransitionRules.EventKind(command.Kind),
+                    At = command.Kind == TransitionKind.Expire ? TimeConversions.FromUnixMicroseconds(row.ExpiresAt) : command.Now,
+                    Actor = command.Actor.AuditName,
+                    Surface = command.Actor.Surface,
+                    Details = details,
+                }, ct);
+                if (database.NotifySql is { } notify)
+                {
+                    await connection.ExecuteAsync(new CommandDefinition(notify, new { id }, tx, cancellationToken: ct));
+                }
+                await tx.CommitAsync(ct);
+                return new TransitionResult(TransitionOutcome.Applied, row.ToModel());
+            }
+            await tx.RollbackAsync(ct);
+        }
+
+        var current = await GetAsync(connection, command.Id, ct);
+        if (current is null)
+        {
+            return new TransitionResult(TransitionOutcome.NotFound, null);
+        }
+        var outcome = command.Actor.KeyId is not null && current.RequesterKeyId == command.Actor.KeyId
+            && command.Kind is TransitionKind.Approve or TransitionKind.Reject or TransitionKind.RequestInfo
+            && current.Status.IsOpen() && command.Now < current.ExpiresAt
+                ? TransitionOutcome.SelfDecision
+                : TransitionRules.Explain(command.Kind, current, command.Now);
+        return new TransitionResult(outcome, current.AsOf(command.Now));
+    }
+
+    private const string InsertEventSql = """
+        INSERT INTO approval_events (approval_id, kind, at, actor, surface, details)
+        VALUES (@ApprovalId, @Kind, @At, @Actor, @Surface, @Details)
+        """;
+
+    private static Task InsertEventAsync(DbConnection connection, DbTransaction? tx, ApprovalEvent e, CancellationToken ct) =>
+        connection.ExecuteAsync(new CommandDefinition(InsertEventSql, new
+        {
+            ApprovalId = IdText(e.ApprovalId),
+            e.Kind,
+            At = e.At.ToUnixMicroseconds(),
+            e.Actor,
+            Surface = e.Surface.ToWire(),
+            e.Details,
+        }, tx, cancellationToken: ct));
+
+    public async Task AppendEventAsync(ApprovalEvent approvalEvent, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        await InsertEventAsync(connection, null, approvalEvent, ct);
+    }
+
+    public async Task<IReadOnlyList<ApprovalEvent>> GetEventsAsync(Guid id, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var rows = await connection.QueryAsync<EventRow>(new CommandDefinition(
+            "SELECT id, approval_id, kind, at, actor, surface, details FROM approval_events WHERE approval_id = @id ORDER BY id",
+            new { id = IdText(id) }, cancellationToken: ct));
+        return [.. rows.Select(r => r.ToModel())];
+    }
+
+    public async Task<ApprovalPage> ListAsync(ApprovalQuery query, DateTimeOffset now, CancellationToken ct)
+    {
+        var where = new List<string>();
+        var p = new DynamicParameters();
+        p.Add("now", now.ToUnixMicroseconds());
+        if (query.Status is { } status)
+        {
+            where.Add(status switch
+            {
+                ApprovalStatus.Pending or ApprovalStatus.InfoRequested => "status = @status AND expires_at > @now",
+                ApprovalStatus.Expired => $"(status = 'expired' OR (status IN {OpenStatuses} AND expires_at <= @now))",
+                _ => "status = @status",
+            });
+            p.Add("status", status.ToWire());
+        }
+        AddFilter(where, p, "priority", query.Priority?.ToWire());
+        AddFilter(where, p, "risk_level", query.RiskLevel?.ToWire());
+        AddFilter(where, p, "agent_id", query.AgentId);
+        AddFilter(where, p, "action_name", query.ActionName);
+        AddFilter(where, p, "requester_key_id", query.RequesterKeyId);
+        if (query.Before is { } before)
+        {
+            where.Add("id < @before");
+            p.Add("before", IdText(before));
+        }
+        p.Add("limit", query.Limit + 1);
+        var sql = new StringBuilder($"SELECT {Columns} FROM approvals");
+        if (where.Count > 0)
+        {
+            sql.Append(" WHERE ").AppendJoin(" AND ", where);
+        }
+        sql.Append(" ORDER BY id DESC LIMIT @limit");
+
+        await using var connection = await database.OpenAsync(ct);
+        var rows = (await connection.QueryAsync<ApprovalRow>(new CommandDefinition(sql.ToString(), p, cancellationToken: ct))).ToList();
+        var more = rows.Count > query.Limit;
+        var items = rows.Take(query.Limit).Select(r => r.ToModel()).ToList();
+        return new ApprovalPage(items, more ? items[^1].Id : null);
+    }
+
+    private static void AddFilter(List<string> where, DynamicParameters p, string column, string? value)
+    {
+        if (value is not null)
+        {
+            where.Add($"{column} = @{column}");
+            p.Add(column, value);
+        }
+    }
+
+    public async Task<IReadOnlyList<Guid>> ListDueForExpiryAsync(DateTimeOffset now, int limit, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var ids = await connection.QueryAsync<string>(new CommandDefinition(
+            $"SELECT id FROM approvals WHERE status IN {OpenStatuses} AND expires_at <= @now ORDER BY expires_at LIMIT @limit",
+            new { now = now.ToUnixMicroseconds(), limit }, cancellationToken: ct));
+        return [.. ids.Select(Guid.Parse)];
+    }
+
+    public async Task<IReadOnlyList<(Guid Id, DateTimeOffset ExpiresAt)>> ListOpenAsync(Guid? after, int limit, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var rows = await connection.QueryAsync<(string Id, long ExpiresAt)>(new CommandDefinition(
+            $"SELECT id, expires_at FROM approvals WHERE status IN {OpenStatuses} AND id > @after ORDER BY id LIMIT @limit",
+            new { after = after is { } a ? IdText(a) : "", limit }, cancellationToken: ct));
+        return [.. rows.Select(r => (Guid.Parse(r.Id), TimeConversions.FromUnixMicroseconds(r.ExpiresAt)))];
+    }
+
+    // ---- statistics --------------------------------------------------------------------------------------------
+
+    private const string StatsWindow = "created_at >= @from AND created_at < @to";
+
+    private const string StatsTotalsSql = $"""
+        SELECT
+            COUNT(*) AS total,
+            COALESCE(SUM(CASE WHEN status = 'pending' AND expires_at > @now THEN 1 ELSE 0 END), 0) AS pending,
+            COALESCE(SUM(CASE WHEN status = 'info_requested' AND expires_at > @now THEN 1 ELSE 0 END), 0) AS info_requested,
+            COALESCE(SUM(CASE WHEN status = 'approved' THEN 1 ELSE 0 END), 0) AS approved,
+            COALESCE(SUM(CASE WHEN status = 'rejected' THEN 1 ELSE 0 END), 0) AS rejected,
+            COALESCE(SUM(CASE WHEN status = 'expired' OR (status IN {OpenStatuses} AND expires_at <= @now) THEN 1 ELSE 0 END), 0) AS expired,
+            COALESCE(SUM(CASE WHEN status = 'cancelled' THEN 1 ELSE 0 END), 0) AS cancelled,
+            AVG(CASE WHEN status IN ('approved', 'rejected') THEN (decided_at - created_at) * 1.0 END) AS avg_decision_us
+        FROM approvals WHERE {StatsWindow}
+        """;
+
+    // Exact median without window functions: the middle one or two decision times, averaged.
+    private const string StatsMedianSql = $"""
+        SELECT decided_at - created_at FROM approvals
+        WHERE {StatsWindow} AND status IN ('approved', 'rejected')
+        ORDER BY decided_at - created_at
+        LIMIT @take OFFSET @skip
+        """;
+
+    private const string PendingTotalSql = $"SELECT COUNT(*) FROM approvals WHERE status IN {OpenStatuses} AND expires_at > @now";
+
+    public async Task<ApprovalStats> GetStatsAsync(DateTimeOffset from, DateTimeOffset to, DateTimeOffset now, CancellationToken ct)
+    {
+        var p = new { from = from.ToUnixMicroseconds(), to = to.ToUnixMicroseconds(), now = now.ToUnixMicroseconds() };
+        await using var connection = await database.OpenAsync(ct);
+        var totals = await connection.QuerySingleAsync<StatsRow>(new CommandDefinition(StatsTotalsSql, p, cancellationToken: ct));
+        var pendingTotal = await connection.ExecuteScalarAsync<long>(new CommandDefinition(PendingTotalSql, p, cancellationToken: ct));
+        var byPriority = await GroupCountAsync(connection, "priority", p, ct);
+        var byRisk = await GroupCountAsync(connection, "COALESCE(risk_level, 'unspecified')", p, ct);
+
+        double? median = null;
+        var decided = totals.Approved + totals.Rejected;
+        if (decided > 0)
+        {
+            var middle = await connection.QueryAsync<long>(new CommandDefinition(StatsMedianSql,
+                new { p.from, p.to, take = decided % 2 == 0 ? 2 : 1, skip = (decided - 1) / 2 }, cancellationToken: ct));
+            median = middle.Average() / 1_000_000d;
+        }
+
+        return new ApprovalStats
+        {
+            From = from,
+            To = to,
+            PendingTotal = pendingTotal,
+            Total = totals.Total,
+            Pending = totals.Pending,
+            InfoRequested = totals.InfoRequested,
+            Approved = totals.Approved,
+            Rejected = totals.Rejected,
+            Expired = totals.Expired,
+            Cancelled = totals.Cancelled,
+            AverageDecisionSeconds = totals.AvgDecisionUs is { } avg ? Math.Round(Convert.ToDouble(avg, CultureInfo.InvariantCulture) / 1_000_000d, 3) : null,
+            MedianDecisionSeconds = median is { } m ? Math.Round(m, 3) : null,
+            ByPriority = byPriority,
+            ByRiskLevel = byRisk,
+        };
+    }
+
+    private static async Task<IReadOnlyDictionary<string, long>> GroupCountAsync(DbConnection connection, string column, object p, CancellationToken ct)
+    {
+        var rows = await connection.QueryAsync<(string Key, long Count)>(new CommandDefinition(
+            $"SELECT {column} AS key, COUNT(*) AS count FROM approvals WHERE {StatsWindow} GROUP BY {column}", p, cancellationToken: ct));
+        return rows.ToDictionary(r => r.Key, r => r.Count);
+    }
+
+    // ---- API keys ----------------------------------------------------------------------------------------------
+
+    private const string KeyColumns = "id, name, prefix, key_hash, scopes, email, created_at, created_by, revoked_at";
+
+    public async Task CreateAsync(ApiKeyRecord key, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition(
+            $"INSERT INTO api_keys ({KeyColumns}) VALUES (@Id, @Name, @Prefix, @KeyHash, @Scopes, @Email, @CreatedAt, @CreatedBy, NULL)",
+            new
+            {
+                key.Id,
+                key.Name,
+                key.Prefix,
+                key.KeyHash,
+                Scopes = string.Join(' ', key.Scopes),
+                key.Email,
+                CreatedAt = key.CreatedAt.ToUnixMicroseconds(),
+                key.CreatedBy,
+            }, cancellationToken: ct));
+    }
+
+    public async Task<ApiKeyRecord?> FindActiveByHashAsync(string keyHash, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var row = await connection.QuerySingleOrDefaultAsync<KeyRow>(new CommandDefinition(
+            $"SELECT {KeyColumns} FROM api_keys WHERE key_hash = @keyHash AND revoked_at IS NULL", new { keyHash }, cancellationToken: ct));
+        return row?.ToModel();
+    }
+
+    public async Task<IReadOnlyList<ApiKeyRecord>> ListAsync(CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var rows = await connection.QueryAsync<KeyRow>(new CommandDefinition(
+            $"SELECT {KeyColumns} FROM api_keys ORDER BY created_at, id", cancellationToken: ct));
+        return [.. rows.Select(r => r.ToModel())];
+    }
+
+    public async Task<ApiKeyRecord?> GetAsync(string id, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var row = await connection.QuerySingleOrDefaultAsync<KeyRow>(new CommandDefinition(
+            $"SELECT {KeyColumns} FROM api_keys WHERE id = @id", new { id }, cancellationToken: ct));
+        return row?.ToModel();
+    }
+
+    public async Task<bool> RevokeAsync(string id, DateTimeOffset at, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var n = await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE api_keys SET revoked_at = @at WHERE id = @id AND revoked_at IS NULL",
+            new { id, at = at.ToUnixMicroseconds() }, cancellationToken: ct));
+        return n == 1;
+    }
+
+    public async Task<bool> AnyAsync(CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        return await connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT COUNT(*) FROM api_keys", cancellationToken: ct)) > 0;
+    }
+
+    // ---- settings ----------------------------------------------------------------------------------------------
+
+    async Task<SettingRecord?> ISettingsStore.GetAsync(string key, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var row = await connection.QuerySingleOrDefaultAsync<SettingRow>(new CommandDefinition(
+            "SELECT key, value, version, updated_at, updated_by FROM settings WHERE key = @key", new { key }, cancellationToken: ct));
+        return row?.ToModel();
+    }
+
+    public async Task<SettingRecord?> PutAsync(string key, string value, string? actor, long? expectedVersion, DateTimeOffset now, CancellationToken ct)
+    {
+        var at = now.ToUnixMicroseconds();
+        await using var connection = await database.OpenAsync(ct);
+        await using var tx = await database.BeginWriteAsync(connection, ct);
+        var current = await connection.QuerySingleOrDefaultAsync<SettingRow>(new CommandDefinition(
+            "SELECT key, value, version, updated_at, updated_by FROM settings WHERE key = @key", new { key }, tx, cancellationToken: ct));
+        var currentVersion = current?.Version ?? 0;
+        if (expectedVersion is { } expected && expected != currentVersion)
+        {
+            return null;
+        }
+        // Both statements only succeed against the version just read, so a concurrent writer makes this one fail.
+        var changed = current is null
+            ? await connection.ExecuteAsync(new CommandDefinition(
+                "INSERT INTO settings (key, value, version, updated_at, updated_by) VALUES (@key, @value, 1, @at, @actor) ON CONFLICT (key) DO NOTHING",
+                new { key, value, at, actor }, tx, cancellationToken: ct))
+            : await connection.ExecuteAsync(new CommandDefinition(
+                "UPDATE settings SET value = @value, version = version + 1, updated_at = @at, updated_by = @actor WHERE key = @key AND version = @currentVersion",
+                new { key, value, at, actor, currentVersion }, tx, cancellationToken: ct));
+        if (changed != 1)
+        {
+            return null;
+        }
+        await connection.ExecuteAsync(new CommandDefinition(
+            "INSERT INTO settings_history (key, version, value_before, value_after, at, actor) VALUES (@key, @version, @before, @value, @at, @actor)",
+            new { key, version = currentVersion + 1, before = current?.Value, value, at, actor }, tx, cancellationToken: ct));
+        await tx.CommitAsync(ct);
+        return new SettingRecord(key, value, currentVersion + 1, now, actor);
+    }
+
+    public async Task<bool> TryInsertAsync(string key, string value, string? actor, DateTimeOffset now, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var n = await connection.ExecuteAsync(new CommandDefinition(
+            "INSERT INTO settings (key, value, version, updated_at, updated_by) VALUES (@key, @value, 1, @at, @actor) ON CONFLICT (key) DO NOTHING",
+            new { key, value, at = now.ToUnixMicroseconds(), actor }, cancellationToken: ct));
+        return n == 1;
+    }
+
+    public async Task<IReadOnlyList<SettingChange>> GetHistoryAsync(string key, int limit, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var rows = await connection.QueryAsync<SettingChangeRow>(new CommandDefinition(
+            "SELECT id, key, version, value_before, value_after, at, actor FROM settings_history WHERE key = @key ORDER BY id DESC LIMIT @limit",
+            new { key, limit }, cancellationToken: ct));
+        return [.. rows.Select(r => new SettingChange(r.Id, r.Key, r.Version, r.ValueBefore, r.ValueAfter, TimeConversions.FromUnixMicroseconds(r.At), r.Actor))];
+    }
+
+    // ---- rows ----------------------------------------------------------------------------------------------------
+
+    /// <summary>Ids are stored as lowercase text: the same on both providers, and time-ordered for UUID v7.</summary>
+    internal static string IdText(Guid id) => id.ToString("D");
+
+    private sealed class ApprovalRow
+    {
+        public string Id { get; set; } = "";
+        public string ActionName { get; set; } = "";
+        public string? ActionDescription { get; set; }
+        public string? AgentId { get; set; }
+        public string? RunId { get; set; }
+        public string? TaskId { get; set; }
+        public string? MissionId { get; set; }
+        public object? EstimatedCost { get; set; }
+        /// <summary>The typed value written on insert (the read side gets the provider's own type).</summary>
+        public decimal? EstimatedCostValue { get; set; }
+        public string? RiskLevel { get; set; }
+        public string Priority { get; set; } = "";
+        public string? ActionInputs { get; set; }
+        public string? Context { get; set; }
+        public string? CallbackUrl { get; set; }
+        public long CreatedAt { get; set; }
+        public long ExpiresAt { get; set; }
+        public string Status { get; set; } = "";
+        public long? DecidedAt { get; set; }
+        public string? DecidedByEmail { get; set; }
+        public string? DecidedByUserId { get; set; }
+        public string? DecidedVia { get; set; }
+        public string? DecisionNotes { get; set; }
+        public string? InfoRequestMessage { get; set; }
+        public string? InfoResponse { get; set; }
+        public string RequesterKeyId { get; set; } = "";
+        public string? IdempotencyKey { get; set; }
+        public string? RequestHash { get; set; }
+        public string? RouteName { get; set; }
+        public string? Approvers { get; set; }
+        public long Version { get; set; }
+        public long UpdatedAt { get; set; }
+
+        public static ApprovalRow From(ApprovalRequest r, string? requestHash) => new()
+        {
+            Id = IdText(r.Id),
+            ActionName = r.ActionName,
+            ActionDescription = r.ActionDescription,
+            AgentId = r.AgentId,
+            RunId = r.RunId,
+            TaskId = r.TaskId,
+            MissionId = r.MissionId,
+            EstimatedCostValue = r.EstimatedCost,
+            RiskLevel = r.RiskLevel?.ToWire(),
+            Priority = r.Priority.ToWire(),
+            ActionInputs = r.ActionInputs,
+            Context = r.Context,
+            CallbackUrl = r.CallbackUrl,
+            CreatedAt = r.CreatedAt.ToUnixMicroseconds(),
+            ExpiresAt = r.ExpiresAt.ToUnixMicroseconds(),
+            Status = r.Status.ToWire(),
+            DecidedAt = r.DecidedAt?.ToUnixMicroseconds(),
+            DecidedByEmail = r.DecidedByEmail,
+            DecidedByUserId = r.DecidedByUserId,
+            DecidedVia = r.DecidedVia?.ToWire(),
+            DecisionNotes = r.DecisionNotes,
+            InfoRequestMessage = r.InfoRequestMessage,
+            InfoResponse = r.InfoResponse,
+            RequesterKeyId = r.RequesterKeyId ?? "",
+            IdempotencyKey = r.IdempotencyKey,
+            RequestHash = requestHash,
+            RouteName = r.RouteName,
+            Approvers = r.Approvers.Count == 0 ? null : JsonSerializer.Serialize(r.Approvers),
+            Version = r.Version,
+            UpdatedAt = r.UpdatedAt.ToUnixMicroseconds(),
+        };
+
+        public ApprovalRequest ToModel() => new()
+        {
+            Id = Guid.Parse(Id),
+            ActionName = ActionName,
+            ActionDescription = ActionDescription,
+            AgentId = AgentId,
+            RunId = RunId,
+            TaskId = TaskId,
+            MissionId = MissionId,
+            EstimatedCost = EstimatedCost switch
+            {
+                null or DBNull => null,
+                decimal d => d,
+                string s => decimal.Parse(s, NumberStyles.Float, CultureInfo.InvariantCulture),
+                var other => Convert.ToDecimal(other, CultureInfo.InvariantCulture),
+            },
+            RiskLevel = RiskLevel is null ? null : WireNames.ParseRisk(RiskLevel),
+            Priority = WireNames.ParsePriority(Priority),
+            ActionInputs = ActionInputs,
+            Context = Context,
+            CallbackUrl = CallbackUrl,
+            CreatedAt = TimeConversions.FromUnixMicroseconds(CreatedAt),
+            ExpiresAt = TimeConversions.FromUnixMicroseconds(ExpiresAt),
+            Status = WireNames.ParseStatus(Status),
+            DecidedAt = TimeConversions.FromUnixMicroseconds(DecidedAt),
+            DecidedByEmail = DecidedByEmail,
+            DecidedByUserId = DecidedByUserId,
+            DecidedVia = DecidedVia is null ? null : WireNames.ParseSurface(DecidedVia),
+            DecisionNotes = DecisionNotes,
+            InfoRequestMessage = InfoRequestMessage,
+            InfoResponse = InfoResponse,
+            RequesterKeyId = RequesterKeyId,
+            IdempotencyKey = IdempotencyKey,
+            RouteName = RouteName,
+            Approvers = Approvers is null ? [] : JsonSerializer.Deserialize<string[]>(Approvers) ?? [],
+            Version = (int)Version,
+            UpdatedAt = TimeConversions.FromUnixMicroseconds(UpdatedAt),
+        };
+    }
+
+    private sealed class EventRow
+    {
+        public long Id { get; set; }
+        public string ApprovalId { get; set; } = "";
+        public string Kind { get; set; } = "";
+        public long At { get; set; }
+        public string? Actor { get; set; }
+        public string Surface { get; set; } = "";
+        public string? Details { get; set; }
+
+        public ApprovalEvent ToModel() => new()
+        {
+            Id = Id,
+            ApprovalId = Guid.Parse(ApprovalId),
+            Kind = Kind,
+            At = TimeConversions.FromUnixMicroseconds(At),
+            Actor = Actor,
+            Surface = WireNames.ParseSurface(Surface),
+            Details = Details,
+        };
+    }
+
+    private sealed class StatsRow
+    {
+        public long Total { get; set; }
+        public long Pending { get; set; }
+        public long InfoRequested { get; set; }
+        public long Approved { get; set; }
+        public long Rejected { get; set; }
+        public long Expired { get; set; }
+        public long Cancelled { get; set; }
+        public object? AvgDecisionUs { get; set; }
+    }
+
+    private sealed class KeyRow
+    {
+        public string Id { get; set; } = "";
+        public string Name { get; set; } = "";
+        public string Prefix { get; set; } = "";
+        public string KeyHash { get; set; } = "";
+        public string Scopes { get; set; } = "";
+        public string? Email { get; set; }
+        public long CreatedAt { get; set; }
+        public string? CreatedBy { get; set; }
+        public long? RevokedAt { get; set; }
+
+        public ApiKeyRecord ToModel() => new()
+        {
+            Id = Id,
+            Name = Name,
+            Prefix = Prefix,
+            KeyHash = KeyHash,
+            Scopes = Scopes.Split(' ', StringSplitOptions.RemoveEmptyEntries),
+            Email = Email,
+            CreatedAt = TimeConversions.FromUnixMicroseconds(CreatedAt),
+            CreatedBy = CreatedBy,
+            RevokedAt = TimeConversions.FromUnixMicroseconds(RevokedAt),
+        };
+    }
+
+    private sealed class SettingRow
+    {
+        public string Key { get; set; } = "";
+        public string Value { get; set; } = "";
+        public long Version { get; set; }
+        public long UpdatedAt { get; set; }
+        public string? UpdatedBy { get; set; }
+
+        public SettingRecord ToModel() => new(Key, Value, Version, TimeConversions.FromUnixMicroseconds(UpdatedAt), UpdatedBy);
+    }
+
+    private sealed class SettingChangeRow
+    {
+        public long Id { get; set; }
+        public string Key { get; set; } = "";
+        public long Version { get; set; }
+        public string? ValueBefore { get; set; }
+        public string ValueAfter { get; set; } = "";
+        public long At { get; set; }
+        public string? Actor { get; set; }
+    }
+}
