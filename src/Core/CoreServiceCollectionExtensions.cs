@@ -78,7 +78,7 @@ public sealed class AgentSentinelOptionsValidator : IValidateOptions<AgentSentin
                 }
             }
         }
-        if (options.Auth.BootstrapAdminKey is { } key && key.Length < 20)
+        if (options.Auth.BootstrapAdminKey is { Length: > 0 } key && key.Length < 20)
         {
             errors.Add($"{root}:Auth:BootstrapAdminKey must be at least 20 characters long (use a random value).");
         }

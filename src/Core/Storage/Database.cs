@@ -38,9 +38,10 @@ public abstract class Database : IAsyncDisposable
 
     public static Database Create(StorageOptions options) => options.Provider switch
     {
-        StorageProvider.Postgres => new PostgresDatabase(options.ConnectionString
-            ?? throw new InvalidOperationException("AgentSentinel:Storage:ConnectionString is required for PostgreSQL.")),
-        _ => new SqliteDatabase(options.ConnectionString ?? StorageOptions.DefaultSqliteConnectionString),
+        StorageProvider.Postgres => new PostgresDatabase(string.IsNullOrWhiteSpace(options.ConnectionString)
+            ? throw new InvalidOperationException("AgentSentinel:Storage:ConnectionString is required for PostgreSQL.")
+            : options.ConnectionString),
+        _ => new SqliteDatabase(string.IsNullOrWhiteSpace(options.ConnectionString) ? StorageOptions.DefaultSqliteConnectionString : options.ConnectionString),
     };
 }
 

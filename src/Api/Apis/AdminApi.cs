@@ -1,0 +1,205 @@
+using System.Security.Claims;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using AgentSentinel.Api.Auth;
+using AgentSentinel.Api.Infrastructure;
+using AgentSentinel.Core.Auth;
+using AgentSentinel.Core.Configuration;
+using AgentSentinel.Core.Policy;
+using AgentSentinel.Core.Routing;
+using AgentSentinel.Core.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace AgentSentinel.Api.Apis;
+
+public sealed record CreatedApiKeyDto(string Id, string Key, string Name, string Prefix, IReadOnlyList<string> Scopes, string? Email, DateTimeOffset CreatedAt);
+
+public sealed record ApiKeyDto(string Id, string Name, string Prefix, IReadOnlyList<string> Scopes, string? Email, DateTimeOffset CreatedAt, string? CreatedBy, DateTimeOffset? RevokedAt)
+{
+    public static ApiKeyDto From(ApiKeyRecord k) => new(k.Id, k.Name, k.Prefix, k.Scopes, k.Email, k.CreatedAt, k.CreatedBy, k.RevokedAt);
+}
+
+public sealed record RoutesDocument(IReadOnlyList<RouteDefinition> Routes, long Version, string Source);
+
+public sealed record PolicyDocument(PolicyOptions Policy, long Version, string Source);
+
+public sealed record SettingChangeDto(long Version, DateTimeOffset At, string? Actor, JsonElement? Before, JsonElement After);
+
+/// <summary>API keys, routes and policy; admin scope only. Every change is recorded with who made it.</summary>
+public static partial class AdminApi
+{
+    public static RouteGroupBuilder MapAdminApi(this IEndpointRouteBuilder app)
+    {
+        var admin = app.MapGroup("/api/v1/admin").WithTags("Administration").RequireAuthorization(ApiPolicies.Admin);
+
+        admin.MapPost("/api-keys", CreateKeyAsync).WithName("CreateApiKey").WithSummary("Create an API key (shown once)");
+        admin.MapGet("/api-keys", ListKeysAsync).WithName("ListApiKeys").WithSummary("List API keys (never the keys themselves)");
+        admin.MapDelete("/api-keys/{id}", RevokeKeyAsync).WithName("RevokeApiKey").WithSummary("Revoke an API key; it stops working at once");
+
+        admin.MapGet("/routes", GetRoutesAsync).WithName("GetRoutes").WithSummary("The routes in force");
+        admin.MapPut("/routes", PutRoutesAsync).WithName("PutRoutes").WithSummary("Replace the routes");
+        admin.MapGet("/routes/history", (ISettingsStore store, CancellationToken ct) => HistoryAsync(store, RuntimeSettings.RoutesKey, ct))
+            .WithName("GetRoutesHistory").WithSummary("Past route changes, newest first");
+
+        admin.MapGet("/policy", GetPolicyAsync).WithName("GetPolicy").WithSummary("The policy in force");
+        admin.MapPut("/policy", PutPolicyAsync).WithName("PutPolicy").WithSummary("Replace the policy");
+        admin.MapGet("/policy/history", (ISettingsStore store, CancellationToken ct) => HistoryAsync(store, RuntimeSettings.PolicyKey, ct))
+            .WithName("GetPolicyHistory").WithSummary("Past policy changes, newest first");
+        return admin;
+    }
+
+    public static async Task<Results<Created<CreatedApiKeyDto>, ProblemHttpResult>> CreateKeyAsync(
+        HttpContext http, ClaimsPrincipal user, IApiKeyStore keys, TimeProvider time, ILogger<ApiKeyDto> logger, CancellationToken ct)
+    {
+        using var body = await JsonBody.ReadAsync(http, allowEmpty: false);
+        var name = body.String("name", 100, required: true)!.Trim();
+        var email = body.String("email", 254)?.Trim();
+        if (email is not null && !EmailPattern().IsMatch(email))
+        {
+            return Problems.BadRequest($"'{email}' is not an email address.", "email");
+        }
+        var scopes = ReadScopes(http, body);
+        var key = ApiKeyFactory.NewKey();
+        var record = new ApiKeyRecord
+        {
+            Id = Guid.CreateVersion7(time.GetUtcNow()).ToString(),
+            Name = name,
+            Prefix = ApiKeyFactory.DisplayPrefix(key),
+            KeyHash = ApiKeyFactory.Hash(key),
+            Scopes = scopes,
+            Email = email,
+            CreatedAt = time.GetUtcNow().TruncateToMicroseconds(),
+            CreatedBy = user.ToActor().AuditName,
+        };
+        await keys.CreateAsync(record, ct);
+        ApiLog.ApiKeyCreated(logger, record.Id, record.Name, string.Join(' ', scopes), record.CreatedBy);
+        return TypedResults.Created($"/api/v1/admin/api-keys/{record.Id}",
+            new CreatedApiKeyDto(record.Id, key, record.Name, record.Prefix, record.Scopes, record.Email, record.CreatedAt));
+    }
+
+    private static List<string> ReadScopes(HttpContext http, JsonBody body)
+    {
+        _ = http;
+        var raw = body.Array("scopes", required: true)!;
+        var scopes = new List<string>();
+        foreach (var item in raw)
+        {
+            if (item.ValueKind != JsonValueKind.String || !Scopes.All.Contains(item.GetString()!))
+            {
+                throw JsonBody.Invalid("scopes", $"scopes must be a non-empty list of {string.Join(", ", Scopes.All)}.");
+            }
+            if (!scopes.Contains(item.GetString()!))
+            {
+                scopes.Add(item.GetString()!);
+            }
+        }
+        return scopes.Count > 0 ? scopes : throw JsonBody.Invalid("scopes", $"scopes must be a non-empty list of {string.Join(", ", Scopes.All)}.");
+    }
+
+    public static async Task<Ok<IReadOnlyList<ApiKeyDto>>> ListKeysAsync(IApiKeyStore keys, CancellationToken ct) =>
+        TypedResults.Ok<IReadOnlyList<ApiKeyDto>>([.. (await keys.ListAsync(ct)).Select(ApiKeyDto.From)]);
+
+    public static async Task<Results<NoContent, ProblemHttpResult>> RevokeKeyAsync(
+        string id, ClaimsPrincipal user, IApiKeyStore keys, TimeProvider time, ILogger<ApiKeyDto> logger, CancellationToken ct)
+    {
+        if (id.Length > 64)
+        {
+            return Problems.BadRequest("That is not an API key id.", "id");
+        }
+        var existing = await keys.GetAsync(id, ct);
+        if (existing is null)
+        {
+            return Problems.NotFound($"No API key has the id '{id}'.");
+        }
+        if (existing.RevokedAt is null && await keys.RevokeAsync(id, time.GetUtcNow(), ct))
+        {
+            ApiLog.ApiKeyRevoked(logger, id, user.ToActor().AuditName);
+        }
+        return TypedResults.NoContent();
+    }
+
+    public static async Task<Ok<RoutesDocument>> GetRoutesAsync(RuntimeSettings settings, HttpContext http, CancellationToken ct)
+    {
+        var (routes, version, source) = await settings.GetRoutesAsync(ct);
+        http.Response.Headers.ETag = $"\"{version}\"";
+        return TypedResults.Ok(new RoutesDocument(routes, version, source));
+    }
+
+    public static async Task<Results<Ok<RoutesDocument>, ProblemHttpResult>> PutRoutesAsync(
+        HttpContext http, ClaimsPrincipal user, RuntimeSettings settings, TimeProvider time, ILogger<RoutesDocument> logger, CancellationToken ct)
+    {
+        using var body = await JsonBody.ReadAsync(http, allowEmpty: false);
+        var routes = body.Deserialize<List<RouteDefinition>>("routes", SettingsJson.Options, required: true)!;
+        var errors = RouteTable.Validate(routes);
+        if (errors.Count > 0)
+        {
+            return ValidationProblem("The routes are not valid.", errors);
+        }
+        var saved = await settings.SaveRoutesAsync(routes, user.ToActor().AuditName, ExpectedVersion(http), time.GetUtcNow(), ct);
+        if (saved is null)
+        {
+            return Problems.Status(StatusCodes.Status412PreconditionFailed, "Precondition failed",
+                "The routes were changed by someone else since you read them (If-Match does not match); read them again and retry.");
+        }
+        ApiLog.SettingChanged(logger, saved.Key, saved.Version, user.ToActor().AuditName);
+        http.Response.Headers.ETag = $"\"{saved.Version}\"";
+        return TypedResults.Ok(new RoutesDocument(routes, saved.Version, "database"));
+    }
+
+    public static async Task<Ok<PolicyDocument>> GetPolicyAsync(RuntimeSettings settings, HttpContext http, CancellationToken ct)
+    {
+        var (policy, version, source) = await settings.GetPolicyAsync(ct);
+        http.Response.Headers.ETag = $"\"{version}\"";
+        return TypedResults.Ok(new PolicyDocument(policy, version, source));
+    }
+
+    public static async Task<Results<Ok<PolicyDocument>, ProblemHttpResult>> PutPolicyAsync(
+        HttpContext http, ClaimsPrincipal user, RuntimeSettings settings, TimeProvider time, ILogger<PolicyDocument> logger, CancellationToken ct)
+    {
+        using var body = await JsonBody.ReadAsync(http, allowEmpty: false);
+        var policy = body.Deserialize<PolicyOptions>("policy", SettingsJson.Options, required: true)!;
+        var errors = PolicyEvaluator.Validate(policy);
+        if (errors.Count > 0)
+        {
+            return ValidationProblem("The policy is not valid.", errors);
+        }
+        var saved = await settings.SavePolicyAsync(policy, user.ToActor().AuditName, ExpectedVersion(http), time.GetUtcNow(), ct);
+        if (saved is null)
+        {
+            return Problems.Status(StatusCodes.Status412PreconditionFailed, "Precondition failed",
+                "The policy was changed by someone else since you read it (If-Match does not match); read it again and retry.");
+        }
+        ApiLog.SettingChanged(logger, saved.Key, saved.Version, user.ToActor().AuditName);
+        http.Response.Headers.ETag = $"\"{saved.Version}\"";
+        return TypedResults.Ok(new PolicyDocument(policy, saved.Version, "database"));
+    }
+
+    private static async Task<Ok<IReadOnlyList<SettingChangeDto>>> HistoryAsync(ISettingsStore store, string key, CancellationToken ct)
+    {
+        var changes = await store.GetHistoryAsync(key, 100, ct);
+        return TypedResults.Ok<IReadOnlyList<SettingChangeDto>>([.. changes.Select(c => new SettingChangeDto(
+            c.Version, c.At, c.Actor,
+            c.ValueBefore is null ? null : JsonDocument.Parse(c.ValueBefore).RootElement.Clone(),
+            JsonDocument.Parse(c.ValueAfter).RootElement.Clone()))]);
+    }
+
+    /// <summary>The version named by an <c>If-Match: "N"</c> header, if any.</summary>
+    private static long? ExpectedVersion(HttpContext http)
+    {
+        var header = http.Request.Headers.IfMatch.ToString().Trim();
+        if (header.Length == 0 || header == "*")
+        {
+            return null;
+        }
+        return long.TryParse(header.Trim('"').Replace("W/", "", StringComparison.Ordinal).Trim('"'), out var v)
+            ? v
+            : throw new BodyException(StatusCodes.Status400BadRequest, "If-Match must be the ETag of a previous GET, such as \"3\".", "If-Match");
+    }
+
+    private static ProblemHttpResult ValidationProblem(string detail, IReadOnlyList<string> errors) =>
+        TypedResults.Problem(detail + " " + string.Join(" ", errors), statusCode: StatusCodes.Status400BadRequest, title: "Invalid configuration",
+            extensions: new Dictionary<string, object?> { ["errors"] = errors });
+
+    [GeneratedRegex(@"^[^@\s]+@[^@\s]+$")]
+    private static partial Regex EmailPattern();
+}

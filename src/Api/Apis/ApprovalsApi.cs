@@ -1,0 +1,443 @@
+using System.Globalization;
+using System.Security.Claims;
+using AgentSentinel.Api.Auth;
+using AgentSentinel.Api.Contracts;
+using AgentSentinel.Api.Infrastructure;
+using AgentSentinel.Core.Approvals;
+using AgentSentinel.Core.Configuration;
+using AgentSentinel.Core.Notifications;
+using AgentSentinel.Core.Policy;
+using AgentSentinel.Core.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace AgentSentinel.Api.Apis;
+
+/// <summary>The agent intake API (wire-compatible with the Python <c>agentsentinel-sdk</c>) and the decision calls.</summary>
+public static class ApprovalsApi
+{
+    private const int MaxNameLength = 200;
+    private const int MaxTextLength = 10_000;
+    private const int MaxJsonObjectBytes = 64 * 1024;
+    private const int MaxIdempotencyKeyLength = 200;
+
+    public static RouteGroupBuilder MapApprovalsApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/v1/approvals").WithTags("Approvals").RequireAuthorization(ApiPolicies.Any);
+
+        api.MapPost("/", CreateAsync).WithName("CreateApproval").WithSummary("Ask for a human decision").RequireAuthorization(ApiPolicies.Agent);
+        api.MapGet("/", ListAsync).WithName("ListApprovals").WithSummary("List approval requests, newest first (keyset pagination)");
+        api.MapGet("/stats", StatsAsync).WithName("GetApprovalStats").WithSummary("Statistics for a time window");
+        api.MapPost("/check", CheckAsync).WithName("CheckPolicy").WithSummary("Does this action need approval under the server policy?");
+        api.MapGet("/{id}", GetAsync).WithName("GetApproval").WithSummary("One request with its audit trail");
+        api.MapGet("/{id}/poll", PollAsync).WithName("PollApproval").WithSummary("The current status of a request");
+        api.MapGet("/{id}/wait", WaitAsync).WithName("WaitForApproval").WithSummary("Long poll: answers as soon as the request changes");
+        api.MapPost("/{id}/cancel", CancelAsync).WithName("CancelApproval").WithSummary("Withdraw a request").RequireAuthorization(ApiPolicies.Agent);
+        api.MapPost("/{id}/respond", RespondAsync).WithName("RespondToInfoRequest").WithSummary("Answer an approver's question").RequireAuthorization(ApiPolicies.Agent);
+        api.MapPost("/{id}/approve", ApproveAsync).WithName("Approve").WithSummary("Approve, with optional notes").RequireAuthorization(ApiPolicies.Approver);
+        api.MapPost("/{id}/reject", RejectAsync).WithName("Reject").WithSummary("Reject, with a reason").RequireAuthorization(ApiPolicies.Approver);
+        api.MapPost("/{id}/request-info", RequestInfoAsync).WithName("RequestInfo").WithSummary("Ask the agent a question").RequireAuthorization(ApiPolicies.Approver);
+        return api;
+    }
+
+    // ---- agent calls ----------------------------------------------------------------------------------------------
+
+    public static async Task<Results<Created<ApprovalDto>, Ok<ApprovalDto>, ProblemHttpResult>> CreateAsync(
+        HttpContext http, ClaimsPrincipal user, ApprovalService service, CancellationToken ct)
+    {
+        var idempotencyKey = http.Request.Headers["Idempotency-Key"].ToString();
+        if (idempotencyKey.Length > MaxIdempotencyKeyLength || idempotencyKey.Any(c => c < 0x20 || c > 0x7e))
+        {
+            return Problems.BadRequest($"The Idempotency-Key header must be at most {MaxIdempotencyKeyLength} printable ASCII characters.", "Idempotency-Key");
+        }
+        using var body = await JsonBody.ReadAsync(http, allowEmpty: false);
+        var input = new NewApproval
+        {
+            ActionName = body.String("action_name", MaxNameLength, required: true)!,
+            ActionDescription = body.String("action_description", MaxTextLength),
+            AgentId = body.String("agent_id", MaxNameLength),
+            RunId = body.String("run_id", MaxNameLength),
+            TaskId = body.String("task_id", MaxNameLength),
+            MissionId = body.String("mission_id", MaxNameLength),
+            EstimatedCost = body.Decimal("estimated_cost", 0m, 1_000_000_000_000m),
+            RiskLevel = body.Enum<RiskLevel>("risk_level", WireNames.TryParseRisk, WireNames.RiskLevels),
+            Priority = body.Enum<Priority>("priority", WireNames.TryParsePriority, WireNames.Priorities),
+            TimeoutSeconds = body.Integer("timeout_seconds", 1, int.MaxValue),
+            ActionInputs = body.Object("action_inputs", MaxJsonObjectBytes),
+            Context = body.Object("context", MaxJsonObjectBytes),
+            CallbackUrl = CallbackUrl(body.String("callback_url", 2048)),
+            IdempotencyKey = idempotencyKey.Length == 0 ? null : idempotencyKey,
+            RequestHash = body.Hash,
+        };
+        var result = await service.CreateAsync(input, user.ToActor(), ct);
+        var dto = ApprovalDto.From(result.Request);
+        switch (result.Outcome)
+        {
+            case CreateOutcome.Replayed:
+                http.Response.Headers["Idempotent-Replayed"] = "true";
+                return TypedResults.Ok(dto);
+            case CreateOutcome.IdempotencyKeyReused:
+                return Problems.Status(StatusCodes.Status422UnprocessableEntity, "Idempotency key reused",
+                    $"The Idempotency-Key '{idempotencyKey}' was already used for a different request ({dto.Id}).");
+            default:
+                return TypedResults.Created($"/api/v1/approvals/{dto.Id}", dto);
+        }
+    }
+
+    private static string? CallbackUrl(string? url)
+    {
+        if (url is null)
+        {
+            return null;
+        }
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.UserInfo.Length > 0)
+        {
+            throw JsonBody.Invalid("callback_url", "'callback_url' must be an absolute http(s) URL without credentials.");
+        }
+        return uri.AbsoluteUri;
+    }
+
+    public static async Task<Results<Ok<PollDto>, ProblemHttpResult>> PollAsync(string id, ClaimsPrincipal user, ApprovalService service, CancellationToken ct)
+    {
+        var (request, problem) = await LoadAsync(id, user, service, ct);
+        return problem ?? (Results<Ok<PollDto>, ProblemHttpResult>)TypedResults.Ok(PollDto.From(request!));
+    }
+
+    public static async Task<Results<Ok<ApprovalDetailDto>, ProblemHttpResult>> GetAsync(
+        string id, ClaimsPrincipal user, ApprovalService service, IApprovalStore store, CancellationToken ct)
+    {
+        var (request, problem) = await LoadAsync(id, user, service, ct);
+        if (problem is not null)
+        {
+            return problem;
+        }
+        var events = await store.GetEventsAsync(request!.Id, ct);
+        var dto = ApprovalDto.From(request);
+        return TypedResults.Ok(new ApprovalDetailDto
+        {
+            Id = dto.Id,
+            ApprovalId = dto.ApprovalId,
+            Status = dto.Status,
+            ActionName = dto.ActionName,
+            ActionDescription = dto.ActionDescription,
+            AgentId = dto.AgentId,
+            RunId = dto.RunId,
+            TaskId = dto.TaskId,
+            MissionId = dto.MissionId,
+            EstimatedCost = dto.EstimatedCost,
+            RiskLevel = dto.RiskLevel,
+            Priority = dto.Priority,
+            ActionInputs = dto.ActionInputs,
+            Context = dto.Context,
+            CallbackUrl = dto.CallbackUrl,
+            CreatedAt = dto.CreatedAt,
+            ExpiresAt = dto.ExpiresAt,
+            TimeoutSeconds = dto.TimeoutSeconds,
+            DecidedAt = dto.DecidedAt,
+            DecidedByEmail = dto.DecidedByEmail,
+            DecidedByUserId = dto.DecidedByUserId,
+            DecidedVia = dto.DecidedVia,
+            DecisionNotes = dto.DecisionNotes,
+            InfoRequestMessage = dto.InfoRequestMessage,
+            InfoResponse = dto.InfoResponse,
+            Route = dto.Route,
+            Approvers = dto.Approvers,
+            Version = dto.Version,
+            UpdatedAt = dto.UpdatedAt,
+            Events = [.. events.Select(EventDto.From)],
+        });
+    }
+
+    /// <summary>Answers at once when the request is already final; otherwise as soon as it changes (a decision,
+    /// an info request, an answer, a cancellation, its deadline), or after <c>timeout_seconds</c> with its state.</summary>
+    public static async Task<Results<Ok<PollDto>, ProblemHttpResult>> WaitAsync(
+        string id, ClaimsPrincipal user, ApprovalService service, ApprovalChangeHub hub, TimeProvider time,
+        IOptions<AgentSentinelOptions> options, HttpContext http, CancellationToken ct)
+    {
+        var api = options.Value.Api;
+        var timeoutText = http.Request.Query["timeout_seconds"].ToString();
+        var timeoutSeconds = api.DefaultWaitSeconds;
+        if (timeoutText.Length > 0
+            && (!int.TryParse(timeoutText, NumberStyles.Integer, CultureInfo.InvariantCulture, out timeoutSeconds) || timeoutSeconds < 0 || timeoutSeconds > api.MaxWaitSeconds))
+        {
+            return Problems.BadRequest($"timeout_seconds must be a whole number from 0 to {api.MaxWaitSeconds}.", "timeout_seconds");
+        }
+        if (!Guid.TryParse(id, out var guid))
+        {
+            return MalformedId(id);
+        }
+        var until = time.GetUtcNow().AddSeconds(timeoutSeconds);
+        var subscription = hub.Subscribe(guid);
+        try
+        {
+            var (request, problem) = await LoadAsync(id, user, service, ct);
+            if (problem is not null)
+            {
+                return problem;
+            }
+            var startVersion = request!.Version;
+            var startStatus = request.Status;
+            while (!request.IsTerminal)
+            {
+                var now = time.GetUtcNow();
+                var wakeAt = until < request.ExpiresAt ? until : request.ExpiresAt;
+                if (wakeAt <= now)
+                {
+                    break;
+                }
+                using var delayCancel = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                var delay = Task.Delay(wakeAt - now, time, delayCancel.Token);
+                var woke = await Task.WhenAny(subscription.Changed, delay);
+                await delayCancel.CancelAsync();
+                if (woke == subscription.Changed)
+                {
+                    // Watch again before re-reading, so a change right after the read is not missed.
+                    subscription.Dispose();
+                    subscription = hub.Subscribe(guid);
+                }
+                else
+                {
+                    ct.ThrowIfCancellationRequested();
+                }
+                request = await service.GetAsync(guid, ct) ?? request;
+                if (request.Version != startVersion || request.Status != startStatus)
+                {
+                    break;
+                }
+            }
+            return TypedResults.Ok(PollDto.From(request));
+        }
+        finally
+        {
+            subscription.Dispose();
+        }
+    }
+
+    public static async Task<Results<Ok<ApprovalDto>, ProblemHttpResult>> CancelAsync(
+        string id, ClaimsPrincipal user, ApprovalService service, HttpContext http, CancellationToken ct)
+    {
+        using var body = await JsonBody.ReadAsync(http, allowEmpty: true);
+        var (request, problem) = await LoadAsync(id, user, service, ct);
+        if (problem is not null)
+        {
+            return problem;
+        }
+        var result = await service.CancelAsync(request!.Id, user.ToActor(), ct);
+        return result.Applied ? TypedResults.Ok(ApprovalDto.From(result.Request!)) : Problems.ForTransition(result, TransitionKind.Cancel);
+    }
+
+    public static async Task<Results<Ok<ApprovalDto>, ProblemHttpResult>> RespondAsync(
+        string id, ClaimsPrincipal user, ApprovalService service, HttpContext http, CancellationToken ct)
+    {
+        using var body = await JsonBody.ReadAsync(http, allowEmpty: false);
+        var response = body.String("response", MaxTextLength, required: true)!;
+        var (request, problem) = await LoadAsync(id, user, service, ct);
+        if (problem is not null)
+        {
+            return problem;
+        }
+        var result = await service.RespondAsync(request!.Id, user.ToActor(), response, ct);
+        return result.Applied ? TypedResults.Ok(ApprovalDto.From(result.Request!)) : Problems.ForTransition(result, TransitionKind.Respond);
+    }
+
+    public static async Task<Results<Ok<CheckDto>, ProblemHttpResult>> CheckAsync(HttpContext http, RuntimeSettings settings, CancellationToken ct)
+    {
+        var query = http.Request.Query;
+        var actionName = query["action_name"].ToString();
+        if (string.IsNullOrWhiteSpace(actionName) || actionName.Length > MaxNameLength)
+        {
+            return Problems.BadRequest($"The query parameter action_name is required (1 to {MaxNameLength} characters).", "action_name");
+        }
+        decimal? cost = null;
+        var costText = query["cost_usd"].ToString();
+        if (costText.Length > 0)
+        {
+            if (!decimal.TryParse(costText, NumberStyles.Float, CultureInfo.InvariantCulture, out var parsed) || parsed < 0)
+            {
+                return Problems.BadRequest($"cost_usd must be a non-negative number written with a '.' decimal point, got '{costText}'.", "cost_usd");
+            }
+            cost = parsed;
+        }
+        RiskLevel? risk = null;
+        if (query["risk_level"].ToString() is { Length: > 0 } riskText)
+        {
+            if (!WireNames.TryParseRisk(riskText, out var r))
+            {
+                return Problems.BadRequest($"risk_level must be one of {string.Join(", ", WireNames.RiskLevels)}.", "risk_level");
+            }
+            risk = r;
+        }
+        Priority? priority = null;
+        if (query["priority"].ToString() is { Length: > 0 } priorityText)
+        {
+            if (!WireNames.TryParsePriority(priorityText, out var p))
+            {
+                return Problems.BadRequest($"priority must be one of {string.Join(", ", WireNames.Priorities)}.", "priority");
+            }
+            priority = p;
+        }
+        var agentId = NullIfEmpty(query["agent_id"].ToString());
+        var runId = NullIfEmpty(query["run_id"].ToString());
+        var (policy, version, _) = await settings.GetPolicyAsync(ct);
+        var decision = PolicyEvaluator.Evaluate(policy, new PolicyCheck(actionName, cost, agentId, runId, risk, priority));
+        return TypedResults.Ok(new CheckDto(decision.RequiresApproval, decision.Reasons, decision.TimeoutSeconds, decision.Approvers,
+            actionName, cost, agentId, runId, version));
+    }
+
+    public static async Task<Results<Ok<ApprovalPageDto>, ProblemHttpResult>> ListAsync(
+        HttpContext http, ClaimsPrincipal user, IApprovalStore store, ApprovalService service, CancellationToken ct)
+    {
+        var q = http.Request.Query;
+        var query = new ApprovalQuery { RequesterKeyId = user.SeesAll() ? null : user.KeyId() };
+        if (q["status"].ToString() is { Length: > 0 } s)
+        {
+            if (!WireNames.TryParseStatus(s, out var status))
+            {
+                return Problems.BadRequest($"status must be one of {string.Join(", ", WireNames.Statuses)}.", "status");
+            }
+            query = query with { Status = status };
+        }
+        if (q["priority"].ToString() is { Length: > 0 } p)
+        {
+            if (!WireNames.TryParsePriority(p, out var priority))
+            {
+                return Problems.BadRequest($"priority must be one of {string.Join(", ", WireNames.Priorities)}.", "priority");
+            }
+            query = query with { Priority = priority };
+        }
+        if (q["risk_level"].ToString() is { Length: > 0 } r)
+        {
+            if (!WireNames.TryParseRisk(r, out var risk))
+            {
+                return Problems.BadRequest($"risk_level must be one of {string.Join(", ", WireNames.RiskLevels)}.", "risk_level");
+            }
+            query = query with { RiskLevel = risk };
+        }
+        query = query with { AgentId = NullIfEmpty(q["agent_id"].ToString()), ActionName = NullIfEmpty(q["action_name"].ToString()) };
+        if (q["cursor"].ToString() is { Length: > 0 } cursor)
+        {
+            if (!Guid.TryParse(cursor, out var before))
+            {
+                return Problems.BadRequest("cursor must be the next_cursor value of a previous page.", "cursor");
+            }
+            query = query with { Before = before };
+        }
+        if (q["limit"].ToString() is { Length: > 0 } limitText)
+        {
+            if (!int.TryParse(limitText, NumberStyles.Integer, CultureInfo.InvariantCulture, out var limit) || limit is < 1 or > 200)
+            {
+                return Problems.BadRequest("limit must be a whole number from 1 to 200.", "limit");
+            }
+            query = query with { Limit = limit };
+        }
+        var now = service.Now;
+        var page = await store.ListAsync(query, now, ct);
+        return TypedResults.Ok(new ApprovalPageDto([.. page.Items.Select(i => ApprovalDto.From(i.AsOf(now)))], page.NextBefore?.ToString()));
+    }
+
+    public static async Task<Results<Ok<StatsDto>, ProblemHttpResult>> StatsAsync(HttpContext http, IApprovalStore store, ApprovalService service, CancellationToken ct)
+    {
+        var now = service.Now;
+        var q = http.Request.Query;
+        if (!TryTimestamp(q["to"].ToString(), now, out var to) || !TryTimestamp(q["from"].ToString(), to.AddDays(-30), out var from))
+        {
+            return Problems.BadRequest("from and to must be ISO-8601 timestamps, e.g. 2026-11-25T00:00:00Z.", "from");
+        }
+        if (from > to)
+        {
+            return Problems.BadRequest("from must not be after to.", "from");
+        }
+        var stats = await store.GetStatsAsync(from, to, now, ct);
+        return TypedResults.Ok(new StatsDto
+        {
+            From = from,
+            To = to,
+            PendingTotal = stats.PendingTotal,
+            Total = stats.Total,
+            Counts = new Dictionary<string, long>
+            {
+                ["pending"] = stats.Pending,
+                ["info_requested"] = stats.InfoRequested,
+                ["approved"] = stats.Approved,
+                ["rejected"] = stats.Rejected,
+                ["expired"] = stats.Expired,
+                ["cancelled"] = stats.Cancelled,
+            },
+            Approved = stats.Approved,
+            Rejected = stats.Rejected,
+            Expired = stats.Expired,
+            Cancelled = stats.Cancelled,
+            ApprovalRate = stats.Rate(stats.Approved),
+            RejectionRate = stats.Rate(stats.Rejected),
+            ExpiryRate = stats.Rate(stats.Expired),
+            CancellationRate = stats.Rate(stats.Cancelled),
+            AverageDecisionSeconds = stats.AverageDecisionSeconds,
+            MedianDecisionSeconds = stats.MedianDecisionSeconds,
+            ByPriority = WithAllKeys(stats.ByPriority, WireNames.Priorities),
+            ByRiskLevel = WithAllKeys(stats.ByRiskLevel, [.. WireNames.RiskLevels, "unspecified"]),
+        });
+    }
+
+    private static Dictionary<string, long> WithAllKeys(IReadOnlyDictionary<string, long> counts, IEnumerable<string> keys) =>
+        keys.ToDictionary(k => k, k => counts.TryGetValue(k, out var n) ? n : 0);
+
+    private static bool TryTimestamp(string text, DateTimeOffset fallback, out DateTimeOffset value)
+    {
+        if (text.Length == 0)
+        {
+            value = fallback;
+            return true;
+        }
+        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out value);
+    }
+
+    // ---- approver calls ------------------------------------------------------------------------------------------
+
+    public static Task<Results<Ok<ApprovalDto>, ProblemHttpResult>> ApproveAsync(string id, ClaimsPrincipal user, ApprovalService service, HttpContext http, CancellationToken ct) =>
+        DecideAsync(id, TransitionKind.Approve, "notes", required: false, user, service, http, ct);
+
+    public static Task<Results<Ok<ApprovalDto>, ProblemHttpResult>> RejectAsync(string id, ClaimsPrincipal user, ApprovalService service, HttpContext http, CancellationToken ct) =>
+        DecideAsync(id, TransitionKind.Reject, "reason", required: true, user, service, http, ct);
+
+    public static Task<Results<Ok<ApprovalDto>, ProblemHttpResult>> RequestInfoAsync(string id, ClaimsPrincipal user, ApprovalService service, HttpContext http, CancellationToken ct) =>
+        DecideAsync(id, TransitionKind.RequestInfo, "question", required: true, user, service, http, ct);
+
+    private static async Task<Results<Ok<ApprovalDto>, ProblemHttpResult>> DecideAsync(
+        string id, TransitionKind kind, string field, bool required, ClaimsPrincipal user, ApprovalService service, HttpContext http, CancellationToken ct)
+    {
+        if (!Guid.TryParse(id, out var guid))
+        {
+            return MalformedId(id);
+        }
+        using var body = await JsonBody.ReadAsync(http, allowEmpty: !required);
+        var text = body.String(field, MaxTextLength, required);
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            text = null;
+        }
+        var result = await service.DecideAsync(guid, kind, user.ToActor(), text, user.IsAdmin(), ct);
+        return result.Applied ? TypedResults.Ok(ApprovalDto.From(result.Request!)) : Problems.ForTransition(result, kind);
+    }
+
+    // ---- shared --------------------------------------------------------------------------------------------------
+
+    /// <summary>Loads a request the caller may see: agents only their own (a stranger's id reads as not found).</summary>
+    private static async Task<(ApprovalRequest? Request, ProblemHttpResult? Problem)> LoadAsync(string id, ClaimsPrincipal user, ApprovalService service, CancellationToken ct)
+    {
+        if (!Guid.TryParse(id, out var guid))
+        {
+            return (null, MalformedId(id));
+        }
+        var request = await service.GetAsync(guid, ct);
+        if (request is null || (!user.SeesAll() && request.RequesterKeyId != user.KeyId()))
+        {
+            return (null, Problems.NotFound(guid));
+        }
+        return (request, null);
+    }
+
+    private static ProblemHttpResult MalformedId(string id) =>
+        Problems.BadRequest($"'{(id.Length > 64 ? id[..64] + "..." : id)}' is not an approval id (a UUID such as 0193a1b2-...).", "id");
+
+    private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
+}

@@ -1,0 +1,131 @@
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using AgentSentinel.Core.Approvals;
+using AgentSentinel.Core.Auth;
+using AgentSentinel.Core.Configuration;
+using AgentSentinel.Core.Storage;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+
+namespace AgentSentinel.Api.Auth;
+
+/// <summary>Authenticates <c>Authorization: ApiKey &lt;key&gt;</c> and <c>Authorization: Bearer &lt;key&gt;</c> against
+/// the hashed keys in the store (revocation applies to the next request) and the optional bootstrap admin key.</summary>
+public sealed class ApiKeyAuthenticationHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> schemeOptions,
+    ILoggerFactory loggerFactory,
+    UrlEncoder encoder,
+    IApiKeyStore keys,
+    IOptionsMonitor<AgentSentinelOptions> options,
+    IProblemDetailsService problems)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(schemeOptions, loggerFactory, encoder)
+{
+    public const string SchemeName = "ApiKey";
+    public const string BootstrapKeyId = "bootstrap";
+    private const int MaxKeyLength = 256;
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var header = Request.Headers.Authorization.ToString();
+        if (string.IsNullOrWhiteSpace(header))
+        {
+            return AuthenticateResult.NoResult();
+        }
+        var space = header.IndexOf(' ', StringComparison.Ordinal);
+        var scheme = space > 0 ? header[..space] : header;
+        if (!scheme.Equals("ApiKey", StringComparison.OrdinalIgnoreCase) && !scheme.Equals("Bearer", StringComparison.OrdinalIgnoreCase))
+        {
+            return AuthenticateResult.Fail("Use 'Authorization: ApiKey <key>' or 'Authorization: Bearer <key>'.");
+        }
+        var key = space > 0 ? header[(space + 1)..].Trim() : "";
+        if (key.Length is 0 or > MaxKeyLength)
+        {
+            return AuthenticateResult.Fail("The API key is missing or malformed.");
+        }
+
+        var auth = options.CurrentValue.Auth;
+        if (auth.BootstrapAdminKey is { Length: > 0 } bootstrap && ApiKeyFactory.FixedTimeEquals(key, bootstrap))
+        {
+            return Success(BootstrapKeyId, "bootstrap admin", auth.BootstrapAdminEmail, [Scopes.Admin]);
+        }
+        var record = await keys.FindActiveByHashAsync(ApiKeyFactory.Hash(key), Context.RequestAborted);
+        return record is null
+            ? AuthenticateResult.Fail("The API key is not valid or has been revoked.")
+            : Success(record.Id, record.Name, record.Email, record.Scopes);
+    }
+
+    private AuthenticateResult Success(string id, string name, string? email, IEnumerable<string> scopes)
+    {
+        var claims = new List<Claim> { new(ClaimTypes.NameIdentifier, id), new(ClaimTypes.Name, name) };
+        if (email is not null)
+        {
+            claims.Add(new Claim(ClaimTypes.Email, email));
+        }
+        claims.AddRange(scopes.Select(s => new Claim(ApiClaims.Scope, s)));
+        var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName));
+        return AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
+    }
+
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        var failure = (await HandleAuthenticateOnceSafeAsync()).Failure?.Message;
+        Response.StatusCode = StatusCodes.Status401Unauthorized;
+        Response.Headers.WWWAuthenticate = "ApiKey, Bearer";
+        await problems.WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = Context,
+            ProblemDetails =
+            {
+                Status = StatusCodes.Status401Unauthorized,
+                Title = "Unauthorized",
+                Detail = failure ?? "An API key is required: send 'Authorization: ApiKey <key>'.",
+            },
+        });
+    }
+
+    protected override async Task HandleForbiddenAsync(AuthenticationProperties properties)
+    {
+        Response.StatusCode = StatusCodes.Status403Forbidden;
+        await problems.WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = Context,
+            ProblemDetails =
+            {
+                Status = StatusCodes.Status403Forbidden,
+                Title = "Forbidden",
+                Detail = "This API key does not have the scope this call needs.",
+            },
+        });
+    }
+}
+
+public static class ApiClaims
+{
+    public const string Scope = "scope";
+}
+
+public static class ApiPolicies
+{
+    /// <summary>Agents create and follow requests (admins may too).</summary>
+    public const string Agent = "agent";
+    /// <summary>Approvers decide (admins may too).</summary>
+    public const string Approver = "approver";
+    public const string Admin = "admin";
+    /// <summary>Any valid key.</summary>
+    public const string Any = "any";
+}
+
+public static class ClaimsPrincipalExtensions
+{
+    public static string KeyId(this ClaimsPrincipal user) => user.FindFirstValue(ClaimTypes.NameIdentifier) ?? "";
+
+    public static bool HasScope(this ClaimsPrincipal user, string scope) => user.HasClaim(ApiClaims.Scope, scope);
+
+    public static bool IsAdmin(this ClaimsPrincipal user) => user.HasScope(Scopes.Admin);
+
+    /// <summary>May read every request, not only its own: approvers and admins.</summary>
+    public static bool SeesAll(this ClaimsPrincipal user) => user.HasScope(Scopes.Approver) || user.HasScope(Scopes.Admin);
+
+    public static Actor ToActor(this ClaimsPrincipal user, Surface surface = Surface.Api) =>
+        new(user.FindFirstValue(ClaimTypes.Name) ?? user.KeyId(), surface, user.FindFirstValue(ClaimTypes.Email), null, user.KeyId());
+}

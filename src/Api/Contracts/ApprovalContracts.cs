@@ -1,0 +1,167 @@
+using System.Text.Json;
+using AgentSentinel.Core.Approvals;
+
+namespace AgentSentinel.Api.Contracts;
+
+/// <summary>The approval object of the agent API. Every field is always present (null when unset), and
+/// <c>status</c> is never null.</summary>
+public record ApprovalDto
+{
+    public required string Id { get; init; }
+    /// <summary>The same as <c>id</c>, for clients that read <c>approval_id</c>.</summary>
+    public required string ApprovalId { get; init; }
+    public required string Status { get; init; }
+    public required string ActionName { get; init; }
+    public string? ActionDescription { get; init; }
+    public string? AgentId { get; init; }
+    public string? RunId { get; init; }
+    public string? TaskId { get; init; }
+    public string? MissionId { get; init; }
+    public decimal? EstimatedCost { get; init; }
+    public string? RiskLevel { get; init; }
+    public required string Priority { get; init; }
+    public JsonElement? ActionInputs { get; init; }
+    public JsonElement? Context { get; init; }
+    public string? CallbackUrl { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
+    public required DateTimeOffset ExpiresAt { get; init; }
+    public int TimeoutSeconds { get; init; }
+    public DateTimeOffset? DecidedAt { get; init; }
+    public string? DecidedByEmail { get; init; }
+    public string? DecidedByUserId { get; init; }
+    public string? DecidedVia { get; init; }
+    public string? DecisionNotes { get; init; }
+    public string? InfoRequestMessage { get; init; }
+    public string? InfoResponse { get; init; }
+    public string? Route { get; init; }
+    public IReadOnlyList<string> Approvers { get; init; } = [];
+    public int Version { get; init; }
+    public DateTimeOffset UpdatedAt { get; init; }
+
+    public static ApprovalDto From(ApprovalRequest r) => new()
+    {
+        Id = r.Id.ToString(),
+        ApprovalId = r.Id.ToString(),
+        Status = r.Status.ToWire(),
+        ActionName = r.ActionName,
+        ActionDescription = r.ActionDescription,
+        AgentId = r.AgentId,
+        RunId = r.RunId,
+        TaskId = r.TaskId,
+        MissionId = r.MissionId,
+        EstimatedCost = r.EstimatedCost,
+        RiskLevel = r.RiskLevel?.ToWire(),
+        Priority = r.Priority.ToWire(),
+        ActionInputs = ParseJson(r.ActionInputs),
+        Context = ParseJson(r.Context),
+        CallbackUrl = r.CallbackUrl,
+        CreatedAt = r.CreatedAt,
+        ExpiresAt = r.ExpiresAt,
+        TimeoutSeconds = r.TimeoutSeconds,
+        DecidedAt = r.DecidedAt,
+        DecidedByEmail = r.DecidedByEmail,
+        DecidedByUserId = r.DecidedByUserId,
+        DecidedVia = r.DecidedVia?.ToWire(),
+        DecisionNotes = r.DecisionNotes,
+        InfoRequestMessage = r.InfoRequestMessage,
+        InfoResponse = r.InfoResponse,
+        Route = r.RouteName,
+        Approvers = r.Approvers,
+        Version = r.Version,
+        UpdatedAt = r.UpdatedAt,
+    };
+
+    internal static JsonElement? ParseJson(string? text)
+    {
+        if (text is null)
+        {
+            return null;
+        }
+        using var doc = JsonDocument.Parse(text);
+        return doc.RootElement.Clone();
+    }
+}
+
+/// <summary>The small object agents poll: what they need to act on a decision.</summary>
+public sealed record PollDto
+{
+    public required string Id { get; init; }
+    public required string ApprovalId { get; init; }
+    public required string Status { get; init; }
+    public required string ActionName { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
+    public required DateTimeOffset ExpiresAt { get; init; }
+    public DateTimeOffset? DecidedAt { get; init; }
+    public string? DecidedByEmail { get; init; }
+    public string? DecidedByUserId { get; init; }
+    public string? DecidedVia { get; init; }
+    public string? DecisionNotes { get; init; }
+    public string? InfoRequestMessage { get; init; }
+    public string? InfoResponse { get; init; }
+    public int Version { get; init; }
+    public DateTimeOffset UpdatedAt { get; init; }
+
+    public static PollDto From(ApprovalRequest r) => new()
+    {
+        Id = r.Id.ToString(),
+        ApprovalId = r.Id.ToString(),
+        Status = r.Status.ToWire(),
+        ActionName = r.ActionName,
+        CreatedAt = r.CreatedAt,
+        ExpiresAt = r.ExpiresAt,
+        DecidedAt = r.DecidedAt,
+        DecidedByEmail = r.DecidedByEmail,
+        DecidedByUserId = r.DecidedByUserId,
+        DecidedVia = r.DecidedVia?.ToWire(),
+        DecisionNotes = r.DecisionNotes,
+        InfoRequestMessage = r.InfoRequestMessage,
+        InfoResponse = r.InfoResponse,
+        Version = r.Version,
+        UpdatedAt = r.UpdatedAt,
+    };
+}
+
+public sealed record EventDto(long Id, string Kind, DateTimeOffset At, string? Actor, string Surface, JsonElement? Details)
+{
+    public static EventDto From(ApprovalEvent e) => new(e.Id, e.Kind, e.At, e.Actor, e.Surface.ToWire(), ApprovalDto.ParseJson(e.Details));
+}
+
+/// <summary>The approval object with its audit trail, oldest event first.</summary>
+public sealed record ApprovalDetailDto : ApprovalDto
+{
+    public required IReadOnlyList<EventDto> Events { get; init; }
+}
+
+public sealed record ApprovalPageDto(IReadOnlyList<ApprovalDto> Items, string? NextCursor);
+
+public sealed record CheckDto(
+    bool RequiresApproval,
+    IReadOnlyList<string> Reasons,
+    int TimeoutSeconds,
+    IReadOnlyList<string> Approvers,
+    string ActionName,
+    decimal? CostUsd,
+    string? AgentId,
+    string? RunId,
+    long PolicyVersion);
+
+public sealed record StatsDto
+{
+    public required DateTimeOffset From { get; init; }
+    public required DateTimeOffset To { get; init; }
+    public long PendingTotal { get; init; }
+    public long Total { get; init; }
+    public required IReadOnlyDictionary<string, long> Counts { get; init; }
+    public long Approved { get; init; }
+    public long Rejected { get; init; }
+    public long Expired { get; init; }
+    public long Cancelled { get; init; }
+    public double ApprovalRate { get; init; }
+    public double RejectionRate { get; init; }
+    public double ExpiryRate { get; init; }
+    public double CancellationRate { get; init; }
+    public double? AverageDecisionSeconds { get; init; }
+    public double? MedianDecisionSeconds { get; init; }
+    public required IReadOnlyDictionary<string, long> ByPriority { get; init; }
+    public required IReadOnlyDictionary<string, long> ByRiskLevel { get; init; }
+}

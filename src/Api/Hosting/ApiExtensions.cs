@@ -1,0 +1,100 @@
+using System.Text.Json;
+using AgentSentinel.Api.Apis;
+using AgentSentinel.Api.Auth;
+using AgentSentinel.Api.Infrastructure;
+using AgentSentinel.Core;
+using AgentSentinel.Core.Auth;
+using AgentSentinel.Core.Configuration;
+using AgentSentinel.Core.Storage;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Scalar.AspNetCore;
+
+namespace AgentSentinel.Api.Hosting;
+
+public static class ApiExtensions
+{
+    /// <summary>Everything the host needs: core services, storage, jobs, authentication, problem details, OpenAPI.</summary>
+    public static WebApplicationBuilder AddAgentSentinel(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddAgentSentinelCore(builder.Configuration);
+        var provider = builder.Configuration.GetValue($"{AgentSentinelOptions.SectionName}:Storage:Provider", StorageProvider.Sqlite);
+        // Start-up work (migrations) must finish before the job server and the change listener start.
+        services.AddHostedService<StartupTasks>();
+        if (provider == StorageProvider.Postgres)
+        {
+            services.AddPostgresChangeListener();
+        }
+        if (builder.Configuration.GetValue($"{AgentSentinelOptions.SectionName}:Jobs:RunServer", true))
+        {
+            services.AddAgentSentinelJobs();
+        }
+        else
+        {
+            services.AddAgentSentinelJobClientOnly();
+        }
+
+        services.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
+        services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
+        {
+            c.ProblemDetails.Instance ??= c.HttpContext.Request.Path;
+            c.ProblemDetails.Extensions["trace_id"] = c.HttpContext.TraceIdentifier;
+        });
+        services.AddExceptionHandler<ApiExceptionHandler>();
+
+        services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        services.AddAuthorizationBuilder()
+            .AddPolicy(ApiPolicies.Any, p => p.RequireAuthenticatedUser())
+            .AddPolicy(ApiPolicies.Agent, p => p.RequireClaim(ApiClaims.Scope, Scopes.Agent, Scopes.Admin))
+            .AddPolicy(ApiPolicies.Approver, p => p.RequireClaim(ApiClaims.Scope, Scopes.Approver, Scopes.Admin))
+            .AddPolicy(ApiPolicies.Admin, p => p.RequireClaim(ApiClaims.Scope, Scopes.Admin));
+
+        services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+        services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
+        {
+            doc.Info.Title = "Agent Sentinel Approval Inbox API";
+            doc.Info.Description = "Human-in-the-loop approvals for AI agents. Authenticate with 'Authorization: ApiKey <key>'.";
+            return Task.CompletedTask;
+        }));
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 16 * 1024 * 1024);
+        return builder;
+    }
+
+    public static WebApplication MapAgentSentinel(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseAuthentication();
+        app.UseAuthorization();
+
+        app.MapApprovalsApi();
+        app.MapAdminApi();
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealthAsync });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = WriteHealthAsync });
+        app.MapOpenApi();
+        app.MapScalarApiReference(o => o.WithTitle("Agent Sentinel Approval Inbox API"));
+        app.MapGet("/", LandingPage.Render).ExcludeFromDescription();
+
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses;
+            var url = addresses?.FirstOrDefault() is { } first ? first.TrimEnd('/') + "/" : "/";
+            ApiLog.Started(app.Logger, app.Services.GetRequiredService<Database>().Provider.ToString(), url);
+        });
+        return app;
+    }
+
+    private static Task WriteHealthAsync(HttpContext context, HealthReport report)
+    {
+        context.Response.ContentType = "application/json";
+        return context.Response.WriteAsync(JsonSerializer.Serialize(new
+        {
+            status = report.Status.ToString().ToLowerInvariant(),
+            checks = report.Entries.ToDictionary(e => e.Key, e => new { status = e.Value.Status.ToString().ToLowerInvariant(), description = e.Value.Description }),
+        }));
+    }
+}

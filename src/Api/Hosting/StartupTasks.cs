@@ -1,0 +1,85 @@
+using AgentSentinel.Core.Auth;
+using AgentSentinel.Core.Configuration;
+using AgentSentinel.Core.Jobs;
+using AgentSentinel.Core.Storage;
+using Hangfire;
+using Microsoft.Extensions.Options;
+
+namespace AgentSentinel.Api.Hosting;
+
+/// <summary>Runs before the job server and the HTTP server start: migrations, the first admin key, the recurring
+/// sweep, and recovery of expiries missed while the server was down.</summary>
+public sealed class StartupTasks(
+    MigrationRunner migrations,
+    IApiKeyStore keys,
+    ISettingsStore settings,
+    IRecurringJobManager recurring,
+    ExpiryRecovery recovery,
+    JobStorage jobStorage,
+    IOptions<AgentSentinelOptions> options,
+    TimeProvider time,
+    ILogger<StartupTasks> logger) : IHostedService
+{
+    private const string InitialKeyMarker = "initial_admin_key";
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await migrations.MigrateAsync(cancellationToken);
+        await EnsureAdminKeyAsync(cancellationToken);
+        recurring.AddOrUpdate<ExpiryJobs>(ExpiryJobs.SweepJobId, j => j.SweepAsync(CancellationToken.None), Cron.Minutely());
+        // The embedded job storage lives in memory: after a restart every open request needs its expiry again.
+        await recovery.RecoverAsync(rescheduleOpen: !HangfireSetup.IsPersistent(jobStorage), cancellationToken);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>With no bootstrap key configured and no key stored, creates an admin key and writes it to a file
+    /// only this user can read; the log names the file, never the key.</summary>
+    private async Task EnsureAdminKeyAsync(CancellationToken ct)
+    {
+        var auth = options.Value.Auth;
+        var path = Path.GetFullPath(auth.InitialAdminKeyFile);
+        if (!string.IsNullOrEmpty(auth.BootstrapAdminKey) || await keys.AnyAsync(ct))
+        {
+            if (File.Exists(path))
+            {
+                ApiLog.InitialAdminKeyExists(logger, path);
+            }
+            return;
+        }
+        var now = time.GetUtcNow();
+        // Only one instance of a cluster starting at once creates the key.
+        if (!await settings.TryInsertAsync(InitialKeyMarker, "{}", "system", now, ct))
+        {
+            return;
+        }
+        var key = ApiKeyFactory.NewKey();
+        await keys.CreateAsync(new ApiKeyRecord
+        {
+            Id = Guid.CreateVersion7(now).ToString(),
+            Name = "initial admin",
+            Prefix = ApiKeyFactory.DisplayPrefix(key),
+            KeyHash = ApiKeyFactory.Hash(key),
+            Scopes = [Scopes.Admin],
+            Email = auth.BootstrapAdminEmail,
+            CreatedAt = now.TruncateToMicroseconds(),
+            CreatedBy = "system",
+        }, ct);
+        var directory = Path.GetDirectoryName(path);
+        if (!string.IsNullOrEmpty(directory))
+        {
+            Directory.CreateDirectory(directory);
+        }
+        var fileOptions = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            fileOptions.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+        await using (var stream = new FileStream(path, fileOptions))
+        await using (var writer = new StreamWriter(stream))
+        {
+            await writer.WriteLineAsync(key);
+        }
+        ApiLog.InitialAdminKeyWritten(logger, path);
+    }
+}
