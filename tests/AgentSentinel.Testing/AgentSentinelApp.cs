@@ -1,0 +1,83 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+
+namespace AgentSentinel.Testing;
+
+/// <summary>The real host (the whole HTTP pipeline, real database) in memory, configured for one test class.</summary>
+public sealed class AgentSentinelApp : WebApplicationFactory<Program>
+{
+    public const string BootstrapAdminKey = "as_test_bootstrap_admin_key_0123456789";
+
+    private readonly Dictionary<string, string?> _settings;
+    private readonly TimeProvider? _time;
+
+    public AgentSentinelApp(TestStorage storage, TimeProvider? time = null, bool runJobServer = false, IDictionary<string, string?>? settings = null)
+    {
+        Storage = storage;
+        _time = time;
+        _settings = new Dictionary<string, string?>
+        {
+            ["AgentSentinel:Storage:Provider"] = storage.Provider.ToString(),
+            ["AgentSentinel:Storage:ConnectionString"] = storage.ConnectionString,
+            ["AgentSentinel:Auth:BootstrapAdminKey"] = BootstrapAdminKey,
+            ["AgentSentinel:Auth:BootstrapAdminEmail"] = "root@example.com",
+            ["AgentSentinel:Auth:InitialAdminKeyFile"] = Path.Combine(TestPaths.NewTempDirectory(), "admin.key"),
+            ["AgentSentinel:Policy:MinTimeoutSeconds"] = "1",
+            ["AgentSentinel:Jobs:RunServer"] = runJobServer ? "true" : "false",
+            ["AgentSentinel:Jobs:WorkerCount"] = "4",
+        };
+        if (settings is not null)
+        {
+            foreach (var (k, v) in settings)
+            {
+                _settings[k] = v;
+            }
+        }
+    }
+
+    public TestStorage Storage { get; }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        foreach (var (key, value) in _settings)
+        {
+            builder.UseSetting(key, value);
+        }
+        builder.UseEnvironment("Testing");
+        builder.ConfigureLogging(l => l.SetMinimumLevel(LogLevel.Warning));
+        if (_time is not null)
+        {
+            builder.ConfigureServices(s => s.Replace(ServiceDescriptor.Singleton(_time)));
+        }
+    }
+
+    public T Service<T>() where T : notnull => Services.GetRequiredService<T>();
+
+    /// <summary>A client that authenticates with the given key (the bootstrap admin key by default).</summary>
+    public HttpClient Client(string? key = BootstrapAdminKey, string scheme = "ApiKey")
+    {
+        var client = CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        client.Timeout = TimeSpan.FromSeconds(60);
+        if (key is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue(scheme, key);
+        }
+        return client;
+    }
+
+    /// <summary>Creates an API key through the admin API and returns the key itself.</summary>
+    public async Task<string> CreateKeyAsync(string name, string[] scopes, string? email = null)
+    {
+        using var admin = Client();
+        var response = await admin.PostAsJsonAsync("/api/v1/admin/api-keys", new { name, scopes, email });
+        response.EnsureSuccessStatusCode();
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return doc.RootElement.GetProperty("key").GetString()!;
+    }
+}

@@ -1,0 +1,229 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Npgsql;
+using Xunit;
+
+namespace AgentSentinel.Testing;
+
+/// <summary>
+/// A real PostgreSQL server for the test run: <c>initdb</c> into a temporary folder, started with <c>pg_ctl</c> on a
+/// free loopback port (as the <c>postgres</c> system user when the tests run as root), stopped and removed at the
+/// end. When PostgreSQL is not installed the tests that need it are skipped on a developer machine and fail when
+/// <c>CI=true</c>.
+/// </summary>
+public sealed class PostgresServer : IAsyncDisposable
+{
+    private static readonly SemaphoreSlim StartLock = new(1, 1);
+    private static PostgresServer? _shared;
+    private static string? _unavailable;
+
+    private readonly string _root;
+    private readonly string _binDir;
+    private readonly bool _asPostgresUser;
+    private int _databaseCounter;
+
+    private PostgresServer(string root, string binDir, int port, bool asPostgresUser)
+    {
+        _root = root;
+        _binDir = binDir;
+        Port = port;
+        _asPostgresUser = asPostgresUser;
+    }
+
+    public int Port { get; }
+
+    public string AdminConnectionString => $"Host=127.0.0.1;Port={Port};Username=postgres;Database=postgres;Pooling=false;Timeout=10";
+
+    public static bool IsCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The server of this test process, started on first use; skips the calling test when PostgreSQL is
+    /// not installed (fails under CI).</summary>
+    public static async Task<PostgresServer> GetAsync()
+    {
+        await StartLock.WaitAsync();
+        try
+        {
+            if (_shared is not null)
+            {
+                return _shared;
+            }
+            if (_unavailable is null)
+            {
+                try
+                {
+                    _shared = await StartAsync();
+                    AppDomain.CurrentDomain.ProcessExit += (_, _) => _shared?.Stop();
+                    return _shared;
+                }
+                catch (PostgresMissingException ex)
+                {
+                    _unavailable = ex.Message;
+                }
+            }
+        }
+        finally
+        {
+            StartLock.Release();
+        }
+        if (IsCi)
+        {
+            throw new InvalidOperationException($"PostgreSQL is required when CI=true: {_unavailable}");
+        }
+        Assert.Skip($"PostgreSQL is not available: {_unavailable}");
+        throw new UnreachableException();
+    }
+
+    /// <summary>A new, empty database for one test class.</summary>
+    public async Task<string> CreateDatabaseAsync(string prefix)
+    {
+        var name = $"{prefix.ToLowerInvariant()}_{Interlocked.Increment(ref _databaseCounter)}_{Guid.NewGuid():N}"[..Math.Min(60, prefix.Length + 40)];
+        await using var connection = new NpgsqlConnection(AdminConnectionString);
+        await connection.OpenAsync();
+        await using var cmd = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
+        await cmd.ExecuteNonQueryAsync();
+        return $"Host=127.0.0.1;Port={Port};Username=postgres;Database={name};Maximum Pool Size=60";
+    }
+
+    /// <summary>Stops the server (a crash-like immediate stop when <paramref name="immediate"/>) and starts it again on the same port.</summary>
+    public async Task RestartAsync(TimeSpan downtime, bool immediate = true)
+    {
+        Run("pg_ctl", $"-D \"{DataDir}\" -m {(immediate ? "immediate" : "fast")} -w stop");
+        await Task.Delay(downtime);
+        StartServer();
+    }
+
+    public void StopServer(bool immediate = true) => Run("pg_ctl", $"-D \"{DataDir}\" -m {(immediate ? "immediate" : "fast")} -w stop");
+
+    public void StartServer() =>
+        Run("pg_ctl", $"-D \"{DataDir}\" -l \"{Path.Combine(_root, "server.log")}\" -w -t 60 -o \"-p {Port} -k {_root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400 -c shared_buffers=128MB\" start");
+
+    private string DataDir => Path.Combine(_root, "data");
+
+    private static async Task<PostgresServer> StartAsync()
+    {
+        var binDir = FindBinDir() ?? throw new PostgresMissingException("initdb was not found on PATH or under /usr/lib/postgresql/*/bin");
+        var asPostgresUser = Environment.UserName == "root";
+        if (asPostgresUser && !File.Exists("/usr/sbin/runuser") && !File.Exists("/sbin/runuser"))
+        {
+            throw new PostgresMissingException("running as root needs runuser to start PostgreSQL as the postgres user");
+        }
+        var root = Path.Combine(Path.GetTempPath(), $"agentsentinel-pg-{Environment.ProcessId}-{Guid.NewGuid():N}"[..48]);
+        Directory.CreateDirectory(root);
+        if (asPostgresUser)
+        {
+            RunRaw("chown", $"postgres \"{root}\"");
+        }
+        var server = new PostgresServer(root, binDir, FreePort(), asPostgresUser);
+        server.Run("initdb", $"-D \"{server.DataDir}\" -U postgres --auth=trust -E UTF8 --no-sync --no-instructions");
+        server.StartServer();
+        // Wait until it accepts connections.
+        for (var i = 0; ; i++)
+        {
+            try
+            {
+                await using var c = new NpgsqlConnection(server.AdminConnectionString);
+                await c.OpenAsync();
+                break;
+            }
+            catch (NpgsqlException) when (i < 50)
+            {
+                await Task.Delay(200);
+            }
+        }
+        return server;
+    }
+
+    private static string? FindBinDir()
+    {
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (File.Exists(Path.Combine(dir, "initdb")) && File.Exists(Path.Combine(dir, "pg_ctl")))
+            {
+                return dir;
+            }
+        }
+        if (Directory.Exists("/usr/lib/postgresql"))
+        {
+            return Directory.GetDirectories("/usr/lib/postgresql")
+                .Select(d => Path.Combine(d, "bin"))
+                .Where(d => File.Exists(Path.Combine(d, "initdb")))
+                .OrderByDescending(d => d, StringComparer.Ordinal)
+                .FirstOrDefault();
+        }
+        return null;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private void Run(string tool, string arguments)
+    {
+        var exe = Path.Combine(_binDir, tool);
+        if (_asPostgresUser)
+        {
+            RunRaw("runuser", $"-u postgres -- \"{exe}\" {arguments}");
+        }
+        else
+        {
+            RunRaw(exe, arguments);
+        }
+    }
+
+    private static void RunRaw(string file, string arguments)
+    {
+        var psi = new ProcessStartInfo(file, arguments)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = Path.GetTempPath(),
+        };
+        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"Could not start {file}");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(120_000))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new InvalidOperationException($"{file} {arguments} did not finish in 120 s");
+        }
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{file} {arguments} exited with {process.ExitCode}: {stdout.Result} {stderr.Result}");
+        }
+    }
+
+    private void Stop()
+    {
+        try
+        {
+            StopServer();
+        }
+        catch (InvalidOperationException)
+        {
+            // Already stopped.
+        }
+        try
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Stop();
+        return ValueTask.CompletedTask;
+    }
+
+    private sealed class PostgresMissingException(string message) : Exception(message);
+}
