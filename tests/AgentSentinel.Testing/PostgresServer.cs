@@ -77,7 +77,8 @@ public sealed class PostgresServer : IAsyncDisposable
     /// <summary>A new, empty database for one test class.</summary>
     public async Task<string> CreateDatabaseAsync(string prefix)
     {
-        var name = $"{prefix.ToLowerInvariant()}_{Interlocked.Increment(ref _databaseCounter)}_{Guid.NewGuid():N}"[..Math.Min(60, prefix.Length + 40)];
+        var full = $"{prefix.ToLowerInvariant()}_{Interlocked.Increment(ref _databaseCounter)}_{Guid.NewGuid():N}";
+        var name = full[..Math.Min(60, full.Length)];
         await using var connection = new NpgsqlConnection(AdminConnectionString);
         await connection.OpenAsync();
         await using var cmd = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
@@ -108,7 +109,7 @@ public sealed class PostgresServer : IAsyncDisposable
         {
             throw new PostgresMissingException("running as root needs runuser to start PostgreSQL as the postgres user");
         }
-        var root = Path.Combine(Path.GetTempPath(), $"agentsentinel-pg-{Environment.ProcessId}-{Guid.NewGuid():N}"[..48]);
+        var root = Path.Combine(Path.GetTempPath(), $"agentsentinel-pg-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..12]}");
         Directory.CreateDirectory(root);
         if (asPostgresUser)
         {

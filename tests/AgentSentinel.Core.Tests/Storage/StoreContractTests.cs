@@ -1,0 +1,436 @@
+using AgentSentinel.Core.Approvals;
+using AgentSentinel.Core.Auth;
+using AgentSentinel.Core.Configuration;
+using AgentSentinel.Core.Storage;
+using AgentSentinel.Testing;
+using Dapper;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace AgentSentinel.Core.Tests.Storage;
+
+public sealed class SqliteStoreTests() : StoreContractTests(StorageProvider.Sqlite);
+
+public sealed class PostgresStoreTests() : StoreContractTests(StorageProvider.Postgres);
+
+/// <summary>One contract, run against both providers.</summary>
+public abstract class StoreContractTests(StorageProvider provider) : IAsyncLifetime
+{
+    private static readonly DateTimeOffset T0 = new DateTimeOffset(2026, 11, 25, 10, 0, 0, TimeSpan.Zero).AddTicks(1234560);
+    private Database _db = null!;
+    private SqlStore _store = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        var storage = await TestStorage.CreateAsync(provider, "store");
+        _db = Database.Create(new StorageOptions { Provider = provider, ConnectionString = storage.ConnectionString });
+        await new MigrationRunner(_db, NullLogger<MigrationRunner>.Instance).MigrateAsync(CancellationToken.None);
+        _store = new SqlStore(_db);
+    }
+
+    public async ValueTask DisposeAsync() => await _db.DisposeAsync();
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static ApprovalRequest NewRequest(DateTimeOffset? created = null, int timeoutSeconds = 300, string requester = "key-agent", string? idempotencyKey = null, Priority priority = Priority.High, RiskLevel? risk = RiskLevel.Critical)
+    {
+        var at = (created ?? T0).TruncateToMicroseconds();
+        return new ApprovalRequest
+        {
+            Id = Guid.CreateVersion7(at),
+            ActionName = "transfer_funds",
+            ActionDescription = "Move <b>$10</b> & more",
+            AgentId = "agent-7",
+            RunId = "run-1",
+            TaskId = "task-1",
+            MissionId = "mission-1",
+            EstimatedCost = 15000.10m,
+            RiskLevel = risk,
+            Priority = priority,
+            ActionInputs = """{"symbol":"AAPL","quantity":100}""",
+            Context = """{"why":"rebalance"}""",
+            CallbackUrl = "https://agent.example.com/hook",
+            CreatedAt = at,
+            ExpiresAt = at.AddSeconds(timeoutSeconds),
+            Status = ApprovalStatus.Pending,
+            RequesterKeyId = requester,
+            IdempotencyKey = idempotencyKey,
+            RouteName = "payments",
+            Approvers = ["alice@example.com", "U0BOB"],
+            Version = 1,
+            UpdatedAt = at,
+        };
+    }
+
+    private static ApprovalEvent CreatedEvent(ApprovalRequest r) =>
+        new() { ApprovalId = r.Id, Kind = EventKinds.Created, At = r.CreatedAt, Actor = "agent", Surface = Surface.Api };
+
+    private async Task<ApprovalRequest> CreateAsync(ApprovalRequest? request = null)
+    {
+        request ??= NewRequest();
+        var result = await _store.CreateAsync(request, "hash", CreatedEvent(request), Ct);
+        Assert.Equal(CreateOutcome.Created, result.Outcome);
+        return request;
+    }
+
+    private static readonly Actor Alice = new("Alice", Surface.Api, "alice@example.com", null, "key-alice");
+
+    private Task<TransitionResult> Transition(Guid id, TransitionKind kind, DateTimeOffset now, Actor? actor = null, string? text = null) =>
+        _store.TransitionAsync(new TransitionCommand(id, kind, actor ?? Alice, text, now), Ct);
+
+    [Fact]
+    public async Task Create_then_get_round_trips_every_field()
+    {
+        var request = await CreateAsync();
+        var stored = await _store.GetAsync(request.Id, Ct);
+        Assert.NotNull(stored);
+        Assert.Equal(request with { Approvers = [] }, stored with { Approvers = [] });
+        Assert.Equal(request.Approvers, stored.Approvers);
+        Assert.Equal(request.CreatedAt.ToUnixMicroseconds(), stored.CreatedAt.ToUnixMicroseconds());
+        Assert.Equal(15000.10m, stored.EstimatedCost);
+    }
+
+    [Fact]
+    public async Task Unknown_id_reads_as_null()
+    {
+        Assert.Null(await _store.GetAsync(Guid.CreateVersion7(), Ct));
+        var result = await Transition(Guid.CreateVersion7(), TransitionKind.Approve, T0);
+        Assert.Equal(TransitionOutcome.NotFound, result.Outcome);
+    }
+
+    [Fact]
+    public async Task Same_idempotency_key_and_body_returns_the_original()
+    {
+        var first = await CreateAsync(NewRequest(idempotencyKey: "k-1"));
+        var second = NewRequest(idempotencyKey: "k-1");
+        var replay = await _store.CreateAsync(second, "hash", CreatedEvent(second), Ct);
+        Assert.Equal(CreateOutcome.Replayed, replay.Outcome);
+        Assert.Equal(first.Id, replay.Request.Id);
+        Assert.Null(await _store.GetAsync(second.Id, Ct));
+    }
+
+    [Fact]
+    public async Task Same_idempotency_key_with_another_body_is_reported_and_stores_nothing()
+    {
+        var first = await CreateAsync(NewRequest(idempotencyKey: "k-2"));
+        var other = NewRequest(idempotencyKey: "k-2");
+        var result = await _store.CreateAsync(other, "other-hash", CreatedEvent(other), Ct);
+        Assert.Equal(CreateOutcome.IdempotencyKeyReused, result.Outcome);
+        Assert.Equal(first.Id, result.Request.Id);
+        Assert.Null(await _store.GetAsync(other.Id, Ct));
+    }
+
+    [Fact]
+    public async Task Idempotency_keys_are_per_requester()
+    {
+        await CreateAsync(NewRequest(idempotencyKey: "shared", requester: "a"));
+        await CreateAsync(NewRequest(idempotencyKey: "shared", requester: "b"));
+    }
+
+    [Fact]
+    public async Task Concurrent_creates_with_one_idempotency_key_store_exactly_one_request()
+    {
+        var attempts = Enumerable.Range(0, 16).Select(_ => NewRequest(idempotencyKey: "race")).ToList();
+        var results = await Task.WhenAll(attempts.Select(r => Task.Run(() => _store.CreateAsync(r, "hash", CreatedEvent(r), Ct), Ct)));
+        Assert.Single(results, r => r.Outcome == CreateOutcome.Created);
+        Assert.Single(results.Select(r => r.Request.Id).Distinct());
+    }
+
+    [Fact]
+    public async Task Approve_applies_once_records_the_approver_and_appends_an_event()
+    {
+        var request = await CreateAsync();
+        var now = T0.AddSeconds(10);
+        var result = await Transition(request.Id, TransitionKind.Approve, now, text: "looks fine");
+        Assert.Equal(TransitionOutcome.Applied, result.Outcome);
+        var approved = result.Request!;
+        Assert.Equal(ApprovalStatus.Approved, approved.Status);
+        Assert.Equal("alice@example.com", approved.DecidedByEmail);
+        Assert.Equal(Surface.Api, approved.DecidedVia);
+        Assert.Equal("looks fine", approved.DecisionNotes);
+        Assert.Equal(now.TruncateToMicroseconds(), approved.DecidedAt);
+        Assert.Equal(2, approved.Version);
+
+        var again = await Transition(request.Id, TransitionKind.Reject, now.AddSeconds(1), text: "no");
+        Assert.Equal(TransitionOutcome.WrongState, again.Outcome);
+        Assert.Equal(ApprovalStatus.Approved, again.Request!.Status);
+        Assert.Equal("alice@example.com", again.Request.DecidedByEmail);
+
+        var events = await _store.GetEventsAsync(request.Id, Ct);
+        Assert.Equal([EventKinds.Created, EventKinds.Approved], events.Select(e => e.Kind));
+        Assert.Equal("alice@example.com", events[1].Actor);
+        Assert.Contains("looks fine", events[1].Details, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Concurrent_approve_and_reject_calls_produce_exactly_one_decision_every_time()
+    {
+        for (var round = 0; round < 10; round++)
+        {
+            var request = await CreateAsync(NewRequest());
+            var now = T0.AddSeconds(5);
+            var calls = Enumerable.Range(0, 24).Select(i => Task.Run(() => Transition(
+                request.Id,
+                i % 2 == 0 ? TransitionKind.Approve : TransitionKind.Reject,
+                now,
+                new Actor($"approver{i}", Surface.Api, $"approver{i}@example.com", null, $"key-{i}"),
+                $"decision {i}"), Ct));
+            var results = await Task.WhenAll(calls);
+
+            var winners = results.Where(r => r.Applied).ToList();
+            Assert.Single(winners);
+            var winner = winners[0].Request!;
+            // Every loser is told who won.
+            Assert.All(results.Where(r => !r.Applied), r =>
+            {
+                Assert.Equal(TransitionOutcome.WrongState, r.Outcome);
+                Assert.Equal(winner.Status, r.Request!.Status);
+                Assert.Equal(winner.DecidedByEmail, r.Request.DecidedByEmail);
+            });
+            var stored = await _store.GetAsync(request.Id, Ct);
+            Assert.Equal(winner.Status, stored!.Status);
+            Assert.Equal(winner.DecisionNotes, stored.DecisionNotes);
+            var events = await _store.GetEventsAsync(request.Id, Ct);
+            Assert.Single(events, e => e.Kind is EventKinds.Approved or EventKinds.Rejected);
+        }
+    }
+
+    [Fact]
+    public async Task A_decision_at_or_after_the_deadline_is_refused_even_before_the_expiry_job_ran()
+    {
+        var request = await CreateAsync(NewRequest(timeoutSeconds: 60));
+        var atDeadline = await Transition(request.Id, TransitionKind.Approve, request.ExpiresAt);
+        Assert.Equal(TransitionOutcome.PastDeadline, atDeadline.Outcome);
+        Assert.Equal(ApprovalStatus.Expired, atDeadline.Request!.Status);
+
+        var after = await Transition(request.Id, TransitionKind.Reject, request.ExpiresAt.AddSeconds(1), text: "late");
+        Assert.Equal(TransitionOutcome.PastDeadline, after.Outcome);
+
+        var justBefore = await Transition(request.Id, TransitionKind.Approve, request.ExpiresAt.AddTicks(-10));
+        Assert.Equal(TransitionOutcome.Applied, justBefore.Outcome);
+    }
+
+    [Fact]
+    public async Task Expiry_applies_only_at_or_after_the_deadline_and_only_once()
+    {
+        var request = await CreateAsync(NewRequest(timeoutSeconds: 60));
+        var early = await Transition(request.Id, TransitionKind.Expire, request.ExpiresAt.AddMilliseconds(-1), Actor.System);
+        Assert.Equal(TransitionOutcome.NotYetDue, early.Outcome);
+        Assert.Equal(ApprovalStatus.Pending, (await _store.GetAsync(request.Id, Ct))!.Status);
+
+        var due = await Transition(request.Id, TransitionKind.Expire, request.ExpiresAt.AddSeconds(3), Actor.System);
+        Assert.Equal(TransitionOutcome.Applied, due.Outcome);
+        Assert.Equal(ApprovalStatus.Expired, due.Request!.Status);
+        Assert.Equal(request.ExpiresAt, due.Request.DecidedAt);
+
+        var twice = await Transition(request.Id, TransitionKind.Expire, request.ExpiresAt.AddSeconds(4), Actor.System);
+        Assert.Equal(TransitionOutcome.WrongState, twice.Outcome);
+        var events = await _store.GetEventsAsync(request.Id, Ct);
+        var expired = Assert.Single(events, e => e.Kind == EventKinds.Expired);
+        Assert.Equal(request.ExpiresAt, expired.At);
+    }
+
+    [Fact]
+    public async Task Request_info_then_respond_returns_to_pending_and_can_then_be_decided()
+    {
+        var request = await CreateAsync();
+        var asked = await Transition(request.Id, TransitionKind.RequestInfo, T0.AddSeconds(1), text: "Which account?");
+        Assert.Equal(ApprovalStatus.InfoRequested, asked.Request!.Status);
+        Assert.Equal("Which account?", asked.Request.InfoRequestMessage);
+
+        var askedAgain = await Transition(request.Id, TransitionKind.RequestInfo, T0.AddSeconds(2), text: "Again?");
+        Assert.Equal(TransitionOutcome.WrongState, askedAgain.Outcome);
+
+        var agent = new Actor("agent", Surface.Api, null, null, "key-agent");
+        var answered = await Transition(request.Id, TransitionKind.Respond, T0.AddSeconds(3), agent, "Savings 123");
+        Assert.Equal(ApprovalStatus.Pending, answered.Request!.Status);
+        Assert.Equal("Savings 123", answered.Request.InfoResponse);
+
+        var respondTwice = await Transition(request.Id, TransitionKind.Respond, T0.AddSeconds(4), agent, "again");
+        Assert.Equal(TransitionOutcome.WrongState, respondTwice.Outcome);
+
+        var approved = await Transition(request.Id, TransitionKind.Approve, T0.AddSeconds(5));
+        Assert.Equal(ApprovalStatus.Approved, approved.Request!.Status);
+        Assert.Equal(4, approved.Request.Version);
+    }
+
+    [Fact]
+    public async Task Info_requested_requests_can_be_decided_without_an_answer()
+    {
+        var request = await CreateAsync();
+        await Transition(request.Id, TransitionKind.RequestInfo, T0.AddSeconds(1), text: "Why?");
+        var rejected = await Transition(request.Id, TransitionKind.Reject, T0.AddSeconds(2), text: "No answer needed");
+        Assert.Equal(ApprovalStatus.Rejected, rejected.Request!.Status);
+    }
+
+    [Fact]
+    public async Task The_requester_can_never_decide_its_own_request()
+    {
+        var request = await CreateAsync(NewRequest(requester: "key-self"));
+        var self = new Actor("self", Surface.Api, "self@example.com", null, "key-self");
+        foreach (var kind in new[] { TransitionKind.Approve, TransitionKind.Reject, TransitionKind.RequestInfo })
+        {
+            var result = await Transition(request.Id, kind, T0.AddSeconds(1), self, "x");
+            Assert.Equal(TransitionOutcome.SelfDecision, result.Outcome);
+        }
+        Assert.Equal(ApprovalStatus.Pending, (await _store.GetAsync(request.Id, Ct))!.Status);
+    }
+
+    [Fact]
+    public async Task Cancel_works_on_open_requests_and_never_on_terminal_ones()
+    {
+        var request = await CreateAsync();
+        var agent = new Actor("agent", Surface.Api, null, null, "key-agent");
+        var cancelled = await Transition(request.Id, TransitionKind.Cancel, T0.AddSeconds(1), agent);
+        Assert.Equal(ApprovalStatus.Cancelled, cancelled.Request!.Status);
+        var again = await Transition(request.Id, TransitionKind.Cancel, T0.AddSeconds(2), agent);
+        Assert.Equal(TransitionOutcome.WrongState, again.Outcome);
+        var approve = await Transition(request.Id, TransitionKind.Approve, T0.AddSeconds(3));
+        Assert.Equal(TransitionOutcome.WrongState, approve.Outcome);
+        Assert.Equal(ApprovalStatus.Cancelled, approve.Request!.Status);
+    }
+
+    [Fact]
+    public async Task The_event_trail_is_append_only()
+    {
+        var request = await CreateAsync();
+        await using var connection = await _db.OpenAsync(Ct);
+        await Assert.ThrowsAnyAsync<Exception>(() => connection.ExecuteAsync("UPDATE approval_events SET kind = 'approved'"));
+        await Assert.ThrowsAnyAsync<Exception>(() => connection.ExecuteAsync("DELETE FROM approval_events"));
+        Assert.Single(await _store.GetEventsAsync(request.Id, Ct));
+    }
+
+    [Fact]
+    public async Task Listing_filters_and_pages_newest_first_and_treats_overdue_requests_as_expired()
+    {
+        var created = new List<ApprovalRequest>();
+        for (var i = 0; i < 7; i++)
+        {
+            created.Add(await CreateAsync(NewRequest(created: T0.AddSeconds(i), timeoutSeconds: i == 0 ? 10 : 3600,
+                priority: i % 2 == 0 ? Priority.Critical : Priority.Low)));
+        }
+        var now = T0.AddSeconds(30); // the first request is past its deadline
+        var page1 = await _store.ListAsync(new ApprovalQuery { Limit = 3 }, now, Ct);
+        Assert.Equal(created.AsEnumerable().Reverse().Take(3).Select(r => r.Id), page1.Items.Select(r => r.Id));
+        Assert.NotNull(page1.NextBefore);
+        var page2 = await _store.ListAsync(new ApprovalQuery { Limit = 3, Before = page1.NextBefore }, now, Ct);
+        var page3 = await _store.ListAsync(new ApprovalQuery { Limit = 3, Before = page2.NextBefore }, now, Ct);
+        Assert.Null(page3.NextBefore);
+        Assert.Equal(7, page1.Items.Count + page2.Items.Count + page3.Items.Count);
+
+        var pending = await _store.ListAsync(new ApprovalQuery { Status = ApprovalStatus.Pending }, now, Ct);
+        Assert.Equal(6, pending.Items.Count);
+        var expired = await _store.ListAsync(new ApprovalQuery { Status = ApprovalStatus.Expired }, now, Ct);
+        Assert.Equal(created[0].Id, Assert.Single(expired.Items).Id);
+        var critical = await _store.ListAsync(new ApprovalQuery { Priority = Priority.Critical }, now, Ct);
+        Assert.Equal(4, critical.Items.Count);
+        var mine = await _store.ListAsync(new ApprovalQuery { RequesterKeyId = "nobody" }, now, Ct);
+        Assert.Empty(mine.Items);
+    }
+
+    [Fact]
+    public async Task Statistics_count_exactly_for_the_window()
+    {
+        // Outside the window: never counted (except in the live pending total).
+        await CreateAsync(NewRequest(created: T0.AddDays(-10), timeoutSeconds: 30 * 86400));
+        var a = await CreateAsync(NewRequest(created: T0, priority: Priority.Critical, risk: RiskLevel.High));
+        var b = await CreateAsync(NewRequest(created: T0.AddSeconds(1), priority: Priority.Low, risk: null));
+        var c = await CreateAsync(NewRequest(created: T0.AddSeconds(2), priority: Priority.Low, risk: RiskLevel.Low));
+        var d = await CreateAsync(NewRequest(created: T0.AddSeconds(3), timeoutSeconds: 5));
+        var e = await CreateAsync(NewRequest(created: T0.AddSeconds(4)));
+        await CreateAsync(NewRequest(created: T0.AddSeconds(5)));
+        await Transition(a.Id, TransitionKind.Approve, T0.AddSeconds(10));          // 10 s
+        await Transition(b.Id, TransitionKind.Approve, T0.AddSeconds(1 + 30));      // 30 s
+        await Transition(c.Id, TransitionKind.Reject, T0.AddSeconds(2 + 60), text: "no"); // 60 s
+        await Transition(e.Id, TransitionKind.Cancel, T0.AddSeconds(6));
+        var now = T0.AddSeconds(100); // d is past its deadline (read as expired, not yet updated)
+
+        var stats = await _store.GetStatsAsync(T0.AddHours(-1), T0.AddHours(1), now, Ct);
+        Assert.Equal(6, stats.Total);
+        Assert.Equal(2, stats.Approved);
+        Assert.Equal(1, stats.Rejected);
+        Assert.Equal(1, stats.Expired);
+        Assert.Equal(1, stats.Cancelled);
+        Assert.Equal(1, stats.Pending);
+        Assert.Equal(2, stats.PendingTotal);
+        Assert.Equal(33.333, stats.AverageDecisionSeconds);
+        Assert.Equal(30, stats.MedianDecisionSeconds);
+        Assert.Equal(0.4, stats.Rate(stats.Approved));
+        Assert.Equal(2, stats.ByPriority["low"]);
+        Assert.Equal(1, stats.ByPriority["critical"]);
+        Assert.Equal(3, stats.ByPriority["high"]);
+        Assert.Equal(1, stats.ByRiskLevel["unspecified"]);
+        Assert.Equal(3, stats.ByRiskLevel["critical"]);
+
+        await Transition(d.Id, TransitionKind.Expire, now, Actor.System);
+        var after = await _store.GetStatsAsync(T0.AddHours(-1), T0.AddHours(1), now, Ct);
+        Assert.Equal(stats with { ByPriority = after.ByPriority, ByRiskLevel = after.ByRiskLevel }, after);
+
+        var empty = await _store.GetStatsAsync(T0.AddYears(-5), T0.AddYears(-4), now, Ct);
+        Assert.Equal(0, empty.Total);
+        Assert.Null(empty.MedianDecisionSeconds);
+        Assert.Null(empty.AverageDecisionSeconds);
+    }
+
+    [Fact]
+    public async Task Overdue_open_requests_are_listed_for_expiry_oldest_deadline_first()
+    {
+        var late = await CreateAsync(NewRequest(created: T0, timeoutSeconds: 20));
+        var later = await CreateAsync(NewRequest(created: T0, timeoutSeconds: 10));
+        await CreateAsync(NewRequest(created: T0, timeoutSeconds: 1000));
+        var due = await _store.ListDueForExpiryAsync(T0.AddSeconds(30), 10, Ct);
+        Assert.Equal([later.Id, late.Id], due);
+        var open = await _store.ListOpenAsync(null, 10, Ct);
+        Assert.Equal(3, open.Count);
+    }
+
+    [Fact]
+    public async Task Api_keys_are_found_by_hash_until_revoked()
+    {
+        var key = ApiKeyFactory.NewKey();
+        var record = new ApiKeyRecord
+        {
+            Id = Guid.CreateVersion7().ToString(),
+            Name = "agent one",
+            Prefix = ApiKeyFactory.DisplayPrefix(key),
+            KeyHash = ApiKeyFactory.Hash(key),
+            Scopes = [Scopes.Agent, Scopes.Approver],
+            Email = "a@example.com",
+            CreatedAt = T0.TruncateToMicroseconds(),
+        };
+        await _store.CreateAsync(record, Ct);
+        var found = await _store.FindActiveByHashAsync(ApiKeyFactory.Hash(key), Ct);
+        Assert.NotNull(found);
+        Assert.Equal(record.Scopes, found.Scopes);
+        Assert.Null(await _store.FindActiveByHashAsync(ApiKeyFactory.Hash(key + "x"), Ct));
+        Assert.True(await _store.RevokeAsync(record.Id, T0, Ct));
+        Assert.False(await _store.RevokeAsync(record.Id, T0, Ct));
+        Assert.Null(await _store.FindActiveByHashAsync(ApiKeyFactory.Hash(key), Ct));
+        Assert.NotNull((await _store.GetAsync(record.Id, Ct))!.RevokedAt);
+    }
+
+    [Fact]
+    public async Task Settings_writes_are_versioned_and_a_stale_version_loses()
+    {
+        ISettingsStore settings = _store;
+        var v1 = await settings.PutAsync("routes", "[1]", "alice", 0, T0, Ct);
+        Assert.Equal(1, v1!.Version);
+        Assert.Null(await settings.PutAsync("routes", "[2]", "bob", 0, T0, Ct));
+        var v2 = await settings.PutAsync("routes", "[3]", "carol", 1, T0, Ct);
+        Assert.Equal(2, v2!.Version);
+        var v3 = await settings.PutAsync("routes", "[4]", "dave", null, T0, Ct);
+        Assert.Equal(3, v3!.Version);
+        Assert.Equal("[4]", (await settings.GetAsync("routes", Ct))!.Value);
+        var history = await settings.GetHistoryAsync("routes", 10, Ct);
+        Assert.Equal(["dave", "carol", "alice"], history.Select(h => h.Actor));
+        Assert.Equal("[3]", history[0].ValueBefore);
+        Assert.False(await settings.TryInsertAsync("routes", "[9]", "x", T0, Ct));
+        Assert.True(await settings.TryInsertAsync("marker", "{}", "x", T0, Ct));
+    }
+
+    [Fact]
+    public async Task Migrations_apply_once()
+    {
+        var again = await new MigrationRunner(_db, NullLogger<MigrationRunner>.Instance).MigrateAsync(Ct);
+        Assert.Equal(0, again);
+    }
+}
