@@ -67,10 +67,11 @@ public sealed class JsonBody : IDisposable
         {
             throw new BodyException(StatusCodes.Status400BadRequest, $"The body is not valid JSON: {ex.Message}");
         }
-        if (document.RootElement.ValueKind != JsonValueKind.Object)
+        var kind = document.RootElement.ValueKind;
+        if (kind != JsonValueKind.Object)
         {
             document.Dispose();
-            throw new BodyException(StatusCodes.Status400BadRequest, $"The body must be a JSON object, not {Describe(document.RootElement.ValueKind)}.");
+            throw new BodyException(StatusCodes.Status400BadRequest, $"The body must be a JSON object, not {Describe(kind)}.");
         }
         return new JsonBody(document, raw);
     }
