@@ -24,7 +24,8 @@ public static class PolicyEvaluator
         {
             reasons.Add(string.Create(CultureInfo.InvariantCulture, $"estimated cost {cost} USD is at or above the threshold of {threshold} USD"));
         }
-        if (check.RiskLevel is { } risk && policy.ApprovalRequiredRiskLevels.Contains(risk.ToWire(), StringComparer.OrdinalIgnoreCase))
+        if (check.RiskLevel is { } risk
+            && policy.ApprovalRequiredRiskLevels.Any(r => WireNames.TryParseRisk(r, out var listed) && listed == risk))
         {
             reasons.Add($"risk level '{risk.ToWire()}' requires approval");
         }

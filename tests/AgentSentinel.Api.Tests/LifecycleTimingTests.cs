@@ -1,0 +1,200 @@
+using System.Diagnostics;
+using AgentSentinel.Core.Approvals;
+using AgentSentinel.Core.Auth;
+using AgentSentinel.Core.Configuration;
+using AgentSentinel.Core.Jobs;
+using AgentSentinel.Core.Storage;
+using AgentSentinel.Testing;
+using Hangfire;
+using Microsoft.Extensions.Time.Testing;
+
+namespace AgentSentinel.Api.Tests;
+
+public sealed class SqliteLifecycleTimingTests() : LifecycleTimingTests(StorageProvider.Sqlite);
+
+public sealed class PostgresLifecycleTimingTests() : LifecycleTimingTests(StorageProvider.Postgres);
+
+/// <summary>Deadlines with an injected clock (exact, no sleeping), and expiry by the real job server across a restart.</summary>
+public abstract class LifecycleTimingTests(StorageProvider provider)
+{
+    private static CancellationToken Ct => Http.Ct;
+
+    private async Task<(AgentSentinelApp App, FakeTimeProvider Time, HttpClient Agent, HttpClient Approver)> FakeClockAppAsync()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var app = new AgentSentinelApp(await TestStorage.CreateAsync(provider, "clock"), time);
+        var agent = app.Client(await app.CreateKeyAsync("agent", [Scopes.Agent]));
+        var approver = app.Client(await app.CreateKeyAsync("approver", [Scopes.Approver], "late@example.com"));
+        return (app, time, agent, approver);
+    }
+
+    [Fact]
+    public async Task Past_the_deadline_reads_say_expired_and_decisions_are_refused_before_the_job_runs()
+    {
+        var (app, time, agent, approver) = await FakeClockAppAsync();
+        await using var _ = app;
+        var created = await agent.CreateApprovalAsync(new { action_name = "wire", timeout_seconds = 60 });
+        var id = created.Id();
+
+        time.Advance(TimeSpan.FromSeconds(59.999));
+        Assert.Equal("pending", (await (await agent.GetAsync($"/api/v1/approvals/{id}/poll", Ct)).Json()).Str("status"));
+
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        var poll = await (await agent.GetAsync($"/api/v1/approvals/{id}/poll", Ct)).Json();
+        Assert.Equal("expired", poll.Str("status"));
+        Assert.Equal(created.Str("expires_at"), poll.Str("decided_at"));
+        await (await approver.PostJsonAsync($"/api/v1/approvals/{id}/approve", null)).AssertProblemAsync(HttpStatusCode.Conflict, "deadline");
+        await (await agent.PostJsonAsync($"/api/v1/approvals/{id}/cancel", null)).AssertProblemAsync(HttpStatusCode.Conflict, "expired");
+
+        // The row itself still says pending until the job runs; then it is recorded once, at the deadline.
+        var store = app.Service<IApprovalStore>();
+        Assert.Equal(ApprovalStatus.Pending, (await store.GetAsync(Guid.Parse(id), Ct))!.Status);
+        await app.Service<ExpiryJobs>().ExpireAsync(Guid.Parse(id), Ct);
+        var stored = (await store.GetAsync(Guid.Parse(id), Ct))!;
+        Assert.Equal(ApprovalStatus.Expired, stored.Status);
+        var events = await store.GetEventsAsync(stored.Id, Ct);
+        Assert.Equal([EventKinds.Created, EventKinds.Expired], events.Select(e => e.Kind));
+        Assert.Equal(stored.ExpiresAt, events[1].At);
+        Assert.Equal("system", events[1].Actor);
+    }
+
+    [Fact]
+    public async Task An_expiry_job_that_runs_early_changes_nothing_and_comes_back_later()
+    {
+        var (app, time, agent, _) = await FakeClockAppAsync();
+        await using var _ = app;
+        var id = Guid.Parse((await agent.CreateApprovalAsync(new { action_name = "wire", timeout_seconds = 60 })).Id());
+        var monitor = app.Service<JobStorage>().GetMonitoringApi();
+        var scheduledBefore = monitor.ScheduledCount();
+
+        time.Advance(TimeSpan.FromSeconds(59));
+        await app.Service<ExpiryJobs>().ExpireAsync(id, Ct);
+        Assert.Equal(ApprovalStatus.Pending, (await app.Service<IApprovalStore>().GetAsync(id, Ct))!.Status);
+        Assert.Equal(scheduledBefore + 1, monitor.ScheduledCount());
+    }
+
+    [Fact]
+    public async Task A_waiting_agent_is_answered_at_the_deadline()
+    {
+        var (app, time, agent, _) = await FakeClockAppAsync();
+        await using var _ = app;
+        var id = (await agent.CreateApprovalAsync(new { action_name = "wire", timeout_seconds = 10 })).Id();
+        var waiting = agent.GetAsync($"/api/v1/approvals/{id}/wait?timeout_seconds=30", Ct);
+        await Task.Delay(300, Ct);
+        Assert.False(waiting.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(10));
+        var result = await (await waiting.WaitAsync(TimeSpan.FromSeconds(5), Ct)).Json();
+        Assert.Equal("expired", result.Str("status"));
+    }
+
+    [Fact]
+    public async Task The_sweep_expires_every_overdue_request_and_nothing_else()
+    {
+        var (app, time, agent, _) = await FakeClockAppAsync();
+        await using var _ = app;
+        for (var i = 0; i < 3; i++)
+        {
+            await agent.CreateApprovalAsync(new { action_name = "sweep", timeout_seconds = 5 });
+        }
+        var survivor = (await agent.CreateApprovalAsync(new { action_name = "sweep", timeout_seconds = 500 })).Id();
+        time.Advance(TimeSpan.FromSeconds(6));
+        Assert.Equal(3, await app.Service<ExpiryJobs>().SweepAsync(Ct));
+        Assert.Equal(0, await app.Service<ExpiryJobs>().SweepAsync(Ct));
+        Assert.Equal(ApprovalStatus.Pending, (await app.Service<IApprovalStore>().GetAsync(Guid.Parse(survivor), Ct))!.Status);
+    }
+
+    [Fact]
+    public async Task A_restart_loses_no_scheduled_expiry()
+    {
+        var storage = await TestStorage.CreateAsync(provider, "restart");
+        Guid id;
+        DateTimeOffset expiresAt;
+        await using (var first = new AgentSentinelApp(storage, runJobServer: true))
+        {
+            using var admin = first.Client();
+            var created = await admin.CreateApprovalAsync(new { action_name = "restart", timeout_seconds = 3 });
+            id = Guid.Parse(created.Id());
+            expiresAt = DateTimeOffset.Parse(created.Str("expires_at")!, System.Globalization.CultureInfo.InvariantCulture);
+        }
+        // The first host is gone before the deadline; a new one on the same database must still expire the request.
+        Assert.True(DateTimeOffset.UtcNow < expiresAt);
+        await using var second = new AgentSentinelApp(storage, runJobServer: true);
+        _ = second.Server;
+        var store = second.Service<IApprovalStore>();
+        var clock = Stopwatch.StartNew();
+        ApprovalRequest? stored;
+        do
+        {
+            await Task.Delay(100, Ct);
+            stored = await store.GetAsync(id, Ct);
+        }
+        while (stored!.Status == ApprovalStatus.Pending && clock.Elapsed < TimeSpan.FromSeconds(30));
+        Assert.Equal(ApprovalStatus.Expired, stored.Status);
+        var lateness = stored.UpdatedAt - stored.ExpiresAt;
+        TestContext.Current.SendDiagnosticMessage($"{provider}: expiry after restart recorded {lateness.TotalMilliseconds:F0} ms after the deadline");
+        Assert.True(lateness < TimeSpan.FromSeconds(5), $"expired {lateness} after the deadline");
+    }
+
+    [Fact]
+    public async Task The_job_server_expires_requests_close_to_their_deadlines()
+    {
+        await using var app = new AgentSentinelApp(await TestStorage.CreateAsync(provider, "lateness"), runJobServer: true);
+        using var admin = app.Client();
+        var ids = new List<Guid>();
+        for (var i = 0; i < 20; i++)
+        {
+            ids.Add(Guid.Parse((await admin.CreateApprovalAsync(new { action_name = "lateness", timeout_seconds = 1 + (i % 3) })).Id()));
+        }
+        var store = app.Service<IApprovalStore>();
+        var clock = Stopwatch.StartNew();
+        List<ApprovalRequest> rows;
+        do
+        {
+            await Task.Delay(200, Ct);
+            rows = [.. await Task.WhenAll(ids.Select(async id => (await store.GetAsync(id, Ct))!))];
+        }
+        while (rows.Any(r => r.Status == ApprovalStatus.Pending) && clock.Elapsed < TimeSpan.FromSeconds(30));
+        Assert.All(rows, r => Assert.Equal(ApprovalStatus.Expired, r.Status));
+        var lateness = rows.Select(r => (r.UpdatedAt - r.ExpiresAt).TotalMilliseconds).Order().ToList();
+        Assert.All(lateness, l => Assert.True(l >= 0, "expired before its deadline"));
+        TestContext.Current.SendDiagnosticMessage($"{provider}: expiry lateness p50 {lateness[lateness.Count / 2]:F0} ms, max {lateness[^1]:F0} ms");
+        Assert.True(lateness[^1] < 5000, $"max lateness {lateness[^1]} ms");
+    }
+}
+
+/// <summary>Two server instances on one PostgreSQL: a decision on one wakes a waiter on the other.</summary>
+public sealed class TwoInstanceTests
+{
+    private static CancellationToken Ct => Http.Ct;
+
+    [Fact]
+    public async Task A_decision_on_one_instance_wakes_a_waiter_on_the_other_within_milliseconds()
+    {
+        var storage = await TestStorage.CreateAsync(StorageProvider.Postgres, "twin");
+        await using var first = new AgentSentinelApp(storage);
+        _ = first.Server;
+        await using var second = new AgentSentinelApp(storage);
+        _ = second.Server;
+        await second.Service<Core.Notifications.PostgresChangeListener>().Listening.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+
+        using var agent = first.Client(await first.CreateKeyAsync("agent", [Scopes.Agent]));
+        using var approver = second.Client(await first.CreateKeyAsync("approver", [Scopes.Approver], "twin@example.com"));
+        var latencies = new List<double>();
+        for (var i = 0; i < 5; i++)
+        {
+            var id = (await agent.CreateApprovalAsync()).Id();
+            var waiting = agent.GetAsync($"/api/v1/approvals/{id}/wait?timeout_seconds=20", Ct);
+            await Task.Delay(200, Ct);
+            Assert.False(waiting.IsCompleted);
+            var decision = await approver.PostJsonAsync($"/api/v1/approvals/{id}/approve", new { notes = "from the other instance" });
+            Assert.Equal(HttpStatusCode.OK, decision.StatusCode);
+            var clock = Stopwatch.StartNew();
+            var result = await (await waiting.WaitAsync(TimeSpan.FromSeconds(5), Ct)).Json();
+            latencies.Add(clock.Elapsed.TotalMilliseconds);
+            Assert.Equal("approved", result.Str("status"));
+            Assert.Equal("twin@example.com", result.Str("decided_by_email"));
+        }
+        TestContext.Current.SendDiagnosticMessage($"cross-instance wake-up after the decision's response: max {latencies.Max():F1} ms");
+        Assert.True(latencies.Max() < 1000, $"slowest wake-up {latencies.Max()} ms");
+    }
+}

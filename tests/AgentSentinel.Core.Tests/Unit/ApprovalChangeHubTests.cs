@@ -1,0 +1,208 @@
+using AgentSentinel.Core.Notifications;
+
+namespace AgentSentinel.Core.Tests.Unit;
+
+public sealed class ApprovalChangeHubTests
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(5);
+
+    private static Task Within(Task task) => task.WaitAsync(Patience, TestContext.Current.CancellationToken);
+
+    [Fact]
+    public async Task Publish_completes_a_subscribers_task()
+    {
+        var hub = new ApprovalChangeHub();
+        var id = Guid.CreateVersion7();
+        using var subscription = hub.Subscribe(id);
+        Assert.False(subscription.Changed.IsCompleted);
+        Assert.Equal(1, hub.WatchedCount);
+
+        hub.Publish(id);
+
+        await Within(subscription.Changed);
+        Assert.True(subscription.Changed.IsCompletedSuccessfully);
+        Assert.Equal(0, hub.WatchedCount);
+    }
+
+    [Fact]
+    public async Task A_second_subscriber_to_the_same_id_is_also_woken()
+    {
+        var hub = new ApprovalChangeHub();
+        var id = Guid.CreateVersion7();
+        using var first = hub.Subscribe(id);
+        using var second = hub.Subscribe(id);
+        Assert.Equal(1, hub.WatchedCount);
+
+        hub.Publish(id);
+
+        await Within(first.Changed);
+        await Within(second.Changed);
+        Assert.Equal(0, hub.WatchedCount);
+    }
+
+    [Fact]
+    public void Publish_wakes_only_the_watchers_of_that_id()
+    {
+        var hub = new ApprovalChangeHub();
+        var id = Guid.CreateVersion7();
+        var other = Guid.CreateVersion7();
+        using var mine = hub.Subscribe(id);
+        using var theirs = hub.Subscribe(other);
+
+        hub.Publish(id);
+
+        Assert.True(mine.Changed.IsCompleted);
+        Assert.False(theirs.Changed.IsCompleted);
+        Assert.Equal(1, hub.WatchedCount);
+    }
+
+    [Fact]
+    public void A_subscription_disposed_before_publish_leaves_no_entry()
+    {
+        var hub = new ApprovalChangeHub();
+        var id = Guid.CreateVersion7();
+        var subscription = hub.Subscribe(id);
+        Assert.Equal(1, hub.WatchedCount);
+
+        subscription.Dispose();
+
+        Assert.Equal(0, hub.WatchedCount);
+        Assert.False(subscription.Changed.IsCompleted);
+        hub.Publish(id);
+        Assert.Equal(0, hub.WatchedCount);
+    }
+
+    [Fact]
+    public void The_entry_stays_while_one_of_two_subscribers_still_watches()
+    {
+        var hub = new ApprovalChangeHub();
+        var id = Guid.CreateVersion7();
+        var leaving = hub.Subscribe(id);
+        using var staying = hub.Subscribe(id);
+
+        leaving.Dispose();
+        Assert.Equal(1, hub.WatchedCount);
+
+        hub.Publish(id);
+        Assert.True(staying.Changed.IsCompleted);
+        Assert.Equal(0, hub.WatchedCount);
+    }
+
+    [Fact]
+    public void Disposing_a_subscription_twice_releases_it_once()
+    {
+        var hub = new ApprovalChangeHub();
+        var id = Guid.CreateVersion7();
+        var twice = hub.Subscribe(id);
+        using var other = hub.Subscribe(id);
+
+        twice.Dispose();
+        twice.Dispose();
+
+        Assert.Equal(1, hub.WatchedCount);
+        hub.Publish(id);
+        Assert.True(other.Changed.IsCompleted);
+    }
+
+    [Fact]
+    public void A_subscription_after_a_publish_waits_for_the_next_change()
+    {
+        var hub = new ApprovalChangeHub();
+        var id = Guid.CreateVersion7();
+        using var before = hub.Subscribe(id);
+        hub.Publish(id);
+
+        using var after = hub.Subscribe(id);
+
+        Assert.True(before.Changed.IsCompleted);
+        Assert.False(after.Changed.IsCompleted);
+        Assert.Equal(1, hub.WatchedCount);
+    }
+
+    [Fact]
+    public void Disposing_an_old_subscription_does_not_remove_a_newer_watch_on_the_same_id()
+    {
+        var hub = new ApprovalChangeHub();
+        var id = Guid.CreateVersion7();
+        var old = hub.Subscribe(id);
+        hub.Publish(id);
+        using var newer = hub.Subscribe(id);
+
+        old.Dispose();
+
+        Assert.Equal(1, hub.WatchedCount);
+        hub.Publish(id);
+        Assert.True(newer.Changed.IsCompleted);
+    }
+
+    [Fact]
+    public async Task Publish_all_wakes_everyone()
+    {
+        var hub = new ApprovalChangeHub();
+        var ids = Enumerable.Range(0, 5).Select(_ => Guid.CreateVersion7()).ToList();
+        var subscriptions = ids.Select(hub.Subscribe).Append(hub.Subscribe(ids[0])).ToList();
+        Assert.Equal(5, hub.WatchedCount);
+
+        hub.PublishAll();
+
+        await Within(Task.WhenAll(subscriptions.Select(s => s.Changed)));
+        Assert.Equal(0, hub.WatchedCount);
+        subscriptions.ForEach(s => s.Dispose());
+        Assert.Equal(0, hub.WatchedCount);
+    }
+
+    [Fact]
+    public void Publish_all_with_nobody_watching_is_harmless()
+    {
+        var hub = new ApprovalChangeHub();
+
+        hub.PublishAll();
+
+        using var later = hub.Subscribe(Guid.CreateVersion7());
+        Assert.False(later.Changed.IsCompleted);
+        Assert.Equal(1, hub.WatchedCount);
+    }
+
+    [Fact]
+    public void Publish_for_an_id_nobody_watches_is_harmless()
+    {
+        var hub = new ApprovalChangeHub();
+        var id = Guid.CreateVersion7();
+        using var watching = hub.Subscribe(id);
+
+        hub.Publish(Guid.CreateVersion7());
+        new ApprovalChangeHub().Publish(id);
+
+        Assert.False(watching.Changed.IsCompleted);
+        Assert.Equal(1, hub.WatchedCount);
+        hub.Publish(id);
+        Assert.True(watching.Changed.IsCompleted);
+    }
+
+    [Fact]
+    public async Task Subscribers_are_not_run_inline_by_the_publisher()
+    {
+        var hub = new ApprovalChangeHub();
+        var id = Guid.CreateVersion7();
+        using var subscription = hub.Subscribe(id);
+        var publisherThread = -1;
+        var continuationThread = -1;
+        using var gate = new ManualResetEventSlim();
+        var continuation = subscription.Changed.ContinueWith(
+            _ =>
+            {
+                continuationThread = Environment.CurrentManagedThreadId;
+                gate.Wait(Patience);
+            },
+            TestContext.Current.CancellationToken,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+
+        publisherThread = Environment.CurrentManagedThreadId;
+        hub.Publish(id);
+        gate.Set();
+
+        await Within(continuation);
+        Assert.NotEqual(publisherThread, continuationThread);
+    }
+}
