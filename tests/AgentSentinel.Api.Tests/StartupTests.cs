@@ -1,0 +1,66 @@
+using AgentSentinel.Core.Configuration;
+using AgentSentinel.Testing;
+using Microsoft.Extensions.Options;
+
+namespace AgentSentinel.Api.Tests;
+
+/// <summary>What a new operator meets: the first admin key, and settings that are wrong.</summary>
+public sealed class StartupTests
+{
+    private static CancellationToken Ct => Http.Ct;
+
+    [Fact]
+    public async Task A_fresh_install_writes_a_working_admin_key_to_a_private_file_once()
+    {
+        var keyFile = Path.Combine(TestPaths.NewTempDirectory(), "admin.key");
+        var storage = await TestStorage.CreateAsync(StorageProvider.Sqlite, "fresh");
+        var settings = new Dictionary<string, string?>
+        {
+            ["AgentSentinel:Auth:BootstrapAdminKey"] = "",
+            ["AgentSentinel:Auth:InitialAdminKeyFile"] = keyFile,
+        };
+        await using (var app = new AgentSentinelApp(storage, settings: settings))
+        {
+            _ = app.Server;
+            Assert.True(File.Exists(keyFile));
+            if (!OperatingSystem.IsWindows())
+            {
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(keyFile));
+            }
+            var key = (await File.ReadAllTextAsync(keyFile, Ct)).Trim();
+            Assert.StartsWith("as_", key, StringComparison.Ordinal);
+            using var admin = app.Client(key);
+            var keys = await (await admin.GetAsync("/api/v1/admin/api-keys", Ct)).Json();
+            Assert.Equal("initial admin", Assert.Single(keys.AsArray())!.Str("name"));
+            using var bootstrap = app.Client(AgentSentinelApp.BootstrapAdminKey);
+            await (await bootstrap.GetAsync("/api/v1/admin/api-keys", Ct)).AssertProblemAsync(HttpStatusCode.Unauthorized);
+        }
+        var firstKey = await File.ReadAllTextAsync(keyFile, Ct);
+        await using (var again = new AgentSentinelApp(storage, settings: settings))
+        {
+            _ = again.Server;
+            Assert.Equal(firstKey, await File.ReadAllTextAsync(keyFile, Ct));
+        }
+    }
+
+    [Theory]
+    [InlineData("AgentSentinel:Storage:Provider", "Postgres", "AgentSentinel:Storage:ConnectionString")]
+    [InlineData("AgentSentinel:Auth:BootstrapAdminKey", "short", "AgentSentinel:Auth:BootstrapAdminKey")]
+    [InlineData("AgentSentinel:PublicBaseUrl", "not a url", "AgentSentinel:PublicBaseUrl")]
+    [InlineData("AgentSentinel:Policy:MinTimeoutSeconds", "0", "min_timeout_seconds")]
+    [InlineData("AgentSentinel:Routing:Routes:0:Slack:Channel", "#general", "routes[0].slack.channel")]
+    public async Task A_wrong_setting_stops_start_up_with_a_message_naming_it(string key, string value, string named)
+    {
+        var storage = await TestStorage.CreateAsync(StorageProvider.Sqlite, "badconfig");
+        var settings = new Dictionary<string, string?> { [key] = value };
+        if (key == "AgentSentinel:Storage:Provider")
+        {
+            settings["AgentSentinel:Storage:ConnectionString"] = "";
+        }
+        await using var app = new AgentSentinelApp(storage, settings: settings);
+        var error = Assert.ThrowsAny<Exception>(() => app.Server);
+        var validation = error as OptionsValidationException ?? error.InnerException as OptionsValidationException;
+        Assert.NotNull(validation);
+        Assert.Contains(named, validation.Message, StringComparison.Ordinal);
+    }
+}
