@@ -1,5 +1,9 @@
 using AgentSentinel.Core.Configuration;
 using AgentSentinel.Testing;
+using AgentSentinel.Api.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace AgentSentinel.Api.Tests;
@@ -51,16 +55,38 @@ public sealed class StartupTests
     [InlineData("AgentSentinel:Routing:Routes:0:Slack:Channel", "#general", "routes[0].slack.channel")]
     public async Task A_wrong_setting_stops_start_up_with_a_message_naming_it(string key, string value, string named)
     {
+        // The host exactly as Program.cs builds it, started on a loopback port.
         var storage = await TestStorage.CreateAsync(StorageProvider.Sqlite, "badconfig");
-        var settings = new Dictionary<string, string?> { [key] = value };
-        if (key == "AgentSentinel:Storage:Provider")
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
-            settings["AgentSentinel:Storage:ConnectionString"] = "";
-        }
-        await using var app = new AgentSentinelApp(storage, settings: settings);
-        var error = Assert.ThrowsAny<Exception>(() => app.Server);
-        var validation = error as OptionsValidationException ?? error.InnerException as OptionsValidationException;
-        Assert.NotNull(validation);
+            ["AgentSentinel:Storage:ConnectionString"] = key == "AgentSentinel:Storage:Provider" ? "" : storage.ConnectionString,
+            ["AgentSentinel:Jobs:RunServer"] = "false",
+            [key] = value,
+        });
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.AddAgentSentinel();
+        await using var app = builder.Build();
+        app.MapAgentSentinel();
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => app.StartAsync(Ct));
+        var validation = Unwrap(error);
+        Assert.True(validation is not null, $"Expected an options validation error, got {error}");
         Assert.Contains(named, validation.Message, StringComparison.Ordinal);
+    }
+
+    private static OptionsValidationException? Unwrap(Exception? error)
+    {
+        for (; error is not null; error = error.InnerException)
+        {
+            if (error is OptionsValidationException validation)
+            {
+                return validation;
+            }
+            if (error is AggregateException aggregate && aggregate.InnerExceptions.Select(Unwrap).FirstOrDefault(e => e is not null) is { } inner)
+            {
+                return inner;
+            }
+        }
+        return null;
     }
 }

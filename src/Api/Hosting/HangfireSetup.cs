@@ -1,6 +1,7 @@
 using AgentSentinel.Core.Configuration;
 using AgentSentinel.Core.Storage;
 using Hangfire;
+using Hangfire.AspNetCore;
 using Hangfire.InMemory;
 using Hangfire.PostgreSql;
 using Hangfire.PostgreSql.Factories;
@@ -23,6 +24,8 @@ public static class HangfireSetup
             server.SchedulePollingInterval = jobs.SchedulePollingInterval;
             server.WorkerCount = jobs.WorkerCount;
             server.ServerName = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..6]}";
+            // Jobs are activated from this host's container, not from Hangfire's process-wide default.
+            server.Activator = new AspNetCoreJobActivator(sp.GetRequiredService<IServiceScopeFactory>());
         });
         return services;
     }
