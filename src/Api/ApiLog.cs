@@ -9,7 +9,7 @@ internal static partial class ApiLog
     [LoggerMessage(2001, LogLevel.Warning, "No API key exists yet: an admin key was created and written to {Path} (readable only by this user). Read it with: cat \"{Path}\"")]
     public static partial void InitialAdminKeyWritten(ILogger logger, string path);
 
-    [LoggerMessage(2002, LogLevel.Information, "Agent Sentinel Approval Inbox is running on {Provider}. Console: {Url}  API reference: {Url}scalar  Health: {Url}health/ready")]
+    [LoggerMessage(2002, LogLevel.Information, "Agent Sentinel Approval Inbox is running on {Provider}. Open {Url}  API reference: {Url}scalar  Health: {Url}health/ready")]
     public static partial void Started(ILogger logger, string provider, string url);
 
     [LoggerMessage(2003, LogLevel.Information, "API key {KeyId} ({Name}) created with scopes {Scopes} by {Actor}")]

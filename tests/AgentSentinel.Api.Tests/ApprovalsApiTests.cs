@@ -187,6 +187,60 @@ public abstract partial class ApprovalsApiTests(AppFixture fixture)
     }
 
     [Fact]
+    public async Task The_same_person_cannot_decide_through_another_key()
+    {
+        var agentKey = await App.CreateKeyAsync("pat's agent", [Scopes.Agent], "pat@example.com");
+        var approverKey = await App.CreateKeyAsync("pat approving", [Scopes.Approver], "Pat@Example.com");
+        using var agent = App.Client(agentKey);
+        using var approver = App.Client(approverKey);
+        var id = (await agent.CreateApprovalAsync()).Id();
+        await (await approver.PostJsonAsync($"/api/v1/approvals/{id}/approve", null)).AssertProblemAsync(HttpStatusCode.Forbidden, "cannot decide");
+        Assert.Equal("pending", (await (await agent.GetAsync($"/api/v1/approvals/{id}/poll", Ct)).Json()).Str("status"));
+    }
+
+    [Fact]
+    public async Task Only_the_requesting_agent_or_an_admin_may_cancel_or_answer()
+    {
+        using var owner = await AgentAsync("owner");
+        var both = await App.CreateKeyAsync("agent and approver", [Scopes.Agent, Scopes.Approver], "both@example.com");
+        using var other = App.Client(both);
+        using var approver = await ApproverAsync("ivy@example.com");
+        var id = (await owner.CreateApprovalAsync()).Id();
+        // May read it (it approves things), but not act as its agent.
+        Assert.Equal(HttpStatusCode.OK, (await other.GetAsync($"/api/v1/approvals/{id}", Ct)).StatusCode);
+        await (await other.PostJsonAsync($"/api/v1/approvals/{id}/cancel", null)).AssertProblemAsync(HttpStatusCode.Forbidden, "Only the agent");
+        await approver.PostJsonAsync($"/api/v1/approvals/{id}/request-info", new { question = "Why?" });
+        await (await other.PostJsonAsync($"/api/v1/approvals/{id}/respond", new { response = "not mine" })).AssertProblemAsync(HttpStatusCode.Forbidden);
+        using var admin = App.Client();
+        Assert.Equal(HttpStatusCode.OK, (await admin.PostJsonAsync($"/api/v1/approvals/{id}/cancel", null)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Wait_answers_at_once_while_the_agent_owes_an_answer()
+    {
+        using var agent = await AgentAsync();
+        using var approver = await ApproverAsync("judy@example.com");
+        var id = (await agent.CreateApprovalAsync()).Id();
+        await approver.PostJsonAsync($"/api/v1/approvals/{id}/request-info", new { question = "Which account?" });
+        var clock = Stopwatch.StartNew();
+        var result = await (await agent.GetAsync($"/api/v1/approvals/{id}/wait?timeout_seconds=20", Ct)).Json();
+        Assert.Equal("info_requested", result.Str("status"));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2));
+    }
+
+    [Fact]
+    public async Task Amounts_read_the_same_on_every_provider_and_every_call()
+    {
+        using var agent = await AgentAsync();
+        var created = await agent.CreateApprovalAsync(new { action_name = "pay", estimated_cost = 2500.0 });
+        var detail = await (await agent.GetAsync($"/api/v1/approvals/{created.Id()}", Ct)).Json();
+        Assert.Equal("2500", created["estimated_cost"]!.ToJsonString());
+        Assert.Equal("2500", detail["estimated_cost"]!.ToJsonString());
+        var cents = await agent.CreateApprovalAsync(new { action_name = "pay", estimated_cost = 0.10 });
+        Assert.Equal("0.1", (await (await agent.GetAsync($"/api/v1/approvals/{cents.Id()}", Ct)).Json())["estimated_cost"]!.ToJsonString());
+    }
+
+    [Fact]
     public async Task Agents_see_only_their_own_requests()
     {
         using var first = await AgentAsync("first");

@@ -72,6 +72,10 @@ public abstract class RoutingApiTests(StorageProvider provider) : IAsyncLifetime
         var stored = await (await admin.GetAsync("/api/v1/admin/routes", Ct)).Json();
         Assert.Equal("database", stored.Str("source"));
         Assert.Equal(10, stored["routes"]![0]!["escalation"]![0]!["after_minutes"]!.GetValue<int>());
+        // What GET returns can be sent back as it is.
+        Assert.False(stored["routes"]![0]!.AsObject().ContainsKey("is_default"));
+        var roundTrip = await admin.PutAsJsonAsync("/api/v1/admin/routes", new { routes = stored["routes"] }, Ct);
+        Assert.Equal(HttpStatusCode.OK, roundTrip.StatusCode);
     }
 
     [Fact]

@@ -148,8 +148,9 @@ public static class ApprovalsApi
         });
     }
 
-    /// <summary>Answers at once when the request is already final; otherwise as soon as it changes (a decision,
-    /// an info request, an answer, a cancellation, its deadline), or after <c>timeout_seconds</c> with its state.</summary>
+    /// <summary>Answers at once when the request is not pending (final, or waiting for the agent's answer); otherwise
+    /// as soon as it changes (a decision, an info request, a cancellation, its deadline), or after
+    /// <c>timeout_seconds</c> with its state.</summary>
     public static async Task<Results<Ok<PollDto>, ProblemHttpResult>> WaitAsync(
         string id, ClaimsPrincipal user, ApprovalService service, ApprovalChangeHub hub, TimeProvider time,
         IOptions<AgentSentinelOptions> options, HttpContext http, CancellationToken ct)
@@ -177,7 +178,7 @@ public static class ApprovalsApi
             }
             var startVersion = request!.Version;
             var startStatus = request.Status;
-            while (!request.IsTerminal)
+            while (request.Status == ApprovalStatus.Pending)
             {
                 var now = time.GetUtcNow();
                 var wakeAt = until < request.ExpiresAt ? until : request.ExpiresAt;
@@ -217,7 +218,7 @@ public static class ApprovalsApi
         string id, ClaimsPrincipal user, ApprovalService service, HttpContext http, CancellationToken ct)
     {
         using var body = await JsonBody.ReadAsync(http, allowEmpty: true);
-        var (request, problem) = await LoadAsync(id, user, service, ct);
+        var (request, problem) = await LoadOwnAsync(id, user, service, ct);
         if (problem is not null)
         {
             return problem;
@@ -231,7 +232,7 @@ public static class ApprovalsApi
     {
         using var body = await JsonBody.ReadAsync(http, allowEmpty: false);
         var response = body.String("response", MaxTextLength, required: true)!;
-        var (request, problem) = await LoadAsync(id, user, service, ct);
+        var (request, problem) = await LoadOwnAsync(id, user, service, ct);
         if (problem is not null)
         {
             return problem;
@@ -434,6 +435,17 @@ public static class ApprovalsApi
             return (null, Problems.NotFound(guid));
         }
         return (request, null);
+    }
+
+    /// <summary>Loads a request the caller may change as its agent: only the key that created it, or an admin.</summary>
+    private static async Task<(ApprovalRequest? Request, ProblemHttpResult? Problem)> LoadOwnAsync(string id, ClaimsPrincipal user, ApprovalService service, CancellationToken ct)
+    {
+        var (request, problem) = await LoadAsync(id, user, service, ct);
+        if (request is not null && !user.IsAdmin() && request.RequesterKeyId != user.KeyId())
+        {
+            return (null, Problems.Forbidden("Only the agent that created a request (or an admin) can cancel it or answer its questions."));
+        }
+        return (request, problem);
     }
 
     private static ProblemHttpResult MalformedId(string id) =>

@@ -6,6 +6,7 @@ using Hangfire.InMemory;
 using Hangfire.PostgreSql;
 using Hangfire.PostgreSql.Factories;
 using Microsoft.Extensions.Options;
+using Npgsql;
 
 namespace AgentSentinel.Api.Hosting;
 
@@ -35,18 +36,42 @@ public static class HangfireSetup
         services.AddSingleton<JobStorage>(sp =>
         {
             var options = sp.GetRequiredService<IOptions<AgentSentinelOptions>>().Value;
-            return options.Storage.Provider == StorageProvider.Postgres
-                ? new PostgreSqlStorage(
-                    new NpgsqlConnectionFactory(sp.GetRequiredService<PostgresDatabase>().ConnectionString, new PostgreSqlStorageOptions()),
-                    new PostgreSqlStorageOptions
-                    {
-                        SchemaName = Schema,
-                        PrepareSchemaIfNecessary = true,
-                        QueuePollInterval = TimeSpan.FromSeconds(1),
-                        DistributedLockTimeout = TimeSpan.FromMinutes(1),
-                    })
-                : new InMemoryStorage(new InMemoryStorageOptions());
+            if (options.Storage.Provider != StorageProvider.Postgres)
+            {
+                return new InMemoryStorage(new InMemoryStorageOptions());
+            }
+            var connectionString = sp.GetRequiredService<PostgresDatabase>().ConnectionString;
+            InstallSchema(connectionString);
+            var storageOptions = new PostgreSqlStorageOptions
+            {
+                SchemaName = Schema,
+                PrepareSchemaIfNecessary = false,
+                QueuePollInterval = TimeSpan.FromSeconds(1),
+                DistributedLockTimeout = TimeSpan.FromMinutes(1),
+            };
+            return new PostgreSqlStorage(new NpgsqlConnectionFactory(connectionString, storageOptions), storageOptions);
         });
+
+    /// <summary>Installs or upgrades Hangfire's schema under an advisory lock, so instances starting together on a
+    /// fresh database do not race to create it.</summary>
+    private static void InstallSchema(string connectionString)
+    {
+        using var connection = new NpgsqlConnection(connectionString);
+        connection.Open();
+        using (var take = new NpgsqlCommand("SELECT pg_advisory_lock(7413290452)", connection))
+        {
+            take.ExecuteNonQuery();
+        }
+        try
+        {
+            PostgreSqlObjectsInstaller.Install(connection, Schema);
+        }
+        finally
+        {
+            using var release = new NpgsqlCommand("SELECT pg_advisory_unlock(7413290452)", connection);
+            release.ExecuteNonQuery();
+        }
+    }
 
     /// <summary>Enqueues and schedules jobs, but runs none: for API-only instances (and tests that run jobs by hand).</summary>
     public static IServiceCollection AddAgentSentinelJobClientOnly(this IServiceCollection services)

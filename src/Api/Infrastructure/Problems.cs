@@ -51,7 +51,7 @@ public static class Problems
             {
                 ApprovalStatus.Approved or ApprovalStatus.Rejected =>
                     $"The request cannot be {action}: it was already {status.ToWire()} by {request.DecidedByEmail ?? request.DecidedByUserId ?? "someone"} at {ApiJson.Format(request.DecidedAt!.Value)}.",
-                ApprovalStatus.Cancelled => $"The request cannot be {action}: it was cancelled by the agent.",
+                ApprovalStatus.Cancelled => $"The request cannot be {action}: it was cancelled at {ApiJson.Format(request.DecidedAt!.Value)}.",
                 ApprovalStatus.InfoRequested => $"The request cannot be {action}: it is waiting for the agent to answer a question.",
                 ApprovalStatus.Pending => $"The request cannot be {action}: it is pending and not waiting for information.",
                 _ => $"The request cannot be {action} in status '{status.ToWire()}'.",

@@ -30,6 +30,8 @@ public sealed record ApprovalRequest
     public string? InfoRequestMessage { get; init; }
     public string? InfoResponse { get; init; }
     public string? RequesterKeyId { get; init; }
+    /// <summary>The email of the requesting key, when it has one: that person may not decide the request either.</summary>
+    public string? RequesterEmail { get; init; }
     public string? IdempotencyKey { get; init; }
     public string? RouteName { get; init; }
     /// <summary>Who may decide this request (from its route, plus escalations); empty means any approver.</summary>

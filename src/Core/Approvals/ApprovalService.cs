@@ -50,7 +50,7 @@ public sealed class ApprovalService(
             RunId = input.RunId,
             TaskId = input.TaskId,
             MissionId = input.MissionId,
-            EstimatedCost = input.EstimatedCost,
+            EstimatedCost = input.EstimatedCost?.Normalize(),
             RiskLevel = input.RiskLevel,
             Priority = priority,
             ActionInputs = input.ActionInputs,
@@ -60,6 +60,7 @@ public sealed class ApprovalService(
             ExpiresAt = now.AddSeconds(timeout),
             Status = ApprovalStatus.Pending,
             RequesterKeyId = requester.KeyId,
+            RequesterEmail = requester.Email,
             IdempotencyKey = input.IdempotencyKey,
             RouteName = route?.Name,
             Approvers = route is { Approvers.Count: > 0 } ? route.Approvers : policy.DefaultApprovers,
@@ -104,12 +105,21 @@ public sealed class ApprovalService(
         {
             return new TransitionResult(TransitionOutcome.NotFound, null);
         }
+        if (IsRequester(current, actor))
+        {
+            return new TransitionResult(TransitionOutcome.SelfDecision, current.AsOf(Now));
+        }
         if (!isAdmin && !MayDecide(current, actor))
         {
             return new TransitionResult(TransitionOutcome.NotAnApprover, current.AsOf(Now));
         }
         return await TransitionAsync(new TransitionCommand(id, kind, actor, text, Now), ct);
     }
+
+    /// <summary>The same key, or the same person (by email) holding another key.</summary>
+    public static bool IsRequester(ApprovalRequest request, Actor actor) =>
+        (actor.KeyId is not null && actor.KeyId == request.RequesterKeyId)
+        || (actor.Email is not null && string.Equals(actor.Email, request.RequesterEmail, StringComparison.OrdinalIgnoreCase));
 
     public static bool MayDecide(ApprovalRequest request, Actor actor) =>
         request.Approvers.Count == 0

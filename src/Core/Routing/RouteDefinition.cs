@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace AgentSentinel.Core.Routing;
 
 public sealed class RoutingOptions
@@ -20,6 +22,7 @@ public sealed class RouteDefinition
     public List<int> RemindersMinutes { get; set; } = [];
     public List<EscalationLevel> Escalation { get; set; } = [];
 
+    [JsonIgnore]
     public bool IsDefault => Match is null || Match.IsEmpty;
 }
 
@@ -32,6 +35,7 @@ public sealed class RouteMatch
     /// <summary>Agent ids or globs.</summary>
     public List<string> Agents { get; set; } = [];
 
+    [JsonIgnore]
     public bool IsEmpty => Priorities.Count == 0 && RiskLevels.Count == 0 && Actions.Count == 0 && Agents.Count == 0;
 }
 

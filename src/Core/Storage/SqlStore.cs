@@ -20,7 +20,7 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
         id, action_name, action_description, agent_id, run_id, task_id, mission_id, estimated_cost, risk_level, priority,
         action_inputs, context, callback_url, created_at, expires_at, status, decided_at, decided_by_email,
         decided_by_user_id, decided_via, decision_notes, info_request_message, info_response, requester_key_id,
-        idempotency_key, request_hash, route_name, approvers, version, updated_at
+        requester_email, idempotency_key, request_hash, route_name, approvers, version, updated_at
         """;
 
     static SqlStore() => DefaultTypeMap.MatchNamesWithUnderscores = true;
@@ -34,7 +34,7 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
         VALUES (@Id, @ActionName, @ActionDescription, @AgentId, @RunId, @TaskId, @MissionId, @EstimatedCostValue, @RiskLevel,
                 @Priority, @ActionInputs, @Context, @CallbackUrl, @CreatedAt, @ExpiresAt, @Status, @DecidedAt,
                 @DecidedByEmail, @DecidedByUserId, @DecidedVia, @DecisionNotes, @InfoRequestMessage, @InfoResponse,
-                @RequesterKeyId, @IdempotencyKey, @RequestHash, @RouteName, @Approvers, @Version, @UpdatedAt)
+                @RequesterKeyId, @RequesterEmail, @IdempotencyKey, @RequestHash, @RouteName, @Approvers, @Version, @UpdatedAt)
         ON CONFLICT (requester_key_id, idempotency_key) DO NOTHING
         """;
 
@@ -487,6 +487,7 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
         public string? InfoRequestMessage { get; set; }
         public string? InfoResponse { get; set; }
         public string RequesterKeyId { get; set; } = "";
+        public string? RequesterEmail { get; set; }
         public string? IdempotencyKey { get; set; }
         public string? RequestHash { get; set; }
         public string? RouteName { get; set; }
@@ -520,6 +521,7 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
             InfoRequestMessage = r.InfoRequestMessage,
             InfoResponse = r.InfoResponse,
             RequesterKeyId = r.RequesterKeyId ?? "",
+            RequesterEmail = r.RequesterEmail,
             IdempotencyKey = r.IdempotencyKey,
             RequestHash = requestHash,
             RouteName = r.RouteName,
@@ -540,9 +542,9 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
             EstimatedCost = EstimatedCost switch
             {
                 null or DBNull => null,
-                decimal d => d,
-                string s => decimal.Parse(s, NumberStyles.Float, CultureInfo.InvariantCulture),
-                var other => Convert.ToDecimal(other, CultureInfo.InvariantCulture),
+                decimal d => d.Normalize(),
+                string s => decimal.Parse(s, NumberStyles.Float, CultureInfo.InvariantCulture).Normalize(),
+                var other => Convert.ToDecimal(other, CultureInfo.InvariantCulture).Normalize(),
             },
             RiskLevel = RiskLevel is null ? null : WireNames.ParseRisk(RiskLevel),
             Priority = WireNames.ParsePriority(Priority),
@@ -560,6 +562,7 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
             InfoRequestMessage = InfoRequestMessage,
             InfoResponse = InfoResponse,
             RequesterKeyId = RequesterKeyId,
+            RequesterEmail = RequesterEmail,
             IdempotencyKey = IdempotencyKey,
             RouteName = RouteName,
             Approvers = Approvers is null ? [] : JsonSerializer.Deserialize<string[]>(Approvers) ?? [],

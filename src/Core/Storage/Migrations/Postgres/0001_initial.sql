@@ -26,6 +26,7 @@ CREATE TABLE approvals (
     info_request_message text,
     info_response        text,
     requester_key_id     text NOT NULL,
+    requester_email      text,
     idempotency_key      text,
     request_hash         text,
     route_name           text,

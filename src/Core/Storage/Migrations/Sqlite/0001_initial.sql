@@ -26,6 +26,7 @@ CREATE TABLE approvals (
     info_request_message TEXT,
     info_response        TEXT,
     requester_key_id     TEXT NOT NULL,
+    requester_email      TEXT,
     idempotency_key      TEXT,
     request_hash         TEXT,
     route_name           TEXT,
