@@ -57,12 +57,23 @@ public sealed class AgentSentinelApp : WebApplicationFactory<Program>
         }
     }
 
+    /// <summary>Starts the host on a real loopback port (for clients outside this process) and returns its address.</summary>
+    public Uri StartOnLoopback()
+    {
+        UseKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0));
+        StartServer();
+        var address = Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+            .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.First();
+        ClientOptions.BaseAddress = new Uri(address);
+        return ClientOptions.BaseAddress;
+    }
+
     public T Service<T>() where T : notnull => Services.GetRequiredService<T>();
 
     /// <summary>A client that authenticates with the given key (the bootstrap admin key by default).</summary>
     public HttpClient Client(string? key = BootstrapAdminKey, string scheme = "ApiKey")
     {
-        var client = CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        var client = CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, BaseAddress = ClientOptions.BaseAddress });
         client.Timeout = TimeSpan.FromSeconds(60);
         if (key is not null)
         {

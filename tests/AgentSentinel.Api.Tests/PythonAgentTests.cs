@@ -1,0 +1,62 @@
+using System.Diagnostics;
+using AgentSentinel.Core.Auth;
+using AgentSentinel.Core.Configuration;
+using AgentSentinel.Testing;
+
+namespace AgentSentinel.Api.Tests;
+
+/// <summary>A Python agent that makes exactly the calls of the public agentsentinel-sdk ApprovalClient, against the
+/// real server on a loopback port: approved, rejected, expired, info requested and answered, cancelled.</summary>
+public sealed class PythonAgentTests
+{
+    [Theory]
+    [InlineData(StorageProvider.Sqlite)]
+    [InlineData(StorageProvider.Postgres)]
+    public async Task A_python_agent_using_the_sdk_wire_protocol_completes_every_workflow(StorageProvider provider)
+    {
+        var python = FindPython();
+        if (python is null)
+        {
+            Assert.True(!PostgresServer.IsCi, "python3 is required when CI=true");
+            Assert.Skip("python3 is not installed");
+        }
+        await using var app = new AgentSentinelApp(await TestStorage.CreateAsync(provider, "python"), runJobServer: true);
+        var baseUrl = app.StartOnLoopback().ToString();
+        var agentKey = await app.CreateKeyAsync("python agent", [Scopes.Agent]);
+        var approverKey = await app.CreateKeyAsync("python approver", [Scopes.Approver], "approver@example.com");
+
+        var script = Path.Combine(RepositoryRoot(), "tests", "python", "sdk_wire_client.py");
+        var psi = new ProcessStartInfo(python, [script, baseUrl, agentKey, approverKey])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEndAsync(Http.Ct);
+        var stderr = process.StandardError.ReadToEndAsync(Http.Ct);
+        await process.WaitForExitAsync(Http.Ct).WaitAsync(TimeSpan.FromSeconds(90), Http.Ct);
+        var output = await stdout + await stderr;
+        Assert.True(process.ExitCode == 0, output);
+        foreach (var scenario in new[] { "approved: ok", "rejected: ok", "expired: ok", "info requested and answered: ok", "cancelled: ok", "check: ok" })
+        {
+            Assert.Contains(scenario, output, StringComparison.Ordinal);
+        }
+    }
+
+    private static string? FindPython() =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Select(d => Path.Combine(d, "python3"))
+            .FirstOrDefault(File.Exists);
+
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "AgentSentinel.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+        throw new InvalidOperationException("The repository root (with AgentSentinel.sln) was not found above " + AppContext.BaseDirectory);
+    }
+}
