@@ -317,11 +317,11 @@ public static class ApprovalsApi
         query = query with { AgentId = NullIfEmpty(q["agent_id"].ToString()), ActionName = NullIfEmpty(q["action_name"].ToString()) };
         if (q["cursor"].ToString() is { Length: > 0 } cursor)
         {
-            if (!Guid.TryParse(cursor, out var before))
+            if (!ApprovalCursor.TryParse(cursor, out var after))
             {
                 return Problems.BadRequest("cursor must be the next_cursor value of a previous page.", "cursor");
             }
-            query = query with { Before = before };
+            query = query with { After = after };
         }
         if (q["limit"].ToString() is { Length: > 0 } limitText)
         {
@@ -333,7 +333,7 @@ public static class ApprovalsApi
         }
         var now = service.Now;
         var page = await store.ListAsync(query, now, ct);
-        return TypedResults.Ok(new ApprovalPageDto([.. page.Items.Select(i => ApprovalDto.From(i.AsOf(now)))], page.NextBefore?.ToString()));
+        return TypedResults.Ok(new ApprovalPageDto([.. page.Items.Select(i => ApprovalDto.From(i.AsOf(now)))], page.Next?.ToString()));
     }
 
     public static async Task<Results<Ok<StatsDto>, ProblemHttpResult>> StatsAsync(HttpContext http, IApprovalStore store, ApprovalService service, CancellationToken ct)

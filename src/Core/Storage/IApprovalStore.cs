@@ -41,12 +41,34 @@ public sealed record ApprovalQuery
     public string? ActionName { get; init; }
     /// <summary>Only requests created by this API key; null for all.</summary>
     public string? RequesterKeyId { get; init; }
-    /// <summary>Return requests with ids below this one (ids are time-ordered UUID v7).</summary>
-    public Guid? Before { get; init; }
+    /// <summary>Continue after this position of the previous page.</summary>
+    public ApprovalCursor? After { get; init; }
     public int Limit { get; init; } = 50;
 }
 
-public sealed record ApprovalPage(IReadOnlyList<ApprovalRequest> Items, Guid? NextBefore);
+public sealed record ApprovalPage(IReadOnlyList<ApprovalRequest> Items, ApprovalCursor? Next);
+
+/// <summary>A position in the newest-first listing: creation time, then id for requests created in the same microsecond.
+/// On the wire it is the opaque text <c>{microseconds}.{id}</c>.</summary>
+public readonly record struct ApprovalCursor(DateTimeOffset CreatedAt, Guid Id)
+{
+    public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{CreatedAt.ToUnixMicroseconds()}.{Id:N}");
+
+    public static bool TryParse(string? text, out ApprovalCursor cursor)
+    {
+        cursor = default;
+        var dot = text?.IndexOf('.', StringComparison.Ordinal) ?? -1;
+        if (dot <= 0
+            || !long.TryParse(text.AsSpan(0, dot), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var micros)
+            || !Guid.TryParseExact(text.AsSpan(dot + 1), "N", out var id)
+            || micros > 253402300799999999)
+        {
+            return false;
+        }
+        cursor = new ApprovalCursor(TimeConversions.FromUnixMicroseconds(micros), id);
+        return true;
+    }
+}
 
 public interface IApiKeyStore
 {

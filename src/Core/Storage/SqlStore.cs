@@ -216,10 +216,11 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
         AddFilter(where, p, "agent_id", query.AgentId);
         AddFilter(where, p, "action_name", query.ActionName);
         AddFilter(where, p, "requester_key_id", query.RequesterKeyId);
-        if (query.Before is { } before)
+        if (query.After is { } after)
         {
-            where.Add("id < @before");
-            p.Add("before", IdText(before));
+            where.Add("(created_at < @afterCreated OR (created_at = @afterCreated AND id < @afterId))");
+            p.Add("afterCreated", after.CreatedAt.ToUnixMicroseconds());
+            p.Add("afterId", IdText(after.Id));
         }
         p.Add("limit", query.Limit + 1);
         var sql = new StringBuilder($"SELECT {Columns} FROM approvals");
@@ -227,13 +228,13 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
         {
             sql.Append(" WHERE ").AppendJoin(" AND ", where);
         }
-        sql.Append(" ORDER BY id DESC LIMIT @limit");
+        sql.Append(" ORDER BY created_at DESC, id DESC LIMIT @limit");
 
         await using var connection = await database.OpenAsync(ct);
         var rows = (await connection.QueryAsync<ApprovalRow>(new CommandDefinition(sql.ToString(), p, cancellationToken: ct))).ToList();
         var more = rows.Count > query.Limit;
         var items = rows.Take(query.Limit).Select(r => r.ToModel()).ToList();
-        return new ApprovalPage(items, more ? items[^1].Id : null);
+        return new ApprovalPage(items, more ? new ApprovalCursor(items[^1].CreatedAt, items[^1].Id) : null);
     }
 
     private static void AddFilter(List<string> where, DynamicParameters p, string column, string? value)

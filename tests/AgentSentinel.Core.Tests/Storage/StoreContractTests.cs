@@ -311,10 +311,10 @@ public abstract class StoreContractTests(StorageProvider provider) : IAsyncLifet
         var now = T0.AddSeconds(30); // the first request is past its deadline
         var page1 = await _store.ListAsync(new ApprovalQuery { Limit = 3 }, now, Ct);
         Assert.Equal(created.AsEnumerable().Reverse().Take(3).Select(r => r.Id), page1.Items.Select(r => r.Id));
-        Assert.NotNull(page1.NextBefore);
-        var page2 = await _store.ListAsync(new ApprovalQuery { Limit = 3, Before = page1.NextBefore }, now, Ct);
-        var page3 = await _store.ListAsync(new ApprovalQuery { Limit = 3, Before = page2.NextBefore }, now, Ct);
-        Assert.Null(page3.NextBefore);
+        Assert.NotNull(page1.Next);
+        var page2 = await _store.ListAsync(new ApprovalQuery { Limit = 3, After = page1.Next }, now, Ct);
+        var page3 = await _store.ListAsync(new ApprovalQuery { Limit = 3, After = page2.Next }, now, Ct);
+        Assert.Null(page3.Next);
         Assert.Equal(7, page1.Items.Count + page2.Items.Count + page3.Items.Count);
 
         var pending = await _store.ListAsync(new ApprovalQuery { Status = ApprovalStatus.Pending }, now, Ct);
@@ -325,6 +325,32 @@ public abstract class StoreContractTests(StorageProvider provider) : IAsyncLifet
         Assert.Equal(4, critical.Items.Count);
         var mine = await _store.ListAsync(new ApprovalQuery { RequesterKeyId = "nobody" }, now, Ct);
         Assert.Empty(mine.Items);
+    }
+
+    [Fact]
+    public async Task Requests_created_in_the_same_instant_list_in_a_stable_order_without_gaps()
+    {
+        var ids = new HashSet<Guid>();
+        for (var i = 0; i < 9; i++)
+        {
+            ids.Add((await CreateAsync(NewRequest(created: T0))).Id);
+        }
+        var seen = new List<Guid>();
+        ApprovalCursor? cursor = null;
+        do
+        {
+            var page = await _store.ListAsync(new ApprovalQuery { Limit = 2, After = cursor }, T0, Ct);
+            seen.AddRange(page.Items.Select(r => r.Id));
+            cursor = page.Next;
+        }
+        while (cursor is not null);
+        Assert.Equal(9, seen.Count);
+        Assert.True(ids.SetEquals(seen));
+        Assert.Equal(seen.OrderByDescending(id => SqlStore.IdText(id), StringComparer.Ordinal), seen);
+        Assert.True(ApprovalCursor.TryParse(new ApprovalCursor(T0, seen[0]).ToString(), out var parsed));
+        Assert.Equal(new ApprovalCursor(T0.TruncateToMicroseconds(), seen[0]), parsed);
+        Assert.False(ApprovalCursor.TryParse("zzz", out _));
+        Assert.False(ApprovalCursor.TryParse("-5.abc", out _));
     }
 
     [Fact]

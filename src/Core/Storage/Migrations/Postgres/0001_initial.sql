@@ -42,8 +42,10 @@ CREATE UNIQUE INDEX ux_approvals_idempotency ON approvals (requester_key_id, ide
 CREATE INDEX ix_approvals_open_deadline ON approvals (expires_at) WHERE status IN ('pending', 'info_requested');
 -- Statistics over a creation window read only this index.
 CREATE INDEX ix_approvals_stats ON approvals (created_at, status, priority, risk_level, decided_at, expires_at);
-CREATE INDEX ix_approvals_agent ON approvals (agent_id, id);
-CREATE INDEX ix_approvals_requester ON approvals (requester_key_id, id);
+-- Newest-first listings, overall, per agent and per API key.
+CREATE INDEX ix_approvals_created ON approvals (created_at, id);
+CREATE INDEX ix_approvals_agent ON approvals (agent_id, created_at, id);
+CREATE INDEX ix_approvals_requester ON approvals (requester_key_id, created_at, id);
 
 CREATE TABLE approval_events (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

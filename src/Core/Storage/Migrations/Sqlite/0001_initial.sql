@@ -38,8 +38,10 @@ CREATE TABLE approvals (
 CREATE UNIQUE INDEX ux_approvals_idempotency ON approvals (requester_key_id, idempotency_key);
 CREATE INDEX ix_approvals_open_deadline ON approvals (expires_at) WHERE status IN ('pending', 'info_requested');
 CREATE INDEX ix_approvals_stats ON approvals (created_at, status, priority, risk_level, decided_at, expires_at);
-CREATE INDEX ix_approvals_agent ON approvals (agent_id, id);
-CREATE INDEX ix_approvals_requester ON approvals (requester_key_id, id);
+-- Newest-first listings, overall, per agent and per API key.
+CREATE INDEX ix_approvals_created ON approvals (created_at, id);
+CREATE INDEX ix_approvals_agent ON approvals (agent_id, created_at, id);
+CREATE INDEX ix_approvals_requester ON approvals (requester_key_id, created_at, id);
 
 CREATE TABLE approval_events (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
