@@ -19,6 +19,14 @@ var providers = which switch
     "postgres" => [StorageProvider.Postgres],
     _ => [StorageProvider.Sqlite, StorageProvider.Postgres],
 };
+// The in-memory host needs the Api project's folder as its content root.
+var root = new DirectoryInfo(AppContext.BaseDirectory);
+while (root is not null && !File.Exists(Path.Combine(root.FullName, "AgentSentinel.sln")))
+{
+    root = root.Parent;
+}
+Environment.SetEnvironmentVariable("ASPNETCORE_TEST_CONTENTROOT_AGENTSENTINEL_API",
+    Path.Combine(root?.FullName ?? throw new InvalidOperationException("Run from the repository."), "src", "Api"));
 Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}");
 foreach (var provider in providers)
 {
@@ -29,17 +37,20 @@ foreach (var provider in providers)
 
     // 1. Long poll: time from the decision's HTTP response to the waiting agent's response.
     var latencies = new List<double>();
+    var roundTrips = new List<double>();
     for (var i = 0; i < count; i++)
     {
         var created = await (await agent.PostAsJsonAsync("/api/v1/approvals", new { action_name = "bench", timeout_seconds = 600 })).Content.ReadFromJsonAsync<JsonObject>();
         var id = created!["id"]!.GetValue<string>();
         var waiting = agent.GetAsync($"/api/v1/approvals/{id}/wait?timeout_seconds=30");
         await Task.Delay(10);
+        var sent = Stopwatch.StartNew();
         var decision = await approver.PostAsJsonAsync($"/api/v1/approvals/{id}/approve", new { });
         decision.EnsureSuccessStatusCode();
         var clock = Stopwatch.StartNew();
         var answer = await waiting;
         latencies.Add(clock.Elapsed.TotalMilliseconds);
+        roundTrips.Add(sent.Elapsed.TotalMilliseconds);
         var status = (await answer.Content.ReadFromJsonAsync<JsonObject>())!["status"]!.GetValue<string>();
         if (status != "approved")
         {
@@ -47,6 +58,7 @@ foreach (var provider in providers)
         }
     }
     Report($"{provider}: wait returns after the decision's response (ms)", latencies);
+    Report($"{provider}: from sending the decision to the waiting agent's answer (ms)", roundTrips);
 
     // 2. Expiry: deadlines spread over 1..5 s; lateness of the recorded expiry.
     var store = app.Service<IApprovalStore>();

@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.OpenApi;
 using Scalar.AspNetCore;
 
 namespace AgentSentinel.Api.Hosting;
@@ -58,6 +59,16 @@ public static class ApiExtensions
         {
             doc.Info.Title = "Agent Sentinel Approval Inbox API";
             doc.Info.Description = "Human-in-the-loop approvals for AI agents. Authenticate with 'Authorization: ApiKey <key>'.";
+            doc.Components ??= new OpenApiComponents();
+            doc.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+            doc.Components.SecuritySchemes["ApiKey"] = new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.ApiKey,
+                In = ParameterLocation.Header,
+                Name = "Authorization",
+                Description = "'ApiKey <key>' or 'Bearer <key>'. Keys are created by an admin: POST /api/v1/admin/api-keys.",
+            };
+            doc.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("ApiKey", doc)] = [] }];
             return Task.CompletedTask;
         }));
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 16 * 1024 * 1024);

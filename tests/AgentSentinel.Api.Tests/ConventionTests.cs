@@ -1,0 +1,48 @@
+using System.Reflection;
+using AgentSentinel.Core.Configuration;
+using AgentSentinel.Testing;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace AgentSentinel.Api.Tests;
+
+/// <summary>Guards the surface: every API endpoint is named and authorized, and every public async method in the
+/// product takes a CancellationToken.</summary>
+public sealed class ConventionTests
+{
+    [Fact]
+    public async Task Every_api_endpoint_has_a_name_and_requires_authorization()
+    {
+        await using var app = new AgentSentinelApp(await TestStorage.CreateAsync(StorageProvider.Sqlite, "conventions"));
+        _ = app.Server;
+        var endpoints = app.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
+            .Where(e => e.RoutePattern.RawText?.StartsWith("/api/", StringComparison.Ordinal) == true)
+            .ToList();
+        Assert.True(endpoints.Count >= 20, $"only {endpoints.Count} API endpoints found");
+        Assert.All(endpoints, e =>
+        {
+            Assert.True(e.Metadata.GetMetadata<IEndpointNameMetadata>() is not null, $"{e.DisplayName} has no name");
+            Assert.True(e.Metadata.GetOrderedMetadata<IAuthorizeData>().Any(a => a.Policy is not null), $"{e.DisplayName} is not authorized");
+            Assert.Null(e.Metadata.GetMetadata<IAllowAnonymous>());
+        });
+    }
+
+    [Fact]
+    public void Every_public_async_method_takes_a_cancellation_token()
+    {
+        var assemblies = new[] { typeof(Core.Approvals.ApprovalService).Assembly, typeof(Apis.ApprovalsApi).Assembly };
+        var offenders = assemblies.SelectMany(a => a.GetTypes())
+            .Where(t => t.IsPublic || t.IsNestedPublic)
+            .SelectMany(t => t.GetMethods(BindingFlags.Public | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly))
+            .Where(m => typeof(Task).IsAssignableFrom(m.ReturnType) || m.ReturnType.Name.StartsWith("ValueTask", StringComparison.Ordinal))
+            .Where(m => !m.IsSpecialName && m.Name is not ("DisposeAsync" or "InitializeAsync"))
+            // Framework-shaped signatures whose token comes from elsewhere.
+            .Where(m => !m.GetParameters().Any(p => p.ParameterType == typeof(CancellationToken) || p.ParameterType == typeof(HttpContext)))
+            .Where(m => m.DeclaringType!.GetInterfaces().All(i => !i.Namespace!.StartsWith("Microsoft", StringComparison.Ordinal) || i.GetMethod(m.Name) is null))
+            .Select(m => $"{m.DeclaringType!.Name}.{m.Name}")
+            .ToList();
+        Assert.Empty(offenders);
+    }
+}
