@@ -2,6 +2,7 @@ using System.Text.Json;
 using AgentSentinel.Api.Apis;
 using AgentSentinel.Api.Auth;
 using AgentSentinel.Api.Infrastructure;
+using AgentSentinel.Bot;
 using AgentSentinel.Core;
 using AgentSentinel.Core.Auth;
 using AgentSentinel.Core.Configuration;
@@ -22,6 +23,7 @@ public static class ApiExtensions
     {
         var services = builder.Services;
         services.AddAgentSentinelCore(builder.Configuration);
+        services.AddAgentSentinelBots(builder.Configuration);
         var provider = builder.Configuration.GetValue($"{AgentSentinelOptions.SectionName}:Storage:Provider", StorageProvider.Sqlite);
         // Start-up work (migrations) must finish before the job server and the change listener start.
         services.AddHostedService<StartupTasks>();
@@ -84,6 +86,7 @@ public static class ApiExtensions
 
         app.MapApprovalsApi();
         app.MapAdminApi();
+        app.MapAgentSentinelBots();
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealthAsync });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = WriteHealthAsync });
         app.MapOpenApi();

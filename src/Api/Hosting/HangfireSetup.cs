@@ -47,6 +47,8 @@ public static class HangfireSetup
                 SchemaName = Schema,
                 PrepareSchemaIfNecessary = false,
                 QueuePollInterval = TimeSpan.FromSeconds(1),
+                // Workers wake on LISTEN/NOTIFY when a job is enqueued, so chat messages go out at once.
+                EnableLongPolling = true,
                 DistributedLockTimeout = TimeSpan.FromMinutes(1),
             };
             return new PostgreSqlStorage(new NpgsqlConnectionFactory(connectionString, storageOptions), storageOptions);

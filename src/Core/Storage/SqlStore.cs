@@ -12,7 +12,7 @@ namespace AgentSentinel.Core.Storage;
 /// <summary>The store on PostgreSQL and SQLite: the same parameterized statements on both, a connection per
 /// operation, and every state change a single conditional UPDATE ... RETURNING inside a short transaction that
 /// also appends the audit event.</summary>
-public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, ISettingsStore
+public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, ISettingsStore, IChatMessageStore
 {
     private const string OpenStatuses = "('pending', 'info_requested')";
 
@@ -455,6 +455,65 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
         return [.. rows.Select(r => new SettingChange(r.Id, r.Key, r.Version, r.ValueBefore, r.ValueAfter, TimeConversions.FromUnixMicroseconds(r.At), r.Actor))];
     }
 
+    // ---- chat messages -------------------------------------------------------------------------------------------
+
+    private const string ChatColumns = """
+        id, approval_id, surface, channel, delivery_key, state, message_id, thread_id, conversation_id, attempts,
+        last_error, claimed_at, posted_at
+        """;
+
+    public async Task<(ChatMessage Message, bool Claimed)> ClaimAsync(Guid approvalId, Surface surface, string channel, string deliveryKey, DateTimeOffset now, CancellationToken ct)
+    {
+        var p = new { approvalId = IdText(approvalId), surface = surface.ToWire(), channel, deliveryKey, now = now.ToUnixMicroseconds() };
+        await using var connection = await database.OpenAsync(ct);
+        var inserted = await connection.ExecuteAsync(new CommandDefinition("""
+            INSERT INTO chat_messages (approval_id, surface, channel, delivery_key, state, attempts, claimed_at, updated_at)
+            VALUES (@approvalId, @surface, @channel, @deliveryKey, 'claimed', 1, @now, @now)
+            ON CONFLICT (approval_id, surface, channel, delivery_key) DO NOTHING
+            """, p, cancellationToken: ct));
+        if (inserted == 0)
+        {
+            await connection.ExecuteAsync(new CommandDefinition("""
+                UPDATE chat_messages SET attempts = attempts + 1, updated_at = @now
+                WHERE approval_id = @approvalId AND surface = @surface AND channel = @channel AND delivery_key = @deliveryKey
+                """, p, cancellationToken: ct));
+        }
+        var row = await connection.QuerySingleAsync<ChatRow>(new CommandDefinition($"""
+            SELECT {ChatColumns} FROM chat_messages
+            WHERE approval_id = @approvalId AND surface = @surface AND channel = @channel AND delivery_key = @deliveryKey
+            """, p, cancellationToken: ct));
+        return (row.ToModel(), inserted == 1);
+    }
+
+    public async Task MarkPostedAsync(long id, string messageId, string? threadId, string? conversationId, DateTimeOffset now, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE chat_messages SET state = 'posted', message_id = @messageId, thread_id = @threadId,
+                conversation_id = @conversationId, posted_at = @now, updated_at = @now, last_error = NULL
+            WHERE id = @id
+            """, new { id, messageId, threadId, conversationId, now = now.ToUnixMicroseconds() }, cancellationToken: ct));
+    }
+
+    public async Task RecordErrorAsync(long id, string error, bool failed, DateTimeOffset now, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE chat_messages SET last_error = @error, updated_at = @now,
+                state = CASE WHEN @failed AND state = 'claimed' THEN 'failed' ELSE state END
+            WHERE id = @id
+            """, new { id, error = error.Length > 500 ? error[..500] : error, failed, now = now.ToUnixMicroseconds() }, cancellationToken: ct));
+    }
+
+    public async Task<IReadOnlyList<ChatMessage>> ListAsync(Guid approvalId, Surface surface, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var rows = await connection.QueryAsync<ChatRow>(new CommandDefinition(
+            $"SELECT {ChatColumns} FROM chat_messages WHERE approval_id = @approvalId AND surface = @surface ORDER BY id",
+            new { approvalId = IdText(approvalId), surface = surface.ToWire() }, cancellationToken: ct));
+        return [.. rows.Select(r => r.ToModel())];
+    }
+
     // ---- rows ----------------------------------------------------------------------------------------------------
 
     /// <summary>Ids are stored as lowercase text: the same on both providers, and time-ordered for UUID v7.</summary>
@@ -629,6 +688,40 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
             CreatedAt = TimeConversions.FromUnixMicroseconds(CreatedAt),
             CreatedBy = CreatedBy,
             RevokedAt = TimeConversions.FromUnixMicroseconds(RevokedAt),
+        };
+    }
+
+    private sealed class ChatRow
+    {
+        public long Id { get; set; }
+        public string ApprovalId { get; set; } = "";
+        public string Surface { get; set; } = "";
+        public string Channel { get; set; } = "";
+        public string DeliveryKey { get; set; } = "";
+        public string State { get; set; } = "";
+        public string? MessageId { get; set; }
+        public string? ThreadId { get; set; }
+        public string? ConversationId { get; set; }
+        public long Attempts { get; set; }
+        public string? LastError { get; set; }
+        public long ClaimedAt { get; set; }
+        public long? PostedAt { get; set; }
+
+        public ChatMessage ToModel() => new()
+        {
+            Id = Id,
+            ApprovalId = Guid.Parse(ApprovalId),
+            Surface = WireNames.ParseSurface(Surface),
+            Channel = Channel,
+            DeliveryKey = DeliveryKey,
+            State = Enum.Parse<ChatMessageState>(State, ignoreCase: true),
+            MessageId = MessageId,
+            ThreadId = ThreadId,
+            ConversationId = ConversationId,
+            Attempts = (int)Attempts,
+            LastError = LastError,
+            ClaimedAt = TimeConversions.FromUnixMicroseconds(ClaimedAt),
+            PostedAt = TimeConversions.FromUnixMicroseconds(PostedAt),
         };
     }
 

@@ -1,0 +1,55 @@
+using AgentSentinel.Bot.Slack;
+using AgentSentinel.Core.Approvals;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace AgentSentinel.Bot;
+
+public static class BotServiceCollectionExtensions
+{
+    /// <summary>The chat surfaces: Slack (on when its token and signing secret are configured).</summary>
+    public static IServiceCollection AddAgentSentinelBots(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<SlackOptions>().Bind(configuration.GetSection(SlackOptions.SectionName)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<SlackOptions>, SlackOptionsValidator>();
+        services.AddHttpClient<ISlackApi, SlackApiClient>(c => c.Timeout = TimeSpan.FromSeconds(10));
+        services.AddSingleton<SlackChannelPacer>();
+        services.AddSingleton<SlackDirectory>(sp => new SlackDirectory(sp.GetRequiredService<ISlackApi>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddTransient<SlackDeliveryJobs>();
+        services.AddSingleton<IApprovalObserver, SlackNotifier>();
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapAgentSentinelBots(this IEndpointRouteBuilder app) => app.MapSlackEndpoints();
+}
+
+public sealed class SlackOptionsValidator : IValidateOptions<SlackOptions>
+{
+    public ValidateOptionsResult Validate(string? name, SlackOptions options)
+    {
+        var errors = new List<string>();
+        if (!Uri.TryCreate(options.ApiBaseUrl, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+        {
+            errors.Add($"{SlackOptions.SectionName}:ApiBaseUrl must be an absolute http(s) URL, got '{options.ApiBaseUrl}'.");
+        }
+        if (!string.IsNullOrWhiteSpace(options.BotToken) && string.IsNullOrWhiteSpace(options.SigningSecret))
+        {
+            errors.Add($"{SlackOptions.SectionName}:SigningSecret is required when {SlackOptions.SectionName}:BotToken is set (it verifies that clicks come from Slack).");
+        }
+        if (!string.IsNullOrWhiteSpace(options.SigningSecret) && string.IsNullOrWhiteSpace(options.BotToken))
+        {
+            errors.Add($"{SlackOptions.SectionName}:BotToken is required when {SlackOptions.SectionName}:SigningSecret is set.");
+        }
+        if (options.MinSecondsBetweenPostsPerChannel is < 0 or > 60)
+        {
+            errors.Add($"{SlackOptions.SectionName}:MinSecondsBetweenPostsPerChannel must be between 0 and 60.");
+        }
+        if (options.SignatureTolerance <= TimeSpan.Zero || options.SignatureTolerance > TimeSpan.FromMinutes(5))
+        {
+            errors.Add($"{SlackOptions.SectionName}:SignatureTolerance must be more than 0 and at most 00:05:00.");
+        }
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

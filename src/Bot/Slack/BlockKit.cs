@@ -1,0 +1,138 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace AgentSentinel.Bot.Slack;
+
+// Typed Block Kit: only the parts this product uses, serialized without null fields (Slack rejects "block_id": null).
+
+public static class SlackJson
+{
+    public static readonly JsonSerializerOptions Options = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        PropertyNameCaseInsensitive = true,
+    };
+}
+
+public sealed record TextObject([property: JsonPropertyOrder(-1)] string Type, string Text)
+{
+    public bool? Emoji { get; init; }
+
+    public static TextObject Plain(string text) => new("plain_text", text) { Emoji = true };
+
+    public static TextObject Markdown(string text) => new("mrkdwn", text);
+}
+
+[JsonDerivedType(typeof(HeaderBlock))]
+[JsonDerivedType(typeof(SectionBlock))]
+[JsonDerivedType(typeof(ContextBlock))]
+[JsonDerivedType(typeof(ActionsBlock))]
+[JsonDerivedType(typeof(DividerBlock))]
+[JsonDerivedType(typeof(InputBlock))]
+public abstract record Block
+{
+    [JsonPropertyOrder(-2)]
+    public abstract string Type { get; }
+
+    [JsonPropertyOrder(-1)]
+    public string? BlockId { get; init; }
+}
+
+public sealed record HeaderBlock(TextObject Text) : Block
+{
+    public override string Type => "header";
+}
+
+public sealed record SectionBlock : Block
+{
+    public override string Type => "section";
+    public TextObject? Text { get; init; }
+    public IReadOnlyList<TextObject>? Fields { get; init; }
+}
+
+public sealed record ContextBlock(IReadOnlyList<TextObject> Elements) : Block
+{
+    public override string Type => "context";
+}
+
+public sealed record DividerBlock : Block
+{
+    public override string Type => "divider";
+}
+
+public sealed record ActionsBlock(IReadOnlyList<ButtonElement> Elements) : Block
+{
+    public override string Type => "actions";
+}
+
+public sealed record ButtonElement(TextObject Text, string ActionId)
+{
+    [JsonPropertyOrder(-1)]
+    public string Type => "button";
+    public string? Value { get; init; }
+    /// <summary><c>primary</c> or <c>danger</c>; null for the default style.</summary>
+    public string? Style { get; init; }
+    public string? Url { get; init; }
+}
+
+public sealed record InputBlock(TextObject Label, PlainTextInput Element) : Block
+{
+    public override string Type => "input";
+    public bool? Optional { get; init; }
+    public TextObject? Hint { get; init; }
+}
+
+public sealed record PlainTextInput(string ActionId)
+{
+    [JsonPropertyOrder(-1)]
+    public string Type => "plain_text_input";
+    public bool? Multiline { get; init; }
+    public int? MaxLength { get; init; }
+    public TextObject? Placeholder { get; init; }
+}
+
+public sealed record ModalView(string CallbackId, TextObject Title, IReadOnlyList<Block> Blocks)
+{
+    [JsonPropertyOrder(-1)]
+    public string Type => "modal";
+    public TextObject? Submit { get; init; }
+    public TextObject? Close { get; init; }
+    public string? PrivateMetadata { get; init; }
+}
+
+/// <summary>Message metadata: lets the server find a message it posted when it cannot tell whether a post went through.</summary>
+public sealed record MessageMetadata(string EventType, IReadOnlyDictionary<string, string> EventPayload);
+
+/// <summary>The body of <c>chat.postMessage</c> and <c>chat.update</c>.</summary>
+public sealed record SlackMessage
+{
+    public required string Channel { get; init; }
+    /// <summary>Notification and fallback text.</summary>
+    public required string Text { get; init; }
+    public IReadOnlyList<Block>? Blocks { get; init; }
+    public string? Ts { get; init; }
+    public string? ThreadTs { get; init; }
+    public MessageMetadata? Metadata { get; init; }
+    public bool? UnfurlLinks { get; init; }
+    public bool? UnfurlMedia { get; init; }
+}
+
+/// <summary>The published Block Kit limits this product keeps to.</summary>
+public static class BlockKitLimits
+{
+    public const int MessageBlocks = 50;
+    public const int ModalBlocks = 100;
+    public const int SectionText = 3000;
+    public const int FieldText = 2000;
+    public const int SectionFields = 10;
+    public const int HeaderText = 150;
+    public const int ButtonText = 75;
+    public const int ButtonValue = 2000;
+    public const int Id = 255;
+    public const int ContextElements = 10;
+    public const int ModalTitle = 24;
+    public const int PrivateMetadata = 3000;
+    /// <summary>Slack truncates or refuses messages much above this many characters of JSON.</summary>
+    public const int MessageJson = 13_000;
+}

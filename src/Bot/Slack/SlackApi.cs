@@ -1,0 +1,153 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Options;
+
+namespace AgentSentinel.Bot.Slack;
+
+/// <summary>The Slack Web API methods this product uses.</summary>
+public interface ISlackApi
+{
+    /// <summary>Posts a message; returns its <c>ts</c>.</summary>
+    Task<string> PostMessageAsync(SlackMessage message, CancellationToken ct);
+    Task UpdateMessageAsync(SlackMessage message, CancellationToken ct);
+    Task PostEphemeralAsync(string channel, string user, string text, CancellationToken ct);
+    Task OpenViewAsync(string triggerId, ModalView view, CancellationToken ct);
+    Task<SlackUser?> GetUserAsync(string userId, CancellationToken ct);
+    /// <summary>Looks for a message this server posted (found by its metadata) in a channel or thread since a time.</summary>
+    Task<string?> FindPostedMessageAsync(string channel, Guid approvalId, string deliveryKey, DateTimeOffset since, CancellationToken ct);
+}
+
+public sealed record SlackUser(string Id, string? Name, string? RealName, string? Email, bool IsBot, bool Deleted);
+
+/// <summary>Slack answered <c>ok: false</c>; <see cref="IsPermanent"/> when retrying cannot help.</summary>
+public class SlackApiException(string method, string error) : Exception($"Slack {method} failed: {error}")
+{
+    public string Method { get; } = method;
+    public string Error { get; } = error;
+
+    private static readonly HashSet<string> Permanent =
+    [
+        "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "not_authed", "account_inactive",
+        "token_revoked", "missing_scope", "invalid_blocks", "invalid_arguments", "msg_too_long", "no_text",
+        "message_not_found", "cant_update_message", "edit_window_closed", "restricted_action", "user_not_found",
+        "expired_trigger_id", "invalid_trigger_id", "exchanged_trigger_id", "view_too_large",
+    ];
+
+    public bool IsPermanent => Permanent.Contains(Error);
+}
+
+public sealed class SlackRateLimitedException(string method, TimeSpan retryAfter)
+    : SlackApiException(method, $"ratelimited (retry after {retryAfter.TotalSeconds:0} s)")
+{
+    public TimeSpan RetryAfter { get; } = retryAfter;
+}
+
+/// <summary>A typed client over <see cref="HttpClient"/>: JSON bodies for write methods, form bodies for read methods,
+/// the bot token as a bearer token, <c>ok: false</c>, 429 and 5xx turned into exceptions.</summary>
+public sealed class SlackApiClient(HttpClient http, IOptionsMonitor<SlackOptions> options) : ISlackApi
+{
+    public async Task<string> PostMessageAsync(SlackMessage message, CancellationToken ct)
+    {
+        var result = await CallJsonAsync("chat.postMessage", message, ct);
+        return result["ts"]?.GetValue<string>() ?? throw new SlackApiException("chat.postMessage", "no ts in the answer");
+    }
+
+    public Task UpdateMessageAsync(SlackMessage message, CancellationToken ct) => CallJsonAsync("chat.update", message, ct);
+
+    public Task PostEphemeralAsync(string channel, string user, string text, CancellationToken ct) =>
+        CallJsonAsync("chat.postEphemeral", new { channel, user, text }, ct);
+
+    public Task OpenViewAsync(string triggerId, ModalView view, CancellationToken ct) =>
+        CallJsonAsync("views.open", new { trigger_id = triggerId, view }, ct);
+
+    public async Task<SlackUser?> GetUserAsync(string userId, CancellationToken ct)
+    {
+        JsonNode result;
+        try
+        {
+            result = await CallFormAsync("users.info", new Dictionary<string, string> { ["user"] = userId }, ct);
+        }
+        catch (SlackApiException e) when (e.Error == "user_not_found")
+        {
+            return null;
+        }
+        var user = result["user"];
+        if (user is null)
+        {
+            return null;
+        }
+        return new SlackUser(
+            user["id"]?.GetValue<string>() ?? userId,
+            user["name"]?.GetValue<string>(),
+            user["real_name"]?.GetValue<string>() ?? user["profile"]?["real_name"]?.GetValue<string>(),
+            user["profile"]?["email"]?.GetValue<string>(),
+            user["is_bot"]?.GetValue<bool>() ?? false,
+            user["deleted"]?.GetValue<bool>() ?? false);
+    }
+
+    public async Task<string?> FindPostedMessageAsync(string channel, Guid approvalId, string deliveryKey, DateTimeOffset since, CancellationToken ct)
+    {
+        var form = new Dictionary<string, string>
+        {
+            ["channel"] = channel,
+            ["oldest"] = (since.ToUnixTimeMilliseconds() / 1000.0).ToString("0.000000", System.Globalization.CultureInfo.InvariantCulture),
+            ["include_all_metadata"] = "true",
+            ["limit"] = "200",
+        };
+        var result = await CallFormAsync("conversations.history", form, ct);
+        foreach (var message in result["messages"]?.AsArray() ?? [])
+        {
+            var payload = message?["metadata"]?["event_payload"];
+            if (message?["metadata"]?["event_type"]?.GetValue<string>() == SlackMessages.MetadataEventType
+                && payload?["approval_id"]?.GetValue<string>() == approvalId.ToString()
+                && payload?["delivery_key"]?.GetValue<string>() == deliveryKey)
+            {
+                return message!["ts"]?.GetValue<string>();
+            }
+        }
+        return null;
+    }
+
+    private Task<JsonNode> CallJsonAsync<T>(string method, T body, CancellationToken ct)
+    {
+        var content = JsonContent.Create(body, options: SlackJson.Options);
+        return SendAsync(method, content, ct);
+    }
+
+    private Task<JsonNode> CallFormAsync(string method, Dictionary<string, string> form, CancellationToken ct) =>
+        SendAsync(method, new FormUrlEncodedContent(form), ct);
+
+    private async Task<JsonNode> SendAsync(string method, HttpContent content, CancellationToken ct)
+    {
+        var settings = options.CurrentValue;
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(new Uri(settings.ApiBaseUrl.TrimEnd('/') + "/"), method)) { Content = content };
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", settings.BotToken);
+        using var response = await http.SendAsync(request, ct);
+        if (response.StatusCode == HttpStatusCode.TooManyRequests)
+        {
+            var retryAfter = response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(
+                int.TryParse(response.Headers.TryGetValues("Retry-After", out var v) ? v.FirstOrDefault() : null, out var s) ? s : 1);
+            throw new SlackRateLimitedException(method, retryAfter);
+        }
+        if ((int)response.StatusCode >= 500)
+        {
+            throw new HttpRequestException($"Slack {method} answered {(int)response.StatusCode}", null, response.StatusCode);
+        }
+        JsonNode? result;
+        try
+        {
+            result = await response.Content.ReadFromJsonAsync<JsonNode>(ct);
+        }
+        catch (JsonException)
+        {
+            throw new HttpRequestException($"Slack {method} answered {(int)response.StatusCode} without JSON", null, response.StatusCode);
+        }
+        if (result?["ok"]?.GetValue<bool>() != true)
+        {
+            throw new SlackApiException(method, result?["error"]?.GetValue<string>() ?? $"HTTP {(int)response.StatusCode}");
+        }
+        return result;
+    }
+}

@@ -1,0 +1,281 @@
+using System.Collections.Concurrent;
+using AgentSentinel.Core.Approvals;
+using AgentSentinel.Core.Configuration;
+using AgentSentinel.Core.Storage;
+using Hangfire;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace AgentSentinel.Bot.Slack;
+
+/// <summary>Spaces posts to one channel (Slack allows about one message per second per channel).</summary>
+public sealed class SlackChannelPacer(IOptionsMonitor<SlackOptions> options, TimeProvider time)
+{
+    private readonly ConcurrentDictionary<string, (SemaphoreSlim Gate, DateTimeOffset[] Next)> _channels = new();
+
+    public async Task<IDisposable> WaitTurnAsync(string channel, CancellationToken ct)
+    {
+        var (gate, next) = _channels.GetOrAdd(channel, _ => (new SemaphoreSlim(1, 1), [DateTimeOffset.MinValue]));
+        await gate.WaitAsync(ct);
+        var wait = next[0] - time.GetUtcNow();
+        if (wait > TimeSpan.Zero)
+        {
+            await Task.Delay(wait, time, ct);
+        }
+        return new Turn(gate, next, time, TimeSpan.FromSeconds(options.CurrentValue.MinSecondsBetweenPostsPerChannel));
+    }
+
+    private sealed class Turn(SemaphoreSlim gate, DateTimeOffset[] next, TimeProvider time, TimeSpan spacing) : IDisposable
+    {
+        public void Dispose()
+        {
+            next[0] = time.GetUtcNow() + spacing;
+            gate.Release();
+        }
+    }
+}
+
+/// <summary>
+/// Posting and updating Slack messages as Hangfire jobs. Each message is claimed in the store before it is posted, so
+/// a retried job never posts twice: when an earlier attempt may have reached Slack (a timeout, a 5xx), the channel is
+/// searched for the message's metadata before posting again. A 429 reschedules the job after <c>Retry-After</c>.
+/// </summary>
+public sealed class SlackDeliveryJobs(
+    ISlackApi slack,
+    IChatMessageStore messages,
+    ApprovalService approvals,
+    RuntimeSettings settings,
+    SlackChannelPacer pacer,
+    IBackgroundJobClient jobs,
+    IOptions<AgentSentinelOptions> product,
+    TimeProvider time,
+    ILogger<SlackDeliveryJobs> logger)
+{
+    private static readonly TimeSpan SearchWindow = TimeSpan.FromMinutes(2);
+
+    [AutomaticRetry(Attempts = 10, DelaysInSeconds = [1, 2, 5, 10, 20, 30, 60, 120, 300, 600])]
+    public async Task PostRequestAsync(Guid approvalId, string channel, CancellationToken ct)
+    {
+        var request = await approvals.GetAsync(approvalId, ct);
+        if (request is null)
+        {
+            return;
+        }
+        var (message, claimed) = await messages.ClaimAsync(approvalId, Surface.Slack, channel, DeliveryKeys.Root, time.GetUtcNow(), ct);
+        if (message.State != ChatMessageState.Claimed)
+        {
+            return;
+        }
+        if (!claimed && await AdoptEarlierPostAsync(message, ct))
+        {
+            jobs.Enqueue<SlackDeliveryJobs>(j => j.UpdateRequestAsync(approvalId, CancellationToken.None));
+            return;
+        }
+        var (routes, _, _) = await settings.GetRoutesAsync(ct);
+        var mention = routes.FirstOrDefault(r => r.Name == request.RouteName)?.Mention;
+        var payload = SlackMessages.RequestMessage(request, channel, mention, product.Value.PublicBaseUrl);
+        var ts = await SendAsync(message, () => slack.PostMessageAsync(payload, ct), j => j.PostRequestAsync(approvalId, channel, CancellationToken.None), ct);
+        if (ts is null)
+        {
+            return;
+        }
+        await messages.MarkPostedAsync(message.Id, ts, null, channel, time.GetUtcNow(), ct);
+        SlackLog.Posted(logger, approvalId, channel, ts);
+        // The request may have changed while the message was on its way.
+        var now = await approvals.GetAsync(approvalId, ct);
+        if (now is not null && (now.Version != request.Version || now.Status != request.Status))
+        {
+            jobs.Enqueue<SlackDeliveryJobs>(j => j.UpdateRequestAsync(approvalId, CancellationToken.None));
+        }
+    }
+
+    /// <summary>Redraws every posted message of the request from its current state.</summary>
+    [AutomaticRetry(Attempts = 10, DelaysInSeconds = [1, 2, 5, 10, 20, 30, 60, 120, 300, 600])]
+    public async Task UpdateRequestAsync(Guid approvalId, CancellationToken ct)
+    {
+        var request = await approvals.GetAsync(approvalId, ct);
+        if (request is null)
+        {
+            return;
+        }
+        var (routes, _, _) = await settings.GetRoutesAsync(ct);
+        var mention = routes.FirstOrDefault(r => r.Name == request.RouteName)?.Mention;
+        foreach (var message in await messages.ListAsync(approvalId, Surface.Slack, ct))
+        {
+            if (message.DeliveryKey != DeliveryKeys.Root)
+            {
+                continue;
+            }
+            if (message.State == ChatMessageState.Claimed)
+            {
+                // Not posted yet: the post job enqueues an update when it sees a newer state.
+                continue;
+            }
+            if (message.State != ChatMessageState.Posted)
+            {
+                continue;
+            }
+            var payload = SlackMessages.RequestMessage(request, message.Channel, mention, product.Value.PublicBaseUrl, message.MessageId);
+            using (await pacer.WaitTurnAsync(message.Channel, ct))
+            {
+                try
+                {
+                    await slack.UpdateMessageAsync(payload, ct);
+                }
+                catch (SlackRateLimitedException e)
+                {
+                    jobs.Schedule<SlackDeliveryJobs>(j => j.UpdateRequestAsync(approvalId, CancellationToken.None), e.RetryAfter);
+                    return;
+                }
+                catch (SlackApiException e) when (e.IsPermanent)
+                {
+                    SlackLog.DeliveryFailed(logger, approvalId, message.Channel, e.Error);
+                    continue;
+                }
+            }
+            SlackLog.Updated(logger, approvalId, message.Channel, request.Status.ToWire());
+        }
+    }
+
+    /// <summary>A reply in the thread of the request's message (an info request, the agent's answer).</summary>
+    [AutomaticRetry(Attempts = 10, DelaysInSeconds = [1, 2, 5, 10, 20, 30, 60, 120, 300, 600])]
+    public async Task PostReplyAsync(Guid approvalId, string deliveryKey, string text, CancellationToken ct)
+    {
+        foreach (var root in await messages.ListAsync(approvalId, Surface.Slack, ct))
+        {
+            if (root.DeliveryKey != DeliveryKeys.Root || root.State == ChatMessageState.Failed)
+            {
+                continue;
+            }
+            if (root.State != ChatMessageState.Posted)
+            {
+                // The thread does not exist yet; Hangfire retries this job shortly.
+                throw new InvalidOperationException($"The Slack message of {approvalId} in {root.Channel} is not posted yet.");
+            }
+            var (reply, claimed) = await messages.ClaimAsync(approvalId, Surface.Slack, root.Channel, deliveryKey, time.GetUtcNow(), ct);
+            if (reply.State != ChatMessageState.Claimed || (!claimed && await AdoptEarlierPostAsync(reply, ct)))
+            {
+                continue;
+            }
+            var payload = SlackMessages.ThreadReply(root.Channel, root.MessageId!, approvalId, deliveryKey, text);
+            var ts = await SendAsync(reply, () => slack.PostMessageAsync(payload, ct), j => j.PostReplyAsync(approvalId, deliveryKey, text, CancellationToken.None), ct);
+            if (ts is not null)
+            {
+                await messages.MarkPostedAsync(reply.Id, ts, root.MessageId, root.Channel, time.GetUtcNow(), ct);
+            }
+        }
+    }
+
+    [AutomaticRetry(Attempts = 3, DelaysInSeconds = [1, 5, 15])]
+    public Task PostEphemeralAsync(string channel, string user, string text, CancellationToken ct) =>
+        slack.PostEphemeralAsync(channel, user, text, ct);
+
+    /// <summary>A claimed message whose earlier attempt may have reached Slack: adopt it if the channel shows it.</summary>
+    private async Task<bool> AdoptEarlierPostAsync(ChatMessage message, CancellationToken ct)
+    {
+        var ts = await slack.FindPostedMessageAsync(message.Channel, message.ApprovalId, message.DeliveryKey, message.ClaimedAt - SearchWindow, ct);
+        if (ts is null)
+        {
+            return false;
+        }
+        var root = message.DeliveryKey == DeliveryKeys.Root ? null
+            : (await messages.ListAsync(message.ApprovalId, Surface.Slack, ct)).FirstOrDefault(m => m.DeliveryKey == DeliveryKeys.Root && m.Channel == message.Channel)?.MessageId;
+        await messages.MarkPostedAsync(message.Id, ts, root, message.Channel, time.GetUtcNow(), ct);
+        SlackLog.Adopted(logger, message.ApprovalId, message.Channel, ts);
+        return true;
+    }
+
+    /// <summary>Sends in the channel's turn. A 429 reschedules the job; a permanent error marks the message failed;
+    /// anything else is recorded and thrown so Hangfire retries.</summary>
+    private async Task<string?> SendAsync(ChatMessage message, Func<Task<string>> send, System.Linq.Expressions.Expression<Func<SlackDeliveryJobs, Task>> again, CancellationToken ct)
+    {
+        using var turn = await pacer.WaitTurnAsync(message.Channel, ct);
+        try
+        {
+            return await send();
+        }
+        catch (SlackRateLimitedException e)
+        {
+            await messages.RecordErrorAsync(message.Id, e.Message, failed: false, time.GetUtcNow(), ct);
+            jobs.Schedule(again, e.RetryAfter);
+            SlackLog.RateLimited(logger, message.ApprovalId, message.Channel, e.RetryAfter);
+            return null;
+        }
+        catch (SlackApiException e) when (e.IsPermanent)
+        {
+            await messages.RecordErrorAsync(message.Id, e.Message, failed: true, time.GetUtcNow(), ct);
+            SlackLog.DeliveryFailed(logger, message.ApprovalId, message.Channel, e.Error);
+            return null;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or SlackApiException)
+        {
+            await messages.RecordErrorAsync(message.Id, e.Message, failed: false, time.GetUtcNow(), CancellationToken.None);
+            throw;
+        }
+    }
+}
+
+/// <summary>Tells Slack about every request and change: posts on creation to the route's channel, redraws the message
+/// after any transition from any surface, and replies in the thread for questions and answers.</summary>
+public sealed class SlackNotifier(
+    IOptionsMonitor<SlackOptions> options,
+    RuntimeSettings settings,
+    IChatMessageStore messages,
+    IBackgroundJobClient jobs) : IApprovalObserver
+{
+    public async Task OnCreatedAsync(ApprovalRequest request, CancellationToken ct)
+    {
+        if (!options.CurrentValue.Enabled || request.RouteName is null)
+        {
+            return;
+        }
+        var (routes, _, _) = await settings.GetRoutesAsync(ct);
+        var channel = routes.FirstOrDefault(r => r.Name == request.RouteName)?.Slack?.Channel;
+        if (channel is not null)
+        {
+            jobs.Enqueue<SlackDeliveryJobs>(j => j.PostRequestAsync(request.Id, channel, CancellationToken.None));
+        }
+    }
+
+    public async Task OnChangedAsync(ApprovalRequest request, TransitionKind transition, Actor actor, CancellationToken ct)
+    {
+        if (!options.CurrentValue.Enabled || (await messages.ListAsync(request.Id, Surface.Slack, ct)).Count == 0)
+        {
+            return;
+        }
+        var id = request.Id;
+        jobs.Enqueue<SlackDeliveryJobs>(j => j.UpdateRequestAsync(id, CancellationToken.None));
+        var reply = transition switch
+        {
+            TransitionKind.RequestInfo => SlackMessages.InfoRequestedReply(
+                actor.Surface == Surface.Slack && actor.UserId is { } u && SlackIds.IsUserId(u) ? $"<@{u}>" : SlackText.Escape(actor.AuditName),
+                request.InfoRequestMessage ?? ""),
+            TransitionKind.Respond => SlackMessages.InfoProvidedReply(request.InfoResponse ?? ""),
+            _ => null,
+        };
+        if (reply is not null)
+        {
+            var key = $"{transition.ToString().ToLowerInvariant()}:{request.Version}";
+            jobs.Enqueue<SlackDeliveryJobs>(j => j.PostReplyAsync(id, key, reply, CancellationToken.None));
+        }
+    }
+}
+
+/// <summary>Slack users as actors, with their email from <c>users.info</c>, cached for a few minutes.</summary>
+public sealed class SlackDirectory(ISlackApi slack, TimeProvider time)
+{
+    private static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(10);
+    private readonly ConcurrentDictionary<string, (SlackUser? User, DateTimeOffset Until)> _cache = new();
+
+    public async Task<Actor> ActorAsync(string userId, string? fallbackName, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        if (!_cache.TryGetValue(userId, out var cached) || cached.Until < now)
+        {
+            cached = (await slack.GetUserAsync(userId, ct), now + Lifetime);
+            _cache[userId] = cached;
+        }
+        var user = cached.User;
+        return new Actor(user?.RealName ?? user?.Name ?? fallbackName ?? userId, Surface.Slack, user?.Email, userId);
+    }
+}

@@ -1,0 +1,323 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using AgentSentinel.Core.Approvals;
+using AgentSentinel.Core.Storage;
+using Hangfire;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.AspNetCore.WebUtilities;
+
+namespace AgentSentinel.Bot.Slack;
+
+/// <summary>
+/// Slack's inbound endpoints. Every request must carry a valid signature with a fresh timestamp, or it is answered 401
+/// and nothing happens; without a signing secret the endpoints answer 404 (off, never unchecked). Clicks are answered
+/// well within Slack's 3 seconds: the modal is opened at once, messages are updated by background jobs.
+/// </summary>
+public static class SlackEndpoints
+{
+    private const int MaxBodyBytes = 1024 * 1024;
+
+    public static IEndpointRouteBuilder MapSlackEndpoints(this IEndpointRouteBuilder app)
+    {
+        var slack = app.MapGroup("/slack").WithTags("Slack").ExcludeFromDescription();
+        slack.MapPost("/interactions", InteractionsAsync).WithName("SlackInteractions");
+        slack.MapPost("/commands", CommandsAsync).WithName("SlackCommands");
+        slack.MapPost("/events", EventsAsync).WithName("SlackEvents");
+        return app;
+    }
+
+    /// <summary>Reads and verifies the request; null (with the response already set) when it must go no further.</summary>
+    private static async Task<byte[]?> VerifiedBodyAsync(HttpContext http)
+    {
+        var options = http.RequestServices.GetRequiredService<IOptionsMonitor<SlackOptions>>().CurrentValue;
+        var logger = http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(SlackEndpoints));
+        if (string.IsNullOrWhiteSpace(options.SigningSecret))
+        {
+            http.Response.StatusCode = StatusCodes.Status404NotFound;
+            return null;
+        }
+        if (http.Request.ContentLength > MaxBodyBytes)
+        {
+            http.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
+            return null;
+        }
+        using var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await http.Request.Body.ReadAsync(chunk, http.RequestAborted)) > 0)
+        {
+            buffer.Write(chunk, 0, read);
+            if (buffer.Length > MaxBodyBytes)
+            {
+                http.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
+                return null;
+            }
+        }
+        var body = buffer.ToArray();
+        var now = http.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow();
+        if (!SlackSignature.IsValid(options.SigningSecret, http.Request.Headers["X-Slack-Request-Timestamp"], http.Request.Headers["X-Slack-Signature"],
+                body, now, options.SignatureTolerance))
+        {
+            SlackLog.Refused(logger, http.Request.Path, "missing, forged or stale signature");
+            http.Response.StatusCode = StatusCodes.Status401Unauthorized;
+            return null;
+        }
+        return body;
+    }
+
+    private static Dictionary<string, string> Form(byte[] body)
+    {
+        var parsed = QueryHelpers.ParseQuery(Encoding.UTF8.GetString(body));
+        return parsed.ToDictionary(kv => kv.Key, kv => kv.Value.ToString(), StringComparer.Ordinal);
+    }
+
+    // ---- interactions ----------------------------------------------------------------------------------------------
+
+    public static async Task InteractionsAsync(HttpContext http)
+    {
+        var body = await VerifiedBodyAsync(http);
+        if (body is null)
+        {
+            return;
+        }
+        JsonNode? payload = null;
+        if (Form(body).TryGetValue("payload", out var json))
+        {
+            try
+            {
+                payload = JsonNode.Parse(json);
+            }
+            catch (System.Text.Json.JsonException)
+            {
+                payload = null;
+            }
+        }
+        if (payload is null)
+        {
+            http.Response.StatusCode = StatusCodes.Status400BadRequest;
+            return;
+        }
+        switch (Str(payload, "type"))
+        {
+            case "block_actions":
+                await BlockActionsAsync(http, payload);
+                return;
+            case "view_submission":
+                await ViewSubmissionAsync(http, payload);
+                return;
+            default:
+                http.Response.StatusCode = StatusCodes.Status200OK;
+                return;
+        }
+    }
+
+    /// <summary>A button: check the request and the person, then open the modal for the decision.</summary>
+    private static async Task BlockActionsAsync(HttpContext http, JsonNode payload)
+    {
+        var services = http.RequestServices;
+        var action = payload["actions"]?.AsArray().FirstOrDefault();
+        var kind = SlackActions.FromAction(Str(action, "action_id"));
+        var userId = Str(payload["user"], "id");
+        var channel = Str(payload["channel"], "id") ?? Str(payload["container"], "channel_id");
+        var triggerId = Str(payload, "trigger_id");
+        http.Response.StatusCode = StatusCodes.Status200OK;
+        if (kind is null || userId is null || triggerId is null || !Guid.TryParse(Str(action, "value"), out var approvalId))
+        {
+            return;
+        }
+        var approvals = services.GetRequiredService<ApprovalService>();
+        var request = await approvals.GetAsync(approvalId, http.RequestAborted);
+        var jobs = services.GetRequiredService<IBackgroundJobClient>();
+        void Tell(string text)
+        {
+            if (channel is not null)
+            {
+                jobs.Enqueue<SlackDeliveryJobs>(j => j.PostEphemeralAsync(channel, userId, text, CancellationToken.None));
+            }
+        }
+        if (request is null)
+        {
+            Tell("This approval request no longer exists.");
+            return;
+        }
+        if (request.IsTerminal || (kind == TransitionKind.RequestInfo && request.Status != ApprovalStatus.Pending))
+        {
+            Tell(SlackMessages.AlreadyDecided(request));
+            return;
+        }
+        try
+        {
+            // Slack's trigger is valid for 3 seconds: keep the lookups well inside that.
+            using var budget = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
+            budget.CancelAfter(TimeSpan.FromSeconds(2.5));
+            var actor = await services.GetRequiredService<SlackDirectory>().ActorAsync(userId, Str(payload["user"], "name"), budget.Token);
+            if (ApprovalService.IsRequester(request, actor))
+            {
+                Tell(SlackMessages.OwnRequest);
+                return;
+            }
+            if (!ApprovalService.MayDecide(request, actor))
+            {
+                Tell(SlackMessages.NotAuthorized);
+                return;
+            }
+            await services.GetRequiredService<ISlackApi>().OpenViewAsync(triggerId, SlackMessages.DecisionModal(kind.Value, request), budget.Token);
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or SlackApiException)
+        {
+            SlackLog.ClickFailed(services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(SlackEndpoints)), e, approvalId.ToString());
+            Tell(":warning: Slack did not answer in time; please click again.");
+        }
+    }
+
+    /// <summary>A modal's submit: the decision itself, through the same race-safe transition as every surface.</summary>
+    private static async Task ViewSubmissionAsync(HttpContext http, JsonNode payload)
+    {
+        var services = http.RequestServices;
+        var view = payload["view"];
+        var kind = SlackActions.FromModal(Str(view, "callback_id"));
+        var userId = Str(payload["user"], "id");
+        if (kind is null || userId is null || !Guid.TryParse(Str(view, "private_metadata"), out var approvalId))
+        {
+            http.Response.StatusCode = StatusCodes.Status200OK;
+            return;
+        }
+        var text = Str(view?["state"]?["values"]?[SlackActions.TextBlock]?[SlackActions.TextInput], "value")?.Trim();
+        if (string.IsNullOrEmpty(text))
+        {
+            if (kind != TransitionKind.Approve)
+            {
+                await Errors(http, kind == TransitionKind.Reject ? "Please give a reason for the rejection." : "Please write the question for the agent.");
+                return;
+            }
+            text = null;
+        }
+        Actor actor;
+        try
+        {
+            actor = await services.GetRequiredService<SlackDirectory>().ActorAsync(userId, Str(payload["user"], "name"), http.RequestAborted);
+        }
+        catch (Exception e) when (e is HttpRequestException or SlackApiException or TaskCanceledException)
+        {
+            await Errors(http, "Slack did not tell us who you are in time; please submit again.");
+            return;
+        }
+        var result = await services.GetRequiredService<ApprovalService>().DecideAsync(approvalId, kind.Value, actor, text, isAdmin: false, http.RequestAborted);
+        if (result.Applied)
+        {
+            http.Response.StatusCode = StatusCodes.Status200OK;
+            return;
+        }
+        await Errors(http, result.Outcome switch
+        {
+            TransitionOutcome.NotAnApprover => "You are not one of the approvers of this request; nothing was changed.",
+            TransitionOutcome.SelfDecision => "You requested this action, so you cannot decide it.",
+            TransitionOutcome.NotFound => "This request no longer exists.",
+            _ => StripMarkdown(SlackMessages.AlreadyDecided(result.Request!)),
+        });
+    }
+
+    private static Task Errors(HttpContext http, string message)
+    {
+        http.Response.StatusCode = StatusCodes.Status200OK;
+        return http.Response.WriteAsJsonAsync(new JsonObject
+        {
+            ["response_action"] = "errors",
+            ["errors"] = new JsonObject { [SlackActions.TextBlock] = message },
+        });
+    }
+
+    private static string StripMarkdown(string text) => text.Replace("*", "", StringComparison.Ordinal).Replace("_", "", StringComparison.Ordinal);
+
+    // ---- slash command -----------------------------------------------------------------------------------------------
+
+    /// <summary><c>/approvals</c>: the pending requests this person may decide, privately, with their buttons.</summary>
+    public static async Task CommandsAsync(HttpContext http)
+    {
+        var body = await VerifiedBodyAsync(http);
+        if (body is null)
+        {
+            return;
+        }
+        var form = Form(body);
+        if (!form.TryGetValue("user_id", out var userId) || string.IsNullOrEmpty(userId))
+        {
+            http.Response.StatusCode = StatusCodes.Status400BadRequest;
+            return;
+        }
+        var services = http.RequestServices;
+        Actor actor;
+        try
+        {
+            actor = await services.GetRequiredService<SlackDirectory>().ActorAsync(userId, form.GetValueOrDefault("user_name"), http.RequestAborted);
+        }
+        catch (Exception e) when (e is HttpRequestException or SlackApiException or TaskCanceledException)
+        {
+            actor = new Actor(form.GetValueOrDefault("user_name") ?? userId, Surface.Slack, null, userId);
+        }
+        var approvals = services.GetRequiredService<ApprovalService>();
+        var store = services.GetRequiredService<IApprovalStore>();
+        var mine = new List<ApprovalRequest>();
+        ApprovalCursor? cursor = null;
+        var scanned = 0;
+        do
+        {
+            var page = await store.ListAsync(new ApprovalQuery { Status = ApprovalStatus.Pending, Limit = 200, After = cursor }, approvals.Now, http.RequestAborted);
+            mine.AddRange(page.Items.Where(r => ApprovalService.MayDecide(r, actor) && !ApprovalService.IsRequester(r, actor)));
+            cursor = page.Next;
+            scanned += page.Items.Count;
+        }
+        while (cursor is not null && scanned < 2000);
+        var shown = mine.OrderBy(r => r.ExpiresAt).Take(SlackMessages.PendingListSize).ToList();
+        http.Response.StatusCode = StatusCodes.Status200OK;
+        await http.Response.WriteAsync(System.Text.Json.JsonSerializer.Serialize(new
+        {
+            response_type = "ephemeral",
+            text = $"{mine.Count} request(s) waiting for your decision",
+            blocks = SlackMessages.PendingList(shown, mine.Count),
+        }, SlackJson.Options));
+    }
+
+    // ---- events ------------------------------------------------------------------------------------------------------
+
+    public static async Task EventsAsync(HttpContext http)
+    {
+        var body = await VerifiedBodyAsync(http);
+        if (body is null)
+        {
+            return;
+        }
+        JsonNode? payload;
+        try
+        {
+            payload = JsonNode.Parse(body);
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            http.Response.StatusCode = StatusCodes.Status400BadRequest;
+            return;
+        }
+        http.Response.StatusCode = StatusCodes.Status200OK;
+        if (Str(payload, "type") == "url_verification")
+        {
+            await http.Response.WriteAsJsonAsync(new JsonObject { ["challenge"] = Str(payload, "challenge") ?? "" });
+        }
+    }
+
+    private static string? Str(JsonNode? node, string name)
+    {
+        try
+        {
+            return node?[name] is JsonValue value && value.TryGetValue<string>(out var s) ? s : null;
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Logging;
+
+namespace AgentSentinel.Bot.Slack;
+
+/// <summary>Slack log messages, source-generated. Event ids 3000-3099.</summary>
+internal static partial class SlackLog
+{
+    [LoggerMessage(3000, LogLevel.Information, "Posted approval {ApprovalId} to Slack channel {Channel} as {Ts}")]
+    public static partial void Posted(ILogger logger, Guid approvalId, string channel, string ts);
+
+    [LoggerMessage(3001, LogLevel.Information, "Updated the Slack message of {ApprovalId} in {Channel} ({Status})")]
+    public static partial void Updated(ILogger logger, Guid approvalId, string channel, string status);
+
+    [LoggerMessage(3002, LogLevel.Warning, "Slack rate-limited a message of {ApprovalId} in {Channel}; retrying in {RetryAfter}")]
+    public static partial void RateLimited(ILogger logger, Guid approvalId, string channel, TimeSpan retryAfter);
+
+    [LoggerMessage(3003, LogLevel.Error, "Slack refused a message of {ApprovalId} in {Channel}: {Error}")]
+    public static partial void DeliveryFailed(ILogger logger, Guid approvalId, string channel, string error);
+
+    [LoggerMessage(3004, LogLevel.Information, "Found the Slack message of {ApprovalId} in {Channel} ({Ts}) from an earlier attempt; not posting again")]
+    public static partial void Adopted(ILogger logger, Guid approvalId, string channel, string ts);
+
+    [LoggerMessage(3005, LogLevel.Warning, "Refused a Slack request to {Path}: {Reason}")]
+    public static partial void Refused(ILogger logger, string path, string reason);
+
+    [LoggerMessage(3006, LogLevel.Warning, "Slack call failed while handling a click on {ApprovalId}")]
+    public static partial void ClickFailed(ILogger logger, Exception exception, string approvalId);
+}

@@ -1,0 +1,301 @@
+using System.Globalization;
+using System.Text.Json;
+using AgentSentinel.Core.Approvals;
+
+namespace AgentSentinel.Bot.Slack;
+
+/// <summary>Every Slack layout of the product, as static builders that tests can call directly.</summary>
+public static class SlackMessages
+{
+    public const string MetadataEventType = "agentsentinel_approval";
+
+    private const int InputsLimit = 2500;
+    private const int ContextLimit = 1200;
+    private const int DescriptionLimit = 2900;
+    private const int NameLimit = 200;
+
+    public static string PriorityEmoji(Priority priority) => priority switch
+    {
+        Priority.Critical => ":red_circle:",
+        Priority.High => ":large_orange_circle:",
+        Priority.Medium => ":large_yellow_circle:",
+        _ => ":large_green_circle:",
+    };
+
+    public static string RiskEmoji(RiskLevel? risk) => risk switch
+    {
+        RiskLevel.Critical => ":rotating_light:",
+        RiskLevel.High => ":warning:",
+        RiskLevel.Medium => ":small_orange_diamond:",
+        RiskLevel.Low => ":small_blue_diamond:",
+        RiskLevel.Minimal => ":white_small_square:",
+        _ => ":grey_question:",
+    };
+
+    private static string Title(string wire) => CultureInfo.InvariantCulture.TextInfo.ToTitleCase(wire.Replace('_', ' '));
+
+    /// <summary>The request's message: what is asked, by whom, and, while it is pending, the three buttons; once it is
+    /// not, the outcome in their place.</summary>
+    public static SlackMessage RequestMessage(ApprovalRequest r, string channel, string? mention, string? publicBaseUrl, string? ts = null)
+    {
+        var id = r.Id.ToString();
+        var blocks = new List<Block>
+        {
+            new HeaderBlock(TextObject.Plain(SlackText.Plain(
+                $"{PriorityEmoji(r.Priority)} Approval needed: {r.ActionName}", BlockKitLimits.HeaderText))) { BlockId = "header" },
+        };
+        if (!string.IsNullOrWhiteSpace(r.ActionDescription))
+        {
+            blocks.Add(new SectionBlock { BlockId = "description", Text = TextObject.Markdown(SlackText.EscapeAndTruncate(r.ActionDescription, DescriptionLimit)) });
+        }
+        var fields = new List<TextObject>
+        {
+            Field("Action", "`" + SlackText.EscapeAndTruncate(r.ActionName, NameLimit) + "`"),
+            Field("Agent", r.AgentId is null ? "_not given_" : SlackText.EscapeAndTruncate(r.AgentId, NameLimit)),
+            Field("Priority", $"{PriorityEmoji(r.Priority)} {Title(r.Priority.ToWire())}"),
+            Field("Risk", r.RiskLevel is { } risk ? $"{RiskEmoji(risk)} {Title(risk.ToWire())}" : "_not given_"),
+            Field("Estimated cost", r.EstimatedCost is { } cost ? "$" + cost.ToString("#,0.00####", CultureInfo.InvariantCulture) : "_not given_"),
+            Field("Deadline", SlackText.Date(r.ExpiresAt)),
+        };
+        if (r.RunId is not null)
+        {
+            fields.Add(Field("Run", SlackText.EscapeAndTruncate(r.RunId, NameLimit)));
+        }
+        if (r.TaskId is not null)
+        {
+            fields.Add(Field("Task", SlackText.EscapeAndTruncate(r.TaskId, NameLimit)));
+        }
+        if (r.MissionId is not null)
+        {
+            fields.Add(Field("Mission", SlackText.EscapeAndTruncate(r.MissionId, NameLimit)));
+        }
+        blocks.Add(new SectionBlock { BlockId = "fields", Fields = fields });
+
+        var link = RequestUrl(publicBaseUrl, r.Id);
+        if (r.ActionInputs is not null)
+        {
+            blocks.Add(new SectionBlock { BlockId = "inputs", Text = TextObject.Markdown(JsonSection("Inputs", r.ActionInputs, InputsLimit, link)) });
+        }
+        if (r.Context is not null)
+        {
+            blocks.Add(new SectionBlock { BlockId = "context", Text = TextObject.Markdown(JsonSection("Context", r.Context, ContextLimit, link)) });
+        }
+        if (r.Status == ApprovalStatus.Pending && r.InfoResponse is not null)
+        {
+            blocks.Add(new SectionBlock
+            {
+                BlockId = "answer",
+                Text = TextObject.Markdown($"*The agent answered* _{SlackText.EscapeAndTruncate(r.InfoRequestMessage, 500)}_\n{SlackText.EscapeAndTruncate(r.InfoResponse, 2000)}"),
+            });
+        }
+        if (r.Status == ApprovalStatus.Pending)
+        {
+            blocks.Add(new ActionsBlock(
+            [
+                new ButtonElement(TextObject.Plain("Approve"), SlackActions.Approve) { Value = id, Style = "primary" },
+                new ButtonElement(TextObject.Plain("Reject"), SlackActions.Reject) { Value = id, Style = "danger" },
+                new ButtonElement(TextObject.Plain("Request info"), SlackActions.RequestInfo) { Value = id },
+            ]) { BlockId = "decision" });
+        }
+        else
+        {
+            blocks.Add(new SectionBlock { BlockId = "outcome", Text = TextObject.Markdown(Outcome(r)) });
+        }
+        var footer = $"Request `{id}`" + (r.RouteName is null ? "" : $" · route {SlackText.EscapeAndTruncate(r.RouteName, 100)}");
+        if (link is not null)
+        {
+            footer += " · " + SlackText.Link(link, "Open in the console");
+        }
+        blocks.Add(new ContextBlock([TextObject.Markdown(footer)]) { BlockId = "footer" });
+
+        var loud = r.Priority == Priority.Critical && mention is "here" or "channel" ? $"<!{mention}> " : "";
+        return new SlackMessage
+        {
+            Channel = channel,
+            Ts = ts,
+            Text = loud + SlackText.EscapeAndTruncate($"{Title(r.Priority.ToWire())} approval needed: {r.ActionName}", 300) + StatusSuffix(r),
+            Blocks = blocks,
+            Metadata = ts is null ? Metadata(r.Id, "root") : null,
+            UnfurlLinks = ts is null ? false : null,
+            UnfurlMedia = ts is null ? false : null,
+        };
+    }
+
+    private static string StatusSuffix(ApprovalRequest r) => r.Status == ApprovalStatus.Pending ? "" : $" ({r.Status.ToWire().Replace('_', ' ')})";
+
+    public static MessageMetadata Metadata(Guid approvalId, string deliveryKey) =>
+        new(MetadataEventType, new Dictionary<string, string> { ["approval_id"] = approvalId.ToString(), ["delivery_key"] = deliveryKey });
+
+    private static TextObject Field(string name, string value) =>
+        TextObject.Markdown($"*{name}*\n{value}");
+
+    private static string JsonSection(string title, string json, int limit, string? link)
+    {
+        string pretty;
+        using (var doc = JsonDocument.Parse(json))
+        {
+            pretty = JsonSerializer.Serialize(doc.RootElement, new JsonSerializerOptions { WriteIndented = true });
+        }
+        var header = $"*{title}*\n";
+        var block = SlackText.CodeBlock(pretty, limit);
+        if (block.EndsWith(SlackText.Ellipsis + "```", StringComparison.Ordinal))
+        {
+            header = $"*{title}* (truncated{(link is null ? "" : "; " + SlackText.Link(link, "see all"))})\n";
+        }
+        return header + block;
+    }
+
+    public static string? RequestUrl(string? publicBaseUrl, Guid id) =>
+        string.IsNullOrWhiteSpace(publicBaseUrl) ? null : $"{publicBaseUrl.TrimEnd('/')}/approvals/{id}";
+
+    /// <summary>Who decided: a Slack mention when the decision came from Slack, otherwise the email, escaped.</summary>
+    public static string Who(ApprovalRequest r) =>
+        r.DecidedVia == Surface.Slack && r.DecidedByUserId is { } user && SlackIds.IsUserId(user)
+            ? $"<@{user}>"
+            : SlackText.Escape(r.DecidedByEmail ?? r.DecidedByUserId ?? "someone");
+
+    public static string Outcome(ApprovalRequest r) => r.Status switch
+    {
+        ApprovalStatus.Approved => $":white_check_mark: *Approved* by {Who(r)} {SlackText.Date(r.DecidedAt!.Value)}"
+            + (r.DecisionNotes is null ? "" : $"\n>{SlackText.EscapeAndTruncate(r.DecisionNotes, 2000)}"),
+        ApprovalStatus.Rejected => $":x: *Rejected* by {Who(r)} {SlackText.Date(r.DecidedAt!.Value)}"
+            + (r.DecisionNotes is null ? "" : $"\n>{SlackText.EscapeAndTruncate(r.DecisionNotes, 2000)}"),
+        ApprovalStatus.Expired => $":hourglass: *Expired* {SlackText.Date(r.ExpiresAt)}: nobody decided in time, so the action will not run.",
+        ApprovalStatus.Cancelled => $":no_entry_sign: *Cancelled* by the agent {SlackText.Date(r.DecidedAt ?? r.UpdatedAt)}.",
+        ApprovalStatus.InfoRequested => $":question: *Waiting for the agent's answer* to:\n>{SlackText.EscapeAndTruncate(r.InfoRequestMessage, 2000)}\nThe buttons come back when it answers.",
+        _ => "",
+    };
+
+    /// <summary>A reply in the request's thread.</summary>
+    public static SlackMessage ThreadReply(string channel, string threadTs, Guid approvalId, string deliveryKey, string text) => new()
+    {
+        Channel = channel,
+        ThreadTs = threadTs,
+        Text = text,
+        Blocks = [new SectionBlock { BlockId = "reply", Text = TextObject.Markdown(text) }],
+        Metadata = Metadata(approvalId, deliveryKey),
+        UnfurlLinks = false,
+        UnfurlMedia = false,
+    };
+
+    public static string InfoRequestedReply(string? askedBy, string question) =>
+        $":question: {askedBy ?? "An approver"} asked the agent:\n>{SlackText.EscapeAndTruncate(question, 2500)}";
+
+    public static string InfoProvidedReply(string answer) =>
+        $":speech_balloon: The agent answered:\n>{SlackText.EscapeAndTruncate(answer, 2500)}\nThe request is pending again.";
+
+    /// <summary>The modal a button opens: notes optional for Approve; a reason or a question required otherwise.</summary>
+    public static ModalView DecisionModal(TransitionKind kind, ApprovalRequest r)
+    {
+        var (callback, title, submit, label, required, placeholder) = kind switch
+        {
+            TransitionKind.Approve => (SlackActions.ApproveModal, "Approve request", "Approve", "Notes (optional)", false, "Anything the agent or the audit trail should know"),
+            TransitionKind.Reject => (SlackActions.RejectModal, "Reject request", "Reject", "Reason", true, "Why this must not happen"),
+            _ => (SlackActions.RequestInfoModal, "Ask the agent", "Ask", "Question", true, "What do you need to know before deciding?"),
+        };
+        return new ModalView(callback, TextObject.Plain(title),
+        [
+            new SectionBlock
+            {
+                BlockId = "summary",
+                Text = TextObject.Markdown($"{PriorityEmoji(r.Priority)} *{SlackText.EscapeAndTruncate(r.ActionName, NameLimit)}*\n{SlackText.EscapeAndTruncate(r.ActionDescription, 2000)}"),
+            },
+            new InputBlock(TextObject.Plain(label), new PlainTextInput(SlackActions.TextInput)
+            {
+                Multiline = true,
+                MaxLength = 3000,
+                Placeholder = TextObject.Plain(placeholder),
+            })
+            {
+                BlockId = SlackActions.TextBlock,
+                Optional = required ? null : true,
+            },
+        ])
+        {
+            Submit = TextObject.Plain(submit),
+            Close = TextObject.Plain("Cancel"),
+            PrivateMetadata = r.Id.ToString(),
+        };
+    }
+
+    /// <summary>The <c>/approvals</c> answer: the pending requests this person may decide, each with its buttons.</summary>
+    public static IReadOnlyList<Block> PendingList(IReadOnlyList<ApprovalRequest> requests, int total)
+    {
+        if (requests.Count == 0)
+        {
+            return [new SectionBlock { BlockId = "empty", Text = TextObject.Markdown(":tada: Nothing is waiting for your decision.") }];
+        }
+        var blocks = new List<Block>
+        {
+            new SectionBlock { BlockId = "title", Text = TextObject.Markdown($"*{total} request(s) waiting for your decision*" + (total > requests.Count ? $" (showing the {requests.Count} closest to their deadline)" : "")) },
+        };
+        foreach (var r in requests)
+        {
+            var id = r.Id.ToString();
+            blocks.Add(new DividerBlock { BlockId = $"d_{id}" });
+            blocks.Add(new SectionBlock
+            {
+                BlockId = $"s_{id}",
+                Text = TextObject.Markdown($"{PriorityEmoji(r.Priority)} *{SlackText.EscapeAndTruncate(r.ActionName, NameLimit)}* · {RiskEmoji(r.RiskLevel)} risk {(r.RiskLevel?.ToWire() ?? "not given")} · due {SlackText.Date(r.ExpiresAt)}\n{SlackText.EscapeAndTruncate(r.ActionDescription, 500)}"),
+            });
+            blocks.Add(new ActionsBlock(
+            [
+                new ButtonElement(TextObject.Plain("Approve"), SlackActions.Approve) { Value = id, Style = "primary" },
+                new ButtonElement(TextObject.Plain("Reject"), SlackActions.Reject) { Value = id, Style = "danger" },
+                new ButtonElement(TextObject.Plain("Request info"), SlackActions.RequestInfo) { Value = id },
+            ]) { BlockId = $"a_{id}" });
+        }
+        return blocks;
+    }
+
+    /// <summary>How many requests fit in one <c>/approvals</c> answer (four blocks each, within 50 blocks).</summary>
+    public const int PendingListSize = 12;
+
+    public static string AlreadyDecided(ApprovalRequest r) => r.Status switch
+    {
+        ApprovalStatus.Approved or ApprovalStatus.Rejected =>
+            $"This request was already *{r.Status.ToWire()}* by {Who(r)} {SlackText.Date(r.DecidedAt!.Value)}" + (r.DecisionNotes is null ? "." : $": _{SlackText.EscapeAndTruncate(r.DecisionNotes, 500)}_"),
+        ApprovalStatus.Expired => $"This request *expired* {SlackText.Date(r.ExpiresAt)}; it can no longer be decided.",
+        ApprovalStatus.Cancelled => "This request was *cancelled* by the agent; there is nothing to decide.",
+        ApprovalStatus.InfoRequested => "This request is waiting for the agent's answer; you can still approve or reject it.",
+        _ => "This request is still pending.",
+    };
+
+    public const string NotAuthorized = ":lock: You are not one of the approvers of this request, so nothing was changed.";
+    public const string OwnRequest = ":lock: You requested this action, so you cannot decide it.";
+}
+
+/// <summary>Action ids, callback ids and block ids used in Slack payloads.</summary>
+public static class SlackActions
+{
+    public const string Approve = "approve";
+    public const string Reject = "reject";
+    public const string RequestInfo = "request_info";
+    public const string ApproveModal = "decision_approve";
+    public const string RejectModal = "decision_reject";
+    public const string RequestInfoModal = "decision_request_info";
+    public const string TextBlock = "decision_text";
+    public const string TextInput = "text";
+
+    public static TransitionKind? FromAction(string? actionId) => actionId switch
+    {
+        Approve => TransitionKind.Approve,
+        Reject => TransitionKind.Reject,
+        RequestInfo => TransitionKind.RequestInfo,
+        _ => null,
+    };
+
+    public static TransitionKind? FromModal(string? callbackId) => callbackId switch
+    {
+        ApproveModal => TransitionKind.Approve,
+        RejectModal => TransitionKind.Reject,
+        RequestInfoModal => TransitionKind.RequestInfo,
+        _ => null,
+    };
+}
+
+public static class SlackIds
+{
+    public static bool IsUserId(string value) =>
+        value.Length is >= 3 and <= 30 && value[0] is 'U' or 'W' && value.All(c => char.IsAsciiLetterUpper(c) || char.IsAsciiDigit(c));
+}

@@ -1,0 +1,50 @@
+using AgentSentinel.Core.Approvals;
+
+namespace AgentSentinel.Core.Storage;
+
+public enum ChatMessageState
+{
+    Claimed,
+    Posted,
+    Failed,
+}
+
+/// <summary>A message the server posted, or is about to post, for a request.</summary>
+public sealed record ChatMessage
+{
+    public long Id { get; init; }
+    public required Guid ApprovalId { get; init; }
+    public required Surface Surface { get; init; }
+    /// <summary>The Slack channel id or Teams channel id the message goes to.</summary>
+    public required string Channel { get; init; }
+    /// <summary><c>root</c> for the request's own message; a reply's own key (such as <c>info_requested:3</c>) otherwise.</summary>
+    public required string DeliveryKey { get; init; }
+    public ChatMessageState State { get; init; }
+    /// <summary>Slack's message <c>ts</c>, or the Teams activity id.</summary>
+    public string? MessageId { get; init; }
+    public string? ThreadId { get; init; }
+    public string? ConversationId { get; init; }
+    public int Attempts { get; init; }
+    public string? LastError { get; init; }
+    public DateTimeOffset ClaimedAt { get; init; }
+    public DateTimeOffset? PostedAt { get; init; }
+}
+
+public static class DeliveryKeys
+{
+    public const string Root = "root";
+}
+
+/// <summary>Deduplicated chat delivery: claim a (request, surface, channel, key) once, then record what was posted.</summary>
+public interface IChatMessageStore
+{
+    /// <summary>Claims the delivery, or returns the existing claim; <c>Claimed</c> is true only for the first caller.
+    /// Every call counts an attempt.</summary>
+    Task<(ChatMessage Message, bool Claimed)> ClaimAsync(Guid approvalId, Surface surface, string channel, string deliveryKey, DateTimeOffset now, CancellationToken ct);
+
+    Task MarkPostedAsync(long id, string messageId, string? threadId, string? conversationId, DateTimeOffset now, CancellationToken ct);
+
+    Task RecordErrorAsync(long id, string error, bool failed, DateTimeOffset now, CancellationToken ct);
+
+    Task<IReadOnlyList<ChatMessage>> ListAsync(Guid approvalId, Surface surface, CancellationToken ct);
+}
