@@ -11,7 +11,7 @@ public static class SlackMessages
 
     private const int InputsLimit = 2500;
     private const int ContextLimit = 1200;
-    private const int DescriptionLimit = 2900;
+    private const int DescriptionLimit = 2500;
     private const int NameLimit = 200;
 
     public static string PriorityEmoji(Priority priority) => priority switch
@@ -85,7 +85,7 @@ public static class SlackMessages
             blocks.Add(new SectionBlock
             {
                 BlockId = "answer",
-                Text = TextObject.Markdown($"*The agent answered* _{SlackText.EscapeAndTruncate(r.InfoRequestMessage, 500)}_\n{SlackText.EscapeAndTruncate(r.InfoResponse, 2000)}"),
+                Text = TextObject.Markdown($"*The agent answered* _{SlackText.EscapeAndTruncate(r.InfoRequestMessage, 300)}_\n{SlackText.EscapeAndTruncate(r.InfoResponse, 1500)}"),
             });
         }
         if (r.Status == ApprovalStatus.Pending)

@@ -1,0 +1,219 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using AgentSentinel.Bot.Slack;
+using AgentSentinel.Core.Approvals;
+
+namespace AgentSentinel.Bot.Tests;
+
+/// <summary>The Slack layouts, built directly: escaping, limits, shape.</summary>
+public sealed class SlackMessageTests
+{
+    private static ApprovalRequest Request(string? description = "Move funds", string? inputs = """{"amount": 10}""", ApprovalStatus status = ApprovalStatus.Pending) => new()
+    {
+        Id = Guid.CreateVersion7(),
+        ActionName = "transfer_funds",
+        ActionDescription = description,
+        AgentId = "agent-1",
+        RunId = "run-1",
+        EstimatedCost = 15000.5m,
+        RiskLevel = RiskLevel.High,
+        Priority = Priority.Critical,
+        ActionInputs = inputs,
+        Context = """{"why": "rebalance"}""",
+        CreatedAt = DateTimeOffset.UtcNow,
+        ExpiresAt = DateTimeOffset.UtcNow.AddMinutes(10),
+        Status = status,
+        Version = 1,
+        RouteName = "payments",
+    };
+
+    private static JsonNode Json(object value) => JsonNode.Parse(JsonSerializer.Serialize(value, SlackJson.Options))!;
+
+    [Theory]
+    [InlineData("<!channel>", "&lt;!channel&gt;")]
+    [InlineData("<@U123>", "&lt;@U123&gt;")]
+    [InlineData("<https://x|y>", "&lt;https://x|y&gt;")]
+    [InlineData("a & b", "a &amp; b")]
+    [InlineData("&lt;", "&amp;lt;")]
+    public void Agent_text_is_escaped_exactly_once(string text, string escaped) => Assert.Equal(escaped, SlackText.Escape(text));
+
+    [Fact]
+    public void Truncation_never_splits_an_escape_and_stays_within_the_limit()
+    {
+        for (var limit = 2; limit < 40; limit++)
+        {
+            var result = SlackText.EscapeAndTruncate(new string('<', 50), limit);
+            Assert.True(result.Length <= limit, $"{result.Length} > {limit}");
+            Assert.EndsWith(SlackText.Ellipsis, result, StringComparison.Ordinal);
+            Assert.Matches("^(&lt;)*…$", result);
+        }
+        Assert.Equal("short", SlackText.EscapeAndTruncate("short", 5));
+    }
+
+    [Fact]
+    public void A_code_block_cannot_be_closed_by_agent_text()
+    {
+        var block = SlackText.CodeBlock("x```<!here>```y", 100);
+        Assert.StartsWith("```", block, StringComparison.Ordinal);
+        Assert.EndsWith("```", block, StringComparison.Ordinal);
+        Assert.Equal(2, block.Split("```").Length - 1);
+        Assert.DoesNotContain("<!here>", block, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Hostile_agent_text_cannot_mention_or_link_anywhere_in_the_message()
+    {
+        const string hostile = "<!channel> <!here> <!subteam^S123> <@U123> <#C123> <https://evil.example|click me> &";
+        var request = Request(hostile, $$"""{"note": "{{hostile.Replace("\"", "", StringComparison.Ordinal)}}"}""") with
+        {
+            ActionName = "<!channel>_delete",
+            AgentId = "<@U999>",
+            RunId = "<https://x|y>",
+            Context = """{"c": "<!everyone>"}""",
+            RouteName = "<!here>",
+        };
+        var json = JsonSerializer.Serialize(SlackMessages.RequestMessage(request, "C0PAY", null, "https://approvals.example.com"), SlackJson.Options);
+        var raw = JsonNode.Parse(json)!.ToJsonString(new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        foreach (var forbidden in new[] { "<!channel>", "<!here>", "<!subteam", "<@U123>", "<@U999>", "<#C123>", "<https://evil", "<!everyone>", "<https://x|y>", "&amp;lt;" })
+        {
+            Assert.DoesNotContain(forbidden, raw, StringComparison.Ordinal);
+        }
+        Assert.Contains("&lt;!channel&gt;", raw, StringComparison.Ordinal);
+        // The only link is the product's own, to the console.
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(raw, "<https?://"));
+        Assert.Contains("<https://approvals.example.com/approvals/", raw, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_pending_request_has_three_buttons_carrying_its_id_and_critical_requests_mention_as_the_route_says()
+    {
+        var request = Request();
+        var message = Json(SlackMessages.RequestMessage(request, "C0PAY", "here", null));
+        var actions = message["blocks"]!.AsArray().Single(b => (string?)b!["type"] == "actions")!;
+        var buttons = actions["elements"]!.AsArray();
+        Assert.Equal(["approve", "reject", "request_info"], buttons.Select(b => (string?)b!["action_id"]));
+        Assert.Equal(["primary", "danger", null], buttons.Select(b => (string?)b!["style"]));
+        Assert.All(buttons, b => Assert.Equal(request.Id.ToString(), (string?)b!["value"]));
+        Assert.StartsWith("<!here> ", (string?)message["text"], StringComparison.Ordinal);
+        Assert.Equal(request.Id.ToString(), (string?)message["metadata"]!["event_payload"]!["approval_id"]);
+
+        var notCritical = Json(SlackMessages.RequestMessage(request with { Priority = Priority.High }, "C0PAY", "here", null));
+        Assert.DoesNotContain("<!here>", (string?)notCritical["text"], StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(ApprovalStatus.Approved, "Approved")]
+    [InlineData(ApprovalStatus.Rejected, "Rejected")]
+    [InlineData(ApprovalStatus.Expired, "Expired")]
+    [InlineData(ApprovalStatus.Cancelled, "Cancelled")]
+    [InlineData(ApprovalStatus.InfoRequested, "Waiting for the agent")]
+    public void A_request_that_is_not_pending_shows_its_outcome_instead_of_buttons(ApprovalStatus status, string outcome)
+    {
+        var request = Request(status: status) with
+        {
+            DecidedAt = DateTimeOffset.UtcNow,
+            DecidedByEmail = "alice@example.com",
+            DecidedByUserId = "U0ALICE",
+            DecidedVia = Surface.Slack,
+            DecisionNotes = "ok <!channel>",
+            InfoRequestMessage = "Which account?",
+        };
+        var message = Json(SlackMessages.RequestMessage(request, "C0PAY", null, null, "1764000000.000100"));
+        var blocks = message["blocks"]!.AsArray();
+        Assert.DoesNotContain(blocks, b => (string?)b!["type"] == "actions");
+        var text = (string?)blocks.Single(b => (string?)b!["block_id"] == "outcome")!["text"]!["text"];
+        Assert.Contains(outcome, text, StringComparison.Ordinal);
+        Assert.DoesNotContain("<!channel>", text, StringComparison.Ordinal);
+        if (status is ApprovalStatus.Approved or ApprovalStatus.Rejected)
+        {
+            Assert.Contains("<@U0ALICE>", text, StringComparison.Ordinal);
+        }
+        Assert.Equal("1764000000.000100", (string?)message["ts"]);
+        Assert.Null(message["metadata"]);
+    }
+
+    [Fact]
+    public void Huge_requests_stay_within_every_block_kit_limit()
+    {
+        var big = new string('x', 50_000);
+        var inputs = JsonSerializer.Serialize(Enumerable.Range(0, 500).ToDictionary(i => $"key{i}", i => new string('<', 100)));
+        var request = Request(big, inputs) with
+        {
+            ActionName = new string('a', 200),
+            AgentId = new string('b', 200),
+            RunId = new string('c', 200),
+            TaskId = new string('d', 200),
+            MissionId = new string('e', 200),
+            Context = inputs,
+            InfoResponse = big,
+            InfoRequestMessage = big,
+            RouteName = new string('r', 100),
+        };
+        var json = JsonSerializer.Serialize(SlackMessages.RequestMessage(request, "C0PAY", "channel", "https://approvals.example.com"), SlackJson.Options);
+        Assert.True(json.Length <= BlockKitLimits.MessageJson, $"{json.Length} characters");
+        Assert.DoesNotContain("null", json, StringComparison.Ordinal);
+        var blocks = JsonNode.Parse(json)!["blocks"]!.AsArray();
+        Assert.InRange(blocks.Count, 1, BlockKitLimits.MessageBlocks);
+        Assert.Equal(blocks.Count, blocks.Select(b => (string?)b!["block_id"]).Distinct().Count());
+        foreach (var block in blocks)
+        {
+            switch ((string?)block!["type"])
+            {
+                case "header":
+                    Assert.True(((string)block["text"]!["text"]!).Length <= BlockKitLimits.HeaderText);
+                    break;
+                case "section":
+                    Assert.True(((string?)block["text"]?["text"] ?? "").Length <= BlockKitLimits.SectionText);
+                    var fields = block["fields"]?.AsArray() ?? [];
+                    Assert.True(fields.Count <= BlockKitLimits.SectionFields);
+                    Assert.All(fields, f => Assert.True(((string)f!["text"]!).Length <= BlockKitLimits.FieldText));
+                    break;
+            }
+        }
+        Assert.Contains("truncated", json, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(TransitionKind.Approve, "decision_approve", true)]
+    [InlineData(TransitionKind.Reject, "decision_reject", false)]
+    [InlineData(TransitionKind.RequestInfo, "decision_request_info", false)]
+    public void Modals_carry_the_request_id_and_require_text_except_to_approve(TransitionKind kind, string callback, bool optional)
+    {
+        var request = Request();
+        var modal = Json(SlackMessages.DecisionModal(kind, request));
+        Assert.Equal("modal", (string?)modal["type"]);
+        Assert.Equal(callback, (string?)modal["callback_id"]);
+        Assert.Equal(request.Id.ToString(), (string?)modal["private_metadata"]);
+        Assert.True(((string)modal["title"]!["text"]!).Length <= BlockKitLimits.ModalTitle);
+        var input = modal["blocks"]!.AsArray().Single(b => (string?)b!["type"] == "input")!;
+        Assert.Equal("decision_text", (string?)input["block_id"]);
+        Assert.Equal("text", (string?)input["element"]!["action_id"]);
+        Assert.Equal(optional, (bool?)input["optional"] ?? false);
+    }
+
+    [Fact]
+    public void The_pending_list_fits_in_one_message()
+    {
+        var requests = Enumerable.Range(0, SlackMessages.PendingListSize).Select(_ => Request()).ToList();
+        var blocks = SlackMessages.PendingList(requests, 40);
+        Assert.True(blocks.Count <= BlockKitLimits.MessageBlocks);
+        Assert.Equal(blocks.Count, blocks.Select(b => b.BlockId).Distinct().Count());
+    }
+
+    [Fact]
+    public void Signatures_are_checked_for_secret_body_and_age()
+    {
+        var body = "payload=%7B%7D"u8.ToArray();
+        var now = DateTimeOffset.UtcNow;
+        var ts = now.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var signature = SlackSignature.Compute("secret", ts, body);
+        Assert.Matches("^v0=[0-9a-f]{64}$", signature);
+        Assert.True(SlackSignature.IsValid("secret", ts, signature, body, now, TimeSpan.FromMinutes(5)));
+        Assert.False(SlackSignature.IsValid("other", ts, signature, body, now, TimeSpan.FromMinutes(5)));
+        Assert.False(SlackSignature.IsValid("secret", ts, signature, "payload=%7B1%7D"u8, now, TimeSpan.FromMinutes(5)));
+        Assert.False(SlackSignature.IsValid("secret", ts, signature, body, now.AddMinutes(6), TimeSpan.FromMinutes(5)));
+        Assert.False(SlackSignature.IsValid("secret", ts, signature.ToUpperInvariant(), body, now, TimeSpan.FromMinutes(5)));
+        Assert.False(SlackSignature.IsValid("secret", null, signature, body, now, TimeSpan.FromMinutes(5)));
+        Assert.False(SlackSignature.IsValid("", ts, SlackSignature.Compute("", ts, body), body, now, TimeSpan.FromMinutes(5)));
+    }
+}

@@ -1,0 +1,289 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace AgentSentinel.Testing;
+
+/// <summary>A stand-in for the Slack Web API on loopback: answers the methods the product calls the way Slack does,
+/// records every call, keeps the messages of each channel (with metadata, for conversations.history), and fails on
+/// demand (429 with Retry-After, 500, or a post that lands but whose answer is lost).</summary>
+public sealed class FakeSlackServer : IAsyncDisposable
+{
+    public const string Token = "xoxb-test-token";
+
+    private readonly WebApplication _app;
+    private readonly ConcurrentDictionary<string, ConcurrentQueue<SlackFault>> _faults = new();
+    private readonly Lock _lock = new();
+    private readonly List<JsonObject> _messages = [];
+    private long _ts = 1_764_000_000_000_000;
+
+    public sealed record Call(string Method, JsonObject Body, string? Authorization, DateTimeOffset At);
+
+    public enum SlackFault
+    {
+        RateLimited,
+        ServerError,
+        /// <summary>The message is stored, but the connection is dropped before the answer.</summary>
+        PostThenDrop,
+    }
+
+    public ConcurrentQueue<Call> Calls { get; } = new();
+
+    public ConcurrentDictionary<string, (string Name, string Email)> Users { get; } = new();
+
+    public Uri BaseUrl { get; private set; } = null!;
+
+    private FakeSlackServer(WebApplication app) => _app = app;
+
+    public static async Task<FakeSlackServer> StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        builder.Logging.ClearProviders();
+        var app = builder.Build();
+        var server = new FakeSlackServer(app);
+        app.MapPost("/api/{method}", server.HandleAsync);
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        server.BaseUrl = new Uri(address.TrimEnd('/') + "/api/");
+        return server;
+    }
+
+    /// <summary>The next call(s) to this method fail this way, in order.</summary>
+    public void FailNext(string method, params SlackFault[] faults)
+    {
+        var queue = _faults.GetOrAdd(method, _ => new ConcurrentQueue<SlackFault>());
+        foreach (var f in faults)
+        {
+            queue.Enqueue(f);
+        }
+    }
+
+    public IReadOnlyList<Call> CallsTo(string method) => [.. Calls.Where(c => c.Method == method)];
+
+    /// <summary>Messages posted in a channel (replies included), oldest first.</summary>
+    public IReadOnlyList<JsonObject> Messages(string channel)
+    {
+        lock (_lock)
+        {
+            return [.. _messages.Where(m => (string?)m["channel"] == channel).Select(m => (JsonObject)m.DeepClone())];
+        }
+    }
+
+    /// <summary>Waits until a condition over the recorded calls holds; fails the test after the timeout.</summary>
+    public async Task<T> WaitForAsync<T>(Func<FakeSlackServer, T?> probe, TimeSpan? timeout = null, string? what = null) where T : class
+    {
+        var until = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
+        while (true)
+        {
+            if (probe(this) is { } result)
+            {
+                return result;
+            }
+            if (DateTime.UtcNow > until)
+            {
+                throw new TimeoutException($"Timed out waiting for {what ?? "a Slack call"}; calls so far: {string.Join(", ", Calls.Select(c => c.Method))}");
+            }
+            await Task.Delay(25);
+        }
+    }
+
+    private async Task HandleAsync(HttpContext http, string method)
+    {
+        JsonObject body;
+        if (http.Request.HasFormContentType)
+        {
+            var form = await http.Request.ReadFormAsync();
+            body = new JsonObject(form.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)JsonValue.Create(kv.Value.ToString()))));
+        }
+        else
+        {
+            body = (await JsonNode.ParseAsync(http.Request.Body))?.AsObject() ?? [];
+        }
+        Calls.Enqueue(new Call(method, body, http.Request.Headers.Authorization.ToString(), DateTimeOffset.UtcNow));
+
+        if (http.Request.Headers.Authorization.ToString() != $"Bearer {Token}")
+        {
+            await http.Response.WriteAsJsonAsync(new JsonObject { ["ok"] = false, ["error"] = "invalid_auth" });
+            return;
+        }
+        SlackFault? fault = _faults.TryGetValue(method, out var queue) && queue.TryDequeue(out var f) ? f : null;
+        switch (fault)
+        {
+            case SlackFault.RateLimited:
+                http.Response.StatusCode = 429;
+                http.Response.Headers.RetryAfter = "1";
+                return;
+            case SlackFault.ServerError:
+                http.Response.StatusCode = 500;
+                return;
+        }
+
+        JsonObject answer = method switch
+        {
+            "chat.postMessage" => Post(body),
+            "chat.update" => Update(body),
+            "chat.postEphemeral" => new JsonObject { ["ok"] = true, ["message_ts"] = NextTs() },
+            "views.open" => new JsonObject { ["ok"] = true, ["view"] = new JsonObject { ["id"] = "V" + NextTs().Replace(".", "", StringComparison.Ordinal) } },
+            "users.info" => UserInfo((string?)body["user"]),
+            "conversations.history" => History((string?)body["channel"], (string?)body["oldest"]),
+            _ => new JsonObject { ["ok"] = false, ["error"] = "unknown_method" },
+        };
+        if (fault == SlackFault.PostThenDrop)
+        {
+            http.Abort();
+            return;
+        }
+        await http.Response.WriteAsJsonAsync(answer);
+    }
+
+    private string NextTs()
+    {
+        var v = Interlocked.Increment(ref _ts);
+        return (v / 1_000_000).ToString(CultureInfo.InvariantCulture) + "." + (v % 1_000_000).ToString("000000", CultureInfo.InvariantCulture);
+    }
+
+    private JsonObject Post(JsonObject body)
+    {
+        var channel = (string?)body["channel"];
+        if (string.IsNullOrEmpty(channel))
+        {
+            return new JsonObject { ["ok"] = false, ["error"] = "channel_not_found" };
+        }
+        var message = (JsonObject)body.DeepClone();
+        message["ts"] = NextTs();
+        lock (_lock)
+        {
+            _messages.Add(message);
+        }
+        return new JsonObject { ["ok"] = true, ["channel"] = channel, ["ts"] = message["ts"]!.DeepClone(), ["message"] = message.DeepClone() };
+    }
+
+    private JsonObject Update(JsonObject body)
+    {
+        lock (_lock)
+        {
+            var existing = _messages.FirstOrDefault(m => (string?)m["channel"] == (string?)body["channel"] && (string?)m["ts"] == (string?)body["ts"]);
+            if (existing is null)
+            {
+                return new JsonObject { ["ok"] = false, ["error"] = "message_not_found" };
+            }
+            existing["blocks"] = body["blocks"]?.DeepClone();
+            existing["text"] = body["text"]?.DeepClone();
+        }
+        return new JsonObject { ["ok"] = true, ["channel"] = body["channel"]!.DeepClone(), ["ts"] = body["ts"]!.DeepClone() };
+    }
+
+    private JsonObject UserInfo(string? id)
+    {
+        if (id is null || !Users.TryGetValue(id, out var user))
+        {
+            return new JsonObject { ["ok"] = false, ["error"] = "user_not_found" };
+        }
+        return new JsonObject
+        {
+            ["ok"] = true,
+            ["user"] = new JsonObject
+            {
+                ["id"] = id,
+                ["name"] = user.Name,
+                ["real_name"] = user.Name,
+                ["is_bot"] = false,
+                ["deleted"] = false,
+                ["profile"] = new JsonObject { ["email"] = user.Email, ["real_name"] = user.Name },
+            },
+        };
+    }
+
+    private JsonObject History(string? channel, string? oldest)
+    {
+        var since = double.TryParse(oldest, NumberStyles.Float, CultureInfo.InvariantCulture, out var o) ? o : 0;
+        var list = new JsonArray();
+        foreach (var m in Messages(channel ?? "").Where(m => double.Parse((string)m["ts"]!, CultureInfo.InvariantCulture) >= since).Reverse())
+        {
+            list.Add(m);
+        }
+        return new JsonObject { ["ok"] = true, ["messages"] = list, ["has_more"] = false };
+    }
+
+    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+}
+
+/// <summary>Builds requests exactly as Slack sends them to an app: form-encoded, signed with the signing secret.</summary>
+public static class SlackRequests
+{
+    public const string SigningSecret = "8f742231b10e8888abcd99yyyzzz85a5";
+
+    public static HttpRequestMessage Signed(string path, string formBody, string secret = SigningSecret, DateTimeOffset? at = null)
+    {
+        var timestamp = (at ?? DateTimeOffset.UtcNow).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        var message = new HttpRequestMessage(HttpMethod.Post, path)
+        {
+            Content = new StringContent(formBody, System.Text.Encoding.UTF8, "application/x-www-form-urlencoded"),
+        };
+        message.Headers.Add("X-Slack-Request-Timestamp", timestamp);
+        message.Headers.Add("X-Slack-Signature", AgentSentinel.Bot.Slack.SlackSignature.Compute(secret, timestamp, System.Text.Encoding.UTF8.GetBytes(formBody)));
+        return message;
+    }
+
+    public static string PayloadForm(JsonNode payload) => "payload=" + Uri.EscapeDataString(payload.ToJsonString());
+
+    public static JsonObject BlockActions(string userId, string actionId, string approvalId, string channel, string messageTs) => new()
+    {
+        ["type"] = "block_actions",
+        ["user"] = new JsonObject { ["id"] = userId, ["username"] = userId.ToLowerInvariant(), ["name"] = userId.ToLowerInvariant(), ["team_id"] = "T0TEAM" },
+        ["api_app_id"] = "A0APP",
+        ["token"] = "legacy-verification-token",
+        ["container"] = new JsonObject { ["type"] = "message", ["message_ts"] = messageTs, ["channel_id"] = channel, ["is_ephemeral"] = false },
+        ["trigger_id"] = $"{Random.Shared.NextInt64()}.{Random.Shared.NextInt64()}.abcdef",
+        ["team"] = new JsonObject { ["id"] = "T0TEAM", ["domain"] = "example" },
+        ["channel"] = new JsonObject { ["id"] = channel, ["name"] = "approvals" },
+        ["message"] = new JsonObject { ["type"] = "message", ["ts"] = messageTs, ["text"] = "Approval needed" },
+        ["response_url"] = "https://hooks.slack.com/actions/T0TEAM/1/abc",
+        ["actions"] = new JsonArray(new JsonObject
+        {
+            ["action_id"] = actionId,
+            ["block_id"] = "decision",
+            ["text"] = new JsonObject { ["type"] = "plain_text", ["text"] = actionId, ["emoji"] = true },
+            ["value"] = approvalId,
+            ["type"] = "button",
+            ["action_ts"] = "1764000000.123456",
+        }),
+    };
+
+    public static JsonObject ViewSubmission(string userId, string callbackId, string approvalId, string? text) => new()
+    {
+        ["type"] = "view_submission",
+        ["team"] = new JsonObject { ["id"] = "T0TEAM", ["domain"] = "example" },
+        ["user"] = new JsonObject { ["id"] = userId, ["username"] = userId.ToLowerInvariant(), ["name"] = userId.ToLowerInvariant(), ["team_id"] = "T0TEAM" },
+        ["api_app_id"] = "A0APP",
+        ["trigger_id"] = $"{Random.Shared.NextInt64()}.{Random.Shared.NextInt64()}.abcdef",
+        ["view"] = new JsonObject
+        {
+            ["id"] = "V0VIEW",
+            ["team_id"] = "T0TEAM",
+            ["type"] = "modal",
+            ["callback_id"] = callbackId,
+            ["private_metadata"] = approvalId,
+            ["state"] = new JsonObject
+            {
+                ["values"] = new JsonObject
+                {
+                    ["decision_text"] = new JsonObject
+                    {
+                        ["text"] = new JsonObject { ["type"] = "plain_text_input", ["value"] = text is null ? null : JsonValue.Create(text) },
+                    },
+                },
+            },
+            ["hash"] = "1764000000.abcdef",
+        },
+    };
+}
