@@ -23,7 +23,7 @@ public sealed class FakeSlackServer : IAsyncDisposable
     private readonly ConcurrentDictionary<string, ConcurrentQueue<SlackFault>> _faults = new();
     private readonly Lock _lock = new();
     private readonly List<JsonObject> _messages = [];
-    private long _ts = 1_764_000_000_000_000;
+    private long _ts;
 
     public sealed record Call(string Method, JsonObject Body, string? Authorization, DateTimeOffset At);
 
@@ -145,9 +145,15 @@ public sealed class FakeSlackServer : IAsyncDisposable
         await http.Response.WriteAsJsonAsync(answer);
     }
 
+    /// <summary>Slack's ts: the posting time in seconds with six digits, unique within the server.</summary>
     private string NextTs()
     {
-        var v = Interlocked.Increment(ref _ts);
+        long v;
+        lock (_lock)
+        {
+            _ts = Math.Max(_ts + 1, (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks / 10);
+            v = _ts;
+        }
         return (v / 1_000_000).ToString(CultureInfo.InvariantCulture) + "." + (v % 1_000_000).ToString("000000", CultureInfo.InvariantCulture);
     }
 
