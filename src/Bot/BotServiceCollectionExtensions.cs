@@ -1,4 +1,5 @@
 using AgentSentinel.Bot.Slack;
+using AgentSentinel.Bot.Teams;
 using AgentSentinel.Core.Approvals;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
@@ -19,10 +20,24 @@ public static class BotServiceCollectionExtensions
         services.AddSingleton<SlackDirectory>(sp => new SlackDirectory(sp.GetRequiredService<ISlackApi>(), sp.GetRequiredService<TimeProvider>()));
         services.AddTransient<SlackDeliveryJobs>();
         services.AddSingleton<IApprovalObserver, SlackNotifier>();
+
+        services.AddOptions<TeamsOptions>().Bind(configuration.GetSection(TeamsOptions.SectionName)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<TeamsOptions>, TeamsOptionsValidator>();
+        services.AddHttpClient("BotFrameworkMetadata", c => c.Timeout = TimeSpan.FromSeconds(10));
+        services.AddSingleton<BotFrameworkAuth>();
+        services.AddHttpClient(nameof(BotTokenProvider), c => c.Timeout = TimeSpan.FromSeconds(10));
+        // One token cache for the process: every connector call shares it.
+        services.AddSingleton(sp => new BotTokenProvider(
+            sp.GetRequiredService<IHttpClientFactory>().CreateClient(nameof(BotTokenProvider)),
+            sp.GetRequiredService<IOptionsMonitor<TeamsOptions>>(),
+            sp.GetRequiredService<TimeProvider>()));
+        services.AddHttpClient<IBotConnector, BotConnectorClient>(c => c.Timeout = TimeSpan.FromSeconds(15));
+        services.AddTransient<TeamsDeliveryJobs>();
+        services.AddSingleton<IApprovalObserver, TeamsNotifier>();
         return services;
     }
 
-    public static IEndpointRouteBuilder MapAgentSentinelBots(this IEndpointRouteBuilder app) => app.MapSlackEndpoints();
+    public static IEndpointRouteBuilder MapAgentSentinelBots(this IEndpointRouteBuilder app) => app.MapSlackEndpoints().MapTeamsEndpoints();
 }
 
 public sealed class SlackOptionsValidator : IValidateOptions<SlackOptions>
@@ -51,5 +66,37 @@ public sealed class SlackOptionsValidator : IValidateOptions<SlackOptions>
             errors.Add($"{SlackOptions.SectionName}:SignatureTolerance must be more than 0 and at most 00:05:00.");
         }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}
+
+public sealed class TeamsOptionsValidator : IValidateOptions<TeamsOptions>
+{
+    public ValidateOptionsResult Validate(string? name, TeamsOptions options)
+    {
+        var errors = new List<string>();
+        var section = TeamsOptions.SectionName;
+        if (!string.IsNullOrWhiteSpace(options.AppId) && string.IsNullOrWhiteSpace(options.AppPassword))
+        {
+            errors.Add($"{section}:AppPassword is required when {section}:AppId is set (outbound calls authenticate with it).");
+        }
+        CheckUrl(errors, $"{section}:OpenIdMetadataUrl", options.OpenIdMetadataUrl);
+        if (!string.IsNullOrWhiteSpace(options.TokenUrl))
+        {
+            CheckUrl(errors, $"{section}:TokenUrl", options.TokenUrl);
+        }
+        if (options.ClockSkew < TimeSpan.Zero || options.ClockSkew > TimeSpan.FromMinutes(10))
+        {
+            errors.Add($"{section}:ClockSkew must be between 00:00:00 and 00:10:00.");
+        }
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    /// <summary>https, or plain http only to this machine (a local test server).</summary>
+    private static void CheckUrl(List<string> errors, string key, string url)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || !(uri.Scheme == "https" || (uri.Scheme == "http" && uri.IsLoopback)))
+        {
+            errors.Add($"{key} must be an absolute https URL (plain http is accepted only for loopback), got '{url}'.");
+        }
     }
 }

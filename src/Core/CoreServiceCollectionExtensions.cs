@@ -31,6 +31,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<IApiKeyStore>(sp => sp.GetRequiredService<SqlStore>());
         services.AddSingleton<ISettingsStore>(sp => sp.GetRequiredService<SqlStore>());
         services.AddSingleton<IChatMessageStore>(sp => sp.GetRequiredService<SqlStore>());
+        services.AddSingleton<IChatConversationStore>(sp => sp.GetRequiredService<SqlStore>());
         services.AddSingleton<MigrationRunner>();
         services.AddSingleton<RuntimeSettings>();
         services.AddSingleton<ApprovalChangeHub>();

@@ -58,9 +58,13 @@ public sealed class AgentSentinelApp : WebApplicationFactory<Program>
     }
 
     /// <summary>Starts the host on a real loopback port (for clients outside this process) and returns its address.</summary>
-    public Uri StartOnLoopback()
+    public Uri StartOnLoopback() => StartOnLoopback(0);
+
+    /// <summary>Starts the host on the given loopback port (0: any free port), e.g. the port of a host that was just
+    /// stopped, to restart a server under its clients. Returns its address.</summary>
+    public Uri StartOnLoopback(int port)
     {
-        UseKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0));
+        UseKestrel(k => k.Listen(System.Net.IPAddress.Loopback, port));
         StartServer();
         var address = Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
             .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.First();

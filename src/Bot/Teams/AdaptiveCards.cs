@@ -1,0 +1,98 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace AgentSentinel.Bot.Teams;
+
+// Typed Adaptive Card 1.5 elements: only what the product uses, serialized without null fields.
+
+public static class CardJson
+{
+    public const string ContentType = "application/vnd.microsoft.card.adaptive";
+
+    public static readonly JsonSerializerOptions Options = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        PropertyNameCaseInsensitive = true,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+}
+
+public sealed record AdaptiveCard
+{
+    [JsonPropertyName("$schema")]
+    [JsonPropertyOrder(-3)]
+    public string Schema => "http://adaptivecards.io/schemas/adaptive-card.json";
+
+    [JsonPropertyOrder(-2)]
+    public string Type => "AdaptiveCard";
+
+    [JsonPropertyOrder(-1)]
+    public string Version => "1.5";
+
+    public required IReadOnlyList<CardElement> Body { get; init; }
+    public IReadOnlyList<CardAction>? Actions { get; init; }
+    public CardRefresh? Refresh { get; init; }
+    public CardMsTeams? Msteams { get; init; }
+}
+
+public sealed record CardRefresh(CardAction Action, IReadOnlyList<string>? UserIds);
+
+public sealed record CardMsTeams(string Width);
+
+[JsonDerivedType(typeof(TextBlock))]
+[JsonDerivedType(typeof(FactSet))]
+[JsonDerivedType(typeof(InputText))]
+[JsonDerivedType(typeof(Container))]
+public abstract record CardElement
+{
+    [JsonPropertyOrder(-2)]
+    public abstract string Type { get; }
+
+    [JsonPropertyOrder(-1)]
+    public string? Id { get; init; }
+}
+
+public sealed record TextBlock(string Text) : CardElement
+{
+    public override string Type => "TextBlock";
+    public bool? Wrap { get; init; }
+    public string? Size { get; init; }
+    public string? Weight { get; init; }
+    public string? Color { get; init; }
+    public bool? IsSubtle { get; init; }
+    public int? MaxLines { get; init; }
+    public string? FontType { get; init; }
+}
+
+public sealed record Fact(string Title, string Value);
+
+public sealed record FactSet(IReadOnlyList<Fact> Facts) : CardElement
+{
+    public override string Type => "FactSet";
+}
+
+public sealed record InputText : CardElement
+{
+    public override string Type => "Input.Text";
+    public string? Label { get; init; }
+    public string? Placeholder { get; init; }
+    public bool? IsMultiline { get; init; }
+    public int? MaxLength { get; init; }
+}
+
+public sealed record Container(IReadOnlyList<CardElement> Items) : CardElement
+{
+    public override string Type => "Container";
+    public string? Style { get; init; }
+    public bool? Bleed { get; init; }
+}
+
+public sealed record CardAction(string Title, string Verb)
+{
+    [JsonPropertyOrder(-1)]
+    public string Type => "Action.Execute";
+    public IReadOnlyDictionary<string, string>? Data { get; init; }
+    public string? Style { get; init; }
+    public string? AssociatedInputs { get; init; }
+}

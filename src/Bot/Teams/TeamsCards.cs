@@ -1,0 +1,159 @@
+using System.Globalization;
+using System.Text.Json;
+using AgentSentinel.Core.Approvals;
+
+namespace AgentSentinel.Bot.Teams;
+
+/// <summary>Every Teams card of the product, as static builders that tests can call directly.</summary>
+public static class TeamsCards
+{
+    public const string Approve = "approve";
+    public const string Reject = "reject";
+    public const string RequestInfo = "request_info";
+    public const string Refresh = "refresh";
+    public const string NotesInput = "notes";
+    public const string ApprovalIdField = "approval_id";
+    public const int MaxRefreshUsers = 60;
+
+    public static TransitionKind? FromVerb(string? verb) => verb switch
+    {
+        Approve => TransitionKind.Approve,
+        Reject => TransitionKind.Reject,
+        RequestInfo => TransitionKind.RequestInfo,
+        _ => null,
+    };
+
+    private static string Title(string wire) => CultureInfo.InvariantCulture.TextInfo.ToTitleCase(wire.Replace('_', ' '));
+
+    private static string PriorityMark(Priority p) => p switch
+    {
+        Priority.Critical => "🔴",
+        Priority.High => "🟠",
+        Priority.Medium => "🟡",
+        _ => "🟢",
+    };
+
+    private static string Utc(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture);
+
+    /// <summary>The request's card. While the request is pending and <paramref name="withActions"/>, it carries a notes
+    /// field and the three actions; otherwise the outcome. <paramref name="notice"/> is a line for the person who clicked.</summary>
+    public static AdaptiveCard RequestCard(ApprovalRequest r, string? publicBaseUrl, IReadOnlyList<string> refreshUserIds, bool withActions = true, string? notice = null, bool noticeIsError = false)
+    {
+        var body = new List<CardElement>();
+        if (notice is not null)
+        {
+            body.Add(new TextBlock(notice) { Id = "notice", Wrap = true, Weight = "Bolder", Color = noticeIsError ? "Attention" : "Good" });
+        }
+        body.Add(new Container(
+        [
+            new TextBlock($"{PriorityMark(r.Priority)} Approval needed: {TeamsText.Escape(r.ActionName, 200)}")
+            {
+                Id = "title", Size = "Large", Weight = "Bolder", Wrap = true,
+                Color = r.Priority == Priority.Critical || r.RiskLevel is RiskLevel.Critical ? "Attention" : r.Priority == Priority.High || r.RiskLevel is RiskLevel.High ? "Warning" : null,
+            },
+            new TextBlock($"{Title(r.Priority.ToWire())} priority · {(r.RiskLevel is { } risk ? Title(risk.ToWire()) + " risk" : "risk not given")}") { Id = "subtitle", IsSubtle = true, Wrap = true },
+        ])
+        {
+            Id = "header",
+            Style = r.Priority == Priority.Critical || r.RiskLevel is RiskLevel.Critical ? "attention" : r.Priority == Priority.High || r.RiskLevel is RiskLevel.High ? "warning" : "emphasis",
+            Bleed = true,
+        });
+        if (!string.IsNullOrWhiteSpace(r.ActionDescription))
+        {
+            body.Add(new TextBlock(TeamsText.Escape(r.ActionDescription, 2000)) { Id = "description", Wrap = true });
+        }
+        var facts = new List<Fact>
+        {
+            new("Action", TeamsText.Escape(r.ActionName, 200)),
+            new("Agent", r.AgentId is null ? "not given" : TeamsText.Escape(r.AgentId, 200)),
+        };
+        if (r.RunId is not null)
+        {
+            facts.Add(new Fact("Run", TeamsText.Escape(r.RunId, 200)));
+        }
+        facts.Add(new Fact("Estimated cost", r.EstimatedCost is { } cost ? "$" + cost.ToString("#,0.00####", CultureInfo.InvariantCulture) : "not given"));
+        facts.Add(new Fact("Risk", r.RiskLevel is { } rl ? Title(rl.ToWire()) : "not given"));
+        facts.Add(new Fact("Priority", Title(r.Priority.ToWire())));
+        facts.Add(new Fact("Deadline", Utc(r.ExpiresAt)));
+        body.Add(new FactSet(facts) { Id = "facts" });
+        if (r.ActionInputs is not null)
+        {
+            body.Add(new TextBlock("Inputs") { Id = "inputs_title", Weight = "Bolder" });
+            body.Add(new TextBlock(TeamsText.Escape(Pretty(r.ActionInputs), 1500)) { Id = "inputs", Wrap = true, FontType = "Monospace", MaxLines = 20 });
+        }
+        if (r.Context is not null)
+        {
+            body.Add(new TextBlock("Context") { Id = "context_title", Weight = "Bolder" });
+            body.Add(new TextBlock(TeamsText.Escape(Pretty(r.Context), 800)) { Id = "context", Wrap = true, FontType = "Monospace", MaxLines = 12 });
+        }
+        if (r.Status == ApprovalStatus.Pending && r.InfoResponse is not null)
+        {
+            body.Add(new TextBlock($"The agent answered \"{TeamsText.Escape(r.InfoRequestMessage, 300)}\": {TeamsText.Escape(r.InfoResponse, 1500)}") { Id = "answer", Wrap = true });
+        }
+        IReadOnlyList<CardAction>? actions = null;
+        CardRefresh? refresh = null;
+        var data = new Dictionary<string, string> { [ApprovalIdField] = r.Id.ToString() };
+        if (r.Status == ApprovalStatus.Pending && withActions)
+        {
+            body.Add(new InputText { Id = NotesInput, Label = "Notes (required to reject or to ask a question)", Placeholder = "Why, or what you need to know", IsMultiline = true, MaxLength = 3000 });
+            actions =
+            [
+                new CardAction("Approve", Approve) { Data = data, Style = "positive", AssociatedInputs = "auto" },
+                new CardAction("Reject", Reject) { Data = data, Style = "destructive", AssociatedInputs = "auto" },
+                new CardAction("Request info", RequestInfo) { Data = data, AssociatedInputs = "auto" },
+            ];
+        }
+        else if (r.Status != ApprovalStatus.Pending)
+        {
+            body.Add(new TextBlock(Outcome(r)) { Id = "outcome", Wrap = true, Weight = "Bolder", Color = r.Status == ApprovalStatus.Approved ? "Good" : r.Status == ApprovalStatus.InfoRequested ? "Accent" : "Attention" });
+        }
+        if (r.Status is ApprovalStatus.Pending or ApprovalStatus.InfoRequested && refreshUserIds.Count > 0)
+        {
+            refresh = new CardRefresh(new CardAction("Refresh", Refresh) { Data = data }, [.. refreshUserIds.Take(MaxRefreshUsers)]);
+        }
+        var footer = $"Request {r.Id}" + (r.RouteName is null ? "" : $" · route {TeamsText.Escape(r.RouteName, 100)}");
+        if (!string.IsNullOrWhiteSpace(publicBaseUrl))
+        {
+            footer += $" · [Open in the console]({publicBaseUrl.TrimEnd('/')}/approvals/{r.Id})";
+        }
+        body.Add(new TextBlock(footer) { Id = "footer", IsSubtle = true, Wrap = true, Size = "Small" });
+        return new AdaptiveCard { Body = body, Actions = actions, Refresh = refresh, Msteams = new CardMsTeams("Full") };
+    }
+
+    public static string Who(ApprovalRequest r) => TeamsText.Escape(r.DecidedByEmail ?? r.DecidedByUserId ?? "someone", 254);
+
+    public static string Outcome(ApprovalRequest r) => r.Status switch
+    {
+        ApprovalStatus.Approved => $"✅ Approved by {Who(r)} at {Utc(r.DecidedAt!.Value)}" + (r.DecisionNotes is null ? "" : $": {TeamsText.Escape(r.DecisionNotes, 1000)}"),
+        ApprovalStatus.Rejected => $"❌ Rejected by {Who(r)} at {Utc(r.DecidedAt!.Value)}" + (r.DecisionNotes is null ? "" : $": {TeamsText.Escape(r.DecisionNotes, 1000)}"),
+        ApprovalStatus.Expired => $"⌛ Expired at {Utc(r.ExpiresAt)}: nobody decided in time, so the action will not run.",
+        ApprovalStatus.Cancelled => $"🚫 Cancelled by the agent at {Utc(r.DecidedAt ?? r.UpdatedAt)}.",
+        ApprovalStatus.InfoRequested => $"❓ Waiting for the agent's answer to: {TeamsText.Escape(r.InfoRequestMessage, 1000)}",
+        _ => "",
+    };
+
+    public static string AlreadyDecided(ApprovalRequest r) => r.Status switch
+    {
+        ApprovalStatus.Approved or ApprovalStatus.Rejected => $"This request was already {r.Status.ToWire()} by {Who(r)}.",
+        ApprovalStatus.Expired => "This request expired; it can no longer be decided.",
+        ApprovalStatus.Cancelled => "This request was cancelled by the agent.",
+        ApprovalStatus.InfoRequested => "This request is waiting for the agent's answer; you can still approve or reject it.",
+        _ => "This request is pending.",
+    };
+
+    public static AdaptiveCard Notice(string text) => new()
+    {
+        Body = [new TextBlock(text) { Id = "notice", Wrap = true, Weight = "Bolder", Color = "Attention" }],
+        Msteams = new CardMsTeams("Full"),
+    };
+
+    private static string Pretty(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        return JsonSerializer.Serialize(doc.RootElement, new JsonSerializerOptions { WriteIndented = true });
+    }
+
+    /// <summary>Route approvers Teams can refresh the card for: Teams user ids (29:...) and AAD object ids.</summary>
+    public static IReadOnlyList<string> RefreshUsers(IEnumerable<string> approvers) =>
+        [.. approvers.Where(a => a.StartsWith("29:", StringComparison.Ordinal) || Guid.TryParse(a, out _)).Take(MaxRefreshUsers)];
+}

@@ -1,0 +1,249 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using AgentSentinel.Core.Approvals;
+using AgentSentinel.Core.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace AgentSentinel.Bot.Teams;
+
+/// <summary>
+/// <c>POST /api/messages</c>, the bot's messaging endpoint. Only activities with a valid Bot Framework token get in
+/// (every failure is exactly 401); without an app id the endpoint answers 404, never unchecked. Installs are recorded
+/// so routes can name channels; <c>adaptiveCard/action</c> invokes decide through the same transition as every surface
+/// and are answered with the card as it now stands.
+/// </summary>
+public static class TeamsEndpoints
+{
+    private const int MaxBodyBytes = 256 * 1024;
+
+    public static IEndpointRouteBuilder MapTeamsEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/api/messages", MessagesAsync).WithName("TeamsMessages").WithTags("Teams").ExcludeFromDescription();
+        return app;
+    }
+
+    public static async Task MessagesAsync(HttpContext http)
+    {
+        var services = http.RequestServices;
+        var options = services.GetRequiredService<IOptionsMonitor<TeamsOptions>>().CurrentValue;
+        if (string.IsNullOrWhiteSpace(options.AppId))
+        {
+            http.Response.StatusCode = StatusCodes.Status404NotFound;
+            return;
+        }
+        var body = await ReadBodyAsync(http);
+        JsonNode? activity = null;
+        if (body is not null)
+        {
+            try
+            {
+                activity = JsonNode.Parse(body);
+            }
+            catch (JsonException)
+            {
+                activity = null;
+            }
+        }
+        var identity = await services.GetRequiredService<BotFrameworkAuth>().ValidateAsync(
+            http.Request.Headers.Authorization.ToString(), Str(activity, "serviceUrl"), http.RequestAborted);
+        if (identity is null)
+        {
+            TeamsLog.Refused(services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(TeamsEndpoints)));
+            http.Response.StatusCode = StatusCodes.Status401Unauthorized;
+            return;
+        }
+        if (activity is not JsonObject)
+        {
+            http.Response.StatusCode = StatusCodes.Status400BadRequest;
+            return;
+        }
+        switch (Str(activity, "type"))
+        {
+            case "conversationUpdate":
+            case "installationUpdate":
+                await InstallAsync(services, activity, http.RequestAborted);
+                http.Response.StatusCode = StatusCodes.Status200OK;
+                return;
+            case "invoke" when Str(activity, "name") == "adaptiveCard/action":
+                var response = await InvokeAsync(services, activity, http.RequestAborted);
+                http.Response.StatusCode = StatusCodes.Status200OK;
+                await http.Response.WriteAsync(response.ToJsonString(CardJson.Options), http.RequestAborted);
+                return;
+            default:
+                await RememberAsync(services, activity, http.RequestAborted);
+                http.Response.StatusCode = StatusCodes.Status200OK;
+                return;
+        }
+    }
+
+    private static async Task<byte[]?> ReadBodyAsync(HttpContext http)
+    {
+        if (http.Request.ContentLength > MaxBodyBytes)
+        {
+            return null;
+        }
+        using var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await http.Request.Body.ReadAsync(chunk, http.RequestAborted)) > 0)
+        {
+            buffer.Write(chunk, 0, read);
+            if (buffer.Length > MaxBodyBytes)
+            {
+                return null;
+            }
+        }
+        return buffer.ToArray();
+    }
+
+    /// <summary>The bot was added to (or removed from) a team, a group chat or a personal chat.</summary>
+    private static async Task InstallAsync(IServiceProvider services, JsonNode activity, CancellationToken ct)
+    {
+        var store = services.GetRequiredService<IChatConversationStore>();
+        var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
+        var botId = Str(activity["recipient"], "id");
+        var conversationId = Str(activity["conversation"], "id");
+        var removed = Str(activity, "action") == "remove"
+            || (activity["membersRemoved"]?.AsArray().Any(m => Str(m, "id") == botId) ?? false)
+            || Str(activity["channelData"], "eventType") == "teamDeleted";
+        if (removed && conversationId is not null)
+        {
+            await store.MarkRemovedAsync(Core.Approvals.Surface.Teams, Str(activity["channelData"]?["team"], "id") ?? conversationId, now, ct);
+            return;
+        }
+        await RememberAsync(services, activity, ct);
+    }
+
+    /// <summary>Records where the bot is and how to reach it (any authenticated activity shows that).</summary>
+    private static async Task RememberAsync(IServiceProvider services, JsonNode activity, CancellationToken ct)
+    {
+        var conversationId = Str(activity["conversation"], "id");
+        var serviceUrl = Str(activity, "serviceUrl");
+        if (conversationId is null || serviceUrl is null)
+        {
+            return;
+        }
+        var channelData = activity["channelData"];
+        var teamId = Str(channelData?["team"], "id");
+        var kind = Str(activity["conversation"], "conversationType") ?? (teamId is not null ? "channel" : "personal");
+        await services.GetRequiredService<IChatConversationStore>().UpsertConversationAsync(new ChatConversation
+        {
+            Surface = Core.Approvals.Surface.Teams,
+            ConversationId = conversationId.Split(";messageid=", 2)[0],
+            Kind = kind,
+            ChannelId = Str(channelData?["channel"], "id") ?? (kind == "channel" ? teamId : null),
+            TeamId = teamId,
+            TenantId = Str(channelData?["tenant"], "id") ?? Str(activity["conversation"], "tenantId"),
+            ServiceUrl = serviceUrl,
+            BotId = Str(activity["recipient"], "id"),
+            UserId = kind == "personal" ? Str(activity["from"], "id") : null,
+        }, services.GetRequiredService<TimeProvider>().GetUtcNow(), ct);
+    }
+
+    /// <summary>A card action: refresh, approve, reject or request info.</summary>
+    private static async Task<JsonObject> InvokeAsync(IServiceProvider services, JsonNode activity, CancellationToken ct)
+    {
+        var action = activity["value"]?["action"];
+        var verb = Str(action, "verb");
+        var data = action?["data"];
+        var approvals = services.GetRequiredService<ApprovalService>();
+        var publicBaseUrl = services.GetRequiredService<IOptions<Core.Configuration.AgentSentinelOptions>>().Value.PublicBaseUrl;
+        if (!Guid.TryParse(Str(data, TeamsCards.ApprovalIdField), out var approvalId))
+        {
+            return CardResponse(TeamsCards.Notice("This card does not belong to an approval request."));
+        }
+        var request = await approvals.GetAsync(approvalId, ct);
+        if (request is null)
+        {
+            return CardResponse(TeamsCards.Notice("This approval request no longer exists."));
+        }
+        var actor = await ActorAsync(services, activity, ct);
+        var refreshUsers = TeamsCards.RefreshUsers(request.Approvers);
+        var mayDecide = ApprovalService.MayDecide(request, actor) && !ApprovalService.IsRequester(request, actor);
+        if (verb == TeamsCards.Refresh)
+        {
+            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: mayDecide));
+        }
+        var kind = TeamsCards.FromVerb(verb);
+        if (kind is null)
+        {
+            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: mayDecide, notice: "Unknown action.", noticeIsError: true));
+        }
+        var notes = Str(data, TeamsCards.NotesInput)?.Trim();
+        if (string.IsNullOrEmpty(notes))
+        {
+            notes = null;
+        }
+        if (ApprovalService.IsRequester(request, actor))
+        {
+            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: false, notice: "You requested this action, so you cannot decide it.", noticeIsError: true));
+        }
+        if (!ApprovalService.MayDecide(request, actor))
+        {
+            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: false, notice: "You are not one of the approvers of this request, so nothing was changed.", noticeIsError: true));
+        }
+        if (notes is null && kind != TransitionKind.Approve)
+        {
+            var missing = kind == TransitionKind.Reject ? "A reason is required to reject: write it in Notes, then choose Reject again." : "Write your question in Notes, then choose Request info again.";
+            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: true, notice: missing, noticeIsError: true));
+        }
+        var result = await approvals.DecideAsync(approvalId, kind.Value, actor, notes, isAdmin: false, ct);
+        if (result.Applied)
+        {
+            var done = kind switch
+            {
+                TransitionKind.Approve => "You approved this request.",
+                TransitionKind.Reject => "You rejected this request.",
+                _ => "Your question was sent to the agent.",
+            };
+            return CardResponse(TeamsCards.RequestCard(result.Request!, publicBaseUrl, refreshUsers, withActions: true, notice: done));
+        }
+        var current = result.Request ?? request;
+        return CardResponse(TeamsCards.RequestCard(current, publicBaseUrl, refreshUsers, withActions: false, notice: TeamsCards.AlreadyDecided(current), noticeIsError: true));
+    }
+
+    /// <summary>Who clicked, with the email from the connector's member lookup (how approvers listed by email are matched).</summary>
+    private static async Task<Actor> ActorAsync(IServiceProvider services, JsonNode activity, CancellationToken ct)
+    {
+        var from = activity["from"];
+        var userId = Str(from, "id") ?? "";
+        var aad = Str(from, "aadObjectId");
+        TeamsMember? member = null;
+        if (Str(activity, "serviceUrl") is { } serviceUrl && Str(activity["conversation"], "id") is { } conversation && userId.Length > 0)
+        {
+            try
+            {
+                member = await services.GetRequiredService<IBotConnector>().GetMemberAsync(serviceUrl, conversation, userId, ct);
+            }
+            catch (Exception e) when (e is HttpRequestException or BotConnectorException or TaskCanceledException)
+            {
+                TeamsLog.MemberLookupFailed(services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(TeamsEndpoints)), e);
+            }
+        }
+        return new Actor(member?.Name ?? Str(from, "name") ?? userId, Core.Approvals.Surface.Teams, member?.Email, member?.AadObjectId ?? aad ?? userId);
+    }
+
+    private static JsonObject CardResponse(AdaptiveCard card) => new()
+    {
+        ["statusCode"] = 200,
+        ["type"] = CardJson.ContentType,
+        ["value"] = JsonSerializer.SerializeToNode(card, CardJson.Options),
+    };
+
+    internal static string? Str(JsonNode? node, string name)
+    {
+        try
+        {
+            return node?[name] is JsonValue value && value.TryGetValue<string>(out var s) ? s : null;
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Logging;
+
+namespace AgentSentinel.Bot.Teams;
+
+/// <summary>Teams log messages, source-generated. Event ids 3100-3199.</summary>
+internal static partial class TeamsLog
+{
+    [LoggerMessage(3100, LogLevel.Warning, "Refused an activity on /api/messages: missing or invalid Bot Framework token")]
+    public static partial void Refused(ILogger logger);
+
+    [LoggerMessage(3101, LogLevel.Warning, "Teams member lookup failed; deciding without an email")]
+    public static partial void MemberLookupFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(3102, LogLevel.Information, "Posted approval {ApprovalId} to Teams channel {Channel} as {ActivityId}")]
+    public static partial void Posted(ILogger logger, Guid approvalId, string channel, string activityId);
+
+    [LoggerMessage(3103, LogLevel.Information, "Updated the Teams card of {ApprovalId} in {Channel} ({Status})")]
+    public static partial void Updated(ILogger logger, Guid approvalId, string channel, string status);
+
+    [LoggerMessage(3104, LogLevel.Warning, "Teams rate-limited a card of {ApprovalId} in {Channel}; retrying in {RetryAfter}")]
+    public static partial void RateLimited(ILogger logger, Guid approvalId, string channel, TimeSpan retryAfter);
+
+    [LoggerMessage(3105, LogLevel.Error, "Teams refused a card of {ApprovalId} in {Channel}: {Error}")]
+    public static partial void DeliveryFailed(ILogger logger, Guid approvalId, string channel, string error);
+
+    [LoggerMessage(3106, LogLevel.Warning, "No Teams installation is known for channel {Channel}; add the bot to its team")]
+    public static partial void NoInstallation(ILogger logger, string channel);
+}

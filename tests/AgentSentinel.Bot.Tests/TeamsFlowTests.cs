@@ -1,0 +1,289 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using AgentSentinel.Core.Auth;
+using AgentSentinel.Core.Configuration;
+using AgentSentinel.Testing;
+
+namespace AgentSentinel.Bot.Tests;
+
+/// <summary>The Teams bot end to end: the real host with its job server, activities shaped as Teams sends them with
+/// tokens signed by a local key published through local OpenID metadata, and a fake Bot Connector and token endpoint
+/// that record what the bot sent.</summary>
+public sealed class TeamsFlowTests : IAsyncLifetime
+{
+    private const string Channel = "19:general0123@thread.tacv2";
+    private const string AliceAad = "6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
+    private FakeBotConnector _bot = null!;
+    private AgentSentinelApp _app = null!;
+    private HttpClient _agent = null!;
+    private HttpClient _teams = null!;
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync()
+    {
+        _bot = await FakeBotConnector.StartAsync();
+        _bot.Members["29:alice"] = ("Alice", AliceAad, "alice@example.com");
+        _bot.Members["29:bob"] = ("Bob", "aad-bob-0002", "bob@example.com");
+        _bot.Members["29:eve"] = ("Eve", "aad-eve-0003", "eve@example.com");
+        _app = new AgentSentinelApp(await TestStorage.CreateAsync(StorageProvider.Sqlite, "teams"), runJobServer: true, settings: new Dictionary<string, string?>
+        {
+            ["AgentSentinel:Teams:AppId"] = FakeBotConnector.AppId,
+            ["AgentSentinel:Teams:AppPassword"] = FakeBotConnector.AppPassword,
+            ["AgentSentinel:Teams:OpenIdMetadataUrl"] = _bot.MetadataUrl,
+            ["AgentSentinel:Teams:TokenUrl"] = _bot.TokenUrl,
+            ["AgentSentinel:Routing:Routes:0:Name"] = "payments",
+            ["AgentSentinel:Routing:Routes:0:Teams:Channel"] = Channel,
+            ["AgentSentinel:Routing:Routes:0:Approvers:0"] = AliceAad,
+            ["AgentSentinel:Routing:Routes:0:Approvers:1"] = "bob@example.com",
+        });
+        _ = _app.Server;
+        _agent = _app.Client(await _app.CreateKeyAsync("agent", [Scopes.Agent]));
+        _teams = _app.Client(null);
+        var install = await SendActivityAsync(ConversationUpdate());
+        Assert.Equal(HttpStatusCode.OK, install.StatusCode);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _agent.Dispose();
+        _teams.Dispose();
+        await _app.DisposeAsync();
+        await _bot.DisposeAsync();
+    }
+
+    private JsonObject ConversationUpdate() => new()
+    {
+        ["type"] = "conversationUpdate",
+        ["id"] = "f:1234",
+        ["timestamp"] = DateTimeOffset.UtcNow.ToString("O"),
+        ["serviceUrl"] = _bot.ServiceUrl,
+        ["channelId"] = "msteams",
+        ["from"] = new JsonObject { ["id"] = "29:alice", ["aadObjectId"] = AliceAad },
+        ["conversation"] = new JsonObject { ["isGroup"] = true, ["conversationType"] = "channel", ["tenantId"] = FakeBotConnector.TenantId, ["id"] = Channel },
+        ["recipient"] = new JsonObject { ["id"] = "28:" + FakeBotConnector.AppId, ["name"] = "Agent Sentinel" },
+        ["membersAdded"] = new JsonArray(new JsonObject { ["id"] = "28:" + FakeBotConnector.AppId }),
+        ["channelData"] = new JsonObject
+        {
+            ["team"] = new JsonObject { ["id"] = Channel, ["name"] = "Finance", ["aadGroupId"] = "group-1" },
+            ["eventType"] = "teamMemberAdded",
+            ["tenant"] = new JsonObject { ["id"] = FakeBotConnector.TenantId },
+        },
+    };
+
+    private JsonObject Invoke(string user, string verb, string approvalId, string? notes, string conversationId) => new()
+    {
+        ["type"] = "invoke",
+        ["name"] = "adaptiveCard/action",
+        ["id"] = "f:" + Guid.NewGuid().ToString("N"),
+        ["timestamp"] = DateTimeOffset.UtcNow.ToString("O"),
+        ["serviceUrl"] = _bot.ServiceUrl,
+        ["channelId"] = "msteams",
+        ["from"] = new JsonObject { ["id"] = user, ["name"] = user, ["aadObjectId"] = _bot.Members.TryGetValue(user, out var m) ? m.AadObjectId : null },
+        ["conversation"] = new JsonObject { ["isGroup"] = true, ["conversationType"] = "channel", ["tenantId"] = FakeBotConnector.TenantId, ["id"] = conversationId },
+        ["recipient"] = new JsonObject { ["id"] = "28:" + FakeBotConnector.AppId, ["name"] = "Agent Sentinel" },
+        ["value"] = new JsonObject
+        {
+            ["action"] = new JsonObject
+            {
+                ["type"] = "Action.Execute",
+                ["verb"] = verb,
+                ["data"] = notes is null
+                    ? new JsonObject { ["approval_id"] = approvalId }
+                    : new JsonObject { ["approval_id"] = approvalId, ["notes"] = notes },
+            },
+            ["trigger"] = "manual",
+        },
+        ["channelData"] = new JsonObject { ["tenant"] = new JsonObject { ["id"] = FakeBotConnector.TenantId }, ["channel"] = new JsonObject { ["id"] = Channel } },
+    };
+
+    private Task<HttpResponseMessage> SendActivityAsync(JsonObject activity, string? token = null)
+    {
+        var message = new HttpRequestMessage(HttpMethod.Post, "/api/messages") { Content = JsonContent.Create(activity) };
+        message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token ?? _bot.SignToken());
+        return _teams.SendAsync(message, Ct);
+    }
+
+    private async Task<(string Id, FakeBotConnector.Call Post)> CreateAndAwaitCardAsync(object body)
+    {
+        var response = await _agent.PostAsJsonAsync("/api/v1/approvals", body, Ct);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var id = (string)(await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["id"]!;
+        var post = await _bot.WaitForAsync(b => b.CallsTo("create").LastOrDefault(c => c.Body!.ToJsonString().Contains(id, StringComparison.Ordinal)), what: $"the card of {id}");
+        return (id, post);
+    }
+
+    private static JsonObject Card(JsonObject? activity) => activity!["attachments"]![0]!["content"]!.AsObject();
+
+    private static JsonNode? Element(JsonObject card, string id) => card["body"]!.AsArray().FirstOrDefault(e => (string?)e!["id"] == id)
+        ?? card["body"]!.AsArray().SelectMany(e => e!["items"]?.AsArray() ?? []).FirstOrDefault(e => (string?)e!["id"] == id);
+
+    private async Task<JsonObject> PollAsync(string id) =>
+        (await (await _agent.GetAsync($"/api/v1/approvals/{id}/poll", Ct)).Content.ReadFromJsonAsync<JsonObject>(Ct))!;
+
+    /// <summary>Card text as a reader sees it: markdown escapes and word joiners removed.</summary>
+    private static string Plain(string text) => text.Replace("\\", "", StringComparison.Ordinal).Replace("\u2060", "", StringComparison.Ordinal);
+
+    private static string ConversationOf(string channel, string activityId) => $"{channel};messageid={activityId}";
+
+    [Fact]
+    public async Task A_new_request_is_posted_as_an_adaptive_card_in_the_routes_channel()
+    {
+        var (id, post) = await CreateAndAwaitCardAsync(new { action_name = "transfer_funds", action_description = "Pay [me](https://evil.example) **now** <at>Everyone</at>", priority = "critical", risk_level = "high", estimated_cost = 99.5, action_inputs = new { to = "ACC-2" } });
+        Assert.Equal(Channel, (string?)post.Body!["channelData"]!["channel"]!["id"]);
+        Assert.Equal(FakeBotConnector.TenantId, (string?)post.Body["channelData"]!["tenant"]!["id"]);
+        Assert.True((bool)post.Body["isGroup"]!);
+        var card = Card(post.Body["activity"]!.AsObject());
+        Assert.Equal("AdaptiveCard", (string?)card["type"]);
+        Assert.Equal("1.5", (string?)card["version"]);
+        var actions = card["actions"]!.AsArray();
+        Assert.InRange(actions.Count, 1, 6);
+        Assert.Equal(["approve", "reject", "request_info"], actions.Select(a => (string?)a!["verb"]));
+        Assert.All(actions, a => Assert.Equal("Action.Execute", (string?)a!["type"]));
+        Assert.All(actions, a => Assert.Equal(id, (string?)a!["data"]!["approval_id"]));
+        Assert.Equal("Input.Text", (string?)Element(card, "notes")!["type"]);
+        Assert.Contains(AliceAad, card["refresh"]!["userIds"]!.AsArray().Select(u => (string?)u));
+        var description = (string)Element(card, "description")!["text"]!;
+        Assert.DoesNotContain("[me](", description, StringComparison.Ordinal);
+        Assert.DoesNotContain("https://evil", description, StringComparison.Ordinal);
+        Assert.DoesNotContain("**now**", description, StringComparison.Ordinal);
+        Assert.DoesNotContain("<at>", description, StringComparison.Ordinal);
+        Assert.DoesNotContain("null", post.Body.ToJsonString(), StringComparison.Ordinal);
+        Assert.StartsWith("Bearer connector-token-", post.Authorization, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Each_verb_decides_through_the_card_and_answers_with_the_updated_card()
+    {
+        var (id, post) = await CreateAndAwaitCardAsync(new { action_name = "transfer_funds" });
+        var conversation = ConversationOf(Channel, "1");
+        var response = await SendActivityAsync(Invoke("29:alice", "approve", id, "Fine by me", conversation));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var invoke = await response.Content.ReadFromJsonAsync<JsonObject>(Ct);
+        Assert.Equal(200, (int)invoke!["statusCode"]!);
+        Assert.Equal("application/vnd.microsoft.card.adaptive", (string?)invoke["type"]);
+        var card = invoke["value"]!.AsObject();
+        Assert.Null(card["actions"]);
+        Assert.Contains("Approved by alice@example.com", Plain((string)Element(card, "outcome")!["text"]!), StringComparison.Ordinal);
+        var poll = await PollAsync(id);
+        Assert.Equal("approved", (string?)poll["status"]);
+        Assert.Equal("alice@example.com", (string?)poll["decided_by_email"]);
+        Assert.Equal("Fine by me", (string?)poll["decision_notes"]);
+        Assert.Equal("teams", (string?)poll["decided_via"]);
+
+        // The posted card is updated in place for everyone else.
+        var update = await _bot.WaitForAsync(b => b.CallsTo("update").FirstOrDefault(), what: "the card update");
+        Assert.Contains("Approved", Card(update.Body).ToJsonString(), StringComparison.Ordinal);
+        Assert.Contains((string)(await _bot.WaitForAsync(b => b.CallsTo("create").FirstOrDefault()))!.Path, "/v3/conversations", StringComparison.Ordinal);
+        _ = post;
+
+        var (rejected, _) = await CreateAndAwaitCardAsync(new { action_name = "transfer_funds" });
+        var reject = await (await SendActivityAsync(Invoke("29:bob", "reject", rejected, "Too risky", conversation))).Content.ReadFromJsonAsync<JsonObject>(Ct);
+        Assert.Contains("Rejected by bob@example.com", Plain((string)Element(reject!["value"]!.AsObject(), "outcome")!["text"]!), StringComparison.Ordinal);
+        Assert.Equal("Too risky", (string?)(await PollAsync(rejected))["decision_notes"]);
+
+        var (asked, _) = await CreateAndAwaitCardAsync(new { action_name = "transfer_funds" });
+        await SendActivityAsync(Invoke("29:alice", "request_info", asked, "Which account?", conversation));
+        Assert.Equal("info_requested", (string?)(await PollAsync(asked))["status"]);
+        var reply = await _bot.WaitForAsync(b => b.CallsTo("reply").FirstOrDefault(), what: "the question in the thread");
+        Assert.Contains("Which account?", (string?)reply.Body!["text"], StringComparison.Ordinal);
+        await _agent.PostAsJsonAsync($"/api/v1/approvals/{asked}/respond", new { response = "Savings" }, Ct);
+        var answer = await _bot.WaitForAsync(b => b.CallsTo("reply").Skip(1).FirstOrDefault(), what: "the answer in the thread");
+        Assert.Contains("Savings", (string?)answer.Body!["text"], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Reject_and_request_info_without_text_say_what_is_missing_and_change_nothing()
+    {
+        var (id, _) = await CreateAndAwaitCardAsync(new { action_name = "transfer_funds" });
+        foreach (var verb in new[] { "reject", "request_info" })
+        {
+            var invoke = await (await SendActivityAsync(Invoke("29:alice", verb, id, "  ", ConversationOf(Channel, "1")))).Content.ReadFromJsonAsync<JsonObject>(Ct);
+            var notice = (string)Element(invoke!["value"]!.AsObject(), "notice")!["text"]!;
+            Assert.Contains(verb == "reject" ? "reason is required" : "question", notice, StringComparison.Ordinal);
+            Assert.NotNull(invoke["value"]!["actions"]);
+        }
+        Assert.Equal("pending", (string?)(await PollAsync(id))["status"]);
+    }
+
+    [Fact]
+    public async Task Someone_who_is_not_an_approver_is_told_so_and_nothing_changes()
+    {
+        var (id, _) = await CreateAndAwaitCardAsync(new { action_name = "transfer_funds" });
+        var invoke = await (await SendActivityAsync(Invoke("29:eve", "approve", id, null, ConversationOf(Channel, "1")))).Content.ReadFromJsonAsync<JsonObject>(Ct);
+        Assert.Contains("not one of the approvers", (string)Element(invoke!["value"]!.AsObject(), "notice")!["text"]!, StringComparison.Ordinal);
+        Assert.Null(invoke["value"]!["actions"]);
+        Assert.Equal("pending", (string?)(await PollAsync(id))["status"]);
+        // A refresh shows the actions to approvers only.
+        var forAlice = await (await SendActivityAsync(Invoke("29:alice", "refresh", id, null, ConversationOf(Channel, "1")))).Content.ReadFromJsonAsync<JsonObject>(Ct);
+        Assert.NotNull(forAlice!["value"]!["actions"]);
+        var forEve = await (await SendActivityAsync(Invoke("29:eve", "refresh", id, null, ConversationOf(Channel, "1")))).Content.ReadFromJsonAsync<JsonObject>(Ct);
+        Assert.Null(forEve!["value"]!["actions"]);
+    }
+
+    [Fact]
+    public async Task Decisions_elsewhere_and_expiry_update_the_card()
+    {
+        var (id, _) = await CreateAndAwaitCardAsync(new { action_name = "transfer_funds" });
+        using var approver = _app.Client(await _app.CreateKeyAsync("api approver", [Scopes.Approver], "bob@example.com"));
+        Assert.Equal(HttpStatusCode.OK, (await approver.PostAsJsonAsync($"/api/v1/approvals/{id}/reject", new { reason = "From the API" }, Ct)).StatusCode);
+        var update = await _bot.WaitForAsync(b => b.CallsTo("update").FirstOrDefault(c => Card(c.Body).ToJsonString().Contains("From the API", StringComparison.Ordinal)), what: "update after an API decision");
+        Assert.Null(Card(update.Body)["actions"]);
+
+        var (expiring, _) = await CreateAndAwaitCardAsync(new { action_name = "transfer_funds", timeout_seconds = 1 });
+        var expired = await _bot.WaitForAsync(b => b.CallsTo("update").FirstOrDefault(c => Card(c.Body).ToJsonString().Contains("Expired", StringComparison.Ordinal)), what: "the expiry update");
+        Assert.Contains(expiring, Card(expired.Body).ToJsonString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Rate_limits_and_server_errors_are_retried_without_duplicates_and_one_token_serves_many_calls()
+    {
+        _bot.FailNext("create", HttpStatusCode.TooManyRequests, HttpStatusCode.InternalServerError);
+        var response = await _agent.PostAsJsonAsync("/api/v1/approvals", new { action_name = "transfer_funds" }, Ct);
+        var id = (string)(await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["id"]!;
+        // A 429, a 500, then the post that goes through.
+        await _bot.WaitForAsync(b => b.CallsTo("create").Count(c => c.Body!.ToJsonString().Contains(id, StringComparison.Ordinal)) >= 3 ? "done" : null,
+            TimeSpan.FromSeconds(20), "the retried post");
+        for (var i = 0; i < 4; i++)
+        {
+            await CreateAndAwaitCardAsync(new { action_name = "transfer_funds" });
+        }
+        await Task.Delay(1500, Ct);
+        Assert.Equal(3, _bot.CallsTo("create").Count(c => c.Body!.ToJsonString().Contains(id, StringComparison.Ordinal)));
+        Assert.Equal(1, _bot.TokensIssued);
+    }
+
+    [Fact]
+    public async Task Missing_forged_expired_and_misaddressed_tokens_get_exactly_401()
+    {
+        var (id, _) = await CreateAndAwaitCardAsync(new { action_name = "transfer_funds" });
+        var activity = Invoke("29:alice", "approve", id, null, ConversationOf(Channel, "1"));
+        var none = new HttpRequestMessage(HttpMethod.Post, "/api/messages") { Content = JsonContent.Create(activity) };
+        var responses = new List<HttpResponseMessage>
+        {
+            await _teams.SendAsync(none, Ct),
+            await SendActivityAsync(activity, _bot.SignToken(wrongKey: true)),
+            await SendActivityAsync(activity, _bot.SignToken(audience: "someone-else")),
+            await SendActivityAsync(activity, _bot.SignToken(expires: DateTime.UtcNow.AddMinutes(-10))),
+            await SendActivityAsync(activity, _bot.SignToken(issuer: "https://evil.example")),
+            await SendActivityAsync(activity, _bot.SignToken(serviceUrl: "https://smba.trafficmanager.net/other/")),
+            await SendActivityAsync(activity, "not.a.jwt"),
+        };
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.Unauthorized, r.StatusCode));
+        Assert.Equal("pending", (string?)(await PollAsync(id))["status"]);
+    }
+}
+
+/// <summary>Without an app id the Teams endpoint is off, never unchecked.</summary>
+public sealed class TeamsDisabledTests
+{
+    [Fact]
+    public async Task Without_an_app_id_the_messages_endpoint_answers_404()
+    {
+        await using var app = new AgentSentinelApp(await TestStorage.CreateAsync(StorageProvider.Sqlite, "noteams"));
+        using var client = app.Client(null);
+        var response = await client.PostAsJsonAsync("/api/messages", new { type = "message" }, TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+    }
+}

@@ -1,0 +1,205 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace AgentSentinel.Testing;
+
+/// <summary>
+/// The Bot Framework as a test sees it, on loopback: OpenID metadata and signing keys (so tests sign inbound tokens
+/// with a local key), a client-credentials token endpoint, and a Bot Connector that records what the bot sent, answers
+/// like the real one and fails on demand (429 with Retry-After, 500).
+/// </summary>
+public sealed class FakeBotConnector : IAsyncDisposable
+{
+    public const string AppId = "00000000-1111-2222-3333-444444444444";
+    public const string AppPassword = "test-app-password";
+    public const string TenantId = "tenant-0001";
+
+    private readonly WebApplication _app;
+    private readonly RSA _key = RSA.Create(2048);
+    private readonly RSA _otherKey = RSA.Create(2048);
+    private readonly ConcurrentDictionary<string, ConcurrentQueue<HttpStatusCode>> _faults = new();
+    private long _ids = 1_700_000_000_000;
+    private int _tokens;
+
+    public sealed record Call(string Operation, string Method, string Path, JsonObject? Body, string? Authorization);
+
+    public ConcurrentQueue<Call> Calls { get; } = new();
+
+    /// <summary>Members the connector knows: Teams user id to (name, AAD object id, email).</summary>
+    public ConcurrentDictionary<string, (string Name, string AadObjectId, string Email)> Members { get; } = new();
+
+    public Uri BaseUrl { get; private set; } = null!;
+
+    /// <summary>The <c>serviceUrl</c> activities carry: this server.</summary>
+    public string ServiceUrl => BaseUrl.ToString();
+
+    public string MetadataUrl => new Uri(BaseUrl, ".well-known/openidconfiguration").ToString();
+
+    public string TokenUrl => new Uri(BaseUrl, "oauth2/token").ToString();
+
+    public int TokensIssued => _tokens;
+
+    private FakeBotConnector(WebApplication app) => _app = app;
+
+    public static async Task<FakeBotConnector> StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        builder.Logging.ClearProviders();
+        var app = builder.Build();
+        var fake = new FakeBotConnector(app);
+        app.MapGet("/.well-known/openidconfiguration", fake.Metadata);
+        app.MapGet("/keys", fake.Keys);
+        app.MapPost("/oauth2/token", (Func<HttpContext, Task<IResult>>)fake.TokenAsync);
+        app.MapPost("/v3/conversations", ctx => fake.ConnectorAsync(ctx, "create"));
+        app.MapPost("/v3/conversations/{id}/activities", ctx => fake.ConnectorAsync(ctx, "send"));
+        app.MapPost("/v3/conversations/{id}/activities/{activityId}", ctx => fake.ConnectorAsync(ctx, "reply"));
+        app.MapPut("/v3/conversations/{id}/activities/{activityId}", ctx => fake.ConnectorAsync(ctx, "update"));
+        app.MapGet("/v3/conversations/{id}/members/{userId}", fake.MemberAsync);
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        fake.BaseUrl = new Uri(address.TrimEnd('/') + "/");
+        return fake;
+    }
+
+    public void FailNext(string operation, params HttpStatusCode[] statuses)
+    {
+        var queue = _faults.GetOrAdd(operation, _ => new ConcurrentQueue<HttpStatusCode>());
+        foreach (var s in statuses)
+        {
+            queue.Enqueue(s);
+        }
+    }
+
+    public IReadOnlyList<Call> CallsTo(string operation) => [.. Calls.Where(c => c.Operation == operation)];
+
+    public async Task<T> WaitForAsync<T>(Func<FakeBotConnector, T?> probe, TimeSpan? timeout = null, string? what = null) where T : class
+    {
+        var until = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
+        while (true)
+        {
+            if (probe(this) is { } result)
+            {
+                return result;
+            }
+            if (DateTime.UtcNow > until)
+            {
+                throw new TimeoutException($"Timed out waiting for {what ?? "a connector call"}; calls so far: {string.Join(", ", Calls.Select(c => c.Operation))}");
+            }
+            await Task.Delay(25);
+        }
+    }
+
+    /// <summary>A token as the Bot Framework signs it for an inbound activity; each part can be made wrong.</summary>
+    public string SignToken(string? serviceUrl = null, string audience = AppId, string issuer = "https://api.botframework.com",
+        DateTime? expires = null, bool wrongKey = false)
+    {
+        var key = new RsaSecurityKey(wrongKey ? _otherKey : _key) { KeyId = wrongKey ? "other-key" : "test-key" };
+        var now = DateTime.UtcNow;
+        var exp = expires ?? now.AddMinutes(30);
+        return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = issuer,
+            Audience = audience,
+            IssuedAt = exp.AddMinutes(-60),
+            NotBefore = exp.AddMinutes(-60),
+            Expires = exp,
+            Claims = new Dictionary<string, object> { ["serviceurl"] = serviceUrl ?? ServiceUrl },
+            SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.RsaSha256),
+        });
+    }
+
+    private IResult Metadata() => Results.Json(new
+    {
+        issuer = "https://api.botframework.com",
+        authorization_endpoint = "https://invalid.botframework.com",
+        jwks_uri = new Uri(BaseUrl, "keys").ToString(),
+        id_token_signing_alg_values_supported = new[] { "RS256" },
+        token_endpoint_auth_methods_supported = new[] { "private_key_jwt" },
+    });
+
+    private IResult Keys()
+    {
+        var p = _key.ExportParameters(false);
+        return Results.Json(new
+        {
+            keys = new[]
+            {
+                new { kty = "RSA", use = "sig", kid = "test-key", n = Base64UrlEncoder.Encode(p.Modulus), e = Base64UrlEncoder.Encode(p.Exponent), endorsements = new[] { "msteams" } },
+            },
+        });
+    }
+
+    private async Task<IResult> TokenAsync(HttpContext http)
+    {
+        var form = await http.Request.ReadFormAsync();
+        Calls.Enqueue(new Call("token", "POST", "/oauth2/token", new JsonObject(form.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)JsonValue.Create(kv.Value.ToString())))), null));
+        if (form["client_id"] != AppId || form["client_secret"] != AppPassword || form["grant_type"] != "client_credentials"
+            || form["scope"] != "https://api.botframework.com/.default")
+        {
+            return Results.Json(new { error = "invalid_client" }, statusCode: 401);
+        }
+        var n = Interlocked.Increment(ref _tokens);
+        return Results.Json(new { token_type = "Bearer", expires_in = 3600, ext_expires_in = 3600, access_token = $"connector-token-{n}" });
+    }
+
+    private async Task ConnectorAsync(HttpContext http, string operation)
+    {
+        var body = http.Request.ContentLength > 0 || http.Request.ContentType is not null
+            ? (await JsonNode.ParseAsync(http.Request.Body))?.AsObject()
+            : null;
+        Calls.Enqueue(new Call(operation, http.Request.Method, http.Request.Path, body, http.Request.Headers.Authorization.ToString()));
+        if (!http.Request.Headers.Authorization.ToString().StartsWith("Bearer connector-token-", StringComparison.Ordinal))
+        {
+            http.Response.StatusCode = 401;
+            return;
+        }
+        if (_faults.TryGetValue(operation, out var queue) && queue.TryDequeue(out var fault))
+        {
+            http.Response.StatusCode = (int)fault;
+            if (fault == HttpStatusCode.TooManyRequests)
+            {
+                http.Response.Headers.RetryAfter = "1";
+            }
+            return;
+        }
+        var id = Interlocked.Increment(ref _ids).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        JsonObject answer = operation switch
+        {
+            "create" => new JsonObject
+            {
+                ["id"] = $"{(string?)body?["channelData"]?["channel"]?["id"]};messageid={id}",
+                ["activityId"] = id,
+            },
+            "update" => new JsonObject { ["id"] = (string?)http.Request.RouteValues["activityId"] },
+            _ => new JsonObject { ["id"] = id },
+        };
+        await http.Response.WriteAsJsonAsync(answer);
+    }
+
+    private IResult MemberAsync(HttpContext http, string id, string userId)
+    {
+        Calls.Enqueue(new Call("member", "GET", http.Request.Path, null, http.Request.Headers.Authorization.ToString()));
+        return Members.TryGetValue(userId, out var m)
+            ? Results.Json(new { id = userId, name = m.Name, aadObjectId = m.AadObjectId, email = m.Email, userPrincipalName = m.Email, tenantId = TenantId })
+            : Results.Json(new { error = new { code = "NotFound" } }, statusCode: 404);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.DisposeAsync();
+        _key.Dispose();
+        _otherKey.Dispose();
+    }
+}
