@@ -25,9 +25,9 @@ public static class SlackEndpoints
     public static IEndpointRouteBuilder MapSlackEndpoints(this IEndpointRouteBuilder app)
     {
         var slack = app.MapGroup("/slack").WithTags("Slack").ExcludeFromDescription();
-        slack.MapPost("/interactions", InteractionsAsync).WithName("SlackInteractions");
-        slack.MapPost("/commands", CommandsAsync).WithName("SlackCommands");
-        slack.MapPost("/events", EventsAsync).WithName("SlackEvents");
+        slack.MapPost("/interactions", InteractionsAsync).WithName("SlackInteractions").WithMetadata(new VerifiedByPlatformMetadata("Slack signing secret"));
+        slack.MapPost("/commands", CommandsAsync).WithName("SlackCommands").WithMetadata(new VerifiedByPlatformMetadata("Slack signing secret"));
+        slack.MapPost("/events", EventsAsync).WithName("SlackEvents").WithMetadata(new VerifiedByPlatformMetadata("Slack signing secret"));
         return app;
     }
 

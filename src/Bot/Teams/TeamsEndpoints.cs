@@ -23,7 +23,8 @@ public static class TeamsEndpoints
 
     public static IEndpointRouteBuilder MapTeamsEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/messages", MessagesAsync).WithName("TeamsMessages").WithTags("Teams").ExcludeFromDescription();
+        app.MapPost("/api/messages", MessagesAsync).WithName("TeamsMessages").WithTags("Teams").ExcludeFromDescription()
+            .WithMetadata(new VerifiedByPlatformMetadata("Bot Framework JWT"));
         return app;
     }
 
