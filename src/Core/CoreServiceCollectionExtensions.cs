@@ -36,7 +36,10 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<RuntimeSettings>();
         services.AddSingleton<ApprovalChangeHub>();
         services.AddSingleton<ApprovalService>();
-        services.AddSingleton<IExpiryScheduler, HangfireExpiryScheduler>();
+        services.AddSingleton<HangfireExpiryScheduler>();
+        services.AddSingleton<IExpiryScheduler>(sp => sp.GetRequiredService<HangfireExpiryScheduler>());
+        services.AddSingleton<IFollowUpScheduler>(sp => sp.GetRequiredService<HangfireExpiryScheduler>());
+        services.AddTransient<FollowUpJobs>();
         services.AddTransient<ExpiryJobs>();
         services.AddTransient<ExpiryRecovery>();
         return services;

@@ -24,4 +24,6 @@ public static class EventKinds
     public const string InfoProvided = "info_provided";
     public const string Cancelled = "cancelled";
     public const string Expired = "expired";
+    public const string ReminderSent = "reminder_sent";
+    public const string Escalated = "escalated";
 }

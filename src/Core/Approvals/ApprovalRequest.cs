@@ -36,6 +36,12 @@ public sealed record ApprovalRequest
     public string? RouteName { get; init; }
     /// <summary>Who may decide this request (from its route, plus escalations); empty means any approver.</summary>
     public IReadOnlyList<string> Approvers { get; init; } = [];
+    /// <summary>Reminders sent so far.</summary>
+    public int RemindersSent { get; init; }
+    /// <summary>The escalation levels reached so far (0: none).</summary>
+    public int EscalationLevel { get; init; }
+    /// <summary>When the next reminder or escalation is due; null when none is left before the deadline.</summary>
+    public DateTimeOffset? FollowUpAt { get; init; }
     /// <summary>Increments on every transition; lets a waiter tell that something changed.</summary>
     public int Version { get; init; }
     public DateTimeOffset UpdatedAt { get; init; }

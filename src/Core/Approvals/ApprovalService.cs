@@ -20,6 +20,7 @@ public sealed class ApprovalService(
     RuntimeSettings settings,
     ApprovalChangeHub hub,
     IExpiryScheduler scheduler,
+    IFollowUpScheduler followUps,
     IEnumerable<IApprovalObserver> observers,
     TimeProvider time,
     ILogger<ApprovalService> logger)
@@ -76,10 +77,16 @@ public sealed class ApprovalService(
             Surface = requester.Surface,
             Details = route is null ? null : System.Text.Json.JsonSerializer.Serialize(new { route = route.Name }),
         };
+        var firstFollowUp = FollowUpPlan.Next(FollowUpPlan.For(request, route), 0, 0);
+        request = request with { FollowUpAt = firstFollowUp?.DueAt };
         var result = await store.CreateAsync(request, input.RequestHash, createdEvent, ct);
         if (result.Outcome == CreateOutcome.Created)
         {
             scheduler.ScheduleExpiry(request.Id, request.ExpiresAt);
+            if (firstFollowUp is not null)
+            {
+                followUps.ScheduleFollowUp(request.Id, firstFollowUp.DueAt);
+            }
             Log.ApprovalCreated(logger, request.Id, request.ActionName, requester.KeyId, request.RouteName, request.ExpiresAt);
             foreach (var observer in _observers)
             {
@@ -162,6 +169,81 @@ public sealed class ApprovalService(
             Log.SweepExpired(logger, total);
         }
         return total;
+    }
+
+    /// <summary>Sends what is due of a request's reminders and escalation levels, each once; returns when the next is due.
+    /// When several reminders are due at once (the server was down) only the latest is sent; every escalation level
+    /// fires, in order. Escalated people join the request's approvers (when it names any).</summary>
+    public async Task<DateTimeOffset?> FollowUpAsync(Guid id, CancellationToken ct)
+    {
+        var request = await store.GetAsync(id, ct);
+        var now = Now;
+        if (request is null || request.IsTerminal || now >= request.ExpiresAt)
+        {
+            return null;
+        }
+        var (routes, _, _) = await settings.GetRoutesAsync(ct);
+        var plan = FollowUpPlan.For(request, routes.FirstOrDefault(r => r.Name == request.RouteName));
+        var dueReminder = plan.LastOrDefault(f => f.Kind == FollowUpKind.Reminder && f.DueAt <= now && f.Number > request.RemindersSent);
+        var dueLevels = plan.Where(f => f.Kind == FollowUpKind.Escalation && f.DueAt <= now && f.Number > request.EscalationLevel).ToList();
+        foreach (var followUp in dueLevels.Append(dueReminder).OfType<FollowUp>())
+        {
+            var reminders = followUp.Kind == FollowUpKind.Reminder ? followUp.Number : request.RemindersSent;
+            var level = followUp.Kind == FollowUpKind.Escalation ? followUp.Number : request.EscalationLevel;
+            IReadOnlyList<string>? approvers = null;
+            if (followUp.Level is { } escalation && request.Approvers.Count > 0)
+            {
+                approvers = [.. request.Approvers.Union(FollowUpPlan.EscalatedApprovers(escalation), StringComparer.OrdinalIgnoreCase)];
+            }
+            var details = followUp.Kind == FollowUpKind.Reminder
+                ? System.Text.Json.JsonSerializer.Serialize(new { number = followUp.Number, seconds_left = (long)(request.ExpiresAt - now).TotalSeconds })
+                : System.Text.Json.JsonSerializer.Serialize(new
+                {
+                    level = followUp.Number,
+                    slack_channel = followUp.Level?.Slack?.Channel,
+                    teams_channel = followUp.Level?.Teams?.Channel,
+                    mention = followUp.Level?.Mention,
+                });
+            var updated = await store.AdvanceFollowUpAsync(new FollowUpAdvance(
+                id,
+                followUp.Kind,
+                followUp.Kind == FollowUpKind.Reminder ? request.RemindersSent : request.EscalationLevel,
+                followUp.Number,
+                FollowUpPlan.Next(plan, reminders, level)?.DueAt,
+                approvers,
+                new ApprovalEvent
+                {
+                    ApprovalId = id,
+                    Kind = followUp.Kind == FollowUpKind.Reminder ? EventKinds.ReminderSent : EventKinds.Escalated,
+                    At = now,
+                    Actor = Actor.System.AuditName,
+                    Surface = Surface.System,
+                    Details = details,
+                }), ct);
+            if (updated is null)
+            {
+                // Someone else recorded it, or the request was decided meanwhile.
+                return null;
+            }
+            request = updated;
+            foreach (var observer in _observers)
+            {
+                await observer.OnFollowUpAsync(updated, followUp, ct);
+            }
+        }
+        return request.FollowUpAt;
+    }
+
+    /// <summary>Runs the follow-ups that are due for every open request, in bounded batches.</summary>
+    public async Task<int> FollowUpDueAsync(int batchSize, CancellationToken ct)
+    {
+        var count = 0;
+        foreach (var id in await store.ListDueFollowUpsAsync(Now, batchSize, ct))
+        {
+            await FollowUpAsync(id, ct);
+            count++;
+        }
+        return count;
     }
 
     public async Task<TransitionResult> TransitionAsync(TransitionCommand command, CancellationToken ct)

@@ -10,10 +10,19 @@ public interface IApprovalObserver
     Task OnCreatedAsync(ApprovalRequest request, CancellationToken ct);
 
     Task OnChangedAsync(ApprovalRequest request, TransitionKind transition, Actor actor, CancellationToken ct);
+
+    /// <summary>A reminder or an escalation level was recorded for a request that is still open.</summary>
+    Task OnFollowUpAsync(ApprovalRequest request, FollowUp followUp, CancellationToken ct) => Task.CompletedTask;
 }
 
 /// <summary>Schedules the expiry of a request at its deadline.</summary>
 public interface IExpiryScheduler
 {
     void ScheduleExpiry(Guid id, DateTimeOffset deadline);
+}
+
+/// <summary>Schedules a request's next reminder or escalation.</summary>
+public interface IFollowUpScheduler
+{
+    void ScheduleFollowUp(Guid id, DateTimeOffset at);
 }

@@ -28,9 +28,34 @@ public sealed class ExpiryJobs(ApprovalService service, IExpiryScheduler schedul
     public Task<int> SweepAsync(CancellationToken ct) => service.ExpireDueAsync(SweepBatchSize, ct);
 }
 
-/// <summary>Schedules expiry as Hangfire delayed jobs. The delay is measured on the injected clock.</summary>
-public sealed class HangfireExpiryScheduler(IBackgroundJobClient jobs, TimeProvider time) : IExpiryScheduler
+/// <summary>Reminders and escalation: a job at each request's next follow-up, and a sweep for anything missed.</summary>
+public sealed class FollowUpJobs(ApprovalService service, IFollowUpScheduler scheduler)
 {
+    public const string SweepJobId = "follow-up-sweep";
+
+    [AutomaticRetry(Attempts = 5)]
+    public async Task RunAsync(Guid approvalId, CancellationToken ct)
+    {
+        if (await service.FollowUpAsync(approvalId, ct) is { } next)
+        {
+            scheduler.ScheduleFollowUp(approvalId, next);
+        }
+    }
+
+    [AutomaticRetry(Attempts = 3)]
+    [DisableConcurrentExecution(timeoutInSeconds: 60)]
+    public Task<int> SweepAsync(CancellationToken ct) => service.FollowUpDueAsync(ExpiryJobs.SweepBatchSize, ct);
+}
+
+/// <summary>Schedules expiry and follow-ups as Hangfire delayed jobs. The delay is measured on the injected clock.</summary>
+public sealed class HangfireExpiryScheduler(IBackgroundJobClient jobs, TimeProvider time) : IExpiryScheduler, IFollowUpScheduler
+{
+    public void ScheduleFollowUp(Guid id, DateTimeOffset at)
+    {
+        var delay = at - time.GetUtcNow();
+        jobs.Schedule<FollowUpJobs>(j => j.RunAsync(id, CancellationToken.None), delay < MinimumDelay ? MinimumDelay : delay);
+    }
+
     private static readonly TimeSpan MinimumDelay = TimeSpan.FromMilliseconds(200);
 
     public void ScheduleExpiry(Guid id, DateTimeOffset deadline)

@@ -29,8 +29,18 @@ public interface IApprovalStore
     /// <summary>Open requests (id and deadline) in id order after <paramref name="after"/>, for rescheduling.</summary>
     Task<IReadOnlyList<(Guid Id, DateTimeOffset ExpiresAt)>> ListOpenAsync(Guid? after, int limit, CancellationToken ct);
 
+    /// <summary>Records a reminder or an escalation level, once: only if the counter still has the expected value and
+    /// the request is open and before its deadline. Appends the event in the same transaction.</summary>
+    Task<ApprovalRequest?> AdvanceFollowUpAsync(FollowUpAdvance advance, CancellationToken ct);
+
+    /// <summary>Open requests whose next follow-up is due.</summary>
+    Task<IReadOnlyList<Guid>> ListDueFollowUpsAsync(DateTimeOffset now, int limit, CancellationToken ct);
+
     Task<ApprovalStats> GetStatsAsync(DateTimeOffset from, DateTimeOffset to, DateTimeOffset now, CancellationToken ct);
 }
+
+public sealed record FollowUpAdvance(
+    Guid Id, FollowUpKind Kind, int Expected, int Number, DateTimeOffset? NextFollowUpAt, IReadOnlyList<string>? Approvers, ApprovalEvent Event);
 
 public sealed record ApprovalQuery
 {

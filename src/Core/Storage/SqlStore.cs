@@ -20,7 +20,7 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
         id, action_name, action_description, agent_id, run_id, task_id, mission_id, estimated_cost, risk_level, priority,
         action_inputs, context, callback_url, created_at, expires_at, status, decided_at, decided_by_email,
         decided_by_user_id, decided_via, decision_notes, info_request_message, info_response, requester_key_id,
-        requester_email, idempotency_key, request_hash, route_name, approvers, version, updated_at
+        requester_email, idempotency_key, request_hash, route_name, approvers, version, updated_at, reminders_sent, escalation_level, follow_up_at
         """;
 
     static SqlStore() => DefaultTypeMap.MatchNamesWithUnderscores = true;
@@ -34,7 +34,7 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
         VALUES (@Id, @ActionName, @ActionDescription, @AgentId, @RunId, @TaskId, @MissionId, @EstimatedCostValue, @RiskLevel,
                 @Priority, @ActionInputs, @Context, @CallbackUrl, @CreatedAt, @ExpiresAt, @Status, @DecidedAt,
                 @DecidedByEmail, @DecidedByUserId, @DecidedVia, @DecisionNotes, @InfoRequestMessage, @InfoResponse,
-                @RequesterKeyId, @RequesterEmail, @IdempotencyKey, @RequestHash, @RouteName, @Approvers, @Version, @UpdatedAt)
+                @RequesterKeyId, @RequesterEmail, @IdempotencyKey, @RequestHash, @RouteName, @Approvers, @Version, @UpdatedAt, @RemindersSent, @EscalationLevel, @FollowUpAt)
         ON CONFLICT (requester_key_id, idempotency_key) DO NOTHING
         """;
 
@@ -262,6 +262,47 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
             $"SELECT id, expires_at FROM approvals WHERE status IN {OpenStatuses} AND id > @after ORDER BY id LIMIT @limit",
             new { after = after is { } a ? IdText(a) : "", limit }, cancellationToken: ct));
         return [.. rows.Select(r => (Guid.Parse(r.Id), TimeConversions.FromUnixMicroseconds(r.ExpiresAt)))];
+    }
+
+    // ---- follow-ups (reminders and escalation) ---------------------------------------------------------------------
+
+    public async Task<ApprovalRequest?> AdvanceFollowUpAsync(FollowUpAdvance advance, CancellationToken ct)
+    {
+        var counter = advance.Kind == FollowUpKind.Reminder ? "reminders_sent" : "escalation_level";
+        var setApprovers = advance.Approvers is null ? "" : ", approvers = @approvers";
+        var sql = $"""
+            UPDATE approvals SET {counter} = @number, follow_up_at = @next{setApprovers}
+            WHERE id = @id AND {counter} = @expected AND status IN {OpenStatuses} AND expires_at > @now
+            RETURNING {Columns}
+            """;
+        await using var connection = await database.OpenAsync(ct);
+        await using var tx = await database.BeginWriteAsync(connection, ct);
+        var row = await connection.QuerySingleOrDefaultAsync<ApprovalRow>(new CommandDefinition(sql, new
+        {
+            id = IdText(advance.Id),
+            number = advance.Number,
+            expected = advance.Expected,
+            next = advance.NextFollowUpAt?.ToUnixMicroseconds(),
+            approvers = advance.Approvers is null ? null : JsonSerializer.Serialize(advance.Approvers),
+            now = advance.Event.At.ToUnixMicroseconds(),
+        }, tx, cancellationToken: ct));
+        if (row is null)
+        {
+            await tx.RollbackAsync(ct);
+            return null;
+        }
+        await InsertEventAsync(connection, tx, advance.Event, ct);
+        await tx.CommitAsync(ct);
+        return row.ToModel();
+    }
+
+    public async Task<IReadOnlyList<Guid>> ListDueFollowUpsAsync(DateTimeOffset now, int limit, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var ids = await connection.QueryAsync<string>(new CommandDefinition(
+            $"SELECT id FROM approvals WHERE status IN {OpenStatuses} AND follow_up_at IS NOT NULL AND follow_up_at <= @now AND expires_at > @now ORDER BY follow_up_at LIMIT @limit",
+            new { now = now.ToUnixMicroseconds(), limit }, cancellationToken: ct));
+        return [.. ids.Select(Guid.Parse)];
     }
 
     // ---- statistics --------------------------------------------------------------------------------------------
@@ -621,6 +662,9 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
         public string? Approvers { get; set; }
         public long Version { get; set; }
         public long UpdatedAt { get; set; }
+        public long RemindersSent { get; set; }
+        public long EscalationLevel { get; set; }
+        public long? FollowUpAt { get; set; }
 
         public static ApprovalRow From(ApprovalRequest r, string? requestHash) => new()
         {
@@ -655,6 +699,9 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
             Approvers = r.Approvers.Count == 0 ? null : JsonSerializer.Serialize(r.Approvers),
             Version = r.Version,
             UpdatedAt = r.UpdatedAt.ToUnixMicroseconds(),
+            RemindersSent = r.RemindersSent,
+            EscalationLevel = r.EscalationLevel,
+            FollowUpAt = r.FollowUpAt?.ToUnixMicroseconds(),
         };
 
         public ApprovalRequest ToModel() => new()
@@ -695,6 +742,9 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
             Approvers = Approvers is null ? [] : JsonSerializer.Deserialize<string[]>(Approvers) ?? [],
             Version = (int)Version,
             UpdatedAt = TimeConversions.FromUnixMicroseconds(UpdatedAt),
+            RemindersSent = (int)RemindersSent,
+            EscalationLevel = (int)EscalationLevel,
+            FollowUpAt = TimeConversions.FromUnixMicroseconds(FollowUpAt),
         };
     }
 

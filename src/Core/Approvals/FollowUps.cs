@@ -1,0 +1,60 @@
+using AgentSentinel.Core.Routing;
+
+namespace AgentSentinel.Core.Approvals;
+
+public enum FollowUpKind
+{
+    Reminder,
+    Escalation,
+}
+
+/// <summary>A reminder (number n of the schedule) or an escalation level (1-based), due at a time.</summary>
+public sealed record FollowUp(FollowUpKind Kind, int Number, DateTimeOffset DueAt, EscalationLevel? Level = null);
+
+/// <summary>When a request is chased: reminders from its route (or defaults by priority) and the route's escalation
+/// levels, all measured from creation and only before the deadline.</summary>
+public static class FollowUpPlan
+{
+    /// <summary>Critical requests are chased soon and often, low ones rarely.</summary>
+    public static IReadOnlyList<int> DefaultReminderMinutes(Priority priority) => priority switch
+    {
+        Priority.Critical => [5, 15],
+        Priority.High => [30],
+        Priority.Medium => [120],
+        _ => [720],
+    };
+
+    public static IReadOnlyList<FollowUp> For(ApprovalRequest request, RouteDefinition? route)
+    {
+        var plan = new List<FollowUp>();
+        var minutes = route is { RemindersMinutes.Count: > 0 } ? route.RemindersMinutes : DefaultReminderMinutes(request.Priority);
+        var n = 0;
+        foreach (var m in minutes.Distinct().Order())
+        {
+            var at = request.CreatedAt.AddMinutes(m);
+            if (at < request.ExpiresAt)
+            {
+                plan.Add(new FollowUp(FollowUpKind.Reminder, ++n, at));
+            }
+        }
+        var level = 0;
+        foreach (var e in (route?.Escalation ?? []).Where(e => e is not null).OrderBy(e => e.AfterMinutes))
+        {
+            level++;
+            var at = request.CreatedAt.AddMinutes(e.AfterMinutes);
+            if (at < request.ExpiresAt)
+            {
+                plan.Add(new FollowUp(FollowUpKind.Escalation, level, at, e));
+            }
+        }
+        return [.. plan.OrderBy(f => f.DueAt).ThenBy(f => f.Kind)];
+    }
+
+    /// <summary>The next follow-up not yet done, given how far the request has got.</summary>
+    public static FollowUp? Next(IReadOnlyList<FollowUp> plan, int remindersSent, int escalationLevel) =>
+        plan.FirstOrDefault(f => f.Kind == FollowUpKind.Reminder ? f.Number > remindersSent : f.Number > escalationLevel);
+
+    /// <summary>People an escalation level names (not <c>here</c>/<c>channel</c>), who may then decide.</summary>
+    public static IEnumerable<string> EscalatedApprovers(EscalationLevel level) =>
+        level.Mention.Where(m => m is not ("here" or "channel") && !string.IsNullOrWhiteSpace(m));
+}
