@@ -26,13 +26,9 @@ public sealed class SlackFlowTests : IAsyncLifetime
         _slack.Users["U0BOB"] = ("Bob", "bob@example.com");
         _slack.Users["U0CAROL"] = ("Carol", "carol@example.com");
         _slack.Users["U0EVE"] = ("Eve", "eve@example.com");
-        _app = new AgentSentinelApp(await TestStorage.CreateAsync(StorageProvider.Sqlite, "slack"), runJobServer: true, settings: new Dictionary<string, string?>
+        _app = new AgentSentinelApp(await TestStorage.CreateAsync(StorageProvider.Sqlite, "slack"), runJobServer: true, settings: new Dictionary<string, string?>(_slack.HostSettings())
         {
             ["AgentSentinel:PublicBaseUrl"] = "https://approvals.example.com",
-            ["AgentSentinel:Slack:BotToken"] = FakeSlackServer.Token,
-            ["AgentSentinel:Slack:SigningSecret"] = SlackRequests.SigningSecret,
-            ["AgentSentinel:Slack:ApiBaseUrl"] = _slack.BaseUrl.ToString(),
-            ["AgentSentinel:Slack:MinSecondsBetweenPostsPerChannel"] = "0.02",
             ["AgentSentinel:Routing:Routes:0:Name"] = "payments",
             ["AgentSentinel:Routing:Routes:0:Match:Actions:0"] = "transfer_*",
             ["AgentSentinel:Routing:Routes:0:Slack:Channel"] = "C0PAY",

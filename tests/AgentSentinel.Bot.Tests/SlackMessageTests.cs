@@ -85,6 +85,26 @@ public sealed class SlackMessageTests
     }
 
     [Fact]
+    public void Escalation_mentions_people_by_id_calls_the_channel_only_for_critical_requests_and_escapes_the_rest()
+    {
+        var level = new Core.Routing.EscalationLevel { AfterMinutes = 30, Slack = new() { Channel = "C0LEADS" }, Mention = ["U0BOSS", "here", "<!channel>@evil", "cfo@example.com"] };
+        var critical = Request() with { Priority = Priority.Critical };
+        var escalation = new FollowUp(FollowUpKind.Escalation, 1, critical.CreatedAt.AddMinutes(30), level);
+        Assert.Equal("<@U0BOSS> <!here> &lt;!channel&gt;@evil cfo@example.com", SlackMessages.Mentions(level.Mention, Priority.Critical));
+        Assert.Equal("<@U0BOSS> &lt;!channel&gt;@evil cfo@example.com", SlackMessages.Mentions(level.Mention, Priority.High));
+
+        var message = SlackMessages.RequestMessage(critical, "C0LEADS", "channel", null, escalation: escalation);
+        Assert.StartsWith("<@U0BOSS> <!here> &lt;!channel&gt;@evil cfo@example.com Escalated: ", message.Text, StringComparison.Ordinal);
+        Assert.Equal("escalation:1", message.Metadata!.EventPayload["delivery_key"]);
+        var banner = Json(message)["blocks"]!.AsArray().Single(b => (string?)b!["block_id"] == "escalation")!["text"]!["text"]!.ToString();
+        Assert.Contains("*Escalated (level 1)*: no decision after 30 min.", banner, StringComparison.Ordinal);
+
+        var note = SlackMessages.EscalatedReply(critical, escalation);
+        Assert.Equal(":arrow_double_up: Escalated (level 1) after 30 min without a decision to <#C0LEADS>: <@U0BOSS> <!here> &lt;!channel&gt;@evil cfo@example.com.", note);
+        Assert.Contains("1 h 5 min left", SlackMessages.ReminderReply(critical with { ExpiresAt = critical.CreatedAt.AddMinutes(75) }, critical.CreatedAt.AddMinutes(10)), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_pending_request_has_three_buttons_carrying_its_id_and_critical_requests_mention_as_the_route_says()
     {
         var request = Request();

@@ -51,19 +51,41 @@ public sealed class TeamsCardTests
         Assert.Equal(text, escaped.Replace("\\", "", StringComparison.Ordinal).Replace("\u2060", "", StringComparison.Ordinal));
     }
 
+    private static FollowUp Escalation(ApprovalRequest r) => new(FollowUpKind.Escalation, 2, r.CreatedAt.AddMinutes(90),
+        new Core.Routing.EscalationLevel { AfterMinutes = 90, Mention = ["cfo@example.com", "here", "**[boss](https://evil.example)**"] });
+
+    [Fact]
+    public void The_escalation_banner_names_the_level_and_its_people_as_plain_text()
+    {
+        var card = TeamsCards.RequestCard(Request(), null, [], escalation: Escalation(Request()));
+        var banner = JsonSerializer.SerializeToNode(card, CardJson.Options)!["body"]!.AsArray().Single(e => (string?)e!["id"] == "escalation")!;
+        var text = (string)banner["text"]!;
+        Assert.StartsWith("🚨 Escalated (level 2): no decision after 1 h 30 min.", text, StringComparison.Ordinal);
+        Assert.Contains("everyone in this channel", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("](", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("**", text, StringComparison.Ordinal);
+        // "here" calls everyone only for critical requests.
+        var quiet = TeamsCards.People(["cfo@example.com", "here"], Priority.High);
+        Assert.DoesNotContain("everyone", quiet, StringComparison.Ordinal);
+        Assert.Equal("cfo@\u2060example\\.com", quiet);
+    }
+
     public static TheoryData<string> Cards => new()
     {
-        { "pending" }, { "approved" }, { "rejected" }, { "expired" }, { "cancelled" }, { "info_requested" }, { "notice" },
+        { "pending" }, { "approved" }, { "rejected" }, { "expired" }, { "cancelled" }, { "info_requested" }, { "notice" }, { "escalation" },
     };
 
     [Theory]
     [MemberData(nameof(Cards))]
     public async Task Every_card_parses_without_errors_with_the_adaptive_cards_library_at_version_1_5(string which)
     {
-        var card = which == "notice"
-            ? TeamsCards.Notice("This approval request no longer exists.")
-            : TeamsCards.RequestCard(Request(WireNames.ParseStatus(which)), "https://approvals.example.com",
-                ["6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f"], notice: which == "approved" ? "You approved this request." : null);
+        var card = which switch
+        {
+            "notice" => TeamsCards.Notice("This approval request no longer exists."),
+            "escalation" => TeamsCards.RequestCard(Request(), "https://approvals.example.com", [], escalation: Escalation(Request())),
+            _ => TeamsCards.RequestCard(Request(WireNames.ParseStatus(which)), "https://approvals.example.com",
+                ["6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f"], notice: which == "approved" ? "You approved this request." : null),
+        };
         var json = JsonSerializer.Serialize(card, CardJson.Options);
         Assert.DoesNotContain("null", json, StringComparison.Ordinal);
         var result = await ParseWithLibraryAsync(json);

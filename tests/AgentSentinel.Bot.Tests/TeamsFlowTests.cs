@@ -27,12 +27,8 @@ public sealed class TeamsFlowTests : IAsyncLifetime
         _bot.Members["29:alice"] = ("Alice", AliceAad, "alice@example.com");
         _bot.Members["29:bob"] = ("Bob", "aad-bob-0002", "bob@example.com");
         _bot.Members["29:eve"] = ("Eve", "aad-eve-0003", "eve@example.com");
-        _app = new AgentSentinelApp(await TestStorage.CreateAsync(StorageProvider.Sqlite, "teams"), runJobServer: true, settings: new Dictionary<string, string?>
+        _app = new AgentSentinelApp(await TestStorage.CreateAsync(StorageProvider.Sqlite, "teams"), runJobServer: true, settings: new Dictionary<string, string?>(_bot.HostSettings())
         {
-            ["AgentSentinel:Teams:AppId"] = FakeBotConnector.AppId,
-            ["AgentSentinel:Teams:AppPassword"] = FakeBotConnector.AppPassword,
-            ["AgentSentinel:Teams:OpenIdMetadataUrl"] = _bot.MetadataUrl,
-            ["AgentSentinel:Teams:TokenUrl"] = _bot.TokenUrl,
             ["AgentSentinel:Routing:Routes:0:Name"] = "payments",
             ["AgentSentinel:Routing:Routes:0:Teams:Channel"] = Channel,
             ["AgentSentinel:Routing:Routes:0:Approvers:0"] = AliceAad,
@@ -41,7 +37,7 @@ public sealed class TeamsFlowTests : IAsyncLifetime
         _ = _app.Server;
         _agent = _app.Client(await _app.CreateKeyAsync("agent", [Scopes.Agent]));
         _teams = _app.Client(null);
-        var install = await SendActivityAsync(ConversationUpdate());
+        var install = await SendActivityAsync(_bot.ConversationUpdate(Channel, "29:alice", AliceAad));
         Assert.Equal(HttpStatusCode.OK, install.StatusCode);
     }
 
@@ -52,51 +48,6 @@ public sealed class TeamsFlowTests : IAsyncLifetime
         await _app.DisposeAsync();
         await _bot.DisposeAsync();
     }
-
-    private JsonObject ConversationUpdate() => new()
-    {
-        ["type"] = "conversationUpdate",
-        ["id"] = "f:1234",
-        ["timestamp"] = DateTimeOffset.UtcNow.ToString("O"),
-        ["serviceUrl"] = _bot.ServiceUrl,
-        ["channelId"] = "msteams",
-        ["from"] = new JsonObject { ["id"] = "29:alice", ["aadObjectId"] = AliceAad },
-        ["conversation"] = new JsonObject { ["isGroup"] = true, ["conversationType"] = "channel", ["tenantId"] = FakeBotConnector.TenantId, ["id"] = Channel },
-        ["recipient"] = new JsonObject { ["id"] = "28:" + FakeBotConnector.AppId, ["name"] = "Agent Sentinel" },
-        ["membersAdded"] = new JsonArray(new JsonObject { ["id"] = "28:" + FakeBotConnector.AppId }),
-        ["channelData"] = new JsonObject
-        {
-            ["team"] = new JsonObject { ["id"] = Channel, ["name"] = "Finance", ["aadGroupId"] = "group-1" },
-            ["eventType"] = "teamMemberAdded",
-            ["tenant"] = new JsonObject { ["id"] = FakeBotConnector.TenantId },
-        },
-    };
-
-    private JsonObject Invoke(string user, string verb, string approvalId, string? notes, string conversationId) => new()
-    {
-        ["type"] = "invoke",
-        ["name"] = "adaptiveCard/action",
-        ["id"] = "f:" + Guid.NewGuid().ToString("N"),
-        ["timestamp"] = DateTimeOffset.UtcNow.ToString("O"),
-        ["serviceUrl"] = _bot.ServiceUrl,
-        ["channelId"] = "msteams",
-        ["from"] = new JsonObject { ["id"] = user, ["name"] = user, ["aadObjectId"] = _bot.Members.TryGetValue(user, out var m) ? m.AadObjectId : null },
-        ["conversation"] = new JsonObject { ["isGroup"] = true, ["conversationType"] = "channel", ["tenantId"] = FakeBotConnector.TenantId, ["id"] = conversationId },
-        ["recipient"] = new JsonObject { ["id"] = "28:" + FakeBotConnector.AppId, ["name"] = "Agent Sentinel" },
-        ["value"] = new JsonObject
-        {
-            ["action"] = new JsonObject
-            {
-                ["type"] = "Action.Execute",
-                ["verb"] = verb,
-                ["data"] = notes is null
-                    ? new JsonObject { ["approval_id"] = approvalId }
-                    : new JsonObject { ["approval_id"] = approvalId, ["notes"] = notes },
-            },
-            ["trigger"] = "manual",
-        },
-        ["channelData"] = new JsonObject { ["tenant"] = new JsonObject { ["id"] = FakeBotConnector.TenantId }, ["channel"] = new JsonObject { ["id"] = Channel } },
-    };
 
     private Task<HttpResponseMessage> SendActivityAsync(JsonObject activity, string? token = null)
     {
@@ -158,7 +109,7 @@ public sealed class TeamsFlowTests : IAsyncLifetime
     {
         var (id, post) = await CreateAndAwaitCardAsync(new { action_name = "transfer_funds" });
         var conversation = ConversationOf(Channel, "1");
-        var response = await SendActivityAsync(Invoke("29:alice", "approve", id, "Fine by me", conversation));
+        var response = await SendActivityAsync(_bot.Invoke(Channel, "29:alice", "approve", id, "Fine by me", conversation));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var invoke = await response.Content.ReadFromJsonAsync<JsonObject>(Ct);
         Assert.Equal(200, (int)invoke!["statusCode"]!);
@@ -179,12 +130,12 @@ public sealed class TeamsFlowTests : IAsyncLifetime
         _ = post;
 
         var (rejected, _) = await CreateAndAwaitCardAsync(new { action_name = "transfer_funds" });
-        var reject = await (await SendActivityAsync(Invoke("29:bob", "reject", rejected, "Too risky", conversation))).Content.ReadFromJsonAsync<JsonObject>(Ct);
+        var reject = await (await SendActivityAsync(_bot.Invoke(Channel, "29:bob", "reject", rejected, "Too risky", conversation))).Content.ReadFromJsonAsync<JsonObject>(Ct);
         Assert.Contains("Rejected by bob@example.com", Plain((string)Element(reject!["value"]!.AsObject(), "outcome")!["text"]!), StringComparison.Ordinal);
         Assert.Equal("Too risky", (string?)(await PollAsync(rejected))["decision_notes"]);
 
         var (asked, _) = await CreateAndAwaitCardAsync(new { action_name = "transfer_funds" });
-        await SendActivityAsync(Invoke("29:alice", "request_info", asked, "Which account?", conversation));
+        await SendActivityAsync(_bot.Invoke(Channel, "29:alice", "request_info", asked, "Which account?", conversation));
         Assert.Equal("info_requested", (string?)(await PollAsync(asked))["status"]);
         var reply = await _bot.WaitForAsync(b => b.CallsTo("reply").FirstOrDefault(), what: "the question in the thread");
         Assert.Contains("Which account?", (string?)reply.Body!["text"], StringComparison.Ordinal);
@@ -199,7 +150,7 @@ public sealed class TeamsFlowTests : IAsyncLifetime
         var (id, _) = await CreateAndAwaitCardAsync(new { action_name = "transfer_funds" });
         foreach (var verb in new[] { "reject", "request_info" })
         {
-            var invoke = await (await SendActivityAsync(Invoke("29:alice", verb, id, "  ", ConversationOf(Channel, "1")))).Content.ReadFromJsonAsync<JsonObject>(Ct);
+            var invoke = await (await SendActivityAsync(_bot.Invoke(Channel, "29:alice", verb, id, "  ", ConversationOf(Channel, "1")))).Content.ReadFromJsonAsync<JsonObject>(Ct);
             var notice = (string)Element(invoke!["value"]!.AsObject(), "notice")!["text"]!;
             Assert.Contains(verb == "reject" ? "reason is required" : "question", notice, StringComparison.Ordinal);
             Assert.NotNull(invoke["value"]!["actions"]);
@@ -211,14 +162,14 @@ public sealed class TeamsFlowTests : IAsyncLifetime
     public async Task Someone_who_is_not_an_approver_is_told_so_and_nothing_changes()
     {
         var (id, _) = await CreateAndAwaitCardAsync(new { action_name = "transfer_funds" });
-        var invoke = await (await SendActivityAsync(Invoke("29:eve", "approve", id, null, ConversationOf(Channel, "1")))).Content.ReadFromJsonAsync<JsonObject>(Ct);
+        var invoke = await (await SendActivityAsync(_bot.Invoke(Channel, "29:eve", "approve", id, null, ConversationOf(Channel, "1")))).Content.ReadFromJsonAsync<JsonObject>(Ct);
         Assert.Contains("not one of the approvers", (string)Element(invoke!["value"]!.AsObject(), "notice")!["text"]!, StringComparison.Ordinal);
         Assert.Null(invoke["value"]!["actions"]);
         Assert.Equal("pending", (string?)(await PollAsync(id))["status"]);
         // A refresh shows the actions to approvers only.
-        var forAlice = await (await SendActivityAsync(Invoke("29:alice", "refresh", id, null, ConversationOf(Channel, "1")))).Content.ReadFromJsonAsync<JsonObject>(Ct);
+        var forAlice = await (await SendActivityAsync(_bot.Invoke(Channel, "29:alice", "refresh", id, null, ConversationOf(Channel, "1")))).Content.ReadFromJsonAsync<JsonObject>(Ct);
         Assert.NotNull(forAlice!["value"]!["actions"]);
-        var forEve = await (await SendActivityAsync(Invoke("29:eve", "refresh", id, null, ConversationOf(Channel, "1")))).Content.ReadFromJsonAsync<JsonObject>(Ct);
+        var forEve = await (await SendActivityAsync(_bot.Invoke(Channel, "29:eve", "refresh", id, null, ConversationOf(Channel, "1")))).Content.ReadFromJsonAsync<JsonObject>(Ct);
         Assert.Null(forEve!["value"]!["actions"]);
     }
 
@@ -258,7 +209,7 @@ public sealed class TeamsFlowTests : IAsyncLifetime
     public async Task Missing_forged_expired_and_misaddressed_tokens_get_exactly_401()
     {
         var (id, _) = await CreateAndAwaitCardAsync(new { action_name = "transfer_funds" });
-        var activity = Invoke("29:alice", "approve", id, null, ConversationOf(Channel, "1"));
+        var activity = _bot.Invoke(Channel, "29:alice", "approve", id, null, ConversationOf(Channel, "1"));
         var none = new HttpRequestMessage(HttpMethod.Post, "/api/messages") { Content = JsonContent.Create(activity) };
         var responses = new List<HttpResponseMessage>
         {

@@ -48,6 +48,15 @@ public sealed class FakeBotConnector : IAsyncDisposable
 
     public string TokenUrl => new Uri(BaseUrl, "oauth2/token").ToString();
 
+    /// <summary>The host settings that point the Teams bot at this fake.</summary>
+    public IEnumerable<KeyValuePair<string, string?>> HostSettings() =>
+    [
+        new("AgentSentinel:Teams:AppId", AppId),
+        new("AgentSentinel:Teams:AppPassword", AppPassword),
+        new("AgentSentinel:Teams:OpenIdMetadataUrl", MetadataUrl),
+        new("AgentSentinel:Teams:TokenUrl", TokenUrl),
+    ];
+
     public int TokensIssued => _tokens;
 
     private FakeBotConnector(WebApplication app) => _app = app;
@@ -100,6 +109,53 @@ public sealed class FakeBotConnector : IAsyncDisposable
             await Task.Delay(25);
         }
     }
+
+    /// <summary>The activity Teams sends when the bot is added to a team whose general channel is <paramref name="channel"/>.</summary>
+    public JsonObject ConversationUpdate(string channel, string fromId, string fromAad) => new()
+    {
+        ["type"] = "conversationUpdate",
+        ["id"] = "f:1234",
+        ["timestamp"] = DateTimeOffset.UtcNow.ToString("O"),
+        ["serviceUrl"] = ServiceUrl,
+        ["channelId"] = "msteams",
+        ["from"] = new JsonObject { ["id"] = fromId, ["aadObjectId"] = fromAad },
+        ["conversation"] = new JsonObject { ["isGroup"] = true, ["conversationType"] = "channel", ["tenantId"] = FakeBotConnector.TenantId, ["id"] = channel },
+        ["recipient"] = new JsonObject { ["id"] = "28:" + FakeBotConnector.AppId, ["name"] = "Agent Sentinel" },
+        ["membersAdded"] = new JsonArray(new JsonObject { ["id"] = "28:" + FakeBotConnector.AppId }),
+        ["channelData"] = new JsonObject
+        {
+            ["team"] = new JsonObject { ["id"] = channel, ["name"] = "Finance", ["aadGroupId"] = "group-1" },
+            ["eventType"] = "teamMemberAdded",
+            ["tenant"] = new JsonObject { ["id"] = FakeBotConnector.TenantId },
+        },
+    };
+
+    /// <summary>The invoke Teams sends when <paramref name="user"/> clicks an Action.Execute of a card in <paramref name="channel"/>.</summary>
+    public JsonObject Invoke(string channel, string user, string verb, string approvalId, string? notes, string conversationId) => new()
+    {
+        ["type"] = "invoke",
+        ["name"] = "adaptiveCard/action",
+        ["id"] = "f:" + Guid.NewGuid().ToString("N"),
+        ["timestamp"] = DateTimeOffset.UtcNow.ToString("O"),
+        ["serviceUrl"] = ServiceUrl,
+        ["channelId"] = "msteams",
+        ["from"] = new JsonObject { ["id"] = user, ["name"] = user, ["aadObjectId"] = Members.TryGetValue(user, out var m) ? m.AadObjectId : null },
+        ["conversation"] = new JsonObject { ["isGroup"] = true, ["conversationType"] = "channel", ["tenantId"] = FakeBotConnector.TenantId, ["id"] = conversationId },
+        ["recipient"] = new JsonObject { ["id"] = "28:" + FakeBotConnector.AppId, ["name"] = "Agent Sentinel" },
+        ["value"] = new JsonObject
+        {
+            ["action"] = new JsonObject
+            {
+                ["type"] = "Action.Execute",
+                ["verb"] = verb,
+                ["data"] = notes is null
+                    ? new JsonObject { ["approval_id"] = approvalId }
+                    : new JsonObject { ["approval_id"] = approvalId, ["notes"] = notes },
+            },
+            ["trigger"] = "manual",
+        },
+        ["channelData"] = new JsonObject { ["tenant"] = new JsonObject { ["id"] = FakeBotConnector.TenantId }, ["channel"] = new JsonObject { ["id"] = channel } },
+    };
 
     /// <summary>A token as the Bot Framework signs it for an inbound activity; each part can be made wrong.</summary>
     public string SignToken(string? serviceUrl = null, string audience = AppId, string issuer = "https://api.botframework.com",

@@ -43,6 +43,15 @@ public sealed class FakeSlackServer : IAsyncDisposable
 
     private FakeSlackServer(WebApplication app) => _app = app;
 
+    /// <summary>The host settings that point the Slack bot at this fake, with posts paced by <paramref name="pacingSeconds"/>.</summary>
+    public IEnumerable<KeyValuePair<string, string?>> HostSettings(string pacingSeconds = "0.02") =>
+    [
+        new("AgentSentinel:Slack:BotToken", Token),
+        new("AgentSentinel:Slack:SigningSecret", SlackRequests.SigningSecret),
+        new("AgentSentinel:Slack:ApiBaseUrl", BaseUrl.ToString()),
+        new("AgentSentinel:Slack:MinSecondsBetweenPostsPerChannel", pacingSeconds),
+    ];
+
     public static async Task<FakeSlackServer> StartAsync()
     {
         var builder = WebApplication.CreateSlimBuilder();

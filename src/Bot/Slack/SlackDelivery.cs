@@ -54,14 +54,23 @@ public sealed class SlackDeliveryJobs(
     private static readonly TimeSpan SearchWindow = TimeSpan.FromMinutes(2);
 
     [AutomaticRetry(Attempts = 10, DelaysInSeconds = [1, 2, 5, 10, 20, 30, 60, 120, 300, 600])]
-    public async Task PostRequestAsync(Guid approvalId, string channel, CancellationToken ct)
+    public Task PostRequestAsync(Guid approvalId, string channel, CancellationToken ct) =>
+        PostRequestMessageAsync(approvalId, channel, DeliveryKeys.Root, j => j.PostRequestAsync(approvalId, channel, CancellationToken.None), ct);
+
+    /// <summary>The request posted again, with the level's banner and mentions, to an escalation level's channel.</summary>
+    [AutomaticRetry(Attempts = 10, DelaysInSeconds = [1, 2, 5, 10, 20, 30, 60, 120, 300, 600])]
+    public Task PostEscalationAsync(Guid approvalId, string channel, int level, CancellationToken ct) =>
+        PostRequestMessageAsync(approvalId, channel, DeliveryKeys.Escalation(level), j => j.PostEscalationAsync(approvalId, channel, level, CancellationToken.None), ct);
+
+    private async Task PostRequestMessageAsync(Guid approvalId, string channel, string deliveryKey,
+        System.Linq.Expressions.Expression<Func<SlackDeliveryJobs, Task>> again, CancellationToken ct)
     {
         var request = await approvals.GetAsync(approvalId, ct);
         if (request is null)
         {
             return;
         }
-        var (message, claimed) = await messages.ClaimAsync(approvalId, Surface.Slack, channel, DeliveryKeys.Root, time.GetUtcNow(), ct);
+        var (message, claimed) = await messages.ClaimAsync(approvalId, Surface.Slack, channel, deliveryKey, time.GetUtcNow(), ct);
         if (message.State != ChatMessageState.Claimed)
         {
             return;
@@ -71,10 +80,8 @@ public sealed class SlackDeliveryJobs(
             jobs.Enqueue<SlackDeliveryJobs>(j => j.UpdateRequestAsync(approvalId, CancellationToken.None));
             return;
         }
-        var (routes, _, _) = await settings.GetRoutesAsync(ct);
-        var mention = routes.FirstOrDefault(r => r.Name == request.RouteName)?.Mention;
-        var payload = SlackMessages.RequestMessage(request, channel, mention, product.Value.PublicBaseUrl);
-        var ts = await SendAsync(message, () => slack.PostMessageAsync(payload, ct), j => j.PostRequestAsync(approvalId, channel, CancellationToken.None), ct);
+        var payload = await BuildAsync(request, channel, deliveryKey, null, ct);
+        var ts = await SendAsync(message, () => slack.PostMessageAsync(payload, ct), again, ct);
         if (ts is null)
         {
             return;
@@ -89,6 +96,15 @@ public sealed class SlackDeliveryJobs(
         }
     }
 
+    /// <summary>The request's message as it should look now: the route's copy, or an escalation level's copy with its banner.</summary>
+    private async Task<SlackMessage> BuildAsync(ApprovalRequest request, string channel, string deliveryKey, string? ts, CancellationToken ct)
+    {
+        var (routes, _, _) = await settings.GetRoutesAsync(ct);
+        var route = routes.FirstOrDefault(r => r.Name == request.RouteName);
+        var escalation = DeliveryKeys.LevelOf(deliveryKey) is { } level ? FollowUpPlan.Escalation(FollowUpPlan.For(request, route), level) : null;
+        return SlackMessages.RequestMessage(request, channel, route?.Mention, product.Value.PublicBaseUrl, ts, escalation);
+    }
+
     /// <summary>Redraws every posted message of the request from its current state.</summary>
     [AutomaticRetry(Attempts = 10, DelaysInSeconds = [1, 2, 5, 10, 20, 30, 60, 120, 300, 600])]
     public async Task UpdateRequestAsync(Guid approvalId, CancellationToken ct)
@@ -98,11 +114,9 @@ public sealed class SlackDeliveryJobs(
         {
             return;
         }
-        var (routes, _, _) = await settings.GetRoutesAsync(ct);
-        var mention = routes.FirstOrDefault(r => r.Name == request.RouteName)?.Mention;
         foreach (var message in await messages.ListAsync(approvalId, Surface.Slack, ct))
         {
-            if (message.DeliveryKey != DeliveryKeys.Root)
+            if (!DeliveryKeys.IsRequestMessage(message.DeliveryKey))
             {
                 continue;
             }
@@ -115,7 +129,7 @@ public sealed class SlackDeliveryJobs(
             {
                 continue;
             }
-            var payload = SlackMessages.RequestMessage(request, message.Channel, mention, product.Value.PublicBaseUrl, message.MessageId);
+            var payload = await BuildAsync(request, message.Channel, message.DeliveryKey, message.MessageId, ct);
             using (await pacer.WaitTurnAsync(message.Channel, ct))
             {
                 try
@@ -178,7 +192,7 @@ public sealed class SlackDeliveryJobs(
         {
             return false;
         }
-        var root = message.DeliveryKey == DeliveryKeys.Root ? null
+        var root = DeliveryKeys.IsRequestMessage(message.DeliveryKey) ? null
             : (await messages.ListAsync(message.ApprovalId, Surface.Slack, ct)).FirstOrDefault(m => m.DeliveryKey == DeliveryKeys.Root && m.Channel == message.Channel)?.MessageId;
         await messages.MarkPostedAsync(message.Id, ts, root, message.Channel, time.GetUtcNow(), ct);
         SlackLog.Adopted(logger, message.ApprovalId, message.Channel, ts);
@@ -216,13 +230,35 @@ public sealed class SlackDeliveryJobs(
 }
 
 /// <summary>Tells Slack about every request and change: posts on creation to the route's channel, redraws the message
-/// after any transition from any surface, and replies in the thread for questions and answers.</summary>
+/// after any transition from any surface, replies in the thread for questions, answers and reminders, and posts the
+/// request to each escalation level's channel.</summary>
 public sealed class SlackNotifier(
     IOptionsMonitor<SlackOptions> options,
     RuntimeSettings settings,
     IChatMessageStore messages,
-    IBackgroundJobClient jobs) : IApprovalObserver
+    IBackgroundJobClient jobs,
+    TimeProvider time) : IApprovalObserver
 {
+    public async Task OnFollowUpAsync(ApprovalRequest request, FollowUp followUp, CancellationToken ct)
+    {
+        if (!options.CurrentValue.Enabled)
+        {
+            return;
+        }
+        var id = request.Id;
+        var plan = await FollowUpDeliveries.PlanAsync(messages, Surface.Slack, request, followUp, l => l.Slack, ct);
+        if (plan.EscalationChannel is { } channel)
+        {
+            var level = followUp.Number;
+            jobs.Enqueue<SlackDeliveryJobs>(j => j.PostEscalationAsync(id, channel, level, CancellationToken.None));
+        }
+        if (plan.ReplyKey is { } key)
+        {
+            var text = followUp.Kind == FollowUpKind.Reminder ? SlackMessages.ReminderReply(request, time.GetUtcNow()) : SlackMessages.EscalatedReply(request, followUp);
+            jobs.Enqueue<SlackDeliveryJobs>(j => j.PostReplyAsync(id, key, text, CancellationToken.None));
+        }
+    }
+
     public async Task OnCreatedAsync(ApprovalRequest request, CancellationToken ct)
     {
         if (!options.CurrentValue.Enabled || request.RouteName is null)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using AgentSentinel.Core.Approvals;
+using AgentSentinel.Core.Storage;
 
 namespace AgentSentinel.Bot.Slack;
 
@@ -36,7 +37,9 @@ public static class SlackMessages
 
     /// <summary>The request's message: what is asked, by whom, and, while it is pending, the three buttons; once it is
     /// not, the outcome in their place.</summary>
-    public static SlackMessage RequestMessage(ApprovalRequest r, string channel, string? mention, string? publicBaseUrl, string? ts = null)
+    /// <param name="escalation">Set for the copy posted to an escalation level's channel: a banner naming the level and
+    /// mentioning its people, and its own delivery key in the metadata.</param>
+    public static SlackMessage RequestMessage(ApprovalRequest r, string channel, string? mention, string? publicBaseUrl, string? ts = null, FollowUp? escalation = null)
     {
         var id = r.Id.ToString();
         var blocks = new List<Block>
@@ -44,6 +47,16 @@ public static class SlackMessages
             new HeaderBlock(TextObject.Plain(SlackText.Plain(
                 $"{PriorityEmoji(r.Priority)} Approval needed: {r.ActionName}", BlockKitLimits.HeaderText))) { BlockId = "header" },
         };
+        var mentions = escalation?.Level is { } level ? Mentions(level.Mention, r.Priority) : "";
+        if (escalation is not null)
+        {
+            blocks.Add(new SectionBlock
+            {
+                BlockId = "escalation",
+                Text = TextObject.Markdown($":rotating_light: *Escalated (level {escalation.Number})*: no decision after {FollowUpPlan.Describe(escalation.DueAt - r.CreatedAt)}."
+                    + (mentions.Length > 0 ? $" {mentions}, please decide." : "")),
+            });
+        }
         if (!string.IsNullOrWhiteSpace(r.ActionDescription))
         {
             blocks.Add(new SectionBlock { BlockId = "description", Text = TextObject.Markdown(SlackText.EscapeAndTruncate(r.ActionDescription, DescriptionLimit)) });
@@ -108,14 +121,15 @@ public static class SlackMessages
         }
         blocks.Add(new ContextBlock([TextObject.Markdown(footer)]) { BlockId = "footer" });
 
-        var loud = r.Priority == Priority.Critical && mention is "here" or "channel" ? $"<!{mention}> " : "";
+        var loud = escalation is not null ? (mentions.Length > 0 ? mentions + " " : "") + "Escalated: "
+            : r.Priority == Priority.Critical && mention is "here" or "channel" ? $"<!{mention}> " : "";
         return new SlackMessage
         {
             Channel = channel,
             Ts = ts,
             Text = loud + SlackText.EscapeAndTruncate($"{Title(r.Priority.ToWire())} approval needed: {r.ActionName}", 300) + StatusSuffix(r),
             Blocks = blocks,
-            Metadata = ts is null ? Metadata(r.Id, "root") : null,
+            Metadata = ts is null ? Metadata(r.Id, escalation is null ? DeliveryKeys.Root : DeliveryKeys.Escalation(escalation.Number)) : null,
             UnfurlLinks = ts is null ? false : null,
             UnfurlMedia = ts is null ? false : null,
         };
@@ -177,6 +191,27 @@ public static class SlackMessages
         UnfurlLinks = false,
         UnfurlMedia = false,
     };
+
+    /// <summary>How an escalation level calls people: Slack user ids as mentions, <c>here</c>/<c>channel</c> only for
+    /// critical requests, anything else (an email) as plain text.</summary>
+    public static string Mentions(IEnumerable<string> people, Priority priority) => string.Join(" ", people
+        .Where(p => !string.IsNullOrWhiteSpace(p) && (priority == Priority.Critical || p is not ("here" or "channel")))
+        .Select(p => p switch
+        {
+            "here" or "channel" => $"<!{p}>",
+            _ when SlackIds.IsUserId(p) => $"<@{p}>",
+            _ => SlackText.EscapeAndTruncate(p, 254),
+        }));
+
+    /// <summary>The reminder in the request's thread: how long is left.</summary>
+    public static string ReminderReply(ApprovalRequest r, DateTimeOffset now) =>
+        $":alarm_clock: *Reminder*: this request is still waiting for a decision. {FollowUpPlan.Describe(r.ExpiresAt - now)} left (deadline {SlackText.Date(r.ExpiresAt)}).";
+
+    /// <summary>The note in the request's thread that it went to the next level.</summary>
+    public static string EscalatedReply(ApprovalRequest r, FollowUp escalation) =>
+        $":arrow_double_up: Escalated (level {escalation.Number}) after {FollowUpPlan.Describe(escalation.DueAt - r.CreatedAt)} without a decision"
+        + (escalation.Level?.Slack?.Channel is { } c && SlackIds.IsChannelId(c) ? $" to <#{c}>" : "")
+        + (escalation.Level is { } level && Mentions(level.Mention, r.Priority) is { Length: > 0 } m ? $": {m}" : "") + ".";
 
     public static string InfoRequestedReply(string? askedBy, string question) =>
         $":question: {askedBy ?? "An approver"} asked the agent:\n>{SlackText.EscapeAndTruncate(question, 2500)}";
@@ -298,4 +333,7 @@ public static class SlackIds
 {
     public static bool IsUserId(string value) =>
         value.Length is >= 3 and <= 30 && value[0] is 'U' or 'W' && value.All(c => char.IsAsciiLetterUpper(c) || char.IsAsciiDigit(c));
+
+    public static bool IsChannelId(string value) =>
+        value.Length is >= 3 and <= 30 && value[0] is 'C' or 'G' && value.All(c => char.IsAsciiLetterUpper(c) || char.IsAsciiDigit(c));
 }

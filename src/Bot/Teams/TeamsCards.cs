@@ -37,12 +37,22 @@ public static class TeamsCards
 
     /// <summary>The request's card. While the request is pending and <paramref name="withActions"/>, it carries a notes
     /// field and the three actions; otherwise the outcome. <paramref name="notice"/> is a line for the person who clicked.</summary>
-    public static AdaptiveCard RequestCard(ApprovalRequest r, string? publicBaseUrl, IReadOnlyList<string> refreshUserIds, bool withActions = true, string? notice = null, bool noticeIsError = false)
+    /// <param name="escalation">Set for the copy posted to an escalation level's channel: a banner naming the level and its people.</param>
+    public static AdaptiveCard RequestCard(ApprovalRequest r, string? publicBaseUrl, IReadOnlyList<string> refreshUserIds, bool withActions = true, string? notice = null, bool noticeIsError = false, FollowUp? escalation = null)
     {
         var body = new List<CardElement>();
         if (notice is not null)
         {
             body.Add(new TextBlock(notice) { Id = "notice", Wrap = true, Weight = "Bolder", Color = noticeIsError ? "Attention" : "Good" });
+        }
+        if (escalation is not null)
+        {
+            var people = escalation.Level is { } level ? People(level.Mention, r.Priority) : "";
+            body.Add(new TextBlock($"🚨 Escalated (level {escalation.Number}): no decision after {FollowUpPlan.Describe(escalation.DueAt - r.CreatedAt)}."
+                + (people.Length > 0 ? $" {people}, please decide." : ""))
+            {
+                Id = "escalation", Wrap = true, Weight = "Bolder", Color = "Attention",
+            });
         }
         body.Add(new Container(
         [
@@ -119,6 +129,22 @@ public static class TeamsCards
         body.Add(new TextBlock(footer) { Id = "footer", IsSubtle = true, Wrap = true, Size = "Small" });
         return new AdaptiveCard { Body = body, Actions = actions, Refresh = refresh, Msteams = new CardMsTeams("Full") };
     }
+
+    /// <summary>The people an escalation level names, as text; <c>here</c>/<c>channel</c> (critical requests only)
+    /// become "everyone in this channel".</summary>
+    public static string People(IEnumerable<string> people, Priority priority) => string.Join(", ", people
+        .Where(p => !string.IsNullOrWhiteSpace(p) && (priority == Priority.Critical || p is not ("here" or "channel")))
+        .Select(p => p is "here" or "channel" ? "everyone in this channel" : TeamsText.Escape(p, 254))
+        .Distinct(StringComparer.Ordinal));
+
+    /// <summary>The reminder in the card's thread: how long is left.</summary>
+    public static string ReminderReply(ApprovalRequest r, DateTimeOffset now) =>
+        $"⏰ **Reminder**: this request is still waiting for a decision. {FollowUpPlan.Describe(r.ExpiresAt - now)} left (deadline {Utc(r.ExpiresAt)}).";
+
+    /// <summary>The note in the card's thread that the request went to the next level.</summary>
+    public static string EscalatedReply(ApprovalRequest r, FollowUp escalation) =>
+        $"⏫ Escalated (level {escalation.Number}) after {FollowUpPlan.Describe(escalation.DueAt - r.CreatedAt)} without a decision"
+        + (escalation.Level is { } level && People(level.Mention, r.Priority) is { Length: > 0 } people ? $": {people}" : "") + ".";
 
     public static string Who(ApprovalRequest r) => TeamsText.Escape(r.DecidedByEmail ?? r.DecidedByUserId ?? "someone", 254);
 

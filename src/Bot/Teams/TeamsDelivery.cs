@@ -19,6 +19,7 @@ public sealed class TeamsDeliveryJobs(
     IChatMessageStore messages,
     IChatConversationStore conversations,
     ApprovalService approvals,
+    RuntimeSettings settings,
     IBackgroundJobClient jobs,
     IOptions<AgentSentinelOptions> product,
     TimeProvider time,
@@ -35,14 +36,23 @@ public sealed class TeamsDeliveryJobs(
     };
 
     [AutomaticRetry(Attempts = 10, DelaysInSeconds = [1, 2, 5, 10, 20, 30, 60, 120, 300, 600])]
-    public async Task PostRequestAsync(Guid approvalId, string channel, CancellationToken ct)
+    public Task PostRequestAsync(Guid approvalId, string channel, CancellationToken ct) =>
+        PostCardAsync(approvalId, channel, DeliveryKeys.Root, j => j.PostRequestAsync(approvalId, channel, CancellationToken.None), ct);
+
+    /// <summary>The card posted again, with the level's banner, to an escalation level's channel.</summary>
+    [AutomaticRetry(Attempts = 10, DelaysInSeconds = [1, 2, 5, 10, 20, 30, 60, 120, 300, 600])]
+    public Task PostEscalationAsync(Guid approvalId, string channel, int level, CancellationToken ct) =>
+        PostCardAsync(approvalId, channel, DeliveryKeys.Escalation(level), j => j.PostEscalationAsync(approvalId, channel, level, CancellationToken.None), ct);
+
+    private async Task PostCardAsync(Guid approvalId, string channel, string deliveryKey,
+        System.Linq.Expressions.Expression<Func<TeamsDeliveryJobs, Task>> again, CancellationToken ct)
     {
         var request = await approvals.GetAsync(approvalId, ct);
         if (request is null)
         {
             return;
         }
-        var (message, _) = await messages.ClaimAsync(approvalId, Surface.Teams, channel, DeliveryKeys.Root, time.GetUtcNow(), ct);
+        var (message, _) = await messages.ClaimAsync(approvalId, Surface.Teams, channel, deliveryKey, time.GetUtcNow(), ct);
         if (message.State != ChatMessageState.Claimed)
         {
             return;
@@ -54,7 +64,7 @@ public sealed class TeamsDeliveryJobs(
             await messages.RecordErrorAsync(message.Id, "no Teams installation is known for this channel", failed: false, time.GetUtcNow(), ct);
             throw new InvalidOperationException($"No Teams installation is known for channel {channel}.");
         }
-        var activity = CardActivity(TeamsCards.RequestCard(request, product.Value.PublicBaseUrl, TeamsCards.RefreshUsers(request.Approvers)));
+        var activity = CardActivity(await BuildAsync(request, deliveryKey, ct));
         var posted = await SendAsync(message, async () =>
         {
             if (target.Kind != "channel" && target.ConversationId == channel)
@@ -63,7 +73,7 @@ public sealed class TeamsDeliveryJobs(
                 return (target.ConversationId, id);
             }
             return await connector.CreateChannelConversationAsync(target.ServiceUrl, channel, target.TenantId, activity, ct);
-        }, j => j.PostRequestAsync(approvalId, channel, CancellationToken.None), ct);
+        }, again, ct);
         if (posted is not { } p)
         {
             return;
@@ -77,6 +87,18 @@ public sealed class TeamsDeliveryJobs(
         }
     }
 
+    /// <summary>The request's card as it should look now: the route's copy, or an escalation level's copy with its banner.</summary>
+    private async Task<AdaptiveCard> BuildAsync(ApprovalRequest request, string deliveryKey, CancellationToken ct)
+    {
+        FollowUp? escalation = null;
+        if (DeliveryKeys.LevelOf(deliveryKey) is { } level)
+        {
+            var (routes, _, _) = await settings.GetRoutesAsync(ct);
+            escalation = FollowUpPlan.Escalation(FollowUpPlan.For(request, routes.FirstOrDefault(r => r.Name == request.RouteName)), level);
+        }
+        return TeamsCards.RequestCard(request, product.Value.PublicBaseUrl, TeamsCards.RefreshUsers(request.Approvers), escalation: escalation);
+    }
+
     /// <summary>Redraws every posted card of the request from its current state.</summary>
     [AutomaticRetry(Attempts = 10, DelaysInSeconds = [1, 2, 5, 10, 20, 30, 60, 120, 300, 600])]
     public async Task UpdateRequestAsync(Guid approvalId, CancellationToken ct)
@@ -88,7 +110,7 @@ public sealed class TeamsDeliveryJobs(
         }
         foreach (var message in await messages.ListAsync(approvalId, Surface.Teams, ct))
         {
-            if (message.DeliveryKey != DeliveryKeys.Root || message.State != ChatMessageState.Posted || message.ConversationId is null)
+            if (!DeliveryKeys.IsRequestMessage(message.DeliveryKey) || message.State != ChatMessageState.Posted || message.ConversationId is null)
             {
                 continue;
             }
@@ -97,7 +119,7 @@ public sealed class TeamsDeliveryJobs(
             {
                 continue;
             }
-            var activity = CardActivity(TeamsCards.RequestCard(request, product.Value.PublicBaseUrl, TeamsCards.RefreshUsers(request.Approvers)));
+            var activity = CardActivity(await BuildAsync(request, message.DeliveryKey, ct));
             try
             {
                 await connector.UpdateAsync(target.ServiceUrl, message.ConversationId, message.MessageId!, activity, ct);
@@ -180,13 +202,35 @@ public sealed class TeamsDeliveryJobs(
 }
 
 /// <summary>Tells Teams about every request and change: a card on creation in the route's channel, the card redrawn
-/// after any transition from any surface, and replies in its thread for questions and answers.</summary>
+/// after any transition from any surface, replies in its thread for questions, answers and reminders, and the card
+/// posted to each escalation level's channel.</summary>
 public sealed class TeamsNotifier(
     IOptionsMonitor<TeamsOptions> options,
     RuntimeSettings settings,
     IChatMessageStore messages,
-    IBackgroundJobClient jobs) : IApprovalObserver
+    IBackgroundJobClient jobs,
+    TimeProvider time) : IApprovalObserver
 {
+    public async Task OnFollowUpAsync(ApprovalRequest request, FollowUp followUp, CancellationToken ct)
+    {
+        if (!options.CurrentValue.Enabled)
+        {
+            return;
+        }
+        var id = request.Id;
+        var plan = await FollowUpDeliveries.PlanAsync(messages, Surface.Teams, request, followUp, l => l.Teams, ct);
+        if (plan.EscalationChannel is { } channel)
+        {
+            var level = followUp.Number;
+            jobs.Enqueue<TeamsDeliveryJobs>(j => j.PostEscalationAsync(id, channel, level, CancellationToken.None));
+        }
+        if (plan.ReplyKey is { } key)
+        {
+            var text = followUp.Kind == FollowUpKind.Reminder ? TeamsCards.ReminderReply(request, time.GetUtcNow()) : TeamsCards.EscalatedReply(request, followUp);
+            jobs.Enqueue<TeamsDeliveryJobs>(j => j.PostReplyAsync(id, key, text, CancellationToken.None));
+        }
+    }
+
     public async Task OnCreatedAsync(ApprovalRequest request, CancellationToken ct)
     {
         if (!options.CurrentValue.Enabled || request.RouteName is null)

@@ -54,6 +54,24 @@ public static class FollowUpPlan
     public static FollowUp? Next(IReadOnlyList<FollowUp> plan, int remindersSent, int escalationLevel) =>
         plan.FirstOrDefault(f => f.Kind == FollowUpKind.Reminder ? f.Number > remindersSent : f.Number > escalationLevel);
 
+    /// <summary>The escalation level <paramref name="number"/> of a request's plan, if the route still has it.</summary>
+    public static FollowUp? Escalation(IReadOnlyList<FollowUp> plan, int number) =>
+        plan.FirstOrDefault(f => f.Kind == FollowUpKind.Escalation && f.Number == number);
+
+    /// <summary>A duration for people, to the nearest minute: "2 days 3 h", "1 h 5 min", "45 min", "less than a minute".</summary>
+    public static string Describe(TimeSpan span)
+    {
+        var minutes = (long)Math.Round(span.TotalMinutes, MidpointRounding.AwayFromZero);
+        if (minutes < 1)
+        {
+            return "less than a minute";
+        }
+        var (days, hours, mins) = (minutes / 1440, minutes % 1440 / 60, minutes % 60);
+        return days > 0 ? (hours > 0 ? $"{days} {(days == 1 ? "day" : "days")} {hours} h" : $"{days} {(days == 1 ? "day" : "days")}")
+            : hours > 0 ? (mins > 0 ? $"{hours} h {mins} min" : $"{hours} h")
+            : $"{mins} min";
+    }
+
     /// <summary>People an escalation level names (not <c>here</c>/<c>channel</c>), who may then decide.</summary>
     public static IEnumerable<string> EscalatedApprovers(EscalationLevel level) =>
         level.Mention.Where(m => m is not ("here" or "channel") && !string.IsNullOrWhiteSpace(m));

@@ -32,7 +32,22 @@ public sealed record ChatMessage
 
 public static class DeliveryKeys
 {
+    /// <summary>The request's own message or card in its route's channel.</summary>
     public const string Root = "root";
+
+    private const string EscalationPrefix = "escalation:";
+
+    /// <summary>The request's message or card posted to the channel of escalation level <paramref name="level"/>.</summary>
+    public static string Escalation(int level) => EscalationPrefix + level.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>The escalation level a key names, or null for any other key.</summary>
+    public static int? LevelOf(string key) =>
+        key.StartsWith(EscalationPrefix, StringComparison.Ordinal)
+        && int.TryParse(key.AsSpan(EscalationPrefix.Length), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var level)
+            ? level : null;
+
+    /// <summary>Messages that show the request itself (and are redrawn when it changes), as opposed to thread replies.</summary>
+    public static bool IsRequestMessage(string key) => key == Root || LevelOf(key) is not null;
 }
 
 /// <summary>Deduplicated chat delivery: claim a (request, surface, channel, key) once, then record what was posted.</summary>

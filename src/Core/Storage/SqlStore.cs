@@ -93,6 +93,11 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
             TransitionKind.Expire => ", decided_at = expires_at",
             _ => throw new ArgumentOutOfRangeException(nameof(kind)),
         };
+        if (TransitionRules.To(kind) is not (ApprovalStatus.Pending or ApprovalStatus.InfoRequested))
+        {
+            // A closed request is never chased again.
+            set += ", follow_up_at = NULL";
+        }
         var from = string.Join(", ", TransitionRules.From(kind).Select(s => $"'{s.ToWire()}'"));
         var deadline = kind == TransitionKind.Expire ? "expires_at <= @now" : "expires_at > @now";
         // The requester can never decide its own request, whatever its scopes.
