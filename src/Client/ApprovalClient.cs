@@ -131,7 +131,19 @@ public sealed class ApprovalClient : IApprovalHandler, IDisposable
     /// <exception cref="ApprovalWaitTimeoutException">No outcome from the server by the deadline plus the grace.</exception>
     public async Task<ApprovalResponse> RequestApprovalAsync(ApprovalRequest request, CancellationToken cancellationToken = default)
     {
-        var created = await CreateApprovalAsync(request, cancellationToken).ConfigureAwait(false);
+        ArgumentNullException.ThrowIfNull(request);
+        // A key of our own, so a create cancelled in flight can still be found (and withdrawn) by replaying it.
+        request = request.IdempotencyKey is null ? request with { IdempotencyKey = Guid.NewGuid().ToString() } : request;
+        ApprovalResponse created;
+        try
+        {
+            created = await CreateApprovalAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && Options.WithdrawOnCancellation)
+        {
+            await WithdrawUnacknowledgedAsync(request).ConfigureAwait(false);
+            throw;
+        }
         if (created.Status != ApprovalStatus.Pending)
         {
             // A replayed idempotent create can find the request already answered.
@@ -229,12 +241,7 @@ public sealed class ApprovalClient : IApprovalHandler, IDisposable
         {
             throw new ArgumentException($"ApprovalRequest.IdempotencyKey must be 1 to {MaxIdempotencyKeyLength} printable ASCII characters.", nameof(request));
         }
-        var raw = await SendAsync("create", () =>
-        {
-            var message = new HttpRequestMessage(HttpMethod.Post, Url("api/v1/approvals")) { Content = JsonBody(body) };
-            message.Headers.Add("Idempotency-Key", key);
-            return message;
-        }, cancellationToken).ConfigureAwait(false);
+        var raw = await SendAsync("create", () => CreateMessage(body, key), cancellationToken).ConfigureAwait(false);
         if (raw.StatusCode is not (HttpStatusCode.Created or HttpStatusCode.OK))
         {
             throw Refused(raw);
@@ -506,6 +513,34 @@ public sealed class ApprovalClient : IApprovalHandler, IDisposable
     }
 
     /// <summary>Cancels a request whose caller stopped waiting; one attempt, never throws.</summary>
+    /// <summary>The create was cancelled before its answer arrived, so the server may hold the request anyway: replay
+    /// it with the same idempotency key (which returns the stored request, or makes it if the first never arrived) and
+    /// withdraw it. Best effort, bounded by <see cref="ApprovalClientOptions.RequestTimeout"/>.</summary>
+    private async Task WithdrawUnacknowledgedAsync(ApprovalRequest request)
+    {
+        using var timeout = new CancellationTokenSource(Options.RequestTimeout);
+        try
+        {
+            var body = JsonSerializer.SerializeToUtf8Bytes(ToWire(request), ClientJson.Default.CreateApprovalWire);
+            var raw = await SendOnceAsync(() => CreateMessage(body, request.IdempotencyKey!), Options.RequestTimeout, timeout.Token).ConfigureAwait(false);
+            if (raw.StatusCode is HttpStatusCode.Created or HttpStatusCode.OK && ToResponse(raw) is { Status: ApprovalStatus.Pending or ApprovalStatus.InfoRequested } held)
+            {
+                await WithdrawAsync(held.ApprovalId).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (IsTransient(ex) || ex is OperationCanceledException)
+        {
+            Log.WithdrawFailed(_logger, "(unacknowledged create)", ex.Message);
+        }
+    }
+
+    private HttpRequestMessage CreateMessage(byte[] body, string idempotencyKey)
+    {
+        var message = new HttpRequestMessage(HttpMethod.Post, Url("api/v1/approvals")) { Content = JsonBody(body) };
+        message.Headers.Add("Idempotency-Key", idempotencyKey);
+        return message;
+    }
+
     internal async Task WithdrawAsync(string approvalId)
     {
         try
