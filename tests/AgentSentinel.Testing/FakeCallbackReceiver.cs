@@ -25,6 +25,9 @@ public sealed class FakeCallbackReceiver : IAsyncDisposable
 
     public int Port => BaseUrl.Port;
 
+    /// <summary>How long the receiver waits before it answers (to make a sender time out).</summary>
+    public TimeSpan AnswerDelay { get; set; }
+
     private FakeCallbackReceiver()
     {
     }
@@ -54,6 +57,10 @@ public sealed class FakeCallbackReceiver : IAsyncDisposable
             context.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString()),
             buffer.ToArray(),
             DateTimeOffset.UtcNow));
+        if (AnswerDelay > TimeSpan.Zero)
+        {
+            await Task.Delay(AnswerDelay, context.RequestAborted);
+        }
         if (_failures.TryDequeue(out var status))
         {
             context.Response.StatusCode = status;

@@ -255,6 +255,25 @@ public abstract class CallbackDeliveryTests(StorageProvider provider)
     }
 
     [Fact]
+    public async Task A_receiver_that_answers_too_late_is_tried_again()
+    {
+        await using var h = await CallbackHarness.StartAsync(provider, timeout: "00:00:01");
+        var id = await h.CreateAsync();
+        await h.DecideAsync(id, "approve");
+        h.Receiver.AnswerDelay = TimeSpan.FromSeconds(30);
+
+        Assert.Equal(1, await h.RunJobsAsync());
+        var delivery = await SingleDeliveryAsync(h, id);
+        Assert.Equal(CallbackState.Pending, delivery.State);
+        Assert.Contains("No answer within 1 s", delivery.LastError, StringComparison.Ordinal);
+        h.Receiver.AnswerDelay = TimeSpan.Zero;
+        h.Time.Advance(TimeSpan.FromSeconds(10));
+        Assert.Equal(1, await h.RunJobsAsync());
+        Assert.Equal(CallbackState.Delivered, (await SingleDeliveryAsync(h, id)).State);
+        Assert.Equal(["1", "2"], Received(h).Select(r => r.Header("X-AgentSentinel-Attempt")));
+    }
+
+    [Fact]
     public async Task A_connection_error_is_retried()
     {
         await using var h = await CallbackHarness.StartAsync(provider);

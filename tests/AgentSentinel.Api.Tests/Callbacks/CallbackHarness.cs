@@ -32,7 +32,7 @@ public sealed class CallbackHarness : IAsyncDisposable
     /// <summary>The receiver's URL, on 127.0.0.1, which is allow-listed by its IP address.</summary>
     public string CallbackUrl(string path = "hooks/agent") => Receiver.BaseUrl + path;
 
-    public static async Task<CallbackHarness> StartAsync(StorageProvider provider, IEnumerable<string>? allowedHosts = null)
+    public static async Task<CallbackHarness> StartAsync(StorageProvider provider, IEnumerable<string>? allowedHosts = null, string timeout = "00:00:05")
     {
         var receiver = await FakeCallbackReceiver.StartAsync();
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
@@ -42,7 +42,7 @@ public sealed class CallbackHarness : IAsyncDisposable
             ["AgentSentinel:Callbacks:MaxAttempts"] = MaxAttempts.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["AgentSentinel:Callbacks:InitialRetryDelay"] = "00:00:10",
             ["AgentSentinel:Callbacks:MaxRetryDelay"] = "00:01:00",
-            ["AgentSentinel:Callbacks:Timeout"] = "00:00:05",
+            ["AgentSentinel:Callbacks:Timeout"] = timeout,
         };
         var i = 0;
         foreach (var host in allowedHosts ?? ["127.0.0.1"])
