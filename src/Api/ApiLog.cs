@@ -23,4 +23,25 @@ internal static partial class ApiLog
 
     [LoggerMessage(2006, LogLevel.Information, "The first admin key is in {Path}")]
     public static partial void InitialAdminKeyExists(ILogger logger, string path);
+
+    [LoggerMessage(2007, LogLevel.Debug, "Callback {DeliveryId} ({Event}) created for approval {ApprovalId}")]
+    public static partial void CallbackCreated(ILogger logger, Guid approvalId, string deliveryId, string @event);
+
+    [LoggerMessage(2008, LogLevel.Error, "The callback of approval {ApprovalId} at version {Version} could not be created; the callback sweep will create it")]
+    public static partial void CallbackNotCreated(ILogger logger, Exception exception, Guid approvalId, int version);
+
+    [LoggerMessage(2009, LogLevel.Information, "Callback {DeliveryId} of approval {ApprovalId} delivered on try {Attempt} ({Status})")]
+    public static partial void CallbackDelivered(ILogger logger, Guid approvalId, string deliveryId, int attempt, int status);
+
+    [LoggerMessage(2010, LogLevel.Warning, "Callback {DeliveryId} of approval {ApprovalId}: try {Attempt} failed ({Status}); next try at {NextAttemptAt}")]
+    public static partial void CallbackRetryScheduled(ILogger logger, Guid approvalId, string deliveryId, int attempt, int? status, DateTimeOffset nextAttemptAt);
+
+    [LoggerMessage(2011, LogLevel.Warning, "Callback {DeliveryId} of approval {ApprovalId} failed after {Attempts} tries: {Reason}")]
+    public static partial void CallbackFailed(ILogger logger, Guid approvalId, string deliveryId, int attempts, string reason);
+
+    [LoggerMessage(2012, LogLevel.Information, "Callback sweep queued or created {Count} callbacks")]
+    public static partial void CallbackSweep(ILogger logger, int count);
+
+    [LoggerMessage(2013, LogLevel.Information, "The callback signing secret of API key {KeyId} was {Change} by {Actor}")]
+    public static partial void CallbackSecretChanged(ILogger logger, string keyId, string change, string actor);
 }

@@ -53,6 +53,10 @@ public sealed class StartupTests
     [InlineData("AgentSentinel:PublicBaseUrl", "not a url", "AgentSentinel:PublicBaseUrl")]
     [InlineData("AgentSentinel:Policy:MinTimeoutSeconds", "0", "min_timeout_seconds")]
     [InlineData("AgentSentinel:Routing:Routes:0:Slack:Channel", "#general", "routes[0].slack.channel")]
+    [InlineData("AgentSentinel:Callbacks:SigningSecret", "too-short", "AgentSentinel:Callbacks:SigningSecret")]
+    [InlineData("AgentSentinel:Callbacks:AllowedHosts:0", "https://hooks.example.com/", "AgentSentinel:Callbacks:AllowedHosts:0")]
+    [InlineData("AgentSentinel:Callbacks:AllowedHosts:0", "169.254.169.254", "AgentSentinel:Callbacks:AllowedHosts:0")]
+    [InlineData("AgentSentinel:Callbacks:MaxAttempts", "0", "AgentSentinel:Callbacks:MaxAttempts")]
     public async Task A_wrong_setting_stops_start_up_with_a_message_naming_it(string key, string value, string named)
     {
         // The host exactly as Program.cs builds it, started on a loopback port.

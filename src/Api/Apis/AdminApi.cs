@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using AgentSentinel.Api.Auth;
 using AgentSentinel.Api.Infrastructure;
 using AgentSentinel.Core.Auth;
+using AgentSentinel.Core.Callbacks;
 using AgentSentinel.Core.Configuration;
 using AgentSentinel.Core.Policy;
 using AgentSentinel.Core.Routing;
@@ -14,9 +15,9 @@ namespace AgentSentinel.Api.Apis;
 
 public sealed record CreatedApiKeyDto(string Id, string Key, string Name, string Prefix, IReadOnlyList<string> Scopes, string? Email, DateTimeOffset CreatedAt);
 
-public sealed record ApiKeyDto(string Id, string Name, string Prefix, IReadOnlyList<string> Scopes, string? Email, DateTimeOffset CreatedAt, string? CreatedBy, DateTimeOffset? RevokedAt)
+public sealed record ApiKeyDto(string Id, string Name, string Prefix, IReadOnlyList<string> Scopes, string? Email, DateTimeOffset CreatedAt, string? CreatedBy, DateTimeOffset? RevokedAt, bool HasCallbackSecret)
 {
-    public static ApiKeyDto From(ApiKeyRecord k) => new(k.Id, k.Name, k.Prefix, k.Scopes, k.Email, k.CreatedAt, k.CreatedBy, k.RevokedAt);
+    public static ApiKeyDto From(ApiKeyRecord k, bool hasCallbackSecret) => new(k.Id, k.Name, k.Prefix, k.Scopes, k.Email, k.CreatedAt, k.CreatedBy, k.RevokedAt, hasCallbackSecret);
 }
 
 public sealed record RoutesDocument(IReadOnlyList<RouteDefinition> Routes, long Version, string Source);
@@ -96,8 +97,11 @@ public static partial class AdminApi
         return scopes.Count > 0 ? scopes : throw JsonBody.Invalid("scopes", $"scopes must be a non-empty list of {string.Join(", ", Scopes.All)}.");
     }
 
-    public static async Task<Ok<IReadOnlyList<ApiKeyDto>>> ListKeysAsync(IApiKeyStore keys, CancellationToken ct) =>
-        TypedResults.Ok<IReadOnlyList<ApiKeyDto>>([.. (await keys.ListAsync(ct)).Select(ApiKeyDto.From)]);
+    public static async Task<Ok<IReadOnlyList<ApiKeyDto>>> ListKeysAsync(IApiKeyStore keys, ICallbackStore callbacks, CancellationToken ct)
+    {
+        var withSecret = await callbacks.ListKeysWithSecretAsync(ct);
+        return TypedResults.Ok<IReadOnlyList<ApiKeyDto>>([.. (await keys.ListAsync(ct)).Select(k => ApiKeyDto.From(k, withSecret.Contains(k.Id)))]);
+    }
 
     public static async Task<Results<NoContent, ProblemHttpResult>> RevokeKeyAsync(
         string id, ClaimsPrincipal user, IApiKeyStore keys, TimeProvider time, ILogger<ApiKeyDto> logger, CancellationToken ct)

@@ -4,6 +4,7 @@ using AgentSentinel.Api.Auth;
 using AgentSentinel.Api.Contracts;
 using AgentSentinel.Api.Infrastructure;
 using AgentSentinel.Core.Approvals;
+using AgentSentinel.Core.Callbacks;
 using AgentSentinel.Core.Configuration;
 using AgentSentinel.Core.Notifications;
 using AgentSentinel.Core.Policy;
@@ -43,7 +44,8 @@ public static class ApprovalsApi
     // ---- agent calls ----------------------------------------------------------------------------------------------
 
     public static async Task<Results<Created<ApprovalDto>, Ok<ApprovalDto>, ProblemHttpResult>> CreateAsync(
-        HttpContext http, ClaimsPrincipal user, ApprovalService service, CancellationToken ct)
+        HttpContext http, ClaimsPrincipal user, ApprovalService service, IOptionsMonitor<CallbackOptions> callbacks, ICallbackStore callbackStore,
+        CancellationToken ct)
     {
         var idempotencyKey = http.Request.Headers["Idempotency-Key"].ToString();
         if (idempotencyKey.Length > MaxIdempotencyKeyLength || idempotencyKey.Any(c => c < 0x20 || c > 0x7e))
@@ -65,7 +67,7 @@ public static class ApprovalsApi
             TimeoutSeconds = body.Integer("timeout_seconds", 1, int.MaxValue),
             ActionInputs = body.Object("action_inputs", MaxJsonObjectBytes),
             Context = body.Object("context", MaxJsonObjectBytes),
-            CallbackUrl = CallbackUrl(body.String("callback_url", 2048)),
+            CallbackUrl = await CallbackUrlAsync(body.String("callback_url", 2048), user.KeyId(), callbacks.CurrentValue, callbackStore, ct),
             IdempotencyKey = idempotencyKey.Length == 0 ? null : idempotencyKey,
             RequestHash = body.Hash,
         };
@@ -84,15 +86,26 @@ public static class ApprovalsApi
         }
     }
 
-    private static string? CallbackUrl(string? url)
+    /// <summary>A callback URL the server may call (see <see cref="CallbackUrlPolicy"/>), and a secret to sign it with;
+    /// anything else is refused before anything is stored.</summary>
+    private static async Task<string?> CallbackUrlAsync(string? url, string keyId, CallbackOptions options, ICallbackStore store, CancellationToken ct)
     {
         if (url is null)
         {
             return null;
         }
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.UserInfo.Length > 0)
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
         {
-            throw JsonBody.Invalid("callback_url", "'callback_url' must be an absolute http(s) URL without credentials.");
+            throw JsonBody.Invalid("callback_url", "'callback_url' must be an absolute https URL (http only for hosts this server lists exactly).");
+        }
+        if (CallbackUrlPolicy.Check(uri, options) is { } refusal)
+        {
+            throw JsonBody.Invalid("callback_url", refusal);
+        }
+        if (string.IsNullOrEmpty(options.SigningSecret) && await store.GetKeySecretAsync(keyId, ct) is null)
+        {
+            throw JsonBody.Invalid("callback_url",
+                "Callbacks from this API key cannot be signed: it has no callback secret and the server has no AgentSentinel:Callbacks:SigningSecret. An admin can create one with POST /api/v1/admin/api-keys/{id}/callback-secret.");
         }
         return uri.AbsoluteUri;
     }

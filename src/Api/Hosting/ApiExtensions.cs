@@ -1,6 +1,7 @@
 using System.Text.Json;
 using AgentSentinel.Api.Apis;
 using AgentSentinel.Api.Auth;
+using AgentSentinel.Api.Callbacks;
 using AgentSentinel.Api.Infrastructure;
 using AgentSentinel.Bot;
 using AgentSentinel.Core;
@@ -24,6 +25,7 @@ public static class ApiExtensions
         var services = builder.Services;
         services.AddAgentSentinelCore(builder.Configuration);
         services.AddAgentSentinelBots(builder.Configuration);
+        services.AddAgentSentinelCallbacks(builder.Configuration);
         var provider = builder.Configuration.GetValue($"{AgentSentinelOptions.SectionName}:Storage:Provider", StorageProvider.Sqlite);
         // Start-up work (migrations) must finish before the job server and the change listener start.
         services.AddHostedService<StartupTasks>();
@@ -86,6 +88,7 @@ public static class ApiExtensions
 
         app.MapApprovalsApi();
         app.MapAdminApi();
+        app.MapCallbacksApi();
         app.MapAgentSentinelBots();
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealthAsync });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = WriteHealthAsync });

@@ -1,3 +1,4 @@
+using AgentSentinel.Api.Callbacks;
 using AgentSentinel.Core.Auth;
 using AgentSentinel.Core.Configuration;
 using AgentSentinel.Core.Jobs;
@@ -8,7 +9,7 @@ using Microsoft.Extensions.Options;
 namespace AgentSentinel.Api.Hosting;
 
 /// <summary>Runs before the job server and the HTTP server start: migrations, the first admin key, the recurring
-/// sweep, and recovery of expiries missed while the server was down.</summary>
+/// sweeps (expiry, follow-ups, callbacks), and recovery of expiries missed while the server was down.</summary>
 public sealed class StartupTasks(
     MigrationRunner migrations,
     IApiKeyStore keys,
@@ -28,6 +29,7 @@ public sealed class StartupTasks(
         await EnsureAdminKeyAsync(cancellationToken);
         recurring.AddOrUpdate<ExpiryJobs>(ExpiryJobs.SweepJobId, j => j.SweepAsync(CancellationToken.None), Cron.Minutely());
         recurring.AddOrUpdate<FollowUpJobs>(FollowUpJobs.SweepJobId, j => j.SweepAsync(CancellationToken.None), Cron.Minutely());
+        recurring.AddOrUpdate<CallbackJobs>(CallbackJobs.SweepJobId, j => j.SweepAsync(CancellationToken.None), Cron.Minutely());
         // The embedded job storage lives in memory: after a restart every open request needs its expiry again.
         await recovery.RecoverAsync(rescheduleOpen: !HangfireSetup.IsPersistent(jobStorage), cancellationToken);
     }

@@ -77,7 +77,8 @@ public interface ICallbackStore
 
     Task ScheduleRetryAsync(long id, int? status, string? error, DateTimeOffset nextAttemptAt, DateTimeOffset now, CancellationToken ct);
 
-    /// <summary>Pending deliveries whose next try was due at or before <paramref name="dueBefore"/>.</summary>
+    /// <summary>Pending deliveries whose next try was due at or before <paramref name="dueBefore"/> (a new delivery is
+    /// due at its creation; a try in progress is due again when it should have ended).</summary>
     Task<IReadOnlyList<CallbackDelivery>> ListOverdueAsync(DateTimeOffset dueBefore, int limit, CancellationToken ct);
 
     /// <summary>Requests with a callback URL changed in the window whose current state calls for a callback that
@@ -86,6 +87,10 @@ public interface ICallbackStore
 
     /// <summary>The signing secret of an API key, or null when it has none (or does not exist).</summary>
     Task<string?> GetKeySecretAsync(string keyId, CancellationToken ct);
+
+    /// <summary>Sets (or, with null, removes) the signing secret of an active API key; false when there is no such key
+    /// or it is revoked.</summary>
+    Task<bool> SetKeySecretAsync(string keyId, string? secret, CancellationToken ct);
 
     /// <summary>The ids of the API keys that have their own signing secret.</summary>
     Task<IReadOnlySet<string>> ListKeysWithSecretAsync(CancellationToken ct);

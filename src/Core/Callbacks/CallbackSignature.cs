@@ -5,33 +5,58 @@ using System.Text;
 namespace AgentSentinel.Core.Callbacks;
 
 /// <summary>
-/// The signature of a callback: <c>v1=</c> and the lowercase hex HMAC-SHA256, keyed with the signing secret, of
-/// <c>{timestamp}.{body}</c>, where the timestamp is the <c>X-AgentSentinel-Timestamp</c> header (Unix seconds) and
-/// the body is the raw request body. Receivers recompute it, compare in constant time and refuse old timestamps.
+/// The signature of a callback, in the header <c>X-AgentSentinel-Signature: t={unix seconds},v1={hex}</c>, where
+/// <c>{hex}</c> is the lowercase hex HMAC-SHA256, keyed with the UTF-8 bytes of the signing secret, of the bytes
+/// <c>{t}.{raw body}</c>. Receivers recompute it, compare in constant time and refuse old timestamps.
 /// </summary>
 public static class CallbackSignature
 {
+    public const string SignatureHeader = "X-AgentSentinel-Signature";
     public const string DeliveryHeader = "X-AgentSentinel-Delivery";
     public const string EventHeader = "X-AgentSentinel-Event";
-    public const string TimestampHeader = "X-AgentSentinel-Timestamp";
-    public const string SignatureHeader = "X-AgentSentinel-Signature";
     public const string AttemptHeader = "X-AgentSentinel-Attempt";
     public const string Version = "v1";
 
-    public static string Timestamp(DateTimeOffset at) => at.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+    /// <summary>The header value for a body sent at <paramref name="at"/>.</summary>
+    public static string Header(string secret, DateTimeOffset at, ReadOnlySpan<byte> body)
+    {
+        var timestamp = at.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        return $"t={timestamp},{Version}={Compute(secret, timestamp, body)}";
+    }
 
+    /// <summary>The lowercase hex HMAC-SHA256 of <c>{timestamp}.{body}</c>.</summary>
     public static string Compute(string secret, string timestamp, ReadOnlySpan<byte> body)
     {
         var prefix = Encoding.UTF8.GetBytes(timestamp + ".");
         var message = new byte[prefix.Length + body.Length];
         prefix.CopyTo(message, 0);
         body.CopyTo(message.AsSpan(prefix.Length));
-        return Version + "=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), message));
+        return Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), message));
     }
 
-    /// <summary>What a receiver does: recompute, compare in constant time, and refuse a timestamp outside the tolerance.</summary>
-    public static bool Verify(string secret, string? timestamp, string? signature, ReadOnlySpan<byte> body, DateTimeOffset now, TimeSpan tolerance)
+    /// <summary>What a receiver does: parse the header, recompute, compare in constant time, and refuse a timestamp
+    /// further than <paramref name="tolerance"/> from <paramref name="now"/>.</summary>
+    public static bool Verify(string secret, string? header, ReadOnlySpan<byte> body, DateTimeOffset now, TimeSpan tolerance)
     {
+        string? timestamp = null;
+        string? signature = null;
+        foreach (var part in (header ?? "").Split(','))
+        {
+            var kv = part.Trim().Split('=', 2);
+            if (kv.Length != 2)
+            {
+                return false;
+            }
+            switch (kv[0])
+            {
+                case "t":
+                    timestamp = kv[1];
+                    break;
+                case Version:
+                    signature = kv[1];
+                    break;
+            }
+        }
         if (timestamp is null || signature is null
             || !long.TryParse(timestamp, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
             || Math.Abs(now.ToUnixTimeSeconds() - seconds) > tolerance.TotalSeconds)
@@ -41,4 +66,8 @@ public static class CallbackSignature
         var expected = Encoding.ASCII.GetBytes(Compute(secret, timestamp, body));
         return CryptographicOperations.FixedTimeEquals(expected, Encoding.ASCII.GetBytes(signature));
     }
+
+    /// <summary>A new random signing secret for an API key: <c>ascb_</c> and 256 random bits, base64url.</summary>
+    public static string NewSecret() =>
+        "ascb_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 }

@@ -5,31 +5,38 @@ namespace AgentSentinel.Core.Callbacks;
 
 /// <summary>
 /// Which callback URLs the server may call, so that an agent can never make it reach an internal service:
-/// the host must be on the allow list (checked at intake and again before each try), and every address the
-/// host resolves to must be public (checked when connecting, on the very address connected to) unless the host is
-/// listed exactly. Cloud metadata addresses are never reached.
+/// the host must be on the allow list (checked at intake and again before each try), plain http is accepted only for
+/// hosts listed exactly, and every address the host resolves to must be public (checked when connecting, on the very
+/// addresses connected to) unless that exact IP address is listed. Cloud metadata addresses are never reached.
 /// </summary>
 public static class CallbackUrlPolicy
 {
-    /// <summary>Why a URL is refused, in a sentence for the agent; null when it is allowed.</summary>
+    /// <summary>Why a URL is refused, as a sentence for the agent; null when it is allowed. Shape errors are reported
+    /// before the allow list, so an agent learns what is wrong with the URL itself first.</summary>
     public static string? Check(Uri url, CallbackOptions options)
     {
-        if (!options.Enabled)
+        if (!url.IsAbsoluteUri || url.Scheme is not ("http" or "https"))
         {
-            return "this server delivers no callbacks (no callback hosts are allowed).";
-        }
-        if (url.Scheme is not ("http" or "https"))
-        {
-            return "it must be an http(s) URL.";
+            return "'callback_url' must be an absolute https URL (http only for hosts this server lists exactly).";
         }
         if (url.UserInfo.Length > 0)
         {
-            return "it must not contain credentials.";
+            return "'callback_url' must not contain credentials.";
+        }
+        if (!options.Enabled)
+        {
+            return "Callbacks are not enabled on this server (no callback hosts are allowed): send the request without 'callback_url' and poll or wait for the decision instead.";
         }
         var host = NormalizeHost(url);
-        return IsHostAllowed(host, options.AllowedHosts)
-            ? null
-            : $"the host '{host}' is not on this server's list of allowed callback hosts.";
+        if (!IsHostAllowed(host, options.AllowedHosts))
+        {
+            return $"'callback_url' names the host '{host}', which is not on this server's list of allowed callback hosts.";
+        }
+        if (url.Scheme == "http" && !IsListedExactly(host, options.AllowedHosts))
+        {
+            return $"'callback_url' must use https: plain http is accepted only for hosts listed exactly, and '{host}' is matched by a pattern.";
+        }
+        return null;
     }
 
     /// <summary>The host as matched against the list: lowercase, ASCII (punycode), no brackets, no trailing dot.</summary>
@@ -84,9 +91,9 @@ public static class CallbackUrlPolicy
             return "must not be empty";
         }
         var e = NormalizeHost(entry);
-        if (IPAddress.TryParse(e, out _))
+        if (IPAddress.TryParse(e, out var ip))
         {
-            return null;
+            return IsNeverAllowed(ip) ? $"'{entry}' is a cloud metadata or unspecified address, which is never a callback target" : null;
         }
         var name = IsPattern(e) ? e[2..] : e;
         if (name.Length is 0 or > 253 || name.Split('.').Any(label => label.Length is 0 or > 63
@@ -101,10 +108,12 @@ public static class CallbackUrlPolicy
         return null;
     }
 
-    /// <summary>May the server connect to this address for this host? Public addresses always; loopback, private,
-    /// link-local and other special ranges only for a host listed exactly; metadata and unspecified addresses never.</summary>
-    public static bool MayConnect(IPAddress address, bool hostListedExactly) =>
-        !IsNeverAllowed(address) && (hostListedExactly || IsPublic(address));
+    /// <summary>May the server connect to this address? Public addresses always; loopback, private, link-local and
+    /// other special ranges only when that exact IP address is on the list (a listed host name is not enough);
+    /// metadata and unspecified addresses never.</summary>
+    public static bool MayConnect(IPAddress address, IReadOnlyCollection<string> allowedHosts) =>
+        !IsNeverAllowed(address)
+        && (IsPublic(address) || allowedHosts.Any(e => IPAddress.TryParse(NormalizeHost(e), out var listed) && listed.Equals(address)));
 
     /// <summary>Cloud instance metadata endpoints and the unspecified address: never a callback target.</summary>
     public static bool IsNeverAllowed(IPAddress address)

@@ -16,8 +16,8 @@ public sealed class CallbackStore(Database database) : ICallbackStore
     static CallbackStore() => DefaultTypeMap.MatchNamesWithUnderscores = true;
 
     private const string InsertSql = """
-        INSERT INTO callback_deliveries (approval_id, version, delivery_id, event, url, body, state, attempts, created_at, updated_at)
-        VALUES (@approvalId, @Version, @DeliveryId, @Event, @Url, @Body, 'pending', 0, @now, @now)
+        INSERT INTO callback_deliveries (approval_id, version, delivery_id, event, url, body, state, attempts, next_attempt_at, created_at, updated_at)
+        VALUES (@approvalId, @Version, @DeliveryId, @Event, @Url, @Body, 'pending', 0, @now, @now, @now)
         ON CONFLICT DO NOTHING
         RETURNING id
         """;
@@ -151,6 +151,14 @@ public sealed class CallbackStore(Database database) : ICallbackStore
         await using var connection = await database.OpenAsync(ct);
         return await connection.QuerySingleOrDefaultAsync<string?>(new CommandDefinition(
             "SELECT callback_secret FROM api_keys WHERE id = @keyId", new { keyId }, cancellationToken: ct));
+    }
+
+    public async Task<bool> SetKeySecretAsync(string keyId, string? secret, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        return await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE api_keys SET callback_secret = @secret WHERE id = @keyId AND revoked_at IS NULL",
+            new { keyId, secret }, cancellationToken: ct)) == 1;
     }
 
     public async Task<IReadOnlySet<string>> ListKeysWithSecretAsync(CancellationToken ct)

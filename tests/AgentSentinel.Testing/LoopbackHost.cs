@@ -1,0 +1,27 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace AgentSentinel.Testing;
+
+/// <summary>A small Kestrel server on 127.0.0.1 and a free port, for fakes of the services the product calls.</summary>
+public static class LoopbackHost
+{
+    /// <summary>Builds the server, lets <paramref name="map"/> add its endpoints, starts it, and returns it with its
+    /// base address (<c>http://127.0.0.1:{port}/</c>).</summary>
+    public static async Task<(WebApplication App, Uri BaseUrl)> StartAsync(Action<WebApplication> map)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        builder.Logging.ClearProviders();
+        var app = builder.Build();
+        map(app);
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return (app, new Uri(address.TrimEnd('/') + "/"));
+    }
+}
