@@ -85,6 +85,7 @@ public static class ApiExtensions
         app.UseAuthorization();
 
         app.MapApprovalsApi();
+        app.MapDigestApi();
         app.MapAdminApi();
         app.MapAgentSentinelBots();
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealthAsync });
