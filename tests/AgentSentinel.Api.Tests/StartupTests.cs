@@ -53,6 +53,10 @@ public sealed class StartupTests
     [InlineData("AgentSentinel:PublicBaseUrl", "not a url", "AgentSentinel:PublicBaseUrl")]
     [InlineData("AgentSentinel:Policy:MinTimeoutSeconds", "0", "min_timeout_seconds")]
     [InlineData("AgentSentinel:Routing:Routes:0:Slack:Channel", "#general", "routes[0].slack.channel")]
+    [InlineData("AgentSentinel:Digest:TimeZone", "Mars/Olympus_Mons", "AgentSentinel:Digest:TimeZone")]
+    [InlineData("AgentSentinel:Digest:Cron", "every monday", "AgentSentinel:Digest:Cron")]
+    [InlineData("AgentSentinel:Digest:Cron", "61 9 * * 1", "AgentSentinel:Digest:Cron")]
+    [InlineData("AgentSentinel:Digest:Slack:Channel", "#managers", "AgentSentinel:Digest:Slack:Channel")]
     public async Task A_wrong_setting_stops_start_up_with_a_message_naming_it(string key, string value, string named)
     {
         // The host exactly as Program.cs builds it, started on a loopback port.

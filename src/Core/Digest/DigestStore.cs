@@ -190,7 +190,7 @@ public sealed class DigestStore(Database database)
         await connection.ExecuteAsync(new CommandDefinition($"""
             UPDATE digest_posts SET state = 'posted', message_id = @messageId, posted_at = @now, updated_at = @now, last_error = NULL
             WHERE {PostKey}
-            """, new { post.Week, post.Surface, post.Channel, messageId, now = now.ToUnixMicroseconds() }, cancellationToken: ct));
+            """, new { week = post.Week, surface = post.Surface, channel = post.Channel, messageId, now = now.ToUnixMicroseconds() }, cancellationToken: ct));
     }
 
     /// <summary>Records a failed try. A permanent failure ends the post; otherwise the claim is released so the
@@ -203,7 +203,7 @@ public sealed class DigestStore(Database database)
                 state = CASE WHEN @permanent THEN 'failed' ELSE state END,
                 claimed_at = CASE WHEN @permanent THEN claimed_at ELSE 0 END
             WHERE {PostKey} AND state = 'claimed'
-            """, new { post.Week, post.Surface, post.Channel, error = error.Length > 500 ? error[..500] : error, permanent, now = now.ToUnixMicroseconds() },
+            """, new { week = post.Week, surface = post.Surface, channel = post.Channel, error = error.Length > 500 ? error[..500] : error, permanent, now = now.ToUnixMicroseconds() },
             cancellationToken: ct));
     }
 
