@@ -1,3 +1,4 @@
+using AgentSentinel.Bot.Digest;
 using AgentSentinel.Bot.Slack;
 using AgentSentinel.Bot.Teams;
 using AgentSentinel.Core.Approvals;
@@ -34,6 +35,8 @@ public static class BotServiceCollectionExtensions
         services.AddHttpClient<IBotConnector, BotConnectorClient>(c => c.Timeout = TimeSpan.FromSeconds(15));
         services.AddTransient<TeamsDeliveryJobs>();
         services.AddSingleton<IApprovalObserver, TeamsNotifier>();
+
+        services.AddTransient<DigestJobs>();
         return services;
     }
 

@@ -1,5 +1,6 @@
 using AgentSentinel.Core.Approvals;
 using AgentSentinel.Core.Configuration;
+using AgentSentinel.Core.Digest;
 using AgentSentinel.Core.Jobs;
 using AgentSentinel.Core.Notifications;
 using AgentSentinel.Core.Policy;
@@ -42,6 +43,11 @@ public static class CoreServiceCollectionExtensions
         services.AddTransient<FollowUpJobs>();
         services.AddTransient<ExpiryJobs>();
         services.AddTransient<ExpiryRecovery>();
+
+        services.AddOptions<DigestOptions>().Bind(configuration.GetSection(DigestOptions.SectionName)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<DigestOptions>, DigestOptionsValidator>();
+        services.AddSingleton<DigestStore>();
+        services.AddSingleton<DigestService>();
         return services;
     }
 

@@ -57,6 +57,10 @@ public sealed class StartupTests
     [InlineData("AgentSentinel:Callbacks:AllowedHosts:0", "https://hooks.example.com/", "AgentSentinel:Callbacks:AllowedHosts:0")]
     [InlineData("AgentSentinel:Callbacks:AllowedHosts:0", "169.254.169.254", "AgentSentinel:Callbacks:AllowedHosts:0")]
     [InlineData("AgentSentinel:Callbacks:MaxAttempts", "0", "AgentSentinel:Callbacks:MaxAttempts")]
+    [InlineData("AgentSentinel:Digest:TimeZone", "Mars/Olympus_Mons", "AgentSentinel:Digest:TimeZone")]
+    [InlineData("AgentSentinel:Digest:Cron", "every monday", "AgentSentinel:Digest:Cron")]
+    [InlineData("AgentSentinel:Digest:Cron", "61 9 * * 1", "AgentSentinel:Digest:Cron")]
+    [InlineData("AgentSentinel:Digest:Slack:Channel", "#managers", "AgentSentinel:Digest:Slack:Channel")]
     public async Task A_wrong_setting_stops_start_up_with_a_message_naming_it(string key, string value, string named)
     {
         // The host exactly as Program.cs builds it, started on a loopback port.

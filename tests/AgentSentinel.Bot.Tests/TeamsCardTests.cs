@@ -98,7 +98,7 @@ public sealed class TeamsCardTests
         }
     }
 
-    private static async Task<JsonObject> ParseWithLibraryAsync(string cardJson)
+    internal static async Task<JsonObject> ParseWithLibraryAsync(string cardJson)
     {
         var root = RepositoryRoot();
         var validator = Path.Combine(root, "tests", "cards", "validate.js");

@@ -87,6 +87,7 @@ public static class ApiExtensions
         app.UseAuthorization();
 
         app.MapApprovalsApi();
+        app.MapDigestApi();
         app.MapAdminApi();
         app.MapCallbacksApi();
         app.MapAgentSentinelBots();

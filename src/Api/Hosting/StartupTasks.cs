@@ -1,6 +1,8 @@
 using AgentSentinel.Api.Callbacks;
+using AgentSentinel.Bot.Digest;
 using AgentSentinel.Core.Auth;
 using AgentSentinel.Core.Configuration;
+using AgentSentinel.Core.Digest;
 using AgentSentinel.Core.Jobs;
 using AgentSentinel.Core.Storage;
 using Hangfire;
@@ -18,6 +20,7 @@ public sealed class StartupTasks(
     ExpiryRecovery recovery,
     JobStorage jobStorage,
     IOptions<AgentSentinelOptions> options,
+    IOptions<DigestOptions> digest,
     TimeProvider time,
     ILogger<StartupTasks> logger) : IHostedService
 {
@@ -30,11 +33,28 @@ public sealed class StartupTasks(
         recurring.AddOrUpdate<ExpiryJobs>(ExpiryJobs.SweepJobId, j => j.SweepAsync(CancellationToken.None), Cron.Minutely());
         recurring.AddOrUpdate<FollowUpJobs>(FollowUpJobs.SweepJobId, j => j.SweepAsync(CancellationToken.None), Cron.Minutely());
         recurring.AddOrUpdate<CallbackJobs>(CallbackJobs.SweepJobId, j => j.SweepAsync(CancellationToken.None), Cron.Minutely());
+        AddDigestJob();
         // The embedded job storage lives in memory: after a restart every open request needs its expiry again.
         await recovery.RecoverAsync(rescheduleOpen: !HangfireSetup.IsPersistent(jobStorage), cancellationToken);
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>The weekly digest on its cron, read in its time zone; a cron Hangfire cannot parse stops start-up.</summary>
+    private void AddDigestJob()
+    {
+        var settings = digest.Value;
+        try
+        {
+            recurring.AddOrUpdate<DigestJobs>(DigestJobs.RecurringJobId, j => j.RunAsync(CancellationToken.None), settings.Cron,
+                new RecurringJobOptions { TimeZone = settings.ResolveTimeZone() });
+        }
+        catch (ArgumentException e)
+        {
+            throw new OptionsValidationException(DigestOptions.SectionName, typeof(DigestOptions),
+                [$"{DigestOptions.SectionName}:Cron '{settings.Cron}' is not a valid cron expression: {e.Message}"]);
+        }
+    }
 
     /// <summary>With no bootstrap key configured and no key stored, creates an admin key and writes it to a file
     /// only this user can read; the log names the file, never the key.</summary>

@@ -17,6 +17,8 @@ public interface ISlackApi
     Task<SlackUser?> GetUserAsync(string userId, CancellationToken ct);
     /// <summary>Looks for a message this server posted (found by its metadata) in a channel or thread since a time.</summary>
     Task<string?> FindPostedMessageAsync(string channel, Guid approvalId, string deliveryKey, DateTimeOffset since, CancellationToken ct);
+    /// <summary>Looks for a message this server posted with the given metadata event type and payload values; returns its <c>ts</c>.</summary>
+    Task<string?> FindMessageByMetadataAsync(string channel, string eventType, IReadOnlyDictionary<string, string> payload, DateTimeOffset since, CancellationToken ct);
 }
 
 public sealed record SlackUser(string Id, string? Name, string? RealName, string? Email, bool IsBot, bool Deleted);
@@ -87,7 +89,11 @@ public sealed class SlackApiClient(HttpClient http, IOptionsMonitor<SlackOptions
             user["deleted"]?.GetValue<bool>() ?? false);
     }
 
-    public async Task<string?> FindPostedMessageAsync(string channel, Guid approvalId, string deliveryKey, DateTimeOffset since, CancellationToken ct)
+    public Task<string?> FindPostedMessageAsync(string channel, Guid approvalId, string deliveryKey, DateTimeOffset since, CancellationToken ct) =>
+        FindMessageByMetadataAsync(channel, SlackMessages.MetadataEventType,
+            new Dictionary<string, string> { ["approval_id"] = approvalId.ToString(), ["delivery_key"] = deliveryKey }, since, ct);
+
+    public async Task<string?> FindMessageByMetadataAsync(string channel, string eventType, IReadOnlyDictionary<string, string> payload, DateTimeOffset since, CancellationToken ct)
     {
         var form = new Dictionary<string, string>
         {
@@ -99,10 +105,9 @@ public sealed class SlackApiClient(HttpClient http, IOptionsMonitor<SlackOptions
         var result = await CallFormAsync("conversations.history", form, ct);
         foreach (var message in result["messages"]?.AsArray() ?? [])
         {
-            var payload = message?["metadata"]?["event_payload"];
-            if (message?["metadata"]?["event_type"]?.GetValue<string>() == SlackMessages.MetadataEventType
-                && payload?["approval_id"]?.GetValue<string>() == approvalId.ToString()
-                && payload?["delivery_key"]?.GetValue<string>() == deliveryKey)
+            var metadata = message?["metadata"];
+            if (metadata?["event_type"]?.GetValue<string>() == eventType
+                && payload.All(p => metadata["event_payload"]?[p.Key]?.GetValue<string>() == p.Value))
             {
                 return message!["ts"]?.GetValue<string>();
             }

@@ -51,6 +51,9 @@ public abstract record CardElement
 
     [JsonPropertyOrder(-1)]
     public string? Id { get; init; }
+
+    /// <summary><c>None</c>, <c>Small</c>, <c>Default</c>, <c>Medium</c>, <c>Large</c>...; null for the default.</summary>
+    public string? Spacing { get; init; }
 }
 
 public sealed record TextBlock(string Text) : CardElement

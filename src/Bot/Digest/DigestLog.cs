@@ -1,0 +1,31 @@
+using Microsoft.Extensions.Logging;
+
+namespace AgentSentinel.Bot.Digest;
+
+/// <summary>Weekly digest log messages, source-generated. Event ids 3200-3299.</summary>
+internal static partial class DigestLog
+{
+    [LoggerMessage(3200, LogLevel.Information, "Posted the weekly digest {Week} to {Surface} channel {Channel} as {MessageId}")]
+    public static partial void Posted(ILogger logger, string week, string surface, string channel, string messageId);
+
+    [LoggerMessage(3201, LogLevel.Information, "The weekly digest {Week} for {Surface} channel {Channel} is already {State}; not posting again")]
+    public static partial void AlreadyHandled(ILogger logger, string week, string surface, string channel, string state);
+
+    [LoggerMessage(3202, LogLevel.Warning, "{Surface} rate-limited the weekly digest {Week} in {Channel}; retrying in {RetryAfter}")]
+    public static partial void RateLimited(ILogger logger, string surface, string week, string channel, TimeSpan retryAfter);
+
+    [LoggerMessage(3203, LogLevel.Error, "{Surface} refused the weekly digest {Week} in {Channel}: {Error}")]
+    public static partial void Refused(ILogger logger, string surface, string week, string channel, string error);
+
+    [LoggerMessage(3204, LogLevel.Warning, "Posting the weekly digest {Week} to {Surface} channel {Channel} failed; it will be retried")]
+    public static partial void Failed(ILogger logger, Exception exception, string week, string surface, string channel);
+
+    [LoggerMessage(3205, LogLevel.Information, "Found the weekly digest {Week} in Slack channel {Channel} ({Ts}) from an earlier attempt; not posting again")]
+    public static partial void Adopted(ILogger logger, string week, string channel, string ts);
+
+    [LoggerMessage(3206, LogLevel.Information, "No digest channel is configured; the weekly digest {Week} was not posted")]
+    public static partial void NoChannel(ILogger logger, string week);
+
+    [LoggerMessage(3207, LogLevel.Warning, "The weekly digest {Week} is not over yet; only finished weeks are posted")]
+    public static partial void NotFinished(ILogger logger, string week);
+}

@@ -1,0 +1,161 @@
+using System.Globalization;
+using AgentSentinel.Core.Approvals;
+using AgentSentinel.Core.Storage;
+using Microsoft.Extensions.Options;
+
+namespace AgentSentinel.Core.Digest;
+
+/// <summary>
+/// Computes the <see cref="WeeklyDigest"/> of an ISO week in the configured time zone from the store.
+/// Figures are defined as follows (the JSON endpoint and the chat posts show the same object):
+/// <list type="bullet">
+/// <item>The week's requests are those created in [Monday 00:00, next Monday 00:00) local time, each counted in the
+/// state it had at <c>as_of</c> (the week's end, or now for the week in progress); see <see cref="DigestStore"/>.</item>
+/// <item>Rates are shares of the closed requests (approved + rejected + expired + cancelled), rounded to 4 decimals.</item>
+/// <item>Decision time is creation to approve or reject, in seconds. Percentile p of the n sorted times x[0..n-1] is
+/// x[k] + f * (x[k+1] - x[k]) with h = (n - 1) * p, k = floor(h), f = h - k (linear interpolation between the closest
+/// ranks, as numpy's default); the median is p = 0.5. Computed exactly in microseconds, rounded to 3 decimals.</item>
+/// </list>
+/// </summary>
+public sealed class DigestService(DigestStore store, IOptionsMonitor<DigestOptions> options, TimeProvider time)
+{
+    public TimeZoneInfo Zone => options.CurrentValue.ResolveTimeZone();
+
+    public DateTimeOffset Now => time.GetUtcNow().TruncateToMicroseconds();
+
+    /// <summary>The week in progress in the configured time zone.</summary>
+    public IsoWeek CurrentWeek() => IsoWeek.Containing(Now, Zone);
+
+    /// <summary>The digest of a week that has started (the current one or earlier).</summary>
+    public async Task<WeeklyDigest> ComputeAsync(IsoWeek week, CancellationToken ct)
+    {
+        var zone = Zone;
+        var now = Now;
+        var from = week.Start(zone);
+        var to = week.End(zone);
+        if (from > now)
+        {
+            throw new ArgumentOutOfRangeException(nameof(week), $"{week} has not started yet.");
+        }
+        var window = new DigestWindow(from, to, to <= now ? to : now);
+        var summary = await SummaryAsync(window, ct);
+        var previous = week.Previous;
+        var previousWindow = new DigestWindow(previous.Start(zone), previous.End(zone), previous.End(zone));
+        var previousSummary = await SummaryAsync(previousWindow, ct);
+
+        var days = Enumerable.Range(0, 8).Select(i => week.Monday.AddDays(i)).ToList();
+        var perDay = await store.CountByIntervalAsync([.. days.Select(d => IsoWeek.StartOfDay(d, zone))], ct);
+        var (byPriority, byRisk) = await store.CountByPriorityAndRiskAsync(window, ct);
+
+        var routes = await store.RouteMediansAsync(window, ct);
+        var open = await store.OldestOpenAsync(window.AsOf, DigestOptions.ListSize, ct);
+        var asOfUs = window.AsOf.ToUnixMicroseconds();
+
+        return new WeeklyDigest
+        {
+            Week = week.ToString(),
+            TimeZone = options.CurrentValue.TimeZone,
+            From = from,
+            To = to,
+            AsOf = window.AsOf,
+            Complete = now >= to,
+            Summary = summary,
+            ByDay = [.. days.Take(7).Select((d, i) => new DigestDay(d, d.DayOfWeek.ToString(), perDay[i]))],
+            ByPriority = Enum.GetValues<Priority>().Select(p => p.ToWire()).ToDictionary(k => k, k => byPriority.GetValueOrDefault(k)),
+            ByRiskLevel = Enum.GetValues<RiskLevel>().Select(r => r.ToWire()).Append(Unspecified).ToDictionary(k => k, k => byRisk.GetValueOrDefault(k)),
+            SlowestRoutes = [.. routes
+                .Select(r => new DigestRoute(r.Route, r.Decided, Seconds(r.TwiceMedianMicroseconds / 2d)))
+                .OrderByDescending(r => r.MedianDecisionSeconds).ThenByDescending(r => r.Decided).ThenBy(r => r.Route, StringComparer.Ordinal)
+                .Take(DigestOptions.ListSize)],
+            PendingTotal = await store.CountOpenAsync(window.AsOf, ct),
+            OldestPending = [.. open.Select(r => new DigestPendingRequest(
+                Guid.Parse(r.Id), r.ActionName, r.AgentId, r.Priority, r.RiskLevel, r.RouteName,
+                TimeConversions.FromUnixMicroseconds(r.CreatedAt), TimeConversions.FromUnixMicroseconds(r.ExpiresAt),
+                Seconds(asOfUs - r.CreatedAt)))],
+            PreviousWeek = new DigestPreviousWeek(previous.ToString(), previousWindow.From, previousWindow.To, previousWindow.AsOf, previousSummary),
+            Change = Compare(summary, previousSummary),
+        };
+    }
+
+    public const string Unspecified = "unspecified";
+
+    /// <summary>Timestamps are kept from the Unix epoch on; no earlier week can hold a request.</summary>
+    public const int FirstYear = 1970;
+
+    private async Task<DigestSummary> SummaryAsync(DigestWindow window, CancellationToken ct)
+    {
+        var c = await store.CountAsync(window, ct);
+        var decided = c.Approved + c.Rejected;
+        var closed = decided + c.Expired + c.Cancelled;
+        return new DigestSummary
+        {
+            Total = c.Total,
+            Approved = c.Approved,
+            Rejected = c.Rejected,
+            Expired = c.Expired,
+            Cancelled = c.Cancelled,
+            Open = c.Total - closed,
+            Decided = decided,
+            ApprovalRate = Rate(c.Approved, closed),
+            RejectionRate = Rate(c.Rejected, closed),
+            ExpiryRate = Rate(c.Expired, closed),
+            CancellationRate = Rate(c.Cancelled, closed),
+            MedianDecisionSeconds = await PercentileAsync(window, decided, 1, 2, ct),
+            P90DecisionSeconds = await PercentileAsync(window, decided, 9, 10, ct),
+        };
+    }
+
+    /// <summary>Percentile <paramref name="numerator"/>/<paramref name="denominator"/> of the decision times by linear
+    /// interpolation, with the rank computed in integers so no rounding moves it.</summary>
+    private async Task<double?> PercentileAsync(DigestWindow window, long n, long numerator, long denominator, CancellationToken ct)
+    {
+        if (n == 0)
+        {
+            return null;
+        }
+        var scaled = (n - 1) * numerator;
+        var rank = scaled / denominator;
+        var fraction = (double)(scaled % denominator) / denominator;
+        var values = await store.DecisionTimesAtRankAsync(window, rank, n, ct);
+        var value = values.Count == 1 ? values[0] : values[0] + (fraction * (values[1] - values[0]));
+        return Seconds(value);
+    }
+
+    private static double Seconds(double microseconds) => Math.Round(microseconds / 1_000_000d, 3);
+
+    private static double Rate(long count, long closed) => closed == 0 ? 0 : Math.Round((double)count / closed, 4);
+
+    private static DigestChange Compare(DigestSummary now, DigestSummary before) => new()
+    {
+        Total = now.Total - before.Total,
+        TotalRatio = before.Total == 0 ? null : Math.Round((double)(now.Total - before.Total) / before.Total, 4),
+        Approved = now.Approved - before.Approved,
+        Rejected = now.Rejected - before.Rejected,
+        Expired = now.Expired - before.Expired,
+        Cancelled = now.Cancelled - before.Cancelled,
+        ApprovalRate = Math.Round(now.ApprovalRate - before.ApprovalRate, 4),
+        RejectionRate = Math.Round(now.RejectionRate - before.RejectionRate, 4),
+        ExpiryRate = Math.Round(now.ExpiryRate - before.ExpiryRate, 4),
+        CancellationRate = Math.Round(now.CancellationRate - before.CancellationRate, 4),
+        MedianDecisionSeconds = now.MedianDecisionSeconds is { } a && before.MedianDecisionSeconds is { } b ? Math.Round(a - b, 3) : null,
+        P90DecisionSeconds = now.P90DecisionSeconds is { } c && before.P90DecisionSeconds is { } d ? Math.Round(c - d, 3) : null,
+    };
+
+    /// <summary>Parses <c>YYYY-Www</c>; null with a reason when the text is not a week this server can report on.</summary>
+    public string? Validate(string? text, out IsoWeek week)
+    {
+        if (!IsoWeek.TryParse(text, out week))
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"week must be an ISO week such as {CurrentWeek()} (YYYY-Www, weeks 01 to 52 or 53).");
+        }
+        if (week.Year < FirstYear)
+        {
+            return $"week {week} is out of range: digests start in {FirstYear}.";
+        }
+        if (week.Start(Zone) > Now)
+        {
+            return $"week {week} has not started yet; the current week is {CurrentWeek()}.";
+        }
+        return null;
+    }
+}
