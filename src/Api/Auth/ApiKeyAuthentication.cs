@@ -102,6 +102,8 @@ public sealed class ApiKeyAuthenticationHandler(
 public static class ApiClaims
 {
     public const string Scope = "scope";
+    /// <summary>Where the caller acts from when it is not the API itself (<c>console</c> for a console session).</summary>
+    public const string Surface = "surface";
 }
 
 public static class ApiPolicies
@@ -126,6 +128,9 @@ public static class ClaimsPrincipalExtensions
     /// <summary>May read every request, not only its own: approvers and admins.</summary>
     public static bool SeesAll(this ClaimsPrincipal user) => user.HasScope(Scopes.Approver) || user.HasScope(Scopes.Admin);
 
-    public static Actor ToActor(this ClaimsPrincipal user, Surface surface = Surface.Api) =>
-        new(user.FindFirstValue(ClaimTypes.Name) ?? user.KeyId(), surface, user.FindFirstValue(ClaimTypes.Email), null, user.KeyId());
+    /// <summary>The person or agent behind the call; a console session acts from the console, a key from the API.</summary>
+    public static Actor ToActor(this ClaimsPrincipal user) =>
+        new(user.FindFirstValue(ClaimTypes.Name) ?? user.KeyId(),
+            user.HasClaim(ApiClaims.Surface, "console") ? Surface.Console : Surface.Api,
+            user.FindFirstValue(ClaimTypes.Email), null, user.KeyId());
 }
