@@ -20,7 +20,7 @@ export function renderAdmin(main) {
   async function loadKeys() {
     try {
       const list = await api('/api/v1/admin/api-keys');
-      if (list.length === 0) { replace(keys, emptyState('🔑', 'No stored keys')); return; }
+      if (list.length === 0) { replace(keys, emptyState('∅', 'No stored keys')); return; }
       replace(keys, h('div', { class: 'table-wrap' }, h('table', { id: 'keys-table' },
         h('caption', { class: 'sr-only' }, 'API keys'),
         h('thead', {}, h('tr', {}, ['Name', 'Key', 'Scopes', 'Email', 'Created', 'Status', ''].map(t => h('th', { scope: 'col' }, t)))),

@@ -1,6 +1,6 @@
 // Statistics: headline figures, outcomes over time, time to decision, rates, counts by priority and risk, and the
 // weekly digest when the server offers it.
-import { api, ApiError } from './api.js';
+import { api } from './api.js';
 import { barList, columnChart, shareBar } from './charts.js';
 import { emptyState, errorBox, h, replace, skeleton } from './dom.js';
 import { PRIORITIES, RISKS, formatDay, formatDuration, formatPercent } from './format.js';
@@ -53,13 +53,13 @@ export function renderStats(main, { query }) {
   return () => { current = null; clearTimeout(refresh); window.removeEventListener('approvals-changed', onChanged); };
 }
 
-/** The weekly digest, where the server has it; a server without it (404) simply shows no digest section. */
+/** The weekly digest, where the server has it. It is an extra: a server without it (404), or any failure of it,
+ * simply shows no digest section and never the rest of the page. */
 async function loadDigest() {
   try {
     return await api('/api/v1/approvals/digest');
-  } catch (error) {
-    if (error instanceof ApiError && (error.status === 404 || error.status === 405)) return null;
-    throw error;
+  } catch {
+    return null;
   }
 }
 
@@ -88,7 +88,7 @@ function render(stats, series, times) {
           ariaLabel: `Outcomes per day: ${OUTCOMES.map(([k, n]) => `${series.buckets.reduce((s, b) => s + b[k], 0)} ${n.toLowerCase()}`).join(', ')}.`,
           series: OUTCOMES.map(([key, name]) => ({ key, name, values: series.buckets.map(b => b[key]) })),
         })
-        : emptyState('📈', 'No outcomes in this window yet')),
+        : emptyState('∅', 'No outcomes in this window yet')),
     h('div', { class: 'grid cols-2' },
       h('section', { class: 'card', 'aria-labelledby': 'times-title' },
         h('h2', { id: 'times-title' }, 'Time to decision'),
@@ -98,7 +98,7 @@ function render(stats, series, times) {
             ariaLabel: `Time to decision of ${times.decided} decided requests: ${times.buckets.map(b => `${b.label} ${b.total}`).join(', ')}.`,
             series: [{ key: 'approved', name: 'Approved', values: times.buckets.map(b => b.approved) }, { key: 'rejected', name: 'Rejected', values: times.buckets.map(b => b.rejected) }],
           })
-          : emptyState('⏱', 'No decisions in this window yet')),
+          : emptyState('∅', 'No decisions in this window yet')),
       h('section', { class: 'card', 'aria-labelledby': 'rates-title' },
         h('h2', { id: 'rates-title' }, 'Outcomes'),
         closed > 0
