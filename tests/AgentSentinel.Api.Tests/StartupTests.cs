@@ -53,6 +53,8 @@ public sealed class StartupTests
     [InlineData("AgentSentinel:PublicBaseUrl", "not a url", "AgentSentinel:PublicBaseUrl")]
     [InlineData("AgentSentinel:Policy:MinTimeoutSeconds", "0", "min_timeout_seconds")]
     [InlineData("AgentSentinel:Routing:Routes:0:Slack:Channel", "#general", "routes[0].slack.channel")]
+    [InlineData("AgentSentinel:Console:SessionIdleTimeout", "00:00:10", "AgentSentinel:Console:SessionIdleTimeout")]
+    [InlineData("AgentSentinel:Console:SessionLifetime", "00:30:00", "AgentSentinel:Console:SessionLifetime")]
     public async Task A_wrong_setting_stops_start_up_with_a_message_naming_it(string key, string value, string named)
     {
         // The host exactly as Program.cs builds it, started on a loopback port.
