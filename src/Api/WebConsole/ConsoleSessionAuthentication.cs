@@ -50,33 +50,11 @@ public sealed class ConsoleSessionAuthenticationHandler(
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         var failure = (await HandleAuthenticateOnceSafeAsync()).Failure?.Message;
-        Response.StatusCode = StatusCodes.Status401Unauthorized;
-        await problems.WriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = Context,
-            ProblemDetails =
-            {
-                Status = StatusCodes.Status401Unauthorized,
-                Title = "Unauthorized",
-                Detail = failure ?? "Sign in to the console first.",
-            },
-        });
+        await problems.WriteProblemAsync(Context, StatusCodes.Status401Unauthorized, "Unauthorized", failure ?? "Sign in to the console first.");
     }
 
-    protected override async Task HandleForbiddenAsync(AuthenticationProperties properties)
-    {
-        Response.StatusCode = StatusCodes.Status403Forbidden;
-        await problems.WriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = Context,
-            ProblemDetails =
-            {
-                Status = StatusCodes.Status403Forbidden,
-                Title = "Forbidden",
-                Detail = "Your key does not have the scope this needs.",
-            },
-        });
-    }
+    protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
+        problems.WriteProblemAsync(Context, StatusCodes.Status403Forbidden, "Forbidden", "Your key does not have the scope this needs.");
 
     /// <summary>Chooses the scheme of a request: API key when it has an Authorization header, session when it has
     /// the console cookie, API key otherwise (so an anonymous call is told how to authenticate).</summary>
@@ -99,17 +77,8 @@ public sealed class ConsoleCsrfMiddleware(RequestDelegate next, IProblemDetailsS
             && (!context.Request.Cookies.TryGetValue(ConsoleSessions.CookieName, out var sessionId)
                 || !ConsoleSessions.CsrfMatches(sessionId!, context.Request.Headers[ConsoleSessions.CsrfHeader].ToString())))
         {
-            context.Response.StatusCode = StatusCodes.Status403Forbidden;
-            await problems.WriteAsync(new ProblemDetailsContext
-            {
-                HttpContext = context,
-                ProblemDetails =
-                {
-                    Status = StatusCodes.Status403Forbidden,
-                    Title = "Forbidden",
-                    Detail = $"The {ConsoleSessions.CsrfHeader} header is missing or does not match your session. Reload the console and try again.",
-                },
-            });
+            await problems.WriteProblemAsync(context, StatusCodes.Status403Forbidden, "Forbidden",
+                $"The {ConsoleSessions.CsrfHeader} header is missing or does not match your session. Reload the console and try again.");
             return;
         }
         await next(context);

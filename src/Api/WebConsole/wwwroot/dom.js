@@ -61,3 +61,16 @@ export function typingTarget(event) {
   return event.ctrlKey || event.metaKey || event.altKey
     || (t instanceof HTMLElement && (t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName) || t.closest('dialog')));
 }
+
+/** Starts a page's once-a-second tick, keyboard shortcuts and live-update listener; returns what stops them all. */
+export function watchPage({ tick, onKey, onChanged, stop }) {
+  const timer = tick ? setInterval(tick, 1000) : null;
+  if (onKey) document.addEventListener('keydown', onKey);
+  if (onChanged) window.addEventListener('approvals-changed', onChanged);
+  return () => {
+    if (timer) clearInterval(timer);
+    if (onKey) document.removeEventListener('keydown', onKey);
+    if (onChanged) window.removeEventListener('approvals-changed', onChanged);
+    stop?.();
+  };
+}

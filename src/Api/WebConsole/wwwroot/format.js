@@ -33,6 +33,19 @@ export function countdown(expiresAt, now = Date.now()) {
   return { text: `${formatDuration(left)} left`, cls, over: false };
 }
 
+/** Refreshes every countdown under `root`; calls `onPassed(element)` once for each deadline that has passed. */
+export function updateCountdowns(root, onPassed) {
+  for (const el of root.querySelectorAll('[data-deadline]')) {
+    const c = countdown(el.dataset.deadline);
+    el.textContent = c.text;
+    el.className = c.cls;
+    if (c.over && !el.dataset.passed) {
+      el.dataset.passed = '1';
+      onPassed(el);
+    }
+  }
+}
+
 export function isOpen(approval) { return approval.status === 'pending' || approval.status === 'info_requested'; }
 
 export function prettyJson(value) {

@@ -1,8 +1,8 @@
 // The inbox: requests sorted by priority then deadline, live countdowns, filters, live arrivals, keyboard shortcuts.
 import { approvals } from './api.js';
 import { allowed, openDecisionDialog } from './decide.js';
-import { emptyState, errorBox, h, replace, skeleton, toast, typingTarget } from './dom.js';
-import { PRIORITIES, RISKS, STATUSES, countdown, formatCost, isOpen, statusLabel } from './format.js';
+import { emptyState, errorBox, h, replace, skeleton, toast, typingTarget, watchPage } from './dom.js';
+import { PRIORITIES, RISKS, STATUSES, formatCost, isOpen, statusLabel, updateCountdowns } from './format.js';
 
 const FILTERS = ['status', 'priority', 'risk_level', 'agent_id', 'action_name'];
 
@@ -13,7 +13,6 @@ export function renderInbox(main, { query, navigate }) {
   let selected = 0;
   let loading = null;
   let reloadTimer = null;
-  let expiredSeen = new Set();
 
   const count = h('p', { class: 'muted', id: 'inbox-count' });
   const announcer = h('div', { class: 'sr-only', 'aria-live': 'polite', id: 'inbox-announcer' });
@@ -108,16 +107,8 @@ export function renderInbox(main, { query, navigate }) {
     });
   }
 
-  function tick() {
-    let expired = false;
-    for (const el of main.querySelectorAll('[data-deadline]')) {
-      const c = countdown(el.dataset.deadline);
-      el.textContent = c.text;
-      el.className = c.cls;
-      if (c.over && !expiredSeen.has(el.dataset.deadline)) { expiredSeen.add(el.dataset.deadline); expired = true; }
-    }
-    if (expired) scheduleReload();
-  }
+  // A request whose deadline passes is expired: read the list again.
+  const tick = () => updateCountdowns(main, scheduleReload);
 
   function scheduleReload() {
     clearTimeout(reloadTimer);
@@ -142,18 +133,8 @@ export function renderInbox(main, { query, navigate }) {
     e.preventDefault();
   }
 
-  const onChanged = () => scheduleReload();
-  const timer = setInterval(tick, 1000);
-  document.addEventListener('keydown', onKey);
-  window.addEventListener('approvals-changed', onChanged);
   load();
-  return () => {
-    clearInterval(timer);
-    clearTimeout(reloadTimer);
-    loading = null;
-    document.removeEventListener('keydown', onKey);
-    window.removeEventListener('approvals-changed', onChanged);
-  };
+  return watchPage({ tick, onKey, onChanged: scheduleReload, stop: () => { clearTimeout(reloadTimer); loading = null; } });
 }
 
 /** Most urgent first: priority, then the nearest deadline. */

@@ -1,8 +1,8 @@
 // One request: what the agent wants to do, its context, the full event trail, and the three decisions.
 import { approvals } from './api.js';
 import { allowed, decisionForm } from './decide.js';
-import { errorBox, h, replace, skeleton, toast, typingTarget } from './dom.js';
-import { countdown, formatCost, formatDateTime, isOpen, prettyJson, statusLabel } from './format.js';
+import { errorBox, h, replace, skeleton, toast, typingTarget, watchPage } from './dom.js';
+import { formatCost, formatDateTime, isOpen, prettyJson, statusLabel, updateCountdowns } from './format.js';
 
 const EVENT_TEXT = {
   created: 'Requested', approved: 'Approved', rejected: 'Rejected', info_requested: 'Asked for more information',
@@ -100,14 +100,8 @@ export function renderRequest(main, { params }) {
       h('p', { class: 'shortcuts' }, h('kbd', {}, 'a'), ', ', h('kbd', {}, 'r'), ' and ', h('kbd', {}, 'i'), ' jump to the approve, reject and question fields.'));
   }
 
-  function tick() {
-    for (const el of main.querySelectorAll('[data-deadline]')) {
-      const c = countdown(el.dataset.deadline);
-      el.textContent = c.text;
-      el.className = c.cls;
-      if (c.over && !el.dataset.reloaded) { el.dataset.reloaded = '1'; setTimeout(load, 500); }
-    }
-  }
+  // Past its deadline the request is expired: read it again.
+  const tick = () => updateCountdowns(main, () => setTimeout(load, 500));
 
   function onKey(e) {
     if (typingTarget(e) || !approval) return;
@@ -118,16 +112,8 @@ export function renderRequest(main, { params }) {
     field.focus();
   }
 
-  const onChanged = (e) => { if (e.detail.all || e.detail.ids.includes(id)) load(); };
-  const timer = setInterval(tick, 1000);
-  document.addEventListener('keydown', onKey);
-  window.addEventListener('approvals-changed', onChanged);
   load();
-  return () => {
-    clearInterval(timer);
-    document.removeEventListener('keydown', onKey);
-    window.removeEventListener('approvals-changed', onChanged);
-  };
+  return watchPage({ tick, onKey, onChanged: (e) => { if (e.detail.all || e.detail.ids.includes(id)) load(); } });
 }
 
 function jsonCard(title, id, value) {

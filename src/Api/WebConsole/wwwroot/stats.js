@@ -2,7 +2,7 @@
 // weekly digest when the server offers it.
 import { api } from './api.js';
 import { barList, columnChart, shareBar } from './charts.js';
-import { emptyState, errorBox, h, replace, skeleton } from './dom.js';
+import { emptyState, errorBox, h, replace, skeleton, watchPage } from './dom.js';
 import { PRIORITIES, RISKS, formatDay, formatDuration, formatPercent } from './format.js';
 
 const RANGES = [[7, '7 days'], [30, '30 days'], [90, '90 days']];
@@ -46,11 +46,12 @@ export function renderStats(main, { query }) {
     }
   }
 
-  const onChanged = () => { clearTimeout(refresh); refresh = setTimeout(load, 1500); };
   let refresh = null;
-  window.addEventListener('approvals-changed', onChanged);
   load();
-  return () => { current = null; clearTimeout(refresh); window.removeEventListener('approvals-changed', onChanged); };
+  return watchPage({
+    onChanged: () => { clearTimeout(refresh); refresh = setTimeout(load, 1500); },
+    stop: () => { current = null; clearTimeout(refresh); },
+  });
 }
 
 /** The weekly digest, where the server has it. It is an extra: a server without it (404), or any failure of it,
