@@ -31,6 +31,9 @@ public class ConsoleFixture : IAsyncLifetime
     /// <summary>The server's clock when a fixture moves time itself; null for the real clock.</summary>
     public FakeTimeProvider? Time { get; private set; }
 
+    /// <summary>The database behind the server.</summary>
+    protected virtual StorageProvider Provider => StorageProvider.Sqlite;
+
     /// <summary>A fixture that needs history (the README's statistics) runs the server on a clock it moves.</summary>
     protected virtual FakeTimeProvider? CreateTime() => null;
 
@@ -41,7 +44,7 @@ public class ConsoleFixture : IAsyncLifetime
     {
         Slack = await FakeSlackServer.StartAsync();
         Time = CreateTime();
-        App = new AgentSentinelApp(await TestStorage.CreateAsync(StorageProvider.Sqlite, "console"), Time, runJobServer: Time is null, settings: new Dictionary<string, string?>
+        App = new AgentSentinelApp(await TestStorage.CreateAsync(Provider, "console"), Time, runJobServer: Time is null, settings: new Dictionary<string, string?>
         {
             ["AgentSentinel:PublicBaseUrl"] = "https://approvals.example.com",
             ["AgentSentinel:Slack:BotToken"] = FakeSlackServer.Token,

@@ -91,7 +91,7 @@ export function renderInbox(main, { query, navigate }) {
     h('td', { class: 'num hide-narrow' }, formatCost(a.estimated_cost)),
     h('td', {}, isOpen(a) ? h('span', { class: 'countdown', dataset: { deadline: a.expires_at } }) : '—'),
     h('td', {}, h('span', { class: `badge s-${a.status}` }, statusLabel(a.status)))));
-    body.replaceChildren(h('div', { class: 'table-wrap' }, h('table', { id: 'inbox-table' },
+    body.replaceChildren(h('div', { class: 'table-wrap' }, h('table', { id: 'inbox-table', role: 'grid', 'aria-readonly': 'true' },
       h('caption', { class: 'sr-only', id: 'inbox-caption' }, 'Approval requests, most urgent first'),
       h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Priority'), h('th', { scope: 'col' }, 'Request'), h('th', { scope: 'col', class: 'hide-narrow' }, 'Agent'),
         h('th', { scope: 'col', class: 'hide-narrow' }, 'Risk'), h('th', { scope: 'col', class: 'num hide-narrow' }, 'Cost'), h('th', { scope: 'col' }, 'Deadline'), h('th', { scope: 'col' }, 'Status'))),
