@@ -163,6 +163,42 @@ public sealed class ConsoleBrowserTests(ConsoleFixture f) : IClassFixture<Consol
     }
 
     [Fact]
+    public async Task Filters_narrow_the_inbox_and_survive_a_reload()
+    {
+        var agent = "filter-agent-" + Guid.NewGuid().ToString("N")[..6];
+        var critical = await f.CreateApprovalAsync("filter_critical", "critical one", "critical", "low", agent: agent);
+        var low = await f.CreateApprovalAsync("filter_low", "low one", "low", "low", agent: agent);
+        await using var c = await f.SignedInPageAsync(f.ApproverKey);
+        var page = c.Page;
+        await page.GetByLabel("Agent").FillAsync(agent);
+        await page.GetByLabel("Agent").PressAsync("Enter");
+        await Expect(page.Locator("tr.inbox-row")).ToHaveCountAsync(2);
+        await page.GetByLabel("Priority").SelectOptionAsync("critical");
+        await Expect(page.Locator("tr.inbox-row")).ToHaveCountAsync(1);
+        await Expect(Row(page, critical)).ToBeVisibleAsync();
+        await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex($"priority=critical.*agent_id={agent}|agent_id={agent}.*priority=critical"));
+
+        await page.ReloadAsync();
+        await Expect(page.GetByLabel("Priority")).ToHaveValueAsync("critical");
+        await Expect(page.Locator("tr.inbox-row")).ToHaveCountAsync(1);
+
+        // Decided requests leave the pending inbox but show under "any status", which a reload keeps.
+        using (var approver = f.App.Client(f.ApproverKey))
+        {
+            (await approver.PostAsJsonAsync($"/api/v1/approvals/{critical}/approve", new { notes = "ok" }, Ct)).EnsureSuccessStatusCode();
+        }
+        await Expect(page.Locator("tr.inbox-row")).ToHaveCountAsync(0);
+        await Expect(page.GetByText("No requests match these filters")).ToBeVisibleAsync();
+        await page.GetByLabel("Status").SelectOptionAsync("");
+        await Expect(Row(page, critical)).ToContainTextAsync("approved");
+        await page.ReloadAsync();
+        await Expect(page.GetByLabel("Status")).ToHaveValueAsync("");
+        await Expect(Row(page, critical)).ToContainTextAsync("approved");
+        await Expect(Row(page, low)).ToHaveCountAsync(0);
+        Assert.Empty(c.Errors);
+    }
+
+    [Fact]
     public async Task An_agent_key_is_refused_at_sign_in()
     {
         await using var c = await f.NewPageAsync();

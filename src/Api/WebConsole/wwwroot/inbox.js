@@ -7,7 +7,9 @@ import { PRIORITIES, RISKS, STATUSES, formatCost, isOpen, statusLabel, updateCou
 const FILTERS = ['status', 'priority', 'risk_level', 'agent_id', 'action_name'];
 
 export function renderInbox(main, { query, navigate }) {
+  // The inbox opens on pending requests; `status=any` in the address keeps "any status" across reloads.
   const filters = Object.fromEntries(FILTERS.map(k => [k, query.get(k) ?? (k === 'status' ? 'pending' : '')]));
+  if (filters.status === 'any') filters.status = '';
   let items = [];
   let known = null;
   let selected = 0;
@@ -45,6 +47,7 @@ export function renderInbox(main, { query, navigate }) {
   function update() {
     for (const name of FILTERS) filters[name] = form.elements[name].value.trim();
     const params = new URLSearchParams(Object.entries(filters).filter(([k, v]) => v && !(k === 'status' && v === 'pending')));
+    if (!filters.status) params.set('status', 'any');
     history.replaceState(null, '', `/inbox${params.size ? `?${params}` : ''}`);
     known = null;
     body.replaceChildren(skeleton());
@@ -73,7 +76,8 @@ export function renderInbox(main, { query, navigate }) {
   function render(arrived) {
     count.textContent = `${items.length} ${items.length === 1 ? 'request' : 'requests'}${filters.status ? ` · ${statusLabel(filters.status)}` : ''}`;
     if (items.length === 0) {
-      body.replaceChildren(filters.status === 'pending'
+      const narrowed = FILTERS.some(k => k !== 'status' && filters[k]);
+      body.replaceChildren(filters.status === 'pending' && !narrowed
         ? emptyState('✓', 'Nothing is waiting for you', 'New requests appear here as soon as an agent asks.')
         : emptyState('∅', 'No requests match these filters', 'Change or clear the filters above.'));
       return;
