@@ -1,4 +1,6 @@
 using System.Net.Http.Json;
+using System.Text.Json;
+using AgentSentinel.Core.Digest;
 using System.Text.Json.Nodes;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
@@ -195,6 +197,54 @@ public sealed class ConsoleBrowserTests(ConsoleFixture f) : IClassFixture<Consol
         await Expect(page.GetByLabel("Status")).ToHaveValueAsync("");
         await Expect(Row(page, critical)).ToContainTextAsync("approved");
         await Expect(Row(page, low)).ToHaveCountAsync(0);
+        Assert.Empty(c.Errors);
+    }
+
+    [Fact]
+    public async Task The_weekly_digest_is_shown_when_the_server_offers_it()
+    {
+        // The digest endpoint belongs to the digest feature; here the browser is given its exact wire shape: the
+        // product's WeeklyDigest record serialized with the API's JSON settings.
+        var monday = new DateTimeOffset(2026, 11, 16, 0, 0, 0, TimeSpan.Zero);
+        var summary = new DigestSummary { Total = 12, Approved = 8, Rejected = 2, Expired = 1, Cancelled = 1, Decided = 10, ApprovalRate = 0.6667, RejectionRate = 0.1667, ExpiryRate = 0.0833, CancellationRate = 0.0833, MedianDecisionSeconds = 420, P90DecisionSeconds = 5400 };
+        var digest = new WeeklyDigest
+        {
+            Week = "2026-W47", TimeZone = "UTC", From = monday, To = monday.AddDays(7), AsOf = monday.AddDays(7), Complete = true,
+            Summary = summary,
+            ByDay = [.. Enumerable.Range(0, 7).Select(i => new DigestDay(DateOnly.FromDateTime(monday.AddDays(i).UtcDateTime), monday.AddDays(i).DayOfWeek.ToString()[..3], i + 1))],
+            ByPriority = new Dictionary<string, long> { ["critical"] = 2, ["high"] = 4, ["medium"] = 4, ["low"] = 2 },
+            ByRiskLevel = new Dictionary<string, long> { ["high"] = 6, ["unspecified"] = 6 },
+            SlowestRoutes = [new DigestRoute("payments", 5, 3600), new DigestRoute(null, 3, 60)],
+            PendingTotal = 1,
+            OldestPending = [new DigestPendingRequest(Guid.CreateVersion7(), "<img src=x onerror=\"window.__pwned=1\">", "agent-7", "high", null, "payments", monday, monday.AddDays(8), 90_000)],
+            PreviousWeek = new DigestPreviousWeek("2026-W46", monday.AddDays(-7), monday, monday, summary with { Total = 10 }),
+            Change = new DigestChange { Total = 2, TotalRatio = 0.2, ApprovalRate = -0.05 },
+        };
+        var options = new JsonSerializerOptions();
+        Api.Infrastructure.ApiJson.Configure(options);
+        var json = JsonSerializer.Serialize(digest, options);
+
+        await using var c = await f.SignedInPageAsync(f.ApproverKey);
+        var page = c.Page;
+        string? asked = null;
+        await page.RouteAsync("**/api/v1/approvals/digest?**", route =>
+        {
+            asked = route.Request.Url;
+            return route.FulfillAsync(new() { Status = 200, ContentType = "application/json", Body = json });
+        });
+        await page.GetByRole(AriaRole.Link, new() { Name = "Statistics" }).ClickAsync();
+        var section = page.Locator("#digest");
+        await Expect(section).ToContainTextAsync("Weekly digest · 2026-W47");
+        await Expect(page.Locator("#digest-total")).ToHaveTextAsync("12");
+        await Expect(section).ToContainTextAsync("+2 vs 2026-W46");
+        await Expect(section).ToContainTextAsync("-5.0 pts vs 2026-W46");
+        await Expect(page.Locator("#digest-p90")).ToHaveTextAsync("1h 30m");
+        await Expect(page.Locator("#chart-digest-days rect")).ToHaveCountAsync(7);
+        await Expect(page.Locator("#digest-routes")).ToContainTextAsync("no route");
+        await Expect(page.Locator("#digest-oldest a")).ToHaveTextAsync("<img src=x onerror=\"window.__pwned=1\">");
+        Assert.Equal(0, await section.Locator("img").CountAsync());
+        Assert.Matches(@"week=\d{4}-W\d{2}$", asked);
+        Assert.Equal("undefined", await page.EvaluateAsync<string>("() => typeof window.__pwned"));
         Assert.Empty(c.Errors);
     }
 

@@ -54,11 +54,19 @@ export function renderStats(main, { query }) {
   });
 }
 
-/** The weekly digest, where the server has it. It is an extra: a server without it (404), or any failure of it,
- * simply shows no digest section and never the rest of the page. */
+/** The ISO week (2026-W47) of a date, in UTC. */
+export function isoWeek(date) {
+  const d = new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate()));
+  d.setUTCDate(d.getUTCDate() + 4 - (d.getUTCDay() || 7)); // the Thursday of the week names its year
+  const week = Math.ceil(((d - Date.UTC(d.getUTCFullYear(), 0, 1)) / 86400000 + 1) / 7);
+  return `${d.getUTCFullYear()}-W${String(week).padStart(2, '0')}`;
+}
+
+/** The digest of the last complete week, where the server has it. It is an extra: a server without it (404), or
+ * any failure of it, simply shows no digest section and never the rest of the page. */
 async function loadDigest() {
   try {
-    return await api('/api/v1/approvals/digest');
+    return await api(`/api/v1/approvals/digest?week=${isoWeek(new Date(Date.now() - 7 * 86400000))}`);
   } catch {
     return null;
   }
@@ -116,27 +124,35 @@ function render(stats, series, times) {
 
 function renderDigest(d) {
   const s = d.summary ?? {};
-  const change = (key, format) => {
-    const v = d.change?.[key];
-    if (v === null || v === undefined || typeof v !== 'number') return null;
-    return h('span', { class: v > 0 ? 'delta-up' : v < 0 ? 'delta-down' : 'muted' }, ` (${v > 0 ? '+' : ''}${format ? format(v) : v} vs previous week)`);
-  };
+  const change = d.change ?? {};
+  const delta = (value, format) => typeof value === 'number'
+    ? h('div', { class: `hint ${value > 0 ? 'delta-up' : value < 0 ? 'delta-down' : ''}` }, `${value > 0 ? '+' : ''}${format(value)} vs ${d.previous_week?.week ?? 'previous week'}`)
+    : null;
+  const points = (v) => `${(v * 100).toFixed(1)} pts`;
+  const card = (label, value, id, diff) => h('div', { class: 'kpi' }, h('div', { class: 'label' }, label), h('div', { class: 'value', id }, value), diff);
+  const oldest = Array.isArray(d.oldest_pending) ? d.oldest_pending : [];
   return h('section', { class: 'card', id: 'digest', 'aria-labelledby': 'digest-title' },
     h('h2', { id: 'digest-title' }, `Weekly digest · ${d.week}`),
-    h('p', { class: 'muted' }, `${d.complete ? 'Complete week' : 'Week so far'} in ${d.time_zone}.`),
+    h('p', { class: 'muted' }, `${d.complete ? 'Complete week' : 'Week so far'}, ${formatDay(d.from)} to ${formatDay(d.to)}, ${d.time_zone}.`),
     h('div', { class: 'kpis' },
-      h('div', { class: 'kpi' }, h('div', { class: 'label' }, 'Requests'), h('div', { class: 'value' }, s.total ?? 0), change('total')),
-      h('div', { class: 'kpi' }, h('div', { class: 'label' }, 'Approval rate'), h('div', { class: 'value' }, formatPercent(s.approval_rate))),
-      h('div', { class: 'kpi' }, h('div', { class: 'label' }, 'Expiry rate'), h('div', { class: 'value' }, formatPercent(s.expiry_rate))),
-      h('div', { class: 'kpi' }, h('div', { class: 'label' }, 'Median decision'), h('div', { class: 'value' }, formatDuration(s.median_decision_seconds))),
-      h('div', { class: 'kpi' }, h('div', { class: 'label' }, 'Pending now'), h('div', { class: 'value' }, d.pending_total ?? 0))),
+      card('Requests', s.total ?? 0, 'digest-total', delta(change.total, String)),
+      card('Approval rate', formatPercent(s.approval_rate), 'digest-approval-rate', delta(change.approval_rate, points)),
+      card('Expiry rate', formatPercent(s.expiry_rate), 'digest-expiry-rate', delta(change.expiry_rate, points)),
+      card('Median decision', formatDuration(s.median_decision_seconds), 'digest-median', null),
+      card('90th percentile', formatDuration(s.p90_decision_seconds), 'digest-p90', null),
+      card('Pending at the end', d.pending_total ?? 0, 'digest-pending', null)),
     Array.isArray(d.by_day) && d.by_day.length
-      ? columnChart({ id: 'chart-digest-days', labels: d.by_day.map(x => x.day ?? x.date), ariaLabel: `Requests per day in ${d.week}.`,
+      ? columnChart({ id: 'chart-digest-days', labels: d.by_day.map(x => x.day ?? x.date), ariaLabel: `Requests per day in ${d.week}: ${d.by_day.map(x => `${x.day ?? x.date} ${x.total}`).join(', ')}.`,
         series: [{ key: 'created', name: 'Requests', values: d.by_day.map(x => x.total) }] })
       : null,
-    Array.isArray(d.slowest_routes) && d.slowest_routes.length
-      ? h('div', { class: 'table-wrap' }, h('table', {}, h('caption', { class: 'sr-only' }, 'Slowest routes'),
-        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Slowest routes'), h('th', { scope: 'col', class: 'num' }, 'Decided'), h('th', { scope: 'col', class: 'num' }, 'Median decision'))),
-        h('tbody', {}, d.slowest_routes.map(r => h('tr', {}, h('td', {}, r.route ?? 'no route'), h('td', { class: 'num' }, r.decided), h('td', { class: 'num' }, formatDuration(r.median_decision_seconds)))))))
-      : null);
+    h('div', { class: 'grid cols-2' },
+      Array.isArray(d.slowest_routes) && d.slowest_routes.length
+        ? h('div', { class: 'table-wrap' }, h('table', { id: 'digest-routes' }, h('caption', { class: 'sr-only' }, 'Slowest routes'),
+          h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Slowest routes'), h('th', { scope: 'col', class: 'num' }, 'Decided'), h('th', { scope: 'col', class: 'num' }, 'Median decision'))),
+          h('tbody', {}, d.slowest_routes.map(r => h('tr', {}, h('td', {}, r.route ?? 'no route'), h('td', { class: 'num' }, r.decided), h('td', { class: 'num' }, formatDuration(r.median_decision_seconds)))))))
+        : null,
+      oldest.length
+        ? h('div', {}, h('h3', {}, 'Oldest pending'), h('ul', { class: 'plain-list', id: 'digest-oldest' }, oldest.map(p => h('li', {},
+          h('a', { href: `/approvals/${encodeURIComponent(p.id)}`, 'data-link': '' }, p.action_name), ` · ${p.priority} · waiting ${formatDuration(p.age_seconds)}`))))
+        : null));
 }
