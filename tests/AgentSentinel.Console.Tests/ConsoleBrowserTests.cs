@@ -347,6 +347,11 @@ public sealed class ConsoleBrowserTests(ConsoleFixture f) : IClassFixture<Consol
         }
         await using var c = await f.SignedInPageAsync(f.ApproverKey);
         var page = c.Page;
+        // A server without the digest endpoint answers 404: the page shows everything else and no digest section.
+        await page.RouteAsync("**/api/v1/approvals/digest?**", route => route.FulfillAsync(new()
+        {
+            Status = 404, ContentType = "application/problem+json", Body = """{"status":404,"title":"Not found","detail":"No digest here."}""",
+        }));
         await page.GetByRole(AriaRole.Link, new() { Name = "Statistics" }).ClickAsync();
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Statistics" })).ToBeVisibleAsync();
 
@@ -358,7 +363,6 @@ public sealed class ConsoleBrowserTests(ConsoleFixture f) : IClassFixture<Consol
         await Expect(page.Locator("#chart-rates")).ToBeVisibleAsync();
         await Expect(page.Locator("#chart-priority")).ToHaveAttributeAsync("aria-label", new System.Text.RegularExpressions.Regex("high [1-9]"));
         await Expect(page.Locator("#chart-risk")).ToBeVisibleAsync();
-        // The digest endpoint is optional: without it the section is simply absent.
         await Expect(page.Locator("#digest")).ToHaveCountAsync(0);
         Assert.Empty(c.Errors);
     }
