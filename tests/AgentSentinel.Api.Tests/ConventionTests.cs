@@ -32,6 +32,32 @@ public sealed class ConventionTests
     }
 
     [Fact]
+    public async Task Every_console_endpoint_is_named_and_authorized_or_anonymous_by_design()
+    {
+        await using var app = new AgentSentinelApp(await TestStorage.CreateAsync(StorageProvider.Sqlite, "conventions"));
+        _ = app.Server;
+        var endpoints = app.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
+            .Where(e => e.Metadata.GetMetadata<WebConsole.ConsoleEndpointMetadata>() is not null || e.RoutePattern.RawText?.StartsWith("/console/", StringComparison.Ordinal) == true)
+            .ToList();
+        Assert.True(endpoints.Count >= 10, $"only {endpoints.Count} console endpoints found");
+        Assert.All(endpoints, e =>
+        {
+            Assert.True(e.Metadata.GetMetadata<IEndpointNameMetadata>() is not null, $"{e.DisplayName} has no name");
+            var anonymous = e.Metadata.GetMetadata<IAllowAnonymous>() is not null;
+            var byDesign = e.Metadata.GetMetadata<WebConsole.AnonymousByDesignMetadata>();
+            Assert.True(anonymous == (byDesign is not null), $"{e.DisplayName}: anonymous endpoints, and only they, say why");
+            Assert.True(anonymous || e.Metadata.GetOrderedMetadata<IAuthorizeData>().Any(a => a.Policy is not null), $"{e.DisplayName} is not authorized");
+        });
+        // Only the sign-in call, the page shell and the console's files are open; every other console call needs a session.
+        var open = endpoints.Where(e => e.Metadata.GetMetadata<IAllowAnonymous>() is not null)
+            .Select(e => $"{string.Join(",", e.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? [])} {e.RoutePattern.RawText}")
+            .Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(
+            ["GET /", "GET /admin", "GET /approvals/{id}", "GET /console/assets/{name}", "GET /inbox", "GET /signin", "GET /stats", "POST /console/api/session"],
+            open);
+    }
+
+    [Fact]
     public void Every_public_async_method_takes_a_cancellation_token()
     {
         var assemblies = new[] { typeof(Core.Approvals.ApprovalService).Assembly, typeof(Apis.ApprovalsApi).Assembly };

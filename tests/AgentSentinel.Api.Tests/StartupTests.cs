@@ -61,6 +61,8 @@ public sealed class StartupTests
     [InlineData("AgentSentinel:Digest:Cron", "every monday", "AgentSentinel:Digest:Cron")]
     [InlineData("AgentSentinel:Digest:Cron", "61 9 * * 1", "AgentSentinel:Digest:Cron")]
     [InlineData("AgentSentinel:Digest:Slack:Channel", "#managers", "AgentSentinel:Digest:Slack:Channel")]
+    [InlineData("AgentSentinel:Console:SessionIdleTimeout", "00:00:10", "AgentSentinel:Console:SessionIdleTimeout")]
+    [InlineData("AgentSentinel:Console:SessionLifetime", "00:30:00", "AgentSentinel:Console:SessionLifetime")]
     public async Task A_wrong_setting_stops_start_up_with_a_message_naming_it(string key, string value, string named)
     {
         // The host exactly as Program.cs builds it, started on a loopback port.

@@ -395,7 +395,7 @@ public static class ApprovalsApi
     private static Dictionary<string, long> WithAllKeys(IReadOnlyDictionary<string, long> counts, IEnumerable<string> keys) =>
         keys.ToDictionary(k => k, k => counts.TryGetValue(k, out var n) ? n : 0);
 
-    private static bool TryTimestamp(string text, DateTimeOffset fallback, out DateTimeOffset value)
+    internal static bool TryTimestamp(string text, DateTimeOffset fallback, out DateTimeOffset value)
     {
         if (text.Length == 0)
         {

@@ -69,32 +69,25 @@ public sealed class ApiKeyAuthenticationHandler(
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         var failure = (await HandleAuthenticateOnceSafeAsync()).Failure?.Message;
-        Response.StatusCode = StatusCodes.Status401Unauthorized;
         Response.Headers.WWWAuthenticate = "ApiKey, Bearer";
-        await problems.WriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = Context,
-            ProblemDetails =
-            {
-                Status = StatusCodes.Status401Unauthorized,
-                Title = "Unauthorized",
-                Detail = failure ?? "An API key is required: send 'Authorization: ApiKey <key>'.",
-            },
-        });
+        await problems.WriteProblemAsync(Context, StatusCodes.Status401Unauthorized, "Unauthorized",
+            failure ?? "An API key is required: send 'Authorization: ApiKey <key>'.");
     }
 
-    protected override async Task HandleForbiddenAsync(AuthenticationProperties properties)
+    protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
+        problems.WriteProblemAsync(Context, StatusCodes.Status403Forbidden, "Forbidden", "This API key does not have the scope this call needs.");
+}
+
+public static class ProblemResponses
+{
+    /// <summary>Answers with a problem detail from places that run outside an endpoint (authentication, middleware).</summary>
+    public static async Task WriteProblemAsync(this IProblemDetailsService problems, HttpContext context, int status, string title, string detail)
     {
-        Response.StatusCode = StatusCodes.Status403Forbidden;
+        context.Response.StatusCode = status;
         await problems.WriteAsync(new ProblemDetailsContext
         {
-            HttpContext = Context,
-            ProblemDetails =
-            {
-                Status = StatusCodes.Status403Forbidden,
-                Title = "Forbidden",
-                Detail = "This API key does not have the scope this call needs.",
-            },
+            HttpContext = context,
+            ProblemDetails = { Status = status, Title = title, Detail = detail },
         });
     }
 }
@@ -102,6 +95,8 @@ public sealed class ApiKeyAuthenticationHandler(
 public static class ApiClaims
 {
     public const string Scope = "scope";
+    /// <summary>Where the caller acts from when it is not the API itself (<c>console</c> for a console session).</summary>
+    public const string Surface = "surface";
 }
 
 public static class ApiPolicies
@@ -126,6 +121,9 @@ public static class ClaimsPrincipalExtensions
     /// <summary>May read every request, not only its own: approvers and admins.</summary>
     public static bool SeesAll(this ClaimsPrincipal user) => user.HasScope(Scopes.Approver) || user.HasScope(Scopes.Admin);
 
-    public static Actor ToActor(this ClaimsPrincipal user, Surface surface = Surface.Api) =>
-        new(user.FindFirstValue(ClaimTypes.Name) ?? user.KeyId(), surface, user.FindFirstValue(ClaimTypes.Email), null, user.KeyId());
+    /// <summary>The person or agent behind the call; a console session acts from the console, a key from the API.</summary>
+    public static Actor ToActor(this ClaimsPrincipal user) =>
+        new(user.FindFirstValue(ClaimTypes.Name) ?? user.KeyId(),
+            user.HasClaim(ApiClaims.Surface, "console") ? Surface.Console : Surface.Api,
+            user.FindFirstValue(ClaimTypes.Email), null, user.KeyId());
 }

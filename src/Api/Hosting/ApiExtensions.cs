@@ -3,6 +3,7 @@ using AgentSentinel.Api.Apis;
 using AgentSentinel.Api.Auth;
 using AgentSentinel.Api.Callbacks;
 using AgentSentinel.Api.Infrastructure;
+using AgentSentinel.Api.WebConsole;
 using AgentSentinel.Bot;
 using AgentSentinel.Core;
 using AgentSentinel.Core.Auth;
@@ -50,8 +51,9 @@ public static class ApiExtensions
         });
         services.AddExceptionHandler<ApiExceptionHandler>();
 
-        services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+        var authentication = services.AddAuthentication(ConsoleSessionAuthenticationHandler.ApiKeyOrSessionScheme)
             .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        services.AddWebConsole(builder.Configuration, authentication);
         services.AddAuthorizationBuilder()
             .AddPolicy(ApiPolicies.Any, p => p.RequireAuthenticatedUser())
             .AddPolicy(ApiPolicies.Agent, p => p.RequireClaim(ApiClaims.Scope, Scopes.Agent, Scopes.Admin))
@@ -83,19 +85,22 @@ public static class ApiExtensions
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseConsoleSecurityHeaders();
         app.UseAuthentication();
+        app.UseConsoleCsrfProtection();
         app.UseAuthorization();
 
         app.MapApprovalsApi();
         app.MapDigestApi();
+        app.MapTrendsApi();
         app.MapAdminApi();
         app.MapCallbacksApi();
+        app.MapWebConsole();
         app.MapAgentSentinelBots();
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealthAsync });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = WriteHealthAsync });
         app.MapOpenApi();
         app.MapScalarApiReference(o => o.WithTitle("Agent Sentinel Approval Inbox API"));
-        app.MapGet("/", LandingPage.Render).ExcludeFromDescription();
 
         app.Lifetime.ApplicationStarted.Register(() =>
         {

@@ -82,6 +82,7 @@ public sealed class ApprovalService(
         var result = await store.CreateAsync(request, input.RequestHash, createdEvent, ct);
         if (result.Outcome == CreateOutcome.Created)
         {
+            hub.Publish(request.Id);
             scheduler.ScheduleExpiry(request.Id, request.ExpiresAt);
             if (firstFollowUp is not null)
             {

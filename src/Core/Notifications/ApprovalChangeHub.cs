@@ -1,3 +1,5 @@
+using System.Threading.Channels;
+
 namespace AgentSentinel.Core.Notifications;
 
 /// <summary>
@@ -8,6 +10,10 @@ public sealed class ApprovalChangeHub
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<Guid, Entry> _entries = [];
+    private readonly List<Feed> _feeds = [];
+
+    /// <summary>How many changes a feed holds for a slow reader before it reports "everything may have changed".</summary>
+    public const int FeedCapacity = 1024;
 
     public int WatchedCount
     {
@@ -36,11 +42,39 @@ public sealed class ApprovalChangeHub
         }
     }
 
+    /// <summary>Follows every change (a new request, a transition) in this process and, on PostgreSQL, on the other
+    /// instances. The reader gets the changed ids; a null means anything may have changed (a missed-notification
+    /// recovery, or a reader too slow to keep up), so read everything again.</summary>
+    public Feed SubscribeAll()
+    {
+        var feed = new Feed(this);
+        lock (_lock)
+        {
+            _feeds.Add(feed);
+        }
+        return feed;
+    }
+
+    public int FeedCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _feeds.Count;
+            }
+        }
+    }
+
     public void Publish(Guid id)
     {
         Entry? entry;
         lock (_lock)
         {
+            foreach (var feed in _feeds)
+            {
+                feed.Write(id);
+            }
             if (!_entries.Remove(id, out entry))
             {
                 return;
@@ -56,6 +90,10 @@ public sealed class ApprovalChangeHub
         List<Entry> all;
         lock (_lock)
         {
+            foreach (var feed in _feeds)
+            {
+                feed.Write(null);
+            }
             all = [.. _entries.Values];
             _entries.Clear();
         }
@@ -74,6 +112,71 @@ public sealed class ApprovalChangeHub
                 _entries.Remove(id);
             }
         }
+    }
+
+    private void Release(Feed feed)
+    {
+        lock (_lock)
+        {
+            _feeds.Remove(feed);
+        }
+    }
+
+    /// <summary>One reader's view of every change; dispose it to stop following.</summary>
+    public sealed class Feed : IDisposable
+    {
+        private readonly ApprovalChangeHub _hub;
+        private readonly Channel<Guid?> _channel = Channel.CreateBounded<Guid?>(
+            new BoundedChannelOptions(FeedCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+        private bool _overflowed;
+
+        internal Feed(ApprovalChangeHub hub) => _hub = hub;
+
+        public ChannelReader<Guid?> Reader => _channel.Reader;
+
+        /// <summary>Waits for the next changes and returns them without repeats; an empty list means anything may
+        /// have changed.</summary>
+        public async Task<IReadOnlyList<Guid>> ReadAsync(CancellationToken ct)
+        {
+            var first = await _channel.Reader.ReadAsync(ct);
+            var ids = new List<Guid>();
+            var everything = first is null;
+            if (first is { } id)
+            {
+                ids.Add(id);
+            }
+            while (_channel.Reader.TryRead(out var next))
+            {
+                if (next is { } more)
+                {
+                    if (!ids.Contains(more))
+                    {
+                        ids.Add(more);
+                    }
+                }
+                else
+                {
+                    everything = true;
+                }
+            }
+            lock (_hub._lock)
+            {
+                everything |= _overflowed;
+                _overflowed = false;
+            }
+            return everything ? [] : ids;
+        }
+
+        internal void Write(Guid? id)
+        {
+            // Called under the hub's lock; a full feed (TryWrite refuses) is remembered instead of blocking.
+            if (!_channel.Writer.TryWrite(id))
+            {
+                _overflowed = true;
+            }
+        }
+
+        public void Dispose() => _hub.Release(this);
     }
 
     internal sealed class Entry

@@ -52,6 +52,10 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
             if (inserted == 1)
             {
                 await InsertEventAsync(connection, tx, createdEvent, ct);
+                if (database.NotifySql is { } notify)
+                {
+                    await connection.ExecuteAsync(new CommandDefinition(notify, new { id = IdText(request.Id) }, tx, cancellationToken: ct));
+                }
                 await tx.CommitAsync(ct);
                 return new CreateResult(CreateOutcome.Created, request);
             }

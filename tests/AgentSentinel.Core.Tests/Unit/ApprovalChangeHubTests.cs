@@ -200,4 +200,55 @@ public sealed class ApprovalChangeHubTests
         await Within(continuation);
         Assert.False(finishedBeforePublishReturned);
     }
+
+    [Fact]
+    public async Task A_feed_gets_every_changed_id_once_in_order()
+    {
+        var hub = new ApprovalChangeHub();
+        using var feed = hub.SubscribeAll();
+        Assert.Equal(1, hub.FeedCount);
+        var (a, b) = (Guid.CreateVersion7(), Guid.CreateVersion7());
+        hub.Publish(a);
+        hub.Publish(b);
+        hub.Publish(a);
+
+        var ids = await feed.ReadAsync(TestContext.Current.CancellationToken).WaitAsync(Patience, TestContext.Current.CancellationToken);
+
+        Assert.Equal([a, b], ids);
+    }
+
+    [Fact]
+    public async Task A_feed_is_told_that_anything_may_have_changed_after_publish_all_or_when_it_fell_behind()
+    {
+        var hub = new ApprovalChangeHub();
+        using var feed = hub.SubscribeAll();
+        hub.Publish(Guid.CreateVersion7());
+        hub.PublishAll();
+        Assert.Empty(await feed.ReadAsync(TestContext.Current.CancellationToken).WaitAsync(Patience, TestContext.Current.CancellationToken));
+
+        for (var i = 0; i < ApprovalChangeHub.FeedCapacity + 5; i++)
+        {
+            hub.Publish(Guid.CreateVersion7());
+        }
+        Assert.Empty(await feed.ReadAsync(TestContext.Current.CancellationToken).WaitAsync(Patience, TestContext.Current.CancellationToken));
+
+        var next = Guid.CreateVersion7();
+        hub.Publish(next);
+        Assert.Equal([next], await feed.ReadAsync(TestContext.Current.CancellationToken).WaitAsync(Patience, TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public async Task A_disposed_feed_stops_receiving_and_a_read_can_be_cancelled()
+    {
+        var hub = new ApprovalChangeHub();
+        var feed = hub.SubscribeAll();
+        using var cancel = new CancellationTokenSource();
+        var read = feed.ReadAsync(cancel.Token);
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => read);
+        feed.Dispose();
+        Assert.Equal(0, hub.FeedCount);
+        hub.Publish(Guid.CreateVersion7());
+        Assert.False(feed.Reader.TryRead(out _));
+    }
 }

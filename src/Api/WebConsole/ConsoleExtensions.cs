@@ -1,0 +1,37 @@
+using AgentSentinel.Api.Auth;
+using AgentSentinel.Core.Auth;
+using AgentSentinel.Core.Storage;
+using Microsoft.AspNetCore.Authentication;
+
+namespace AgentSentinel.Api.WebConsole;
+
+public static class ConsoleExtensions
+{
+    /// <summary>Sessions, the session authentication scheme and its authorization policy, and the trend store.</summary>
+    public static IServiceCollection AddWebConsole(this IServiceCollection services, IConfiguration configuration, AuthenticationBuilder authentication)
+    {
+        services.AddOptions<ConsoleOptions>().Bind(configuration.GetSection(ConsoleOptions.SectionName)).ValidateOnStart();
+        services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<ConsoleOptions>, ConsoleOptionsValidator>();
+        services.AddSingleton<IConsoleSessionStore, ConsoleSessionStore>();
+        services.AddSingleton<ITrendStore, TrendStore>();
+        services.AddSingleton<ConsoleSessions>();
+        authentication
+            .AddScheme<AuthenticationSchemeOptions, ConsoleSessionAuthenticationHandler>(ConsoleSessionAuthenticationHandler.SchemeName, null)
+            .AddPolicyScheme(ConsoleSessionAuthenticationHandler.ApiKeyOrSessionScheme, "API key or console session",
+                o => o.ForwardDefaultSelector = ConsoleSessionAuthenticationHandler.SelectScheme);
+        services.AddAuthorizationBuilder().AddPolicy(ConsoleApi.SessionPolicy, p => p
+            .AddAuthenticationSchemes(ConsoleSessionAuthenticationHandler.SchemeName)
+            .RequireClaim(ApiClaims.Scope, Scopes.Approver, Scopes.Admin));
+        return services;
+    }
+
+    /// <summary>The anti-forgery check; goes between authentication and authorization.</summary>
+    public static IApplicationBuilder UseConsoleCsrfProtection(this IApplicationBuilder app) => app.UseMiddleware<ConsoleCsrfMiddleware>();
+
+    public static IEndpointRouteBuilder MapWebConsole(this IEndpointRouteBuilder app)
+    {
+        app.MapConsolePages();
+        app.MapConsoleApi().WithMetadata(ConsoleEndpointMetadata.Instance);
+        return app;
+    }
+}

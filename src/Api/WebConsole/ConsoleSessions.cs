@@ -1,0 +1,122 @@
+using System.Security.Cryptography;
+using System.Text;
+using AgentSentinel.Api.Auth;
+using AgentSentinel.Core.Auth;
+using AgentSentinel.Core.Configuration;
+using AgentSentinel.Core.Storage;
+using Microsoft.Extensions.Options;
+
+namespace AgentSentinel.Api.WebConsole;
+
+/// <summary>Signs people in with an approver or admin API key, and checks sessions on every request: not ended,
+/// before the absolute end, not idle too long, and the key still active (a revoked key ends its sessions).</summary>
+public sealed class ConsoleSessions(
+    IConsoleSessionStore store,
+    IApiKeyStore keys,
+    IOptionsMonitor<AgentSentinelOptions> options,
+    IOptionsMonitor<ConsoleOptions> consoleOptions,
+    TimeProvider time)
+{
+    public const string CookieName = "agentsentinel_session";
+    public const string CsrfHeader = "X-CSRF-Token";
+    private const int MaxSessionIdLength = 100;
+    private static readonly TimeSpan TouchGranularity = TimeSpan.FromMinutes(1);
+
+    public sealed record SignInResult(string? SessionId, ConsoleSession? Session, int Status, string? Problem);
+
+    public async Task<SignInResult> SignInAsync(string apiKey, CancellationToken ct)
+    {
+        var auth = options.CurrentValue.Auth;
+        string keyId, name;
+        string? email;
+        IReadOnlyList<string> scopes;
+        if (auth.BootstrapAdminKey is { Length: > 0 } bootstrap && ApiKeyFactory.FixedTimeEquals(apiKey, bootstrap))
+        {
+            (keyId, name, email, scopes) = (ApiKeyAuthenticationHandler.BootstrapKeyId, "bootstrap admin", auth.BootstrapAdminEmail, [Scopes.Admin]);
+        }
+        else if (await keys.FindActiveByHashAsync(ApiKeyFactory.Hash(apiKey), ct) is { } record)
+        {
+            (keyId, name, email, scopes) = (record.Id, record.Name, record.Email, record.Scopes);
+        }
+        else
+        {
+            return new SignInResult(null, null, StatusCodes.Status401Unauthorized, "The API key is not valid or has been revoked.");
+        }
+        if (!scopes.Contains(Scopes.Approver) && !scopes.Contains(Scopes.Admin))
+        {
+            return new SignInResult(null, null, StatusCodes.Status403Forbidden,
+                "This key has only the agent scope. Sign in to the console with an approver or admin key.");
+        }
+
+        var sessionId = NewSessionId();
+        var now = time.GetUtcNow().TruncateToMicroseconds();
+        var session = new ConsoleSession
+        {
+            IdHash = ApiKeyFactory.Hash(sessionId),
+            KeyId = keyId,
+            KeyHash = ApiKeyFactory.Hash(apiKey),
+            Name = name,
+            Email = email,
+            Scopes = scopes,
+            CreatedAt = now,
+            LastSeenAt = now,
+            ExpiresAt = now + consoleOptions.CurrentValue.SessionLifetime,
+        };
+        await store.CreateAsync(session, ct);
+        return new SignInResult(sessionId, session, StatusCodes.Status200OK, null);
+    }
+
+    /// <summary>The open session with this id, or null (ended, expired, idle too long, or its key revoked).</summary>
+    public async Task<ConsoleSession?> ValidateAsync(string? sessionId, bool touch, CancellationToken ct)
+    {
+        if (string.IsNullOrEmpty(sessionId) || sessionId.Length > MaxSessionIdLength)
+        {
+            return null;
+        }
+        var now = time.GetUtcNow();
+        var session = await store.FindOpenAsync(ApiKeyFactory.Hash(sessionId), now, ct);
+        if (session is null || session.LastSeenAt + consoleOptions.CurrentValue.SessionIdleTimeout <= now || !KeyStillActive(session))
+        {
+            return null;
+        }
+        if (touch)
+        {
+            await store.TouchAsync(session.IdHash, now.TruncateToMicroseconds(), TouchGranularity, ct);
+        }
+        return session;
+    }
+
+    public Task<bool> SignOutAsync(string sessionId, CancellationToken ct) =>
+        store.EndAsync(ApiKeyFactory.Hash(sessionId), time.GetUtcNow().TruncateToMicroseconds(), ct);
+
+    /// <summary>When the session ends if nothing else happens: the idle timeout from now, or its absolute end.</summary>
+    public DateTimeOffset EndsAt(ConsoleSession session)
+    {
+        var idle = time.GetUtcNow() + consoleOptions.CurrentValue.SessionIdleTimeout;
+        return (idle < session.ExpiresAt ? idle : session.ExpiresAt).TruncateToMicroseconds();
+    }
+
+    /// <summary>The anti-forgery token of a session: derived from its id (which only the cookie carries), so a page
+    /// of another site can neither read nor compute it.</summary>
+    public static string CsrfToken(string sessionId) =>
+        Base64Url(HMACSHA256.HashData(Encoding.UTF8.GetBytes(sessionId), "agentsentinel-console-csrf"u8));
+
+    public static bool CsrfMatches(string sessionId, string? presented) =>
+        presented is { Length: > 0 and < 200 }
+        && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(CsrfToken(sessionId)), Encoding.UTF8.GetBytes(presented));
+
+    private bool KeyStillActive(ConsoleSession session)
+    {
+        if (session.KeyId != ApiKeyAuthenticationHandler.BootstrapKeyId)
+        {
+            return session.StoredKeyActive;
+        }
+        // The bootstrap key is not stored: its sessions last while the same key is configured.
+        return options.CurrentValue.Auth.BootstrapAdminKey is { Length: > 0 } bootstrap
+            && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(ApiKeyFactory.Hash(bootstrap)), Encoding.ASCII.GetBytes(session.KeyHash));
+    }
+
+    private static string NewSessionId() => Base64Url(RandomNumberGenerator.GetBytes(32));
+
+    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+}

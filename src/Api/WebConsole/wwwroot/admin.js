@@ -1,0 +1,120 @@
+// Administration (admin keys only): API keys, routes and policy.
+import { api } from './api.js';
+import { emptyState, errorBox, h, replace, skeleton, toast } from './dom.js';
+import { formatDateTime } from './format.js';
+
+const SCOPES = ['agent', 'approver', 'admin'];
+
+export function renderAdmin(main) {
+  const keys = h('div', { id: 'admin-keys' }, skeleton(3));
+  const routes = h('div', { id: 'admin-routes' }, skeleton(2));
+  const policy = h('div', { id: 'admin-policy' }, skeleton(2));
+  replace(main,
+    h('div', { class: 'page-head' }, h('div', {}, h('h1', {}, 'Administration'), h('p', { class: 'muted' }, 'Every change is recorded with who made it.'))),
+    h('div', { class: 'stack' },
+      h('section', { class: 'card', 'aria-labelledby': 'keys-title' }, h('h2', { id: 'keys-title' }, 'API keys'), keyForm(), keys),
+      h('section', { class: 'card', 'aria-labelledby': 'routes-title' }, h('h2', { id: 'routes-title' }, 'Routes'),
+        h('p', { class: 'muted' }, 'The first matching route wins; a route without match conditions is the default and goes last.'), routes),
+      h('section', { class: 'card', 'aria-labelledby': 'policy-title' }, h('h2', { id: 'policy-title' }, 'Policy'), policy)));
+
+  async function loadKeys() {
+    try {
+      const list = await api('/api/v1/admin/api-keys');
+      if (list.length === 0) { replace(keys, emptyState('∅', 'No stored keys')); return; }
+      replace(keys, h('div', { class: 'table-wrap' }, h('table', { id: 'keys-table' },
+        h('caption', { class: 'sr-only' }, 'API keys'),
+        h('thead', {}, h('tr', {}, ['Name', 'Key', 'Scopes', 'Email', 'Created', 'Status', ''].map(t => h('th', { scope: 'col' }, t)))),
+        h('tbody', {}, list.map(k => h('tr', { class: k.revoked_at ? 'revoked' : '', dataset: { id: k.id } },
+          h('td', {}, k.name), h('td', { class: 'mono' }, `${k.prefix}…`), h('td', {}, k.scopes.join(', ')), h('td', {}, k.email ?? '—'),
+          h('td', {}, formatDateTime(k.created_at)), h('td', {}, k.revoked_at ? `revoked ${formatDateTime(k.revoked_at)}` : 'active'),
+          h('td', {}, k.revoked_at ? null : h('button', { type: 'button', class: 'danger', 'aria-label': `Revoke ${k.name}`, onclick: () => revoke(k) }, 'Revoke'))))))));
+    } catch (error) {
+      replace(keys, errorBox(error, loadKeys));
+    }
+  }
+
+  async function revoke(key) {
+    if (!window.confirm(`Revoke the key “${key.name}”? Agents and people using it stop working at once, and its console sessions end.`)) return;
+    try {
+      await api(`/api/v1/admin/api-keys/${encodeURIComponent(key.id)}`, { method: 'DELETE' });
+      toast(`Revoked ${key.name}.`);
+      loadKeys();
+    } catch (error) {
+      toast(error.message);
+    }
+  }
+
+  function keyForm() {
+    const name = h('input', { type: 'text', id: 'key-name', name: 'name', maxlength: '100' });
+    const email = h('input', { type: 'email', id: 'key-email', name: 'email', maxlength: '254' });
+    const scopes = SCOPES.map(s => h('label', {}, h('input', { type: 'checkbox', name: 'scopes', value: s, checked: s === 'approver' }), s));
+    const result = h('div', { id: 'key-result', 'aria-live': 'polite' });
+    const form = h('form', { id: 'key-form', novalidate: true, onsubmit: async (e) => {
+      e.preventDefault();
+      result.replaceChildren();
+      try {
+        const created = await api('/api/v1/admin/api-keys', { method: 'POST', body: {
+          name: name.value, email: email.value.trim() || null, scopes: SCOPES.filter((_, i) => scopes[i].firstChild.checked),
+        } });
+        const code = h('code', { id: 'new-key' }, created.key);
+        replace(result, h('div', { class: 'alert ok', role: 'status' },
+          h('strong', {}, `Key created for ${created.name}. `), 'Copy it now: it is shown only this once.',
+          h('div', { class: 'secret' }, code, h('button', { type: 'button', onclick: async () => {
+            try { await navigator.clipboard.writeText(created.key); toast('Copied.'); } catch { toast('Select the key and copy it.'); }
+          } }, 'Copy'))));
+        form.reset();
+        loadKeys();
+      } catch (error) {
+        replace(result, h('div', { class: 'alert', role: 'alert' }, error.message));
+      }
+    } },
+    h('div', { class: 'grid cols-3' },
+      h('div', {}, h('label', { for: 'key-name' }, 'Name'), name),
+      h('div', {}, h('label', { for: 'key-email' }, 'Email (who decides with it)'), email),
+      h('fieldset', { class: 'scopes-field' }, h('legend', {}, 'Scopes'), h('div', { class: 'scopes' }, scopes))),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Create key')),
+    result);
+    return form;
+  }
+
+  /** A JSON document edited as text, saved with If-Match so two admins cannot overwrite each other. */
+  async function loadDocument(box, path, field) {
+    try {
+      const doc = await api(path);
+      const text = h('textarea', { class: 'code', id: `${field}-json`, spellcheck: 'false', 'aria-describedby': `${field}-errors`, 'aria-label': `${field} as JSON` },
+        JSON.stringify(doc[field], null, 2));
+      const errors = h('div', { id: `${field}-errors`, 'aria-live': 'polite' });
+      let version = doc.version;
+      const info = h('p', { class: 'hint' }, `Version ${version}, from ${doc.source}.`);
+      replace(box, h('form', { novalidate: true, onsubmit: async (e) => {
+        e.preventDefault();
+        errors.replaceChildren();
+        text.removeAttribute('aria-invalid');
+        let value;
+        try {
+          value = JSON.parse(text.value);
+        } catch (err) {
+          text.setAttribute('aria-invalid', 'true');
+          replace(errors, h('div', { class: 'alert', role: 'alert' }, `This is not valid JSON: ${err.message}`));
+          return;
+        }
+        try {
+          const saved = await api(path, { method: 'PUT', body: { [field]: value }, headers: { 'If-Match': `"${version}"` } });
+          version = saved.version;
+          info.textContent = `Version ${version}, from ${saved.source}.`;
+          replace(errors, h('div', { class: 'alert ok', role: 'status' }, `Saved as version ${version}.`));
+        } catch (error) {
+          text.setAttribute('aria-invalid', 'true');
+          replace(errors, h('div', { class: 'alert', role: 'alert' }, h('strong', {}, error.message),
+            error.errors.length ? h('ul', {}, error.errors.map(m => h('li', {}, m))) : null));
+        }
+      } }, text, info, errors, h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', id: `${field}-save` }, `Save ${field}`))));
+    } catch (error) {
+      replace(box, errorBox(error, () => loadDocument(box, path, field)));
+    }
+  }
+
+  loadKeys();
+  loadDocument(routes, '/api/v1/admin/routes', 'routes');
+  loadDocument(policy, '/api/v1/admin/policy', 'policy');
+}
