@@ -1,3 +1,4 @@
+using AgentSentinel.Core.Approvals;
 using AgentSentinel.Core.Auth;
 using AgentSentinel.Core.Configuration;
 using AgentSentinel.Core.Jobs;
@@ -8,13 +9,14 @@ using Microsoft.Extensions.Options;
 namespace AgentSentinel.Api.Hosting;
 
 /// <summary>Runs before the job server and the HTTP server start: migrations, the first admin key, the recurring
-/// sweep, and recovery of expiries missed while the server was down.</summary>
+/// sweep, and recovery of expiries and chat posts missed while the server was down.</summary>
 public sealed class StartupTasks(
     MigrationRunner migrations,
     IApiKeyStore keys,
     ISettingsStore settings,
     IRecurringJobManager recurring,
     ExpiryRecovery recovery,
+    IEnumerable<IStartupRecovery> recoveries,
     JobStorage jobStorage,
     IOptions<AgentSentinelOptions> options,
     TimeProvider time,
@@ -30,6 +32,10 @@ public sealed class StartupTasks(
         recurring.AddOrUpdate<FollowUpJobs>(FollowUpJobs.SweepJobId, j => j.SweepAsync(CancellationToken.None), Cron.Minutely());
         // The embedded job storage lives in memory: after a restart every open request needs its expiry again.
         await recovery.RecoverAsync(rescheduleOpen: !HangfireSetup.IsPersistent(jobStorage), cancellationToken);
+        foreach (var surface in recoveries)
+        {
+            await surface.RecoverAsync(cancellationToken);
+        }
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

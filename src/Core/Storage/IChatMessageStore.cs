@@ -62,4 +62,9 @@ public interface IChatMessageStore
     Task RecordErrorAsync(long id, string error, bool failed, DateTimeOffset now, CancellationToken ct);
 
     Task<IReadOnlyList<ChatMessage>> ListAsync(Guid approvalId, Surface surface, CancellationToken ct);
+
+    /// <summary>Open requests with a route, created in [<paramref name="from"/>, <paramref name="before"/>), that have
+    /// no request message on this surface at all (not even a claim), oldest first: their post was never attempted,
+    /// e.g. because the process stopped between storing the request and queuing its post.</summary>
+    Task<IReadOnlyList<Guid>> ListNeverPostedAsync(Surface surface, DateTimeOffset from, DateTimeOffset before, int limit, CancellationToken ct);
 }
