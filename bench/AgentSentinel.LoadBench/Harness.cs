@@ -47,7 +47,11 @@ internal sealed class ServerProcess : IAsyncDisposable
 
     public bool HasExited => _process?.HasExited ?? true;
 
-    public static string ApiDll => Path.Combine(Paths.Root, "src", "Api", "bin", "Release", "net10.0", "AgentSentinel.Api.dll");
+    /// <summary>The server to run: the Release build of this repository, or the one named by AGENTSENTINEL_API_DLL (to
+    /// compare two builds with the same bench).</summary>
+    public static string ApiDll => Environment.GetEnvironmentVariable("AGENTSENTINEL_API_DLL") is { Length: > 0 } dll
+        ? dll
+        : Path.Combine(Paths.Root, "src", "Api", "bin", "Release", "net10.0", "AgentSentinel.Api.dll");
 
     public async Task StartAsync()
     {
@@ -60,7 +64,7 @@ internal sealed class ServerProcess : IAsyncDisposable
             UseShellExecute = false,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-            WorkingDirectory = Path.Combine(Paths.Root, "src", "Api"),
+            WorkingDirectory = Path.GetDirectoryName(ApiDll)!,
         };
         foreach (var (k, v) in _environment)
         {

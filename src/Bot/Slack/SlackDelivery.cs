@@ -243,9 +243,10 @@ public sealed class SlackDeliveryJobs(
 public sealed class ChatClaimInFlightException(Guid approvalId, string channel)
     : Exception($"The Slack message of {approvalId} in {channel} was claimed moments ago by another attempt.");
 
-/// <summary>At start-up: queues the Slack message of every open request of the last day whose post was never
-/// attempted (the process stopped after storing the request and before queuing its post). The post job's claim keeps
-/// this from ever posting twice.</summary>
+/// <summary>At start-up: queues the Slack message of every open request of the last day that is not posted: its post
+/// was never queued (the process stopped after storing the request), or an attempt claimed it and never finished (the
+/// process stopped mid-post; Hangfire would only run that job again after its invisibility timeout, 30 minutes). The
+/// post job's claim, the in-flight guard and the search for an earlier post keep this from posting twice.</summary>
 public sealed class SlackRecovery(
     IOptionsMonitor<SlackOptions> options,
     RuntimeSettings settings,
@@ -270,7 +271,7 @@ public sealed class SlackRecovery(
         var from = now - Lookback;
         while (true)
         {
-            var ids = await messages.ListNeverPostedAsync(Surface.Slack, from, now, Batch, ct);
+            var ids = await messages.ListUnpostedAsync(Surface.Slack, from, now, Batch, ct);
             foreach (var id in ids)
             {
                 var request = await approvals.GetAsync(id, ct);

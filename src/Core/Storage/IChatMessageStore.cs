@@ -63,8 +63,8 @@ public interface IChatMessageStore
 
     Task<IReadOnlyList<ChatMessage>> ListAsync(Guid approvalId, Surface surface, CancellationToken ct);
 
-    /// <summary>Open requests with a route, created in [<paramref name="from"/>, <paramref name="before"/>), that have
-    /// no request message on this surface at all (not even a claim), oldest first: their post was never attempted,
-    /// e.g. because the process stopped between storing the request and queuing its post.</summary>
-    Task<IReadOnlyList<Guid>> ListNeverPostedAsync(Surface surface, DateTimeOffset from, DateTimeOffset before, int limit, CancellationToken ct);
+    /// <summary>Open requests with a route, created in [<paramref name="from"/>, <paramref name="before"/>), whose
+    /// request message on this surface is not posted: never attempted (the process stopped between storing the request
+    /// and queuing its post) or claimed by an attempt that has not finished (it may have stopped mid-post). Oldest first.</summary>
+    Task<IReadOnlyList<Guid>> ListUnpostedAsync(Surface surface, DateTimeOffset from, DateTimeOffset before, int limit, CancellationToken ct);
 }

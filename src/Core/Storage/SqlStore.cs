@@ -531,13 +531,13 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
         return (row.ToModel(), inserted == 1);
     }
 
-    public async Task<IReadOnlyList<Guid>> ListNeverPostedAsync(Surface surface, DateTimeOffset from, DateTimeOffset before, int limit, CancellationToken ct)
+    public async Task<IReadOnlyList<Guid>> ListUnpostedAsync(Surface surface, DateTimeOffset from, DateTimeOffset before, int limit, CancellationToken ct)
     {
         await using var connection = await database.OpenAsync(ct);
         var ids = await connection.QueryAsync<string>(new CommandDefinition($"""
             SELECT a.id FROM approvals a
             WHERE a.created_at >= @from AND a.created_at < @before AND a.status IN {OpenStatuses} AND a.route_name IS NOT NULL
-              AND NOT EXISTS (SELECT 1 FROM chat_messages m WHERE m.approval_id = a.id AND m.surface = @surface AND m.delivery_key = @root)
+              AND NOT EXISTS (SELECT 1 FROM chat_messages m WHERE m.approval_id = a.id AND m.surface = @surface AND m.delivery_key = @root AND m.state <> 'claimed')
             ORDER BY a.created_at, a.id
             LIMIT @limit
             """, new { from = from.ToUnixMicroseconds(), before = before.ToUnixMicroseconds(), surface = surface.ToWire(), root = DeliveryKeys.Root, limit }, cancellationToken: ct));
