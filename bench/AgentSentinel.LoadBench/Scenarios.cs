@@ -437,6 +437,9 @@ internal static class Scenarios
         var lost = ids.Count(id => !roots.ContainsKey(id));
         Line($"fanout {requests} requests over {channels} channels: created in {F(createdIn)} s, all delivered after {F(deliveredIn)} s " +
             $"(floor at 1 msg/s/channel: {F(requests / (double)channels)} s); 429s {fake.RateLimitedCount}; duplicates {duplicates}; lost {lost}; calls {fake.CallsTo("chat.postMessage").Count}");
+        var gaps = fake.CallsTo("chat.postMessage").GroupBy(c => (string?)c.Body["channel"])
+            .SelectMany(g => g.OrderBy(c => c.At).Zip(g.OrderBy(c => c.At).Skip(1), (a, b) => (b.At - a.At).TotalMilliseconds)).ToList();
+        Line($"fanout: gap between consecutive posts to one channel (ms) {Percentiles(gaps)}; min {F(gaps.DefaultIfEmpty(double.NaN).Min())}");
         return Check(duplicates == 0, "no duplicate posts") + Check(lost == 0, "no lost posts");
     }
 

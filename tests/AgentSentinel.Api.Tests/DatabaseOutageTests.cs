@@ -24,7 +24,9 @@ public sealed class DatabaseOutageTests
         var before = await agent.CreateApprovalAsync();
         var id = (string)before["id"]!;
 
-        postgres.StopServer();
+        // A clean stop: the test server runs with synchronous_commit=off, so a crash-like stop could lose the last
+        // commits (the keys above) and turn this into a test of that setting.
+        postgres.StopServer(immediate: false);
         var calls = new Func<Task<HttpResponseMessage>>[]
         {
             () => agent.PostAsJsonAsync("/api/v1/approvals", new { action_name = "transfer_funds", timeout_seconds = 300 }, Ct),

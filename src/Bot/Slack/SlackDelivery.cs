@@ -20,7 +20,9 @@ public sealed class SlackChannelPacer(IOptionsMonitor<SlackOptions> options, Tim
         var wait = next[0] - time.GetUtcNow();
         if (wait > TimeSpan.Zero)
         {
-            await Task.Delay(wait, time, ct);
+            // Timers count whole milliseconds and may fire up to a millisecond early: round up and add one, so the
+            // post never reaches Slack a hair inside the spacing (which Slack answers with a 429).
+            await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling(wait.TotalMilliseconds) + 1), time, ct);
         }
         return new Turn(gate, next, time, TimeSpan.FromSeconds(options.CurrentValue.MinSecondsBetweenPostsPerChannel));
     }
