@@ -210,7 +210,10 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
         {
             where.Add(status switch
             {
-                ApprovalStatus.Pending or ApprovalStatus.InfoRequested => "status = @status AND expires_at > @now",
+                // "+ 0" keeps the planner off the deadline index: it underestimates how many open requests have a
+                // future deadline (nearly all of them) and would read every one of them and sort, where walking
+                // ix_approvals_open_created newest first stops after one page (62 ms -> ~1 ms at 20,000 open).
+                ApprovalStatus.Pending or ApprovalStatus.InfoRequested => "status = @status AND expires_at + 0 > @now",
                 ApprovalStatus.Expired => $"(status = 'expired' OR (status IN {OpenStatuses} AND expires_at <= @now))",
                 _ => "status = @status",
             });
