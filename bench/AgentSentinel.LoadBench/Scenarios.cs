@@ -318,8 +318,12 @@ internal static class Scenarios
         // The chat update after expiry: the last chat.update of each expired request's message. Chat delivery may
         // still be draining a backlog (every request was posted too): wait until each message shows its expiry.
         var drain = Stopwatch.StartNew();
-        while (drain.Elapsed < TimeSpan.FromSeconds(600)
-            && !expiredAt.Keys.All(id => RootMessages(fake, ["C0EXPIRY"]).TryGetValue(id, out var m) && m[0]["blocks"]!.ToJsonString().Contains("*Expired*", StringComparison.Ordinal)))
+        bool Settled()
+        {
+            var now = RootMessages(fake, ["C0EXPIRY"]);
+            return expiredAt.Keys.All(id => now.TryGetValue(id, out var m) && m[0]["blocks"]!.ToJsonString().Contains("*Expired*", StringComparison.Ordinal));
+        }
+        while (drain.Elapsed < TimeSpan.FromSeconds(600) && !Settled())
         {
             await Task.Delay(2000);
         }
