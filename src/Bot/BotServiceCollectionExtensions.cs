@@ -21,6 +21,7 @@ public static class BotServiceCollectionExtensions
         services.AddSingleton<SlackDirectory>(sp => new SlackDirectory(sp.GetRequiredService<ISlackApi>(), sp.GetRequiredService<TimeProvider>()));
         services.AddTransient<SlackDeliveryJobs>();
         services.AddSingleton<IApprovalObserver, SlackNotifier>();
+        services.AddSingleton<IStartupRecovery, SlackRecovery>();
 
         services.AddOptions<TeamsOptions>().Bind(configuration.GetSection(TeamsOptions.SectionName)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<TeamsOptions>, TeamsOptionsValidator>();

@@ -14,7 +14,9 @@ namespace AgentSentinel.Testing;
 
 /// <summary>A stand-in for the Slack Web API on loopback: answers the methods the product calls the way Slack does,
 /// records every call, keeps the messages of each channel (with metadata, for conversations.history), and fails on
-/// demand (429 with Retry-After, 500, or a post that lands but whose answer is lost).</summary>
+/// demand (429 with Retry-After, 500, or a post that lands but whose answer is lost). Optionally it enforces Slack's
+/// limit of about one message per second per channel (429 with Retry-After when posted or updated sooner) and fails a
+/// random share of posts and updates.</summary>
 public sealed class FakeSlackServer : IAsyncDisposable
 {
     public const string Token = "xoxb-test-token";
@@ -23,7 +25,9 @@ public sealed class FakeSlackServer : IAsyncDisposable
     private readonly ConcurrentDictionary<string, ConcurrentQueue<SlackFault>> _faults = new();
     private readonly Lock _lock = new();
     private readonly List<JsonObject> _messages = [];
+    private readonly Dictionary<string, DateTimeOffset> _lastWrite = [];
     private long _ts;
+    private long _rateLimited;
 
     public sealed record Call(string Method, JsonObject Body, string? Authorization, DateTimeOffset At);
 
@@ -36,6 +40,20 @@ public sealed class FakeSlackServer : IAsyncDisposable
     }
 
     public ConcurrentQueue<Call> Calls { get; } = new();
+
+    /// <summary>When set, a post or update to a channel sooner than this after the previous accepted one gets a 429
+    /// with Retry-After (whole seconds, rounded up), as Slack's per-channel limit does.</summary>
+    public TimeSpan? ChannelWriteInterval { get; set; }
+
+    /// <summary>The share (0..1) of posts and updates that fail at random: a 500, a 429, or a post that lands but whose
+    /// answer is lost (the client sees a dropped connection, as on a timeout).</summary>
+    public double RandomFaultRate { get; set; }
+
+    /// <summary>The random source for <see cref="RandomFaultRate"/> (seed it to repeat a run).</summary>
+    public Random FaultRandom { get; set; } = new(20260101);
+
+    /// <summary>How many 429s this server has answered (queued, random and per-channel limit).</summary>
+    public long RateLimitedCount => Interlocked.Read(ref _rateLimited);
 
     public ConcurrentDictionary<string, (string Name, string Email)> Users { get; } = new();
 
@@ -124,10 +142,18 @@ public sealed class FakeSlackServer : IAsyncDisposable
             await http.Response.WriteAsJsonAsync(new JsonObject { ["ok"] = false, ["error"] = "invalid_auth" });
             return;
         }
-        SlackFault? fault = _faults.TryGetValue(method, out var queue) && queue.TryDequeue(out var f) ? f : null;
+        SlackFault? fault = _faults.TryGetValue(method, out var queue) && queue.TryDequeue(out var f) ? f : RandomFault(method);
+        if (fault is null && ChannelLimited(method, (string?)body["channel"]) is { } retryAfter)
+        {
+            Interlocked.Increment(ref _rateLimited);
+            http.Response.StatusCode = 429;
+            http.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
+            return;
+        }
         switch (fault)
         {
             case SlackFault.RateLimited:
+                Interlocked.Increment(ref _rateLimited);
                 http.Response.StatusCode = 429;
                 http.Response.Headers.RetryAfter = "1";
                 return;
@@ -152,6 +178,44 @@ public sealed class FakeSlackServer : IAsyncDisposable
             return;
         }
         await http.Response.WriteAsJsonAsync(answer);
+    }
+
+    private static bool IsWrite(string method) => method is "chat.postMessage" or "chat.update";
+
+    private SlackFault? RandomFault(string method)
+    {
+        if (RandomFaultRate <= 0 || !IsWrite(method))
+        {
+            return null;
+        }
+        lock (_lock)
+        {
+            if (FaultRandom.NextDouble() >= RandomFaultRate)
+            {
+                return null;
+            }
+            return (SlackFault)FaultRandom.Next(3);
+        }
+    }
+
+    /// <summary>Seconds to wait when this write comes too soon after the channel's previous accepted one; otherwise
+    /// records it as accepted and returns null.</summary>
+    private int? ChannelLimited(string method, string? channel)
+    {
+        if (ChannelWriteInterval is not { } interval || !IsWrite(method) || channel is null)
+        {
+            return null;
+        }
+        var now = DateTimeOffset.UtcNow;
+        lock (_lock)
+        {
+            if (_lastWrite.TryGetValue(channel, out var last) && now - last < interval)
+            {
+                return Math.Max(1, (int)Math.Ceiling((interval - (now - last)).TotalSeconds));
+            }
+            _lastWrite[channel] = now;
+            return null;
+        }
     }
 
     /// <summary>Slack's ts: the posting time in seconds with six digits, unique within the server.</summary>

@@ -74,6 +74,25 @@ public sealed class PostgresServer : IAsyncDisposable
         throw new UnreachableException();
     }
 
+    /// <summary>A server of its own (not shared with other tests), for tests that stop and start it; skips like
+    /// <see cref="GetAsync"/> when PostgreSQL is not installed. Dispose it to stop it and remove its files.</summary>
+    public static async Task<PostgresServer> StartDedicatedAsync()
+    {
+        try
+        {
+            return await StartAsync();
+        }
+        catch (PostgresMissingException ex)
+        {
+            if (IsCi)
+            {
+                throw new InvalidOperationException($"PostgreSQL is required when CI=true: {ex.Message}");
+            }
+            Assert.Skip($"PostgreSQL is not available: {ex.Message}");
+            throw new UnreachableException();
+        }
+    }
+
     /// <summary>A new, empty database for one test class.</summary>
     public async Task<string> CreateDatabaseAsync(string prefix)
     {

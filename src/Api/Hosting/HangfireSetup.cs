@@ -1,4 +1,5 @@
 using AgentSentinel.Core.Configuration;
+using AgentSentinel.Core.Jobs;
 using AgentSentinel.Core.Storage;
 using Hangfire;
 using Hangfire.AspNetCore;
@@ -24,6 +25,7 @@ public static class HangfireSetup
             var jobs = sp.GetRequiredService<IOptions<AgentSentinelOptions>>().Value.Jobs;
             server.SchedulePollingInterval = jobs.SchedulePollingInterval;
             server.WorkerCount = jobs.WorkerCount;
+            server.Queues = JobQueues.All;
             server.ServerName = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..6]}";
             // Jobs are activated from this host's container, not from Hangfire's process-wide default.
             server.Activator = new AspNetCoreJobActivator(sp.GetRequiredService<IServiceScopeFactory>());

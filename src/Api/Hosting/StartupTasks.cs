@@ -1,5 +1,6 @@
 using AgentSentinel.Api.Callbacks;
 using AgentSentinel.Bot.Digest;
+using AgentSentinel.Core.Approvals;
 using AgentSentinel.Core.Auth;
 using AgentSentinel.Core.Configuration;
 using AgentSentinel.Core.Digest;
@@ -11,13 +12,14 @@ using Microsoft.Extensions.Options;
 namespace AgentSentinel.Api.Hosting;
 
 /// <summary>Runs before the job server and the HTTP server start: migrations, the first admin key, the recurring
-/// sweeps (expiry, follow-ups, callbacks), and recovery of expiries missed while the server was down.</summary>
+/// sweeps (expiry, follow-ups, callbacks), and recovery of expiries and chat posts missed while the server was down.</summary>
 public sealed class StartupTasks(
     MigrationRunner migrations,
     IApiKeyStore keys,
     ISettingsStore settings,
     IRecurringJobManager recurring,
     ExpiryRecovery recovery,
+    IEnumerable<IStartupRecovery> recoveries,
     JobStorage jobStorage,
     IOptions<AgentSentinelOptions> options,
     IOptions<DigestOptions> digest,
@@ -36,6 +38,10 @@ public sealed class StartupTasks(
         AddDigestJob();
         // The embedded job storage lives in memory: after a restart every open request needs its expiry again.
         await recovery.RecoverAsync(rescheduleOpen: !HangfireSetup.IsPersistent(jobStorage), cancellationToken);
+        foreach (var surface in recoveries)
+        {
+            await surface.RecoverAsync(cancellationToken);
+        }
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

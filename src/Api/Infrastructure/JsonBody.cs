@@ -61,11 +61,22 @@ public sealed class JsonBody : IDisposable
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(raw, new JsonDocumentOptions { MaxDepth = MaxDepth });
+            // A name given twice is ambiguous (parsers disagree on which one counts), so it is refused.
+            document = JsonDocument.Parse(raw, new JsonDocumentOptions { MaxDepth = MaxDepth, AllowDuplicateProperties = false });
         }
         catch (JsonException ex)
         {
             throw new BodyException(StatusCodes.Status400BadRequest, $"The body is not valid JSON: {ex.Message}");
+        }
+        catch (InvalidOperationException ex)
+        {
+            // A property name with a lone UTF-16 surrogate escape (such as "\ud800") cannot be compared with others.
+            throw new BodyException(StatusCodes.Status400BadRequest, $"The body is not valid JSON: {ex.Message}");
+        }
+        if (!IsValidUnicode(document.RootElement))
+        {
+            document.Dispose();
+            throw new BodyException(StatusCodes.Status400BadRequest, "The body is not valid JSON: a string contains a lone UTF-16 surrogate escape (such as \\ud800), which is not text.");
         }
         var kind = document.RootElement.ValueKind;
         if (kind != JsonValueKind.Object)
@@ -74,6 +85,46 @@ public sealed class JsonBody : IDisposable
             throw new BodyException(StatusCodes.Status400BadRequest, $"The body must be a JSON object, not {Describe(kind)}.");
         }
         return new JsonBody(document, raw);
+    }
+
+    /// <summary>True when every string and property name decodes to well-formed UTF-16 text (JSON lets an escape
+    /// name half of a surrogate pair, which no text column can store).</summary>
+    private static bool IsValidUnicode(JsonElement element)
+    {
+        try
+        {
+            switch (element.ValueKind)
+            {
+                case JsonValueKind.String:
+                    _ = element.GetString();
+                    return true;
+                case JsonValueKind.Array:
+                    foreach (var item in element.EnumerateArray())
+                    {
+                        if (!IsValidUnicode(item))
+                        {
+                            return false;
+                        }
+                    }
+                    return true;
+                case JsonValueKind.Object:
+                    foreach (var property in element.EnumerateObject())
+                    {
+                        _ = property.Name;
+                        if (!IsValidUnicode(property.Value))
+                        {
+                            return false;
+                        }
+                    }
+                    return true;
+                default:
+                    return true;
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     private bool TryGet(string name, out JsonElement value)

@@ -20,7 +20,9 @@ public sealed class SlackChannelPacer(IOptionsMonitor<SlackOptions> options, Tim
         var wait = next[0] - time.GetUtcNow();
         if (wait > TimeSpan.Zero)
         {
-            await Task.Delay(wait, time, ct);
+            // Timers count whole milliseconds and may fire up to a millisecond early: round up and add one, so the
+            // post never reaches Slack a hair inside the spacing (which Slack answers with a 429).
+            await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling(wait.TotalMilliseconds) + 1), time, ct);
         }
         return new Turn(gate, next, time, TimeSpan.FromSeconds(options.CurrentValue.MinSecondsBetweenPostsPerChannel));
     }
@@ -53,6 +55,9 @@ public sealed class SlackDeliveryJobs(
 {
     private static readonly TimeSpan SearchWindow = TimeSpan.FromMinutes(2);
 
+    /// <summary>How long a claim is presumed to belong to an attempt that is still running.</summary>
+    public static readonly TimeSpan ClaimInFlightWindow = TimeSpan.FromSeconds(30);
+
     [AutomaticRetry(Attempts = 10, DelaysInSeconds = [1, 2, 5, 10, 20, 30, 60, 120, 300, 600])]
     public Task PostRequestAsync(Guid approvalId, string channel, CancellationToken ct) =>
         PostRequestMessageAsync(approvalId, channel, DeliveryKeys.Root, j => j.PostRequestAsync(approvalId, channel, CancellationToken.None), ct);
@@ -74,6 +79,13 @@ public sealed class SlackDeliveryJobs(
         if (message.State != ChatMessageState.Claimed)
         {
             return;
+        }
+        if (!claimed && message.LastError is null && time.GetUtcNow() - message.ClaimedAt < ClaimInFlightWindow)
+        {
+            // Another attempt claimed it moments ago and has not failed: it may be posting right now, and searching
+            // the channel could miss that post and send a second one. Let Hangfire run this attempt again later.
+            SlackLog.ClaimInFlight(logger, approvalId, channel);
+            throw new ChatClaimInFlightException(approvalId, channel);
         }
         if (!claimed && await AdoptEarlierPostAsync(message, ct))
         {
@@ -225,6 +237,65 @@ public sealed class SlackDeliveryJobs(
         {
             await messages.RecordErrorAsync(message.Id, e.Message, failed: false, time.GetUtcNow(), CancellationToken.None);
             throw;
+        }
+    }
+}
+
+/// <summary>Thrown (so that Hangfire retries later) when a message was claimed moments ago by another attempt.</summary>
+public sealed class ChatClaimInFlightException(Guid approvalId, string channel)
+    : Exception($"The Slack message of {approvalId} in {channel} was claimed moments ago by another attempt.");
+
+/// <summary>At start-up: queues the Slack message of every open request of the last day that is not posted: its post
+/// was never queued (the process stopped after storing the request), or an attempt claimed it and never finished (the
+/// process stopped mid-post; Hangfire would only run that job again after its invisibility timeout, 30 minutes). The
+/// post job's claim, the in-flight guard and the search for an earlier post keep this from posting twice.</summary>
+public sealed class SlackRecovery(
+    IOptionsMonitor<SlackOptions> options,
+    RuntimeSettings settings,
+    IChatMessageStore messages,
+    ApprovalService approvals,
+    IBackgroundJobClient jobs,
+    TimeProvider time,
+    ILogger<SlackRecovery> logger) : IStartupRecovery
+{
+    private const int Batch = 1000;
+    private static readonly TimeSpan Lookback = TimeSpan.FromDays(1);
+
+    public async Task RecoverAsync(CancellationToken ct)
+    {
+        if (!options.CurrentValue.Enabled)
+        {
+            return;
+        }
+        var now = time.GetUtcNow();
+        var (routes, _, _) = await settings.GetRoutesAsync(ct);
+        var count = 0;
+        var from = now - Lookback;
+        while (true)
+        {
+            var ids = await messages.ListUnpostedAsync(Surface.Slack, from, now, Batch, ct);
+            foreach (var id in ids)
+            {
+                var request = await approvals.GetAsync(id, ct);
+                if (request is null)
+                {
+                    continue;
+                }
+                from = request.CreatedAt.AddTicks(10); // one microsecond on: the next page starts after this request
+                if (routes.FirstOrDefault(r => r.Name == request.RouteName)?.Slack?.Channel is { } channel)
+                {
+                    jobs.Enqueue<SlackDeliveryJobs>(j => j.PostRequestAsync(id, channel, CancellationToken.None));
+                    count++;
+                }
+            }
+            if (ids.Count < Batch)
+            {
+                break;
+            }
+        }
+        if (count > 0)
+        {
+            SlackLog.PostsRecovered(logger, count);
         }
     }
 }

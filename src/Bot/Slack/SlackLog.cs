@@ -25,4 +25,10 @@ internal static partial class SlackLog
 
     [LoggerMessage(3006, LogLevel.Warning, "Slack call failed while handling a click on {ApprovalId}")]
     public static partial void ClickFailed(ILogger logger, Exception exception, string approvalId);
+
+    [LoggerMessage(3007, LogLevel.Warning, "Queued the Slack message of {Count} open request(s) left unposted by the last stop")]
+    public static partial void PostsRecovered(ILogger logger, int count);
+
+    [LoggerMessage(3008, LogLevel.Information, "The Slack message of {ApprovalId} in {Channel} was claimed moments ago by another attempt; trying again later")]
+    public static partial void ClaimInFlight(ILogger logger, Guid approvalId, string channel);
 }

@@ -26,3 +26,10 @@ public interface IFollowUpScheduler
 {
     void ScheduleFollowUp(Guid id, DateTimeOffset at);
 }
+
+/// <summary>Work a surface does once at start-up, after migrations, to catch up on what a stopped process left
+/// undone (for example a chat post that was never queued).</summary>
+public interface IStartupRecovery
+{
+    Task RecoverAsync(CancellationToken ct);
+}

@@ -4,6 +4,16 @@ using Microsoft.Extensions.Logging;
 
 namespace AgentSentinel.Core.Jobs;
 
+/// <summary>Hangfire queues. Workers take jobs from <see cref="Deadlines"/> before <see cref="Default"/> (the name sorts
+/// first too, as some storages order queues by name), so a backlog of chat deliveries never delays an expiry.</summary>
+public static class JobQueues
+{
+    public const string Deadlines = "critical";
+    public const string Default = "default";
+
+    public static readonly string[] All = [Deadlines, Default];
+}
+
 /// <summary>Expiry at each deadline, and a sweep that catches anything a lost or late job missed. Both only
 /// ask the store for the conditional expire transition, so running them twice or late is harmless.</summary>
 public sealed class ExpiryJobs(ApprovalService service, IExpiryScheduler scheduler, ILogger<ExpiryJobs> logger)
@@ -12,6 +22,7 @@ public sealed class ExpiryJobs(ApprovalService service, IExpiryScheduler schedul
     public const int SweepBatchSize = 500;
 
     [AutomaticRetry(Attempts = 10)]
+    [Queue(JobQueues.Deadlines)]
     public async Task ExpireAsync(Guid approvalId, CancellationToken ct)
     {
         var result = await service.ExpireAsync(approvalId, ct);
@@ -25,6 +36,7 @@ public sealed class ExpiryJobs(ApprovalService service, IExpiryScheduler schedul
 
     [AutomaticRetry(Attempts = 3)]
     [DisableConcurrentExecution(timeoutInSeconds: 60)]
+    [Queue(JobQueues.Deadlines)]
     public Task<int> SweepAsync(CancellationToken ct) => service.ExpireDueAsync(SweepBatchSize, ct);
 }
 

@@ -62,4 +62,9 @@ public interface IChatMessageStore
     Task RecordErrorAsync(long id, string error, bool failed, DateTimeOffset now, CancellationToken ct);
 
     Task<IReadOnlyList<ChatMessage>> ListAsync(Guid approvalId, Surface surface, CancellationToken ct);
+
+    /// <summary>Open requests with a route, created in [<paramref name="from"/>, <paramref name="before"/>), whose
+    /// request message on this surface is not posted: never attempted (the process stopped between storing the request
+    /// and queuing its post) or claimed by an attempt that has not finished (it may have stopped mid-post). Oldest first.</summary>
+    Task<IReadOnlyList<Guid>> ListUnpostedAsync(Surface surface, DateTimeOffset from, DateTimeOffset before, int limit, CancellationToken ct);
 }

@@ -214,7 +214,10 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
         {
             where.Add(status switch
             {
-                ApprovalStatus.Pending or ApprovalStatus.InfoRequested => "status = @status AND expires_at > @now",
+                // "+ 0" keeps the planner off the deadline index: it underestimates how many open requests have a
+                // future deadline (nearly all of them) and would read every one of them and sort, where walking
+                // ix_approvals_open_created newest first stops after one page (62 ms -> ~1 ms at 20,000 open).
+                ApprovalStatus.Pending or ApprovalStatus.InfoRequested => "status = @status AND expires_at + 0 > @now",
                 ApprovalStatus.Expired => $"(status = 'expired' OR (status IN {OpenStatuses} AND expires_at <= @now))",
                 _ => "status = @status",
             });
@@ -318,8 +321,11 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
 
     private const string StatsWindow = "created_at >= @from AND created_at < @to";
 
-    private const string StatsTotalsSql = $"""
+    // One pass over the window: counts per (priority, risk level), summed into totals and both breakdowns in code.
+    private const string StatsGroupsSql = $"""
         SELECT
+            priority AS priority,
+            COALESCE(risk_level, 'unspecified') AS risk_level,
             COUNT(*) AS total,
             COALESCE(SUM(CASE WHEN status = 'pending' AND expires_at > @now THEN 1 ELSE 0 END), 0) AS pending,
             COALESCE(SUM(CASE WHEN status = 'info_requested' AND expires_at > @now THEN 1 ELSE 0 END), 0) AS info_requested,
@@ -327,8 +333,9 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
             COALESCE(SUM(CASE WHEN status = 'rejected' THEN 1 ELSE 0 END), 0) AS rejected,
             COALESCE(SUM(CASE WHEN status = 'expired' OR (status IN {OpenStatuses} AND expires_at <= @now) THEN 1 ELSE 0 END), 0) AS expired,
             COALESCE(SUM(CASE WHEN status = 'cancelled' THEN 1 ELSE 0 END), 0) AS cancelled,
-            AVG(CASE WHEN status IN ('approved', 'rejected') THEN (decided_at - created_at) * 1.0 END) AS avg_decision_us
+            SUM(CASE WHEN status IN ('approved', 'rejected') THEN (decided_at - created_at) * 1.0 END) AS decision_us
         FROM approvals WHERE {StatsWindow}
+        GROUP BY priority, COALESCE(risk_level, 'unspecified')
         """;
 
     // Exact median without window functions: the middle one or two decision times, averaged.
@@ -345,10 +352,21 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
     {
         var p = new { from = from.ToUnixMicroseconds(), to = to.ToUnixMicroseconds(), now = now.ToUnixMicroseconds() };
         await using var connection = await database.OpenAsync(ct);
-        var totals = await connection.QuerySingleAsync<StatsRow>(new CommandDefinition(StatsTotalsSql, p, cancellationToken: ct));
+        var groups = (await connection.QueryAsync<StatsRow>(new CommandDefinition(StatsGroupsSql, p, cancellationToken: ct))).ToList();
         var pendingTotal = await connection.ExecuteScalarAsync<long>(new CommandDefinition(PendingTotalSql, p, cancellationToken: ct));
-        var byPriority = await GroupCountAsync(connection, "priority", p, ct);
-        var byRisk = await GroupCountAsync(connection, "COALESCE(risk_level, 'unspecified')", p, ct);
+        var totals = new StatsRow
+        {
+            Total = groups.Sum(g => g.Total),
+            Pending = groups.Sum(g => g.Pending),
+            InfoRequested = groups.Sum(g => g.InfoRequested),
+            Approved = groups.Sum(g => g.Approved),
+            Rejected = groups.Sum(g => g.Rejected),
+            Expired = groups.Sum(g => g.Expired),
+            Cancelled = groups.Sum(g => g.Cancelled),
+        };
+        var decisionUs = groups.Sum(g => g.DecisionUs is { } d ? Convert.ToDouble(d, CultureInfo.InvariantCulture) : 0d);
+        IReadOnlyDictionary<string, long> byPriority = groups.GroupBy(g => g.Priority).ToDictionary(g => g.Key, g => g.Sum(x => x.Total));
+        IReadOnlyDictionary<string, long> byRisk = groups.GroupBy(g => g.RiskLevel).ToDictionary(g => g.Key, g => g.Sum(x => x.Total));
 
         double? median = null;
         var decided = totals.Approved + totals.Rejected;
@@ -371,18 +389,11 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
             Rejected = totals.Rejected,
             Expired = totals.Expired,
             Cancelled = totals.Cancelled,
-            AverageDecisionSeconds = totals.AvgDecisionUs is { } avg ? Math.Round(Convert.ToDouble(avg, CultureInfo.InvariantCulture) / 1_000_000d, 3) : null,
+            AverageDecisionSeconds = totals.Approved + totals.Rejected > 0 ? Math.Round(decisionUs / (totals.Approved + totals.Rejected) / 1_000_000d, 3) : null,
             MedianDecisionSeconds = median is { } m ? Math.Round(m, 3) : null,
             ByPriority = byPriority,
             ByRiskLevel = byRisk,
         };
-    }
-
-    private static async Task<IReadOnlyDictionary<string, long>> GroupCountAsync(DbConnection connection, string column, object p, CancellationToken ct)
-    {
-        var rows = await connection.QueryAsync<(string Key, long Count)>(new CommandDefinition(
-            $"SELECT {column} AS key, COUNT(*) AS count FROM approvals WHERE {StatsWindow} GROUP BY {column}", p, cancellationToken: ct));
-        return rows.ToDictionary(r => r.Key, r => r.Count);
     }
 
     // ---- API keys ----------------------------------------------------------------------------------------------
@@ -533,6 +544,19 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
             WHERE approval_id = @approvalId AND surface = @surface AND channel = @channel AND delivery_key = @deliveryKey
             """, p, cancellationToken: ct));
         return (row.ToModel(), inserted == 1);
+    }
+
+    public async Task<IReadOnlyList<Guid>> ListUnpostedAsync(Surface surface, DateTimeOffset from, DateTimeOffset before, int limit, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var ids = await connection.QueryAsync<string>(new CommandDefinition($"""
+            SELECT a.id FROM approvals a
+            WHERE a.created_at >= @from AND a.created_at < @before AND a.status IN {OpenStatuses} AND a.route_name IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM chat_messages m WHERE m.approval_id = a.id AND m.surface = @surface AND m.delivery_key = @root AND m.state <> 'claimed')
+            ORDER BY a.created_at, a.id
+            LIMIT @limit
+            """, new { from = from.ToUnixMicroseconds(), before = before.ToUnixMicroseconds(), surface = surface.ToWire(), root = DeliveryKeys.Root, limit }, cancellationToken: ct));
+        return [.. ids.Select(Guid.Parse)];
     }
 
     public async Task MarkPostedAsync(long id, string messageId, string? threadId, string? conversationId, DateTimeOffset now, CancellationToken ct)
@@ -781,6 +805,8 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
 
     private sealed class StatsRow
     {
+        public string Priority { get; set; } = "";
+        public string RiskLevel { get; set; } = "";
         public long Total { get; set; }
         public long Pending { get; set; }
         public long InfoRequested { get; set; }
@@ -788,7 +814,7 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
         public long Rejected { get; set; }
         public long Expired { get; set; }
         public long Cancelled { get; set; }
-        public object? AvgDecisionUs { get; set; }
+        public object? DecisionUs { get; set; }
     }
 
     private sealed class KeyRow

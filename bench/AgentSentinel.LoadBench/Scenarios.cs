@@ -1,0 +1,648 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using AgentSentinel.Testing;
+using Npgsql;
+using static AgentSentinel.LoadBench.Report;
+
+namespace AgentSentinel.LoadBench;
+
+internal static class Scenarios
+{
+    private static readonly object TypicalBody = new
+    {
+        action_name = "transfer_funds",
+        action_description = "Pay invoice 2026-0042 to ACME GmbH",
+        agent_id = "billing-agent",
+        run_id = "run-1",
+        priority = "medium",
+        risk_level = "high",
+        estimated_cost = 1250.50m,
+        timeout_seconds = 3600,
+        action_inputs = new { amount = 1250.50m, currency = "EUR", iban = "DE89370400440532013000" },
+        context = new { invoice = "2026-0042" },
+    };
+
+    public static async Task<int> SmokeAsync()
+    {
+        var failures = 0;
+        failures += await IntakeAsync(200, [1, 16]);
+        failures += await PollAsync(16, 3);
+        failures += await WaitAsync(50);
+        failures += await ExpiryAsync(200, 5);
+        failures += await ScaleAsync(20_000);
+        failures += await FanOutAsync(10, 2);
+        failures += await MemoryAsync(200, 50);
+        failures += await Kill9Async(6, 4);
+        failures += await TwinAsync(30, 40);
+        return failures;
+    }
+
+    private static int Check(bool ok, string what)
+    {
+        Line($"check: {(ok ? "ok  " : "FAIL")} {what}");
+        return ok ? 0 : 1;
+    }
+
+    private static async Task<(ServerProcess Server, string Cs, PostgresServer Pg)> StartAsync(string name, IDictionary<string, string>? settings = null)
+    {
+        var (pg, cs) = await Pg.NewDatabaseAsync(name);
+        var server = new ServerProcess(cs, settings);
+        await server.StartAsync();
+        return (server, cs, pg);
+    }
+
+    private static async Task<string> CreateAsync(HttpClient client, object body)
+    {
+        using var response = await client.PostAsJsonAsync("api/v1/approvals", body);
+        if (response.StatusCode != HttpStatusCode.Created)
+        {
+            throw new InvalidOperationException($"create answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        }
+        return (await response.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<string>();
+    }
+
+    /// <summary>Runs <paramref name="total"/> calls on <paramref name="workers"/> concurrent loops; returns latencies and elapsed seconds.</summary>
+    private static async Task<(List<double> Latencies, double Seconds)> RunAsync(int total, int workers, Func<int, Task> call)
+    {
+        var latencies = new ConcurrentBag<double>();
+        var next = -1;
+        var wall = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, workers).Select(async _ =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < total)
+            {
+                var start = NowMs;
+                await call(i);
+                latencies.Add(NowMs - start);
+            }
+        }));
+        return ([.. latencies], wall.Elapsed.TotalSeconds);
+    }
+
+    // ---- 1. intake ----------------------------------------------------------------------------------------------
+
+    public static async Task<int> IntakeAsync(int perLevel, int[] levels)
+    {
+        Load("intake");
+        var (server, cs, pg) = await StartAsync("intake");
+        await using var _ = server;
+        using var agent = server.Client(await server.CreateKeyAsync("bench agent", ["agent"]));
+        var failures = 0;
+        var sizeBefore = await Pg.ScalarAsync<long>(cs, "SELECT pg_database_size(current_database())");
+        var created = 0;
+        var script = Path.Combine(Path.GetTempPath(), $"agentsentinel-intake-{Guid.NewGuid():N}.sql");
+        await File.WriteAllTextAsync(script, """
+            BEGIN;
+            WITH a AS (INSERT INTO approvals (id, action_name, action_description, agent_id, run_id, task_id, mission_id, estimated_cost, risk_level, priority,
+                action_inputs, context, callback_url, created_at, expires_at, status, requester_key_id, requester_email, route_name, approvers, version, updated_at)
+            VALUES (gen_random_uuid()::text, 'transfer_funds', 'Pay invoice 2026-0042 to ACME GmbH', 'billing-agent', 'run-1', NULL, NULL, 1250.5, 'high', 'medium',
+                '{"amount":1250.5,"currency":"EUR","iban":"DE89370400440532013000"}', '{"invoice":"2026-0042"}', NULL,
+                (extract(epoch from clock_timestamp()) * 1000000)::bigint, (extract(epoch from clock_timestamp()) * 1000000)::bigint + 3600000000,
+                'pending', 'key-bench', NULL, NULL, '[]', 1, (extract(epoch from clock_timestamp()) * 1000000)::bigint)
+            RETURNING id)
+            INSERT INTO approval_events (approval_id, kind, at, actor, surface, details)
+            SELECT id, 'created', (extract(epoch from clock_timestamp()) * 1000000)::bigint, 'bench agent', 'api', NULL FROM a;
+            COMMIT;
+            """);
+        try
+        {
+            foreach (var level in levels)
+            {
+                var (lat, secs) = await RunAsync(perLevel, level, async _ =>
+                {
+                    await CreateAsync(agent, TypicalBody);
+                    Interlocked.Increment(ref created);
+                });
+                var apiRate = perLevel / secs;
+                var pgRate = PgBench(pg, cs, script, level, perLevel);
+                Line($"intake c={level}: api {F(apiRate)} creates/s, latency ms {Percentiles(lat)}; pgbench same rows {F(pgRate)} tx/s; api/pgbench = {F(apiRate / pgRate, "F3")}");
+            }
+            var sizeAfter = await Pg.ScalarAsync<long>(cs, "SELECT pg_database_size(current_database())");
+            var hangfireRows = await Pg.ScalarAsync<long>(cs, "SELECT count(*) FROM hangfire.job");
+            Line($"intake: database growth {F((sizeAfter - sizeBefore) / 1024d / 1024d)} MiB for {created} API creates and the pgbench rows; hangfire jobs stored {hangfireRows}");
+            failures += Check(await Pg.ScalarAsync<long>(cs, "SELECT count(*) FROM approvals WHERE requester_key_id <> 'key-bench'") == created, $"all {created} acknowledged creates are stored");
+        }
+        finally
+        {
+            File.Delete(script);
+        }
+        return failures;
+    }
+
+    private static double PgBench(PostgresServer pg, string cs, string script, int clients, int transactions)
+    {
+        var db = new NpgsqlConnectionStringBuilder(cs).Database;
+        var psi = new ProcessStartInfo(Path.Combine(Pg.BinDir, "pgbench"),
+            $"-n -h 127.0.0.1 -p {pg.Port} -U postgres -c {clients} -j {Math.Min(clients, 2)} -t {Math.Max(1, transactions / clients)} -f \"{script}\" {db}")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        using var p = Process.Start(psi)!;
+        var output = p.StandardOutput.ReadToEnd();
+        var err = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        var line = output.Split('\n').FirstOrDefault(l => l.StartsWith("tps = ", StringComparison.Ordinal))
+            ?? throw new InvalidOperationException($"pgbench: {output} {err}");
+        return double.Parse(line.Split(' ')[2], CultureInfo.InvariantCulture);
+    }
+
+    // ---- 2. poll ------------------------------------------------------------------------------------------------
+
+    public static async Task<int> PollAsync(int clients, int seconds)
+    {
+        Load("poll");
+        var (server, _, _) = await StartAsync("poll");
+        await using var s = server;
+        using var agent = server.Client(await server.CreateKeyAsync("bench agent", ["agent"]));
+        var ids = new List<string>();
+        for (var i = 0; i < 500; i++)
+        {
+            ids.Add(await CreateAsync(agent, TypicalBody));
+        }
+        var latencies = new ConcurrentBag<double>();
+        var errors = 0;
+        var stop = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(async c =>
+        {
+            var r = new Random(c);
+            while (stop.Elapsed.TotalSeconds < seconds)
+            {
+                var start = NowMs;
+                using var response = await agent.GetAsync($"api/v1/approvals/{ids[r.Next(ids.Count)]}/poll");
+                await response.Content.ReadAsByteArrayAsync();
+                latencies.Add(NowMs - start);
+                if (response.StatusCode != HttpStatusCode.OK)
+                {
+                    Interlocked.Increment(ref errors);
+                }
+            }
+        }));
+        Line($"poll c={clients}: {F(latencies.Count / stop.Elapsed.TotalSeconds)} polls/s, latency ms {Percentiles(latencies)}");
+        return Check(errors == 0, $"every poll answered 200 ({errors} did not)");
+    }
+
+    // ---- 3. decision to agent -------------------------------------------------------------------------------------
+
+    public static async Task<int> WaitAsync(int agents)
+    {
+        Load("wait");
+        var (server, _, _) = await StartAsync("wait");
+        await using var s = server;
+        var (lat, wrong) = await WaitRoundAsync(server, server, agents);
+        Line($"wait {agents} agents: decision response -> waiting agent answered (ms) {Percentiles(lat)}");
+        return Check(wrong == 0 && lat.Count == agents, $"all {agents} waiters got 'approved' ({wrong} did not)");
+    }
+
+    /// <summary>Creates requests on <paramref name="waitOn"/>, parks a waiter on each there, then approves each on
+    /// <paramref name="decideOn"/>; returns the time from each decision's response to its waiter's response.</summary>
+    private static async Task<(List<double> Latencies, int Wrong)> WaitRoundAsync(ServerProcess waitOn, ServerProcess decideOn, int agents)
+    {
+        using var agent = waitOn.Client(await waitOn.CreateKeyAsync("bench agent", ["agent"]), agents + 16);
+        using var approver = decideOn.Client(await decideOn.CreateKeyAsync("bench approver", ["approver"], $"approver-{Guid.NewGuid():N}@example.com"));
+        var ids = new string[agents];
+        await RunAsync(agents, 16, async i => ids[i] = await CreateAsync(agent, TypicalBody));
+        var decidedAt = new double[agents];
+        var sentAt = new double[agents];
+        var answeredAt = new double[agents];
+        var wrong = 0;
+        var waiters = Enumerable.Range(0, agents).Select(async i =>
+        {
+            using var response = await agent.GetAsync($"api/v1/approvals/{ids[i]}/wait?timeout_seconds=30");
+            var body = await response.Content.ReadFromJsonAsync<JsonObject>();
+            answeredAt[i] = NowMs;
+            if ((string?)body?["status"] != "approved")
+            {
+                Interlocked.Increment(ref wrong);
+            }
+        }).ToList();
+        await Task.Delay(TimeSpan.FromSeconds(Math.Max(2, agents / 250.0)));
+        await RunAsync(agents, 8, async i =>
+        {
+            sentAt[i] = NowMs;
+            using var response = await approver.PostAsJsonAsync($"api/v1/approvals/{ids[i]}/approve", new { notes = "ok" });
+            decidedAt[i] = NowMs;
+            response.EnsureSuccessStatusCode();
+        });
+        await Task.WhenAll(waiters);
+        Line($"  (from sending each decision to its waiter's answer, ms: {Percentiles(Enumerable.Range(0, agents).Select(i => answeredAt[i] - sentAt[i]))}; " +
+            $"decision call itself: {Percentiles(Enumerable.Range(0, agents).Select(i => decidedAt[i] - sentAt[i]))})");
+        return ([.. Enumerable.Range(0, agents).Select(i => answeredAt[i] - decidedAt[i])], wrong);
+    }
+
+    // ---- 4. expiry precision ---------------------------------------------------------------------------------------
+
+    private static Dictionary<string, string> SlackSettings(FakeSlackServer fake, string pacing, params (string Agent, string Channel)[] routes)
+    {
+        var settings = fake.HostSettings(pacing).ToDictionary(kv => kv.Key.Replace(":", "__", StringComparison.Ordinal), kv => kv.Value!);
+        for (var i = 0; i < routes.Length; i++)
+        {
+            settings[$"AgentSentinel__Routing__Routes__{i}__Name"] = $"route-{i}";
+            if (routes[i].Agent != "*")
+            {
+                settings[$"AgentSentinel__Routing__Routes__{i}__Match__Agents__0"] = routes[i].Agent;
+            }
+            settings[$"AgentSentinel__Routing__Routes__{i}__Slack__Channel"] = routes[i].Channel;
+        }
+        return settings;
+    }
+
+    /// <summary>Root messages stored by the fake Slack, per approval id.</summary>
+    private static Dictionary<string, List<JsonObject>> RootMessages(FakeSlackServer fake, IEnumerable<string> channels) =>
+        channels.SelectMany(fake.Messages)
+            .Where(m => (string?)m["metadata"]?["event_payload"]?["delivery_key"] == "root" || m["thread_ts"] is null)
+            .Where(m => m["metadata"]?["event_payload"]?["approval_id"] is not null)
+            .GroupBy(m => (string)m["metadata"]!["event_payload"]!["approval_id"]!)
+            .ToDictionary(g => g.Key, g => g.ToList());
+
+    public static async Task<int> ExpiryAsync(int requests, int spreadSeconds)
+    {
+        Load("expiry");
+        await using var fake = await FakeSlackServer.StartAsync();
+        var (server, cs, _) = await StartAsync("expiry", SlackSettings(fake, "0", ("*", "C0EXPIRY")));
+        await using var s = server;
+        using var agent = server.Client(await server.CreateKeyAsync("bench agent", ["agent"]));
+        using var approver = server.Client(await server.CreateKeyAsync("bench approver", ["approver"], "approver@example.com"));
+        var lead = Math.Max(10, requests / 300);
+        var ids = new string[requests];
+        var deadlines = new DateTimeOffset[requests];
+        await RunAsync(requests, 16, async i =>
+        {
+            using var response = await agent.PostAsJsonAsync("api/v1/approvals", new { action_name = "expire_me", agent_id = "expiry-agent", timeout_seconds = lead + (i * spreadSeconds / requests) });
+            var body = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
+            ids[i] = body["id"]!.GetValue<string>();
+            deadlines[i] = DateTimeOffset.Parse(body["expires_at"]!.GetValue<string>(), CultureInfo.InvariantCulture);
+        });
+        Line($"expiry: {requests} requests created; deadlines from {deadlines.Min():HH:mm:ss.fff} to {deadlines.Max():HH:mm:ss.fff}");
+
+        // Approvers racing the deadline: every tenth request gets an approve within 20 ms either side of it.
+        var accepted = 0;
+        var refused = 0;
+        var race = Enumerable.Range(0, requests).Where(i => i % 10 == 0).Select(async i =>
+        {
+            var at = deadlines[i] + TimeSpan.FromMilliseconds((i % 41) - 20);
+            var wait = at - DateTimeOffset.UtcNow;
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait);
+            }
+            using var response = await approver.PostAsJsonAsync($"api/v1/approvals/{ids[i]}/approve", new { });
+            Interlocked.Increment(ref response.StatusCode == HttpStatusCode.OK ? ref accepted : ref refused);
+        }).ToList();
+        await Task.WhenAll(race);
+
+        var until = deadlines.Max() + TimeSpan.FromSeconds(120);
+        while (DateTimeOffset.UtcNow < until && await Pg.ScalarAsync<long>(cs, "SELECT count(*) FROM approvals WHERE status IN ('pending', 'info_requested')") > 0)
+        {
+            await Task.Delay(1000);
+        }
+        var lateness = new List<double>();
+        var expiredAt = new Dictionary<string, long>();
+        await using (var c = new NpgsqlConnection(cs))
+        {
+            await c.OpenAsync();
+            await using var cmd = new NpgsqlCommand("SELECT id, updated_at - expires_at, expires_at FROM approvals WHERE status = 'expired'", c);
+            await using var reader = await cmd.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                lateness.Add(reader.GetInt64(1) / 1000d);
+                expiredAt[reader.GetString(0)] = reader.GetInt64(2);
+            }
+        }
+        // The chat update after expiry: the last chat.update of each expired request's message. Chat delivery may
+        // still be draining a backlog (every request was posted too): wait until each message shows its expiry.
+        var drain = Stopwatch.StartNew();
+        bool Settled()
+        {
+            var now = RootMessages(fake, ["C0EXPIRY"]);
+            return expiredAt.Keys.All(id => now.TryGetValue(id, out var m) && m[0]["blocks"]!.ToJsonString().Contains("*Expired*", StringComparison.Ordinal));
+        }
+        while (drain.Elapsed < TimeSpan.FromSeconds(600) && !Settled())
+        {
+            await Task.Delay(2000);
+        }
+        Line($"expiry: chat settled {F(drain.Elapsed.TotalSeconds)} s after every request had expired");
+        var tsToId = RootMessages(fake, ["C0EXPIRY"]).ToDictionary(kv => (string)kv.Value[0]["ts"]!, kv => kv.Key);
+        var chatLateness = fake.CallsTo("chat.update")
+            .Where(u => tsToId.ContainsKey((string)u.Body["ts"]!))
+            .GroupBy(u => tsToId[(string)u.Body["ts"]!])
+            .Where(g => expiredAt.ContainsKey(g.Key))
+            .Select(g => (g.Max(u => u.At).ToUnixTimeMilliseconds() * 1000d - expiredAt[g.Key]) / 1000d)
+            .ToList();
+        var open = await Pg.ScalarAsync<long>(cs, "SELECT count(*) FROM approvals WHERE status IN ('pending', 'info_requested')");
+        var late = await Pg.ScalarAsync<long>(cs, "SELECT count(*) FROM approvals WHERE status IN ('approved', 'rejected') AND decided_at >= expires_at");
+        var lateEvents = await Pg.ScalarAsync<long>(cs, "SELECT count(*) FROM approval_events e JOIN approvals a ON a.id = e.approval_id WHERE e.kind IN ('approved', 'rejected') AND e.at >= a.expires_at");
+        var doubleExpired = await Pg.ScalarAsync<long>(cs, "SELECT count(*) FROM (SELECT approval_id FROM approval_events WHERE kind = 'expired' GROUP BY approval_id HAVING count(*) > 1) d");
+        Line($"expiry: 'expired' recorded after the deadline (ms) {Percentiles(lateness)}");
+        Line($"expiry: chat.update after the deadline (ms) {Percentiles(chatLateness)}");
+        Line($"expiry: approvals racing the deadline: {accepted} accepted before it, {refused} refused");
+        var failures = Check(open == 0, $"no request left open ({open})");
+        failures += Check(late == 0 && lateEvents == 0, $"no decision accepted at or after a deadline (rows {late}, events {lateEvents})");
+        failures += Check(doubleExpired == 0, $"each request expired once ({doubleExpired} twice)");
+        var posted = RootMessages(fake, ["C0EXPIRY"]);
+        var showing = expiredAt.Keys.Count(id => posted.TryGetValue(id, out var m) && m[0]["blocks"]!.ToJsonString().Contains("*Expired*", StringComparison.Ordinal));
+        Line($"expiry: {chatLateness.Count} messages updated by chat.update, {showing - chatLateness.Count} first posted after the deadline already showing it");
+        failures += Check(showing == lateness.Count, $"every expired request's chat message shows the expiry ({showing} of {lateness.Count})");
+        failures += Check(posted.Values.All(v => v.Count == 1), "no message posted twice");
+        return failures;
+    }
+
+    // ---- 5. scale ---------------------------------------------------------------------------------------------
+
+    public static async Task<int> ScaleAsync(int rows)
+    {
+        Load("scale");
+        var (server, cs, _) = await StartAsync("scale");
+        await using var s = server;
+        var load = Stopwatch.StartNew();
+        // Rows as the API stores them: 30 days of history, 2 % still pending, each with its creation and decision events.
+        await Pg.ExecAsync(cs, $$"""
+            INSERT INTO approvals (id, action_name, action_description, agent_id, run_id, estimated_cost, risk_level, priority,
+                action_inputs, context, created_at, expires_at, status, decided_at, decided_by_email, decided_via, decision_notes,
+                requester_key_id, approvers, version, updated_at)
+            SELECT gen_random_uuid()::text, 'transfer_funds', 'Pay invoice ' || g || ' to ACME GmbH', 'agent-' || (g % 100), 'run-' || g, 1250.5,
+                (ARRAY['critical','high','medium','low','minimal'])[1 + g % 5], (ARRAY['critical','high','medium','low'])[1 + g % 4],
+                '{"amount":1250.5,"currency":"EUR","iban":"DE89370400440532013000"}', '{"invoice":"2026-0042"}',
+                t.created, t.created + 3600000000,
+                CASE WHEN g % 50 = 0 THEN 'pending' WHEN g % 10 < 6 THEN 'approved' WHEN g % 10 < 8 THEN 'rejected' WHEN g % 10 < 9 THEN 'expired' ELSE 'cancelled' END,
+                CASE WHEN g % 50 = 0 THEN NULL ELSE t.created + (g % 3600)::bigint * 1000000 END,
+                CASE WHEN g % 50 = 0 THEN NULL ELSE 'approver@example.com' END, 'api', NULL, 'key-bench', '[]', 2, t.created
+            FROM generate_series(1, {{rows}}) g,
+                 LATERAL (SELECT (extract(epoch from now()) * 1000000)::bigint - CASE WHEN g % 50 = 0 THEN (g % 1800)::bigint * 1000000 ELSE 30::bigint * 86400 * 1000000 * g / {{rows}} END AS created) t;
+            INSERT INTO approval_events (approval_id, kind, at, actor, surface, details)
+            SELECT id, 'created', created_at, 'agent', 'api', NULL FROM approvals;
+            INSERT INTO approval_events (approval_id, kind, at, actor, surface, details)
+            SELECT id, status, decided_at, decided_by_email, 'api', NULL FROM approvals WHERE decided_at IS NOT NULL;
+            """);
+        await Pg.ExecAsync(cs, "VACUUM ANALYZE approvals");
+        await Pg.ExecAsync(cs, "VACUUM ANALYZE approval_events");
+        Line($"scale: {rows} rows (and their events) inserted with SQL in {F(load.Elapsed.TotalSeconds)} s");
+        var count = await Pg.ScalarAsync<long>(cs, "SELECT count(*) FROM approvals");
+        var bytes = await Pg.ScalarAsync<long>(cs, "SELECT pg_total_relation_size('approvals') + pg_total_relation_size('approval_events')");
+        Line($"scale: approvals + events with indexes {F(bytes / 1024d / 1024d)} MiB = {F(bytes / (double)count, "F0")} bytes per request");
+        using var admin = server.Client();
+        var ids = new List<string>();
+        await using (var c = new NpgsqlConnection(cs))
+        {
+            await c.OpenAsync();
+            await using var cmd = new NpgsqlCommand("SELECT id FROM approvals TABLESAMPLE SYSTEM (1) LIMIT 500", c);
+            await using var reader = await cmd.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                ids.Add(reader.GetString(0));
+            }
+        }
+        var failures = 0;
+        async Task Measure(string name, int samples, Func<int, string> url)
+        {
+            Load($"scale {name}");
+            var bad = 0;
+            var (lat, _) = await RunAsync(samples, 1, async i =>
+            {
+                using var response = await admin.GetAsync(url(i));
+                await response.Content.ReadAsByteArrayAsync();
+                if (response.StatusCode != HttpStatusCode.OK)
+                {
+                    bad++;
+                }
+            });
+            Line($"scale {count} rows: {name} latency ms {Percentiles(lat)}");
+            failures += Check(bad == 0, $"{name} answered 200 every time");
+        }
+        await Measure("stats (30 days)", 20, _ => "api/v1/approvals/stats");
+        await Measure("list pending (limit 50)", 100, _ => "api/v1/approvals?status=pending&limit=50");
+        await Measure("list newest (limit 50)", 100, _ => "api/v1/approvals?limit=50");
+        await Measure("list by agent (limit 50)", 100, i => $"api/v1/approvals?agent_id=agent-{i % 100}&limit=50");
+        await Measure("poll", 500, i => $"api/v1/approvals/{ids[i % ids.Count]}/poll");
+        await Measure("detail with events", 200, i => $"api/v1/approvals/{ids[i % ids.Count]}");
+        // The plan of the inbox query (open requests, newest first), as the server runs it.
+        await using (var c = new NpgsqlConnection(cs))
+        {
+            await c.OpenAsync();
+            await using var cmd = new NpgsqlCommand(
+                "EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM approvals WHERE status = $1 AND expires_at + 0 > $2 ORDER BY created_at DESC, id DESC LIMIT 51", c);
+            cmd.Parameters.AddWithValue("pending");
+            cmd.Parameters.AddWithValue(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000);
+            await using var reader = await cmd.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                Line($"  plan: {reader.GetString(0)}");
+            }
+        }
+        return failures;
+    }
+
+    // ---- 6. chat fan-out -------------------------------------------------------------------------------------------
+
+    public static async Task<int> FanOutAsync(int requests, int channels)
+    {
+        Load("fanout");
+        await using var fake = await FakeSlackServer.StartAsync();
+        fake.ChannelWriteInterval = TimeSpan.FromSeconds(1);
+        var names = Enumerable.Range(0, channels).Select(c => $"C0FAN{c}").ToArray();
+        var (server, _, _) = await StartAsync("fanout", SlackSettings(fake, "1", [.. names.Select((n, i) => ($"fan-agent-{i}", n))]));
+        await using var s = server;
+        using var agent = server.Client(await server.CreateKeyAsync("bench agent", ["agent"]));
+        var wall = Stopwatch.StartNew();
+        var ids = new string[requests];
+        await RunAsync(requests, 8, async i => ids[i] = await CreateAsync(agent, new { action_name = "fan_out", agent_id = $"fan-agent-{i % channels}", timeout_seconds = 3600 }));
+        var createdIn = wall.Elapsed.TotalSeconds;
+        var until = TimeSpan.FromSeconds(requests / channels * 3 + 60);
+        Dictionary<string, List<JsonObject>> roots;
+        while ((roots = RootMessages(fake, names)).Count < requests && wall.Elapsed < until)
+        {
+            await Task.Delay(250);
+        }
+        var deliveredIn = wall.Elapsed.TotalSeconds;
+        await Task.Delay(3000); // anything posted late would be a duplicate
+        roots = RootMessages(fake, names);
+        var duplicates = roots.Values.Sum(v => v.Count - 1);
+        var lost = ids.Count(id => !roots.ContainsKey(id));
+        Line($"fanout {requests} requests over {channels} channels: created in {F(createdIn)} s, all delivered after {F(deliveredIn)} s " +
+            $"(floor at 1 msg/s/channel: {F(requests / (double)channels)} s); 429s {fake.RateLimitedCount}; duplicates {duplicates}; lost {lost}; calls {fake.CallsTo("chat.postMessage").Count}");
+        var gaps = fake.CallsTo("chat.postMessage").GroupBy(c => (string?)c.Body["channel"])
+            .SelectMany(g => g.OrderBy(c => c.At).Zip(g.OrderBy(c => c.At).Skip(1), (a, b) => (b.At - a.At).TotalMilliseconds)).ToList();
+        Line($"fanout: gap between consecutive posts to one channel (ms) {Percentiles(gaps)}; min {F(gaps.DefaultIfEmpty(double.NaN).Min())}");
+        return Check(duplicates == 0, "no duplicate posts") + Check(lost == 0, "no lost posts");
+    }
+
+    // ---- 7. memory ----------------------------------------------------------------------------------------------
+
+    public static async Task<int> MemoryAsync(int pending, int waiters)
+    {
+        Load("memory");
+        var (server, _, _) = await StartAsync("memory");
+        await using var s = server;
+        using var agent = server.Client(await server.CreateKeyAsync("bench agent", ["agent"]), waiters + 32);
+        Line($"memory: idle after start-up RSS {F(server.RssMiB())} MiB");
+        var ids = new string[pending];
+        await RunAsync(pending, 16, async i => ids[i] = await CreateAsync(agent, TypicalBody));
+        Line($"memory: {pending} pending requests RSS {F(server.RssMiB())} MiB");
+        using var cts = new CancellationTokenSource();
+        var parked = Enumerable.Range(0, waiters).Select(async i =>
+        {
+            try
+            {
+                using var response = await agent.GetAsync($"api/v1/approvals/{ids[i % pending]}/wait?timeout_seconds=30", cts.Token);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }).ToList();
+        await Task.Delay(5000);
+        var rss = server.RssMiB();
+        Line($"memory: {pending} pending and {waiters} waiting agents RSS {F(rss)} MiB");
+        await cts.CancelAsync();
+        await Task.WhenAll(parked);
+        return Check(!server.HasExited, "server alive");
+    }
+
+    // ---- 8. kill -9 during intake -------------------------------------------------------------------------------
+
+    public static async Task<int> Kill9Async(int seconds, int agents)
+    {
+        Load("kill9");
+        await using var fake = await FakeSlackServer.StartAsync();
+        var (pgServer, cs) = await Pg.NewDatabaseAsync("kill9");
+        var settings = SlackSettings(fake, "0", ("*", "C0KILL"));
+        var server = new ServerProcess(cs, settings);
+        await server.StartAsync();
+        var port = server.Port;
+        var key = await server.CreateKeyAsync("bench agent", ["agent"]);
+        using var agent = server.Client(key);
+        var acked = new ConcurrentDictionary<string, DateTimeOffset>();
+        var failed = new ConcurrentDictionary<string, int>();
+        var wall = Stopwatch.StartNew();
+        var intake = Enumerable.Range(0, agents).Select(async w =>
+        {
+            var n = 0;
+            while (wall.Elapsed.TotalSeconds < seconds)
+            {
+                try
+                {
+                    using var response = await agent.PostAsJsonAsync("api/v1/approvals",
+                        new { action_name = "kill9", agent_id = "kill-agent", timeout_seconds = 10 + (n++ % 10) });
+                    if (response.StatusCode == HttpStatusCode.Created)
+                    {
+                        var body = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
+                        acked[body["id"]!.GetValue<string>()] = DateTimeOffset.Parse(body["expires_at"]!.GetValue<string>(), CultureInfo.InvariantCulture);
+                    }
+                    else
+                    {
+                        failed.AddOrUpdate(((int)response.StatusCode).ToString(CultureInfo.InvariantCulture), 1, (_, v) => v + 1);
+                    }
+                }
+                catch (HttpRequestException e)
+                {
+                    failed.AddOrUpdate(e.HttpRequestError.ToString(), 1, (_, v) => v + 1);
+                    await Task.Delay(50);
+                }
+            }
+        }).ToList();
+        await Task.Delay(TimeSpan.FromSeconds(seconds / 2.0));
+        var before = acked.Count;
+        server.Kill();
+        Line($"kill9: SIGKILL after {before} acknowledged creates");
+        await server.DisposeAsync();
+        server = new ServerProcess(cs, settings, port);
+        var restart = Stopwatch.StartNew();
+        await server.StartAsync();
+        Line($"kill9: restarted and ready in {F(restart.Elapsed.TotalSeconds)} s");
+        await using var s = server;
+        await Task.WhenAll(intake);
+        Line($"kill9: {acked.Count} acknowledged (201), failed calls: {string.Join(", ", failed.Select(kv => $"{kv.Key}={kv.Value}"))}");
+
+        var lastDeadline = acked.Values.Max();
+        var until = lastDeadline + TimeSpan.FromSeconds(60);
+        while (DateTimeOffset.UtcNow < until && await Pg.ScalarAsync<long>(cs, "SELECT count(*) FROM approvals WHERE status <> 'expired'") > 0)
+        {
+            await Task.Delay(1000);
+        }
+        var stored = new Dictionary<string, string>();
+        await using (var c = new NpgsqlConnection(cs))
+        {
+            await c.OpenAsync();
+            await using var cmd = new NpgsqlCommand("SELECT id, status FROM approvals", c);
+            await using var reader = await cmd.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                stored[reader.GetString(0)] = reader.GetString(1);
+            }
+        }
+        // Chat delivery drains a backlog after the restart: wait until every stored request's message shows its expiry.
+        var drain = Stopwatch.StartNew();
+        bool Settled(Dictionary<string, List<JsonObject>> r) => stored.Keys.All(id => r.TryGetValue(id, out var m) && m[0]["blocks"]!.ToJsonString().Contains("*Expired*", StringComparison.Ordinal));
+        while (!Settled(RootMessages(fake, ["C0KILL"])) && drain.Elapsed < TimeSpan.FromSeconds(300))
+        {
+            await Task.Delay(1000);
+        }
+        await Task.Delay(3000); // a late duplicate would show up here
+        Line($"kill9: chat settled {F(drain.Elapsed.TotalSeconds)} s after every request had expired");
+        var missing = acked.Keys.Count(id => !stored.ContainsKey(id));
+        var notExpired = acked.Keys.Count(id => stored.TryGetValue(id, out var st) && st != "expired");
+        var roots = RootMessages(fake, ["C0KILL"]);
+        var notPosted = stored.Keys.Count(id => !roots.ContainsKey(id));
+        var duplicates = roots.Values.Sum(v => v.Count - 1);
+        // The message as Slack shows it now (posted, then redrawn by chat.update) must say it expired.
+        var notUpdated = stored.Keys.Count(id => !roots.TryGetValue(id, out var m) || !m[0]["blocks"]!.ToJsonString().Contains("*Expired*", StringComparison.Ordinal));
+        var doubleExpired = await Pg.ScalarAsync<long>(cs, "SELECT count(*) FROM (SELECT approval_id FROM approval_events WHERE kind = 'expired' GROUP BY approval_id HAVING count(*) > 1) d");
+        Line($"kill9: stored {stored.Count} (acknowledged {acked.Count}); missing {missing}; not expired {notExpired}; not posted {notPosted}; posted twice {duplicates}; message not showing the expiry {notUpdated}");
+        _ = pgServer;
+        return Check(missing == 0, "every acknowledged request is stored")
+            + Check(notExpired == 0, "every acknowledged request expired")
+            + Check(doubleExpired == 0, "each expired once")
+            + Check(notPosted == 0, "every stored request was posted to chat")
+            + Check(duplicates == 0, "nothing posted twice")
+            + Check(notUpdated == 0, "every chat message shows the expiry");
+    }
+
+    // ---- 11. two instances ---------------------------------------------------------------------------------------
+
+    public static async Task<int> TwinAsync(int agents, int expiring)
+    {
+        Load("twin");
+        await using var fake = await FakeSlackServer.StartAsync();
+        var (_, cs) = await Pg.NewDatabaseAsync("twin");
+        var settings = SlackSettings(fake, "0", ("*", "C0TWIN"));
+        await using var a = new ServerProcess(cs, settings);
+        await a.StartAsync();
+        await using var b = new ServerProcess(cs, settings);
+        await b.StartAsync();
+        var (same, wrongSame) = await WaitRoundAsync(a, a, agents);
+        Line($"twin: waiter and decision on one instance (ms) {Percentiles(same)}");
+        var (cross, wrongCross) = await WaitRoundAsync(a, b, agents);
+        Line($"twin: waiter on A, decision on B (ms) {Percentiles(cross)}");
+
+        using var agentA = a.Client(await a.CreateKeyAsync("twin agent", ["agent"]));
+        using var agentB = b.Client(await b.CreateKeyAsync("twin agent b", ["agent"]));
+        var deadlines = new DateTimeOffset[expiring];
+        await RunAsync(expiring, 16, async i =>
+        {
+            using var response = await (i % 2 == 0 ? agentA : agentB).PostAsJsonAsync("api/v1/approvals",
+                new { action_name = "twin_expiry", agent_id = "twin-agent", timeout_seconds = 5 + (i % 10) });
+            deadlines[i] = DateTimeOffset.Parse((await response.Content.ReadFromJsonAsync<JsonObject>())!["expires_at"]!.GetValue<string>(), CultureInfo.InvariantCulture);
+        });
+        var until = deadlines.Max() + TimeSpan.FromSeconds(60);
+        while (DateTimeOffset.UtcNow < until && await Pg.ScalarAsync<long>(cs, "SELECT count(*) FROM approvals WHERE status IN ('pending', 'info_requested')") > 0)
+        {
+            await Task.Delay(1000);
+        }
+        await Task.Delay(5000);
+        var expired = await Pg.ScalarAsync<long>(cs, "SELECT count(*) FROM approvals WHERE action_name = 'twin_expiry' AND status = 'expired'");
+        var expiredEvents = await Pg.ScalarAsync<long>(cs, "SELECT count(*) FROM approval_events e JOIN approvals a ON a.id = e.approval_id WHERE a.action_name = 'twin_expiry' AND e.kind = 'expired'");
+        var total = await Pg.ScalarAsync<long>(cs, "SELECT count(*) FROM approvals");
+        var roots = RootMessages(fake, ["C0TWIN"]);
+        var duplicates = roots.Values.Sum(v => v.Count - 1);
+        var lost = total - roots.Count;
+        Line($"twin: {expired} of {expiring} expired, {expiredEvents} expiry events; {roots.Count} of {total} posted, {duplicates} posted twice; 429s {fake.RateLimitedCount}");
+        return Check(wrongSame + wrongCross == 0, "every waiter got the decision")
+            + Check(expired == expiring && expiredEvents == expiring, "each expiry happened exactly once")
+            + Check(duplicates == 0 && lost == 0, "each chat post happened exactly once");
+    }
+}
