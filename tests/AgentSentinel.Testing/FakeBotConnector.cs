@@ -59,6 +59,16 @@ public sealed class FakeBotConnector : IAsyncDisposable
 
     public int TokensIssued => _tokens;
 
+    /// <summary>The share of connector writes (create, send, reply, update) that fail at random: a 500, a 429 with
+    /// Retry-After, or a connection dropped before anything is stored. Zero by default.</summary>
+    public double RandomFaultRate { get; set; }
+
+    /// <summary>The random source for <see cref="RandomFaultRate"/> (seeded, so a run can be repeated).</summary>
+    public Random FaultRandom { get; set; } = new(20261125);
+
+    /// <summary>Connector writes that succeeded, as Teams would have stored them (faulted calls are only in <see cref="Calls"/>).</summary>
+    public ConcurrentQueue<Call> Accepted { get; } = new();
+
     private FakeBotConnector(WebApplication app) => _app = app;
 
     public static async Task<FakeBotConnector> StartAsync()
@@ -230,6 +240,21 @@ public sealed class FakeBotConnector : IAsyncDisposable
             }
             return;
         }
+        if (RandomFault() is { } random)
+        {
+            if (random == 0)
+            {
+                http.Abort();
+                return;
+            }
+            http.Response.StatusCode = random;
+            if (random == 429)
+            {
+                http.Response.Headers.RetryAfter = "1";
+            }
+            return;
+        }
+        Accepted.Enqueue(new Call(operation, http.Request.Method, http.Request.Path, body, http.Request.Headers.Authorization.ToString()));
         var id = Interlocked.Increment(ref _ids).ToString(System.Globalization.CultureInfo.InvariantCulture);
         JsonObject answer = operation switch
         {
@@ -242,6 +267,19 @@ public sealed class FakeBotConnector : IAsyncDisposable
             _ => new JsonObject { ["id"] = id },
         };
         await http.Response.WriteAsJsonAsync(answer);
+    }
+
+    /// <summary>0 for a dropped connection, or the status to answer; null to answer normally.</summary>
+    private int? RandomFault()
+    {
+        if (RandomFaultRate <= 0)
+        {
+            return null;
+        }
+        lock (FaultRandom)
+        {
+            return FaultRandom.NextDouble() >= RandomFaultRate ? null : FaultRandom.Next(3) switch { 0 => 500, 1 => 429, _ => 0 };
+        }
     }
 
     private IResult MemberAsync(HttpContext http, string id, string userId)
