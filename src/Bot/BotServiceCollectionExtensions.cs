@@ -36,6 +36,7 @@ public static class BotServiceCollectionExtensions
         services.AddHttpClient<IBotConnector, BotConnectorClient>(c => c.Timeout = TimeSpan.FromSeconds(15));
         services.AddTransient<TeamsDeliveryJobs>();
         services.AddSingleton<IApprovalObserver, TeamsNotifier>();
+        services.AddSingleton<IStartupRecovery, TeamsRecovery>();
 
         services.AddTransient<DigestJobs>();
         return services;

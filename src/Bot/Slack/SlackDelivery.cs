@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using AgentSentinel.Core.Approvals;
 using AgentSentinel.Core.Configuration;
+using AgentSentinel.Core.Routing;
 using AgentSentinel.Core.Storage;
 using Hangfire;
 using Microsoft.Extensions.Logging;
@@ -256,48 +257,18 @@ public sealed class SlackRecovery(
     ApprovalService approvals,
     IBackgroundJobClient jobs,
     TimeProvider time,
-    ILogger<SlackRecovery> logger) : IStartupRecovery
+    ILogger<SlackRecovery> logger) : ChatRecovery(Surface.Slack, settings, messages, approvals, time)
 {
-    private const int Batch = 1000;
-    private static readonly TimeSpan Lookback = TimeSpan.FromDays(1);
+    protected override bool Enabled => options.CurrentValue.Enabled;
 
-    public async Task RecoverAsync(CancellationToken ct)
-    {
-        if (!options.CurrentValue.Enabled)
-        {
-            return;
-        }
-        var now = time.GetUtcNow();
-        var (routes, _, _) = await settings.GetRoutesAsync(ct);
-        var count = 0;
-        var from = now - Lookback;
-        while (true)
-        {
-            var ids = await messages.ListUnpostedAsync(Surface.Slack, from, now, Batch, ct);
-            foreach (var id in ids)
-            {
-                var request = await approvals.GetAsync(id, ct);
-                if (request is null)
-                {
-                    continue;
-                }
-                from = request.CreatedAt.AddTicks(10); // one microsecond on: the next page starts after this request
-                if (routes.FirstOrDefault(r => r.Name == request.RouteName)?.Slack?.Channel is { } channel)
-                {
-                    jobs.Enqueue<SlackDeliveryJobs>(j => j.PostRequestAsync(id, channel, CancellationToken.None));
-                    count++;
-                }
-            }
-            if (ids.Count < Batch)
-            {
-                break;
-            }
-        }
-        if (count > 0)
-        {
-            SlackLog.PostsRecovered(logger, count);
-        }
-    }
+    protected override bool RetriesUnfinishedClaims => true;
+
+    protected override ChannelTarget? ChannelOf(RouteDefinition route) => route.Slack;
+
+    protected override void EnqueuePost(Guid approvalId, string channel) =>
+        jobs.Enqueue<SlackDeliveryJobs>(j => j.PostRequestAsync(approvalId, channel, CancellationToken.None));
+
+    protected override void Recovered(int count) => SlackLog.PostsRecovered(logger, count);
 }
 
 /// <summary>Tells Slack about every request and change: posts on creation to the route's channel, redraws the message

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using AgentSentinel.Core.Approvals;
 using AgentSentinel.Core.Configuration;
+using AgentSentinel.Core.Routing;
 using AgentSentinel.Core.Storage;
 using Hangfire;
 using Microsoft.Extensions.Logging;
@@ -199,6 +200,30 @@ public sealed class TeamsDeliveryJobs(
             throw;
         }
     }
+}
+
+/// <summary>At start-up: queues the card of every open request of the last day whose post was never queued (the
+/// process stopped after storing the request). A card an attempt claimed and never finished is left to Hangfire's own
+/// retry: the Bot Connector cannot say whether it arrived.</summary>
+public sealed class TeamsRecovery(
+    IOptionsMonitor<TeamsOptions> options,
+    RuntimeSettings settings,
+    IChatMessageStore messages,
+    ApprovalService approvals,
+    IBackgroundJobClient jobs,
+    TimeProvider time,
+    ILogger<TeamsRecovery> logger) : ChatRecovery(Surface.Teams, settings, messages, approvals, time)
+{
+    protected override bool Enabled => options.CurrentValue.Enabled;
+
+    protected override bool RetriesUnfinishedClaims => false;
+
+    protected override ChannelTarget? ChannelOf(RouteDefinition route) => route.Teams;
+
+    protected override void EnqueuePost(Guid approvalId, string channel) =>
+        jobs.Enqueue<TeamsDeliveryJobs>(j => j.PostRequestAsync(approvalId, channel, CancellationToken.None));
+
+    protected override void Recovered(int count) => TeamsLog.PostsRecovered(logger, count);
 }
 
 /// <summary>Tells Teams about every request and change: a card on creation in the route's channel, the card redrawn

@@ -25,4 +25,7 @@ internal static partial class TeamsLog
 
     [LoggerMessage(3106, LogLevel.Warning, "No Teams installation is known for channel {Channel}; add the bot to its team")]
     public static partial void NoInstallation(ILogger logger, string channel);
+
+    [LoggerMessage(3107, LogLevel.Warning, "Queued the Teams card of {Count} open request(s) left unposted by the last stop")]
+    public static partial void PostsRecovered(ILogger logger, int count);
 }
