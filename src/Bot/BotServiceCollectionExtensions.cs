@@ -20,8 +20,7 @@ public static class BotServiceCollectionExtensions
         services.AddSingleton<SlackChannelPacer>();
         services.AddSingleton<SlackDirectory>(sp => new SlackDirectory(sp.GetRequiredService<ISlackApi>(), sp.GetRequiredService<TimeProvider>()));
         services.AddTransient<SlackDeliveryJobs>();
-        services.AddSingleton<IApprovalObserver, SlackNotifier>();
-        services.AddSingleton<IStartupRecovery, SlackRecovery>();
+        AddChatSurface<SlackSurface>(services);
 
         services.AddOptions<TeamsOptions>().Bind(configuration.GetSection(TeamsOptions.SectionName)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<TeamsOptions>, TeamsOptionsValidator>();
@@ -35,11 +34,18 @@ public static class BotServiceCollectionExtensions
             sp.GetRequiredService<TimeProvider>()));
         services.AddHttpClient<IBotConnector, BotConnectorClient>(c => c.Timeout = TimeSpan.FromSeconds(15));
         services.AddTransient<TeamsDeliveryJobs>();
-        services.AddSingleton<IApprovalObserver, TeamsNotifier>();
-        services.AddSingleton<IStartupRecovery, TeamsRecovery>();
+        AddChatSurface<TeamsSurface>(services);
 
         services.AddTransient<DigestJobs>();
         return services;
+    }
+
+    /// <summary>A surface's notifier (posts, redraws, replies) and its start-up recovery.</summary>
+    private static void AddChatSurface<TSurface>(IServiceCollection services) where TSurface : ChatSurface
+    {
+        services.AddSingleton<TSurface>();
+        services.AddSingleton<IApprovalObserver>(sp => ActivatorUtilities.CreateInstance<ChatNotifier>(sp, sp.GetRequiredService<TSurface>()));
+        services.AddSingleton<IStartupRecovery>(sp => ActivatorUtilities.CreateInstance<ChatRecovery>(sp, sp.GetRequiredService<TSurface>()));
     }
 
     public static IEndpointRouteBuilder MapAgentSentinelBots(this IEndpointRouteBuilder app) => app.MapSlackEndpoints().MapTeamsEndpoints();

@@ -246,97 +246,41 @@ public sealed class SlackDeliveryJobs(
 public sealed class ChatClaimInFlightException(Guid approvalId, string channel)
     : Exception($"The Slack message of {approvalId} in {channel} was claimed moments ago by another attempt.");
 
-/// <summary>At start-up: queues the Slack message of every open request of the last day that is not posted: its post
-/// was never queued (the process stopped after storing the request), or an attempt claimed it and never finished (the
-/// process stopped mid-post; Hangfire would only run that job again after its invisibility timeout, 30 minutes). The
-/// post job's claim, the in-flight guard and the search for an earlier post keep this from posting twice.</summary>
-public sealed class SlackRecovery(
-    IOptionsMonitor<SlackOptions> options,
-    RuntimeSettings settings,
-    IChatMessageStore messages,
-    ApprovalService approvals,
-    IBackgroundJobClient jobs,
-    TimeProvider time,
-    ILogger<SlackRecovery> logger) : ChatRecovery(Surface.Slack, settings, messages, approvals, time)
+/// <summary>Slack as a chat surface. Its post job searches the channel for an earlier post before posting again, so
+/// start-up recovery may also retry posts an attempt claimed and never finished.</summary>
+public sealed class SlackSurface(IOptionsMonitor<SlackOptions> options, IBackgroundJobClient jobs, ILogger<SlackSurface> logger) : ChatSurface(Surface.Slack)
 {
-    protected override bool Enabled => options.CurrentValue.Enabled;
+    public override bool Enabled => options.CurrentValue.Enabled;
 
-    protected override bool RetriesUnfinishedClaims => true;
+    public override bool RetriesUnfinishedClaims => true;
 
-    protected override ChannelTarget? ChannelOf(RouteDefinition route) => route.Slack;
+    public override ChannelTarget? ChannelOf(RouteDefinition route) => route.Slack;
 
-    protected override void EnqueuePost(Guid approvalId, string channel) =>
+    public override ChannelTarget? ChannelOf(EscalationLevel level) => level.Slack;
+
+    public override void EnqueuePost(Guid approvalId, string channel) =>
         jobs.Enqueue<SlackDeliveryJobs>(j => j.PostRequestAsync(approvalId, channel, CancellationToken.None));
 
-    protected override void Recovered(int count) => SlackLog.PostsRecovered(logger, count);
-}
+    public override void EnqueueEscalation(Guid approvalId, string channel, int level) =>
+        jobs.Enqueue<SlackDeliveryJobs>(j => j.PostEscalationAsync(approvalId, channel, level, CancellationToken.None));
 
-/// <summary>Tells Slack about every request and change: posts on creation to the route's channel, redraws the message
-/// after any transition from any surface, replies in the thread for questions, answers and reminders, and posts the
-/// request to each escalation level's channel.</summary>
-public sealed class SlackNotifier(
-    IOptionsMonitor<SlackOptions> options,
-    RuntimeSettings settings,
-    IChatMessageStore messages,
-    IBackgroundJobClient jobs,
-    TimeProvider time) : IApprovalObserver
-{
-    public async Task OnFollowUpAsync(ApprovalRequest request, FollowUp followUp, CancellationToken ct)
-    {
-        if (!options.CurrentValue.Enabled)
-        {
-            return;
-        }
-        var id = request.Id;
-        var plan = await FollowUpDeliveries.PlanAsync(messages, Surface.Slack, request, followUp, l => l.Slack, ct);
-        if (plan.EscalationChannel is { } channel)
-        {
-            var level = followUp.Number;
-            jobs.Enqueue<SlackDeliveryJobs>(j => j.PostEscalationAsync(id, channel, level, CancellationToken.None));
-        }
-        if (plan.ReplyKey is { } key)
-        {
-            var text = followUp.Kind == FollowUpKind.Reminder ? SlackMessages.ReminderReply(request, time.GetUtcNow()) : SlackMessages.EscalatedReply(request, followUp);
-            jobs.Enqueue<SlackDeliveryJobs>(j => j.PostReplyAsync(id, key, text, CancellationToken.None));
-        }
-    }
+    public override void EnqueueRedraw(Guid approvalId) =>
+        jobs.Enqueue<SlackDeliveryJobs>(j => j.UpdateRequestAsync(approvalId, CancellationToken.None));
 
-    public async Task OnCreatedAsync(ApprovalRequest request, CancellationToken ct)
-    {
-        if (!options.CurrentValue.Enabled || request.RouteName is null)
-        {
-            return;
-        }
-        var (routes, _, _) = await settings.GetRoutesAsync(ct);
-        var channel = routes.FirstOrDefault(r => r.Name == request.RouteName)?.Slack?.Channel;
-        if (channel is not null)
-        {
-            jobs.Enqueue<SlackDeliveryJobs>(j => j.PostRequestAsync(request.Id, channel, CancellationToken.None));
-        }
-    }
+    public override void EnqueueReply(Guid approvalId, string deliveryKey, string text) =>
+        jobs.Enqueue<SlackDeliveryJobs>(j => j.PostReplyAsync(approvalId, deliveryKey, text, CancellationToken.None));
 
-    public async Task OnChangedAsync(ApprovalRequest request, TransitionKind transition, Actor actor, CancellationToken ct)
-    {
-        if (!options.CurrentValue.Enabled || (await messages.ListAsync(request.Id, Surface.Slack, ct)).Count == 0)
-        {
-            return;
-        }
-        var id = request.Id;
-        jobs.Enqueue<SlackDeliveryJobs>(j => j.UpdateRequestAsync(id, CancellationToken.None));
-        var reply = transition switch
-        {
-            TransitionKind.RequestInfo => SlackMessages.InfoRequestedReply(
-                actor.Surface == Surface.Slack && actor.UserId is { } u && SlackIds.IsUserId(u) ? $"<@{u}>" : SlackText.Escape(actor.AuditName),
-                request.InfoRequestMessage ?? ""),
-            TransitionKind.Respond => SlackMessages.InfoProvidedReply(request.InfoResponse ?? ""),
-            _ => null,
-        };
-        if (reply is not null)
-        {
-            var key = $"{transition.ToString().ToLowerInvariant()}:{request.Version}";
-            jobs.Enqueue<SlackDeliveryJobs>(j => j.PostReplyAsync(id, key, reply, CancellationToken.None));
-        }
-    }
+    public override string InfoRequestedReply(ApprovalRequest request, Actor asker) => SlackMessages.InfoRequestedReply(
+        asker.Surface == Surface.Slack && asker.UserId is { } u && SlackIds.IsUserId(u) ? $"<@{u}>" : SlackText.Escape(asker.AuditName),
+        request.InfoRequestMessage ?? "");
+
+    public override string InfoProvidedReply(ApprovalRequest request) => SlackMessages.InfoProvidedReply(request.InfoResponse ?? "");
+
+    public override string ReminderReply(ApprovalRequest request, DateTimeOffset now) => SlackMessages.ReminderReply(request, now);
+
+    public override string EscalatedReply(ApprovalRequest request, FollowUp escalation) => SlackMessages.EscalatedReply(request, escalation);
+
+    public override void LogRecovered(int count) => SlackLog.PostsRecovered(logger, count);
 }
 
 /// <summary>Slack users as actors, with their email from <c>users.info</c>, cached for a few minutes.</summary>

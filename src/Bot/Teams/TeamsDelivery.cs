@@ -202,92 +202,39 @@ public sealed class TeamsDeliveryJobs(
     }
 }
 
-/// <summary>At start-up: queues the card of every open request of the last day whose post was never queued (the
-/// process stopped after storing the request). A card an attempt claimed and never finished is left to Hangfire's own
-/// retry: the Bot Connector cannot say whether it arrived.</summary>
-public sealed class TeamsRecovery(
-    IOptionsMonitor<TeamsOptions> options,
-    RuntimeSettings settings,
-    IChatMessageStore messages,
-    ApprovalService approvals,
-    IBackgroundJobClient jobs,
-    TimeProvider time,
-    ILogger<TeamsRecovery> logger) : ChatRecovery(Surface.Teams, settings, messages, approvals, time)
+/// <summary>Teams as a chat surface. The Bot Connector cannot say whether an earlier attempt's card arrived, so start-up
+/// recovery queues only cards that were never queued; an unfinished attempt is left to Hangfire's own retry.</summary>
+public sealed class TeamsSurface(IOptionsMonitor<TeamsOptions> options, IBackgroundJobClient jobs, ILogger<TeamsSurface> logger) : ChatSurface(Surface.Teams)
 {
-    protected override bool Enabled => options.CurrentValue.Enabled;
+    public override bool Enabled => options.CurrentValue.Enabled;
 
-    protected override bool RetriesUnfinishedClaims => false;
+    public override bool RetriesUnfinishedClaims => false;
 
-    protected override ChannelTarget? ChannelOf(RouteDefinition route) => route.Teams;
+    public override ChannelTarget? ChannelOf(RouteDefinition route) => route.Teams;
 
-    protected override void EnqueuePost(Guid approvalId, string channel) =>
+    public override ChannelTarget? ChannelOf(EscalationLevel level) => level.Teams;
+
+    public override void EnqueuePost(Guid approvalId, string channel) =>
         jobs.Enqueue<TeamsDeliveryJobs>(j => j.PostRequestAsync(approvalId, channel, CancellationToken.None));
 
-    protected override void Recovered(int count) => TeamsLog.PostsRecovered(logger, count);
-}
+    public override void EnqueueEscalation(Guid approvalId, string channel, int level) =>
+        jobs.Enqueue<TeamsDeliveryJobs>(j => j.PostEscalationAsync(approvalId, channel, level, CancellationToken.None));
 
-/// <summary>Tells Teams about every request and change: a card on creation in the route's channel, the card redrawn
-/// after any transition from any surface, replies in its thread for questions, answers and reminders, and the card
-/// posted to each escalation level's channel.</summary>
-public sealed class TeamsNotifier(
-    IOptionsMonitor<TeamsOptions> options,
-    RuntimeSettings settings,
-    IChatMessageStore messages,
-    IBackgroundJobClient jobs,
-    TimeProvider time) : IApprovalObserver
-{
-    public async Task OnFollowUpAsync(ApprovalRequest request, FollowUp followUp, CancellationToken ct)
-    {
-        if (!options.CurrentValue.Enabled)
-        {
-            return;
-        }
-        var id = request.Id;
-        var plan = await FollowUpDeliveries.PlanAsync(messages, Surface.Teams, request, followUp, l => l.Teams, ct);
-        if (plan.EscalationChannel is { } channel)
-        {
-            var level = followUp.Number;
-            jobs.Enqueue<TeamsDeliveryJobs>(j => j.PostEscalationAsync(id, channel, level, CancellationToken.None));
-        }
-        if (plan.ReplyKey is { } key)
-        {
-            var text = followUp.Kind == FollowUpKind.Reminder ? TeamsCards.ReminderReply(request, time.GetUtcNow()) : TeamsCards.EscalatedReply(request, followUp);
-            jobs.Enqueue<TeamsDeliveryJobs>(j => j.PostReplyAsync(id, key, text, CancellationToken.None));
-        }
-    }
+    public override void EnqueueRedraw(Guid approvalId) =>
+        jobs.Enqueue<TeamsDeliveryJobs>(j => j.UpdateRequestAsync(approvalId, CancellationToken.None));
 
-    public async Task OnCreatedAsync(ApprovalRequest request, CancellationToken ct)
-    {
-        if (!options.CurrentValue.Enabled || request.RouteName is null)
-        {
-            return;
-        }
-        var (routes, _, _) = await settings.GetRoutesAsync(ct);
-        var channel = routes.FirstOrDefault(r => r.Name == request.RouteName)?.Teams?.Channel;
-        if (channel is not null)
-        {
-            jobs.Enqueue<TeamsDeliveryJobs>(j => j.PostRequestAsync(request.Id, channel, CancellationToken.None));
-        }
-    }
+    public override void EnqueueReply(Guid approvalId, string deliveryKey, string text) =>
+        jobs.Enqueue<TeamsDeliveryJobs>(j => j.PostReplyAsync(approvalId, deliveryKey, text, CancellationToken.None));
 
-    public async Task OnChangedAsync(ApprovalRequest request, TransitionKind transition, Actor actor, CancellationToken ct)
-    {
-        if (!options.CurrentValue.Enabled || (await messages.ListAsync(request.Id, Surface.Teams, ct)).Count == 0)
-        {
-            return;
-        }
-        var id = request.Id;
-        jobs.Enqueue<TeamsDeliveryJobs>(j => j.UpdateRequestAsync(id, CancellationToken.None));
-        var reply = transition switch
-        {
-            TransitionKind.RequestInfo => $"❓ {TeamsText.Escape(actor.AuditName, 254)} asked the agent: {TeamsText.Escape(request.InfoRequestMessage, 2500)}",
-            TransitionKind.Respond => $"💬 The agent answered: {TeamsText.Escape(request.InfoResponse, 2500)}. The request is pending again.",
-            _ => null,
-        };
-        if (reply is not null)
-        {
-            var key = $"{transition.ToString().ToLowerInvariant()}:{request.Version}";
-            jobs.Enqueue<TeamsDeliveryJobs>(j => j.PostReplyAsync(id, key, reply, CancellationToken.None));
-        }
-    }
+    public override string InfoRequestedReply(ApprovalRequest request, Actor asker) =>
+        $"❓ {TeamsText.Escape(asker.AuditName, 254)} asked the agent: {TeamsText.Escape(request.InfoRequestMessage, 2500)}";
+
+    public override string InfoProvidedReply(ApprovalRequest request) =>
+        $"💬 The agent answered: {TeamsText.Escape(request.InfoResponse, 2500)}. The request is pending again.";
+
+    public override string ReminderReply(ApprovalRequest request, DateTimeOffset now) => TeamsCards.ReminderReply(request, now);
+
+    public override string EscalatedReply(ApprovalRequest request, FollowUp escalation) => TeamsCards.EscalatedReply(request, escalation);
+
+    public override void LogRecovered(int count) => TeamsLog.PostsRecovered(logger, count);
 }

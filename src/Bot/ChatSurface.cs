@@ -1,0 +1,159 @@
+using AgentSentinel.Core.Approvals;
+using AgentSentinel.Core.Configuration;
+using AgentSentinel.Core.Routing;
+using AgentSentinel.Core.Storage;
+
+namespace AgentSentinel.Bot;
+
+/// <summary>What differs between chat surfaces (Slack, Teams): whether the surface is on, which route channel it uses,
+/// the delivery jobs it queues and the wording of its thread replies. <see cref="ChatNotifier"/> and
+/// <see cref="ChatRecovery"/> do the rest the same way for every surface.</summary>
+public abstract class ChatSurface(Surface surface)
+{
+    public Surface Surface => surface;
+
+    public abstract bool Enabled { get; }
+
+    /// <summary>True when a claim left by an attempt that never finished may be posted again because the surface can
+    /// find an earlier post, so a retry never duplicates it.</summary>
+    public abstract bool RetriesUnfinishedClaims { get; }
+
+    public abstract ChannelTarget? ChannelOf(RouteDefinition route);
+
+    public abstract ChannelTarget? ChannelOf(EscalationLevel level);
+
+    public abstract void EnqueuePost(Guid approvalId, string channel);
+
+    public abstract void EnqueueEscalation(Guid approvalId, string channel, int level);
+
+    public abstract void EnqueueRedraw(Guid approvalId);
+
+    public abstract void EnqueueReply(Guid approvalId, string deliveryKey, string text);
+
+    public abstract string InfoRequestedReply(ApprovalRequest request, Actor asker);
+
+    public abstract string InfoProvidedReply(ApprovalRequest request);
+
+    public abstract string ReminderReply(ApprovalRequest request, DateTimeOffset now);
+
+    public abstract string EscalatedReply(ApprovalRequest request, FollowUp escalation);
+
+    public abstract void LogRecovered(int count);
+}
+
+/// <summary>Tells a chat surface about every request and change: posts on creation to the route's channel, redraws
+/// the messages after any transition from any surface, replies in the thread for questions, answers, reminders and
+/// escalations, and posts the request to each escalation level's channel.</summary>
+public sealed class ChatNotifier(ChatSurface chat, RuntimeSettings settings, IChatMessageStore messages, TimeProvider time) : IApprovalObserver
+{
+    public async Task OnCreatedAsync(ApprovalRequest request, CancellationToken ct)
+    {
+        if (!chat.Enabled || request.RouteName is null)
+        {
+            return;
+        }
+        var (routes, _, _) = await settings.GetRoutesAsync(ct);
+        if (routes.FirstOrDefault(r => r.Name == request.RouteName) is { } route && chat.ChannelOf(route)?.Channel is { } channel)
+        {
+            chat.EnqueuePost(request.Id, channel);
+        }
+    }
+
+    public async Task OnChangedAsync(ApprovalRequest request, TransitionKind transition, Actor actor, CancellationToken ct)
+    {
+        if (!chat.Enabled || (await messages.ListAsync(request.Id, chat.Surface, ct)).Count == 0)
+        {
+            return;
+        }
+        chat.EnqueueRedraw(request.Id);
+        var reply = transition switch
+        {
+            TransitionKind.RequestInfo => chat.InfoRequestedReply(request, actor),
+            TransitionKind.Respond => chat.InfoProvidedReply(request),
+            _ => null,
+        };
+        if (reply is not null)
+        {
+            chat.EnqueueReply(request.Id, $"{transition.ToString().ToLowerInvariant()}:{request.Version}", reply);
+        }
+    }
+
+    /// <summary>A reminder is a reply in the thread of the request's message, when there is one; an escalation level
+    /// posts the request to the level's channel on this surface and notes it in the thread.</summary>
+    public async Task OnFollowUpAsync(ApprovalRequest request, FollowUp followUp, CancellationToken ct)
+    {
+        if (!chat.Enabled)
+        {
+            return;
+        }
+        if (followUp.Kind == FollowUpKind.Escalation && followUp.Level is { } level && chat.ChannelOf(level)?.Channel is { } channel)
+        {
+            chat.EnqueueEscalation(request.Id, channel, followUp.Number);
+        }
+        if ((await messages.ListAsync(request.Id, chat.Surface, ct)).Any(m => m.DeliveryKey == DeliveryKeys.Root))
+        {
+            var (key, text) = followUp.Kind == FollowUpKind.Reminder
+                ? ($"reminder:{followUp.Number}", chat.ReminderReply(request, time.GetUtcNow()))
+                : ($"escalated:{followUp.Number}", chat.EscalatedReply(request, followUp));
+            chat.EnqueueReply(request.Id, key, text);
+        }
+    }
+}
+
+/// <summary>At start-up: queues the post of every open request of the last day that has no posted message on a chat
+/// surface, because its post was never queued (the process stopped after storing the request) or, where the surface
+/// can find an earlier post, because an attempt claimed it and never finished (Hangfire would only run that job again
+/// after its invisibility timeout, 30 minutes).</summary>
+public sealed class ChatRecovery(
+    ChatSurface chat,
+    RuntimeSettings settings,
+    IChatMessageStore messages,
+    ApprovalService approvals,
+    TimeProvider time) : IStartupRecovery
+{
+    private const int Batch = 1000;
+    private static readonly TimeSpan Lookback = TimeSpan.FromDays(1);
+
+    public async Task RecoverAsync(CancellationToken ct)
+    {
+        if (!chat.Enabled)
+        {
+            return;
+        }
+        var now = time.GetUtcNow();
+        var (routes, _, _) = await settings.GetRoutesAsync(ct);
+        var count = 0;
+        var from = now - Lookback;
+        while (true)
+        {
+            var ids = await messages.ListUnpostedAsync(chat.Surface, from, now, Batch, ct);
+            foreach (var id in ids)
+            {
+                var request = await approvals.GetAsync(id, ct);
+                if (request is null)
+                {
+                    continue;
+                }
+                from = request.CreatedAt.AddTicks(10); // one microsecond on: the next page starts after this request
+                if (routes.FirstOrDefault(r => r.Name == request.RouteName) is not { } route || chat.ChannelOf(route)?.Channel is not { } channel)
+                {
+                    continue;
+                }
+                if (!chat.RetriesUnfinishedClaims && (await messages.ListAsync(id, chat.Surface, ct)).Any(m => m.DeliveryKey == DeliveryKeys.Root))
+                {
+                    continue;
+                }
+                chat.EnqueuePost(id, channel);
+                count++;
+            }
+            if (ids.Count < Batch)
+            {
+                break;
+            }
+        }
+        if (count > 0)
+        {
+            chat.LogRecovered(count);
+        }
+    }
+}
