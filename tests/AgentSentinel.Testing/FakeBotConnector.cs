@@ -25,7 +25,7 @@ public sealed class FakeBotConnector : IAsyncDisposable
     public const string AppPassword = "test-app-password";
     public const string TenantId = "tenant-0001";
 
-    private readonly WebApplication _app;
+    private WebApplication _app = null!;
     private readonly RSA _key = RSA.Create(2048);
     private readonly RSA _otherKey = RSA.Create(2048);
     private readonly ConcurrentDictionary<string, ConcurrentQueue<HttpStatusCode>> _faults = new();
@@ -69,26 +69,24 @@ public sealed class FakeBotConnector : IAsyncDisposable
     /// <summary>Connector writes that succeeded, as Teams would have stored them (faulted calls are only in <see cref="Calls"/>).</summary>
     public ConcurrentQueue<Call> Accepted { get; } = new();
 
-    private FakeBotConnector(WebApplication app) => _app = app;
+    private FakeBotConnector()
+    {
+    }
 
     public static async Task<FakeBotConnector> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        var fake = new FakeBotConnector(app);
-        app.MapGet("/.well-known/openidconfiguration", fake.Metadata);
-        app.MapGet("/keys", fake.Keys);
-        app.MapPost("/oauth2/token", (Func<HttpContext, Task<IResult>>)fake.TokenAsync);
-        app.MapPost("/v3/conversations", ctx => fake.ConnectorAsync(ctx, "create"));
-        app.MapPost("/v3/conversations/{id}/activities", ctx => fake.ConnectorAsync(ctx, "send"));
-        app.MapPost("/v3/conversations/{id}/activities/{activityId}", ctx => fake.ConnectorAsync(ctx, "reply"));
-        app.MapPut("/v3/conversations/{id}/activities/{activityId}", ctx => fake.ConnectorAsync(ctx, "update"));
-        app.MapGet("/v3/conversations/{id}/members/{userId}", fake.MemberAsync);
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        fake.BaseUrl = new Uri(address.TrimEnd('/') + "/");
+        var fake = new FakeBotConnector();
+        (fake._app, fake.BaseUrl) = await LoopbackHost.StartAsync(app =>
+        {
+            app.MapGet("/.well-known/openidconfiguration", fake.Metadata);
+            app.MapGet("/keys", fake.Keys);
+            app.MapPost("/oauth2/token", (Func<HttpContext, Task<IResult>>)fake.TokenAsync);
+            app.MapPost("/v3/conversations", ctx => fake.ConnectorAsync(ctx, "create"));
+            app.MapPost("/v3/conversations/{id}/activities", ctx => fake.ConnectorAsync(ctx, "send"));
+            app.MapPost("/v3/conversations/{id}/activities/{activityId}", ctx => fake.ConnectorAsync(ctx, "reply"));
+            app.MapPut("/v3/conversations/{id}/activities/{activityId}", ctx => fake.ConnectorAsync(ctx, "update"));
+            app.MapGet("/v3/conversations/{id}/members/{userId}", fake.MemberAsync);
+        });
         return fake;
     }
 
@@ -103,22 +101,9 @@ public sealed class FakeBotConnector : IAsyncDisposable
 
     public IReadOnlyList<Call> CallsTo(string operation) => [.. Calls.Where(c => c.Operation == operation)];
 
-    public async Task<T> WaitForAsync<T>(Func<FakeBotConnector, T?> probe, TimeSpan? timeout = null, string? what = null) where T : class
-    {
-        var until = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
-        while (true)
-        {
-            if (probe(this) is { } result)
-            {
-                return result;
-            }
-            if (DateTime.UtcNow > until)
-            {
-                throw new TimeoutException($"Timed out waiting for {what ?? "a connector call"}; calls so far: {string.Join(", ", Calls.Select(c => c.Operation))}");
-            }
-            await Task.Delay(25);
-        }
-    }
+    public Task<T> WaitForAsync<T>(Func<FakeBotConnector, T?> probe, TimeSpan? timeout = null, string? what = null) where T : class =>
+        LoopbackHost.WaitForAsync(() => probe(this), timeout,
+            () => $"Timed out waiting for {what ?? "a connector call"}; calls so far: {string.Join(", ", Calls.Select(c => c.Operation))}");
 
     /// <summary>The activity Teams sends when the bot is added to a team whose general channel is <paramref name="channel"/>.</summary>
     public JsonObject ConversationUpdate(string channel, string fromId, string fromAad) => new()

@@ -21,7 +21,7 @@ public sealed class FakeSlackServer : IAsyncDisposable
 {
     public const string Token = "xoxb-test-token";
 
-    private readonly WebApplication _app;
+    private WebApplication _app = null!;
     private readonly ConcurrentDictionary<string, ConcurrentQueue<SlackFault>> _faults = new();
     private readonly Lock _lock = new();
     private readonly List<JsonObject> _messages = [];
@@ -59,7 +59,9 @@ public sealed class FakeSlackServer : IAsyncDisposable
 
     public Uri BaseUrl { get; private set; } = null!;
 
-    private FakeSlackServer(WebApplication app) => _app = app;
+    private FakeSlackServer()
+    {
+    }
 
     /// <summary>The host settings that point the Slack bot at this fake, with posts paced by <paramref name="pacingSeconds"/>.</summary>
     public IEnumerable<KeyValuePair<string, string?>> HostSettings(string pacingSeconds = "0.02") =>
@@ -72,15 +74,9 @@ public sealed class FakeSlackServer : IAsyncDisposable
 
     public static async Task<FakeSlackServer> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        var server = new FakeSlackServer(app);
-        app.MapPost("/api/{method}", server.HandleAsync);
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        server.BaseUrl = new Uri(address.TrimEnd('/') + "/api/");
+        var server = new FakeSlackServer();
+        (server._app, var root) = await LoopbackHost.StartAsync(app => app.MapPost("/api/{method}", server.HandleAsync));
+        server.BaseUrl = new Uri(root, "api/");
         return server;
     }
 
@@ -106,22 +102,9 @@ public sealed class FakeSlackServer : IAsyncDisposable
     }
 
     /// <summary>Waits until a condition over the recorded calls holds; fails the test after the timeout.</summary>
-    public async Task<T> WaitForAsync<T>(Func<FakeSlackServer, T?> probe, TimeSpan? timeout = null, string? what = null) where T : class
-    {
-        var until = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
-        while (true)
-        {
-            if (probe(this) is { } result)
-            {
-                return result;
-            }
-            if (DateTime.UtcNow > until)
-            {
-                throw new TimeoutException($"Timed out waiting for {what ?? "a Slack call"}; calls so far: {string.Join(", ", Calls.Select(c => c.Method))}");
-            }
-            await Task.Delay(25);
-        }
-    }
+    public Task<T> WaitForAsync<T>(Func<FakeSlackServer, T?> probe, TimeSpan? timeout = null, string? what = null) where T : class =>
+        LoopbackHost.WaitForAsync(() => probe(this), timeout,
+            () => $"Timed out waiting for {what ?? "a Slack call"}; calls so far: {string.Join(", ", Calls.Select(c => c.Method))}");
 
     private async Task HandleAsync(HttpContext http, string method)
     {

@@ -24,4 +24,23 @@ public static class LoopbackHost
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return (app, new Uri(address.TrimEnd('/') + "/"));
     }
+
+    /// <summary>Polls <paramref name="probe"/> every 25 ms until it returns a value; after <paramref name="timeout"/>
+    /// (15 s by default) throws a <see cref="TimeoutException"/> with <paramref name="describeTimeout"/>'s message.</summary>
+    public static async Task<T> WaitForAsync<T>(Func<T?> probe, TimeSpan? timeout, Func<string> describeTimeout) where T : class
+    {
+        var until = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
+        while (true)
+        {
+            if (probe() is { } result)
+            {
+                return result;
+            }
+            if (DateTime.UtcNow > until)
+            {
+                throw new TimeoutException(describeTimeout());
+            }
+            await Task.Delay(25);
+        }
+    }
 }
