@@ -129,26 +129,12 @@ public static partial class AdminApi
         return TypedResults.Ok(new RoutesDocument(routes, version, source));
     }
 
-    public static async Task<Results<Ok<RoutesDocument>, ProblemHttpResult>> PutRoutesAsync(
-        HttpContext http, ClaimsPrincipal user, RuntimeSettings settings, TimeProvider time, ILogger<RoutesDocument> logger, CancellationToken ct)
-    {
-        using var body = await JsonBody.ReadAsync(http, allowEmpty: false);
-        var routes = body.Deserialize<List<RouteDefinition>>("routes", SettingsJson.Options, required: true)!;
-        var errors = RouteTable.Validate(routes);
-        if (errors.Count > 0)
-        {
-            return ValidationProblem("The routes are not valid.", errors);
-        }
-        var saved = await settings.SaveRoutesAsync(routes, user.ToActor().AuditName, ExpectedVersion(http), time.GetUtcNow(), ct);
-        if (saved is null)
-        {
-            return Problems.Status(StatusCodes.Status412PreconditionFailed, "Precondition failed",
-                "The routes were changed by someone else since you read them (If-Match does not match); read them again and retry.");
-        }
-        ApiLog.SettingChanged(logger, saved.Key, saved.Version, user.ToActor().AuditName);
-        http.Response.Headers.ETag = $"\"{saved.Version}\"";
-        return TypedResults.Ok(new RoutesDocument(routes, saved.Version, "database"));
-    }
+    public static Task<Results<Ok<RoutesDocument>, ProblemHttpResult>> PutRoutesAsync(
+        HttpContext http, ClaimsPrincipal user, RuntimeSettings settings, TimeProvider time, ILogger<RoutesDocument> logger, CancellationToken ct) =>
+        PutSettingAsync<List<RouteDefinition>, RoutesDocument>(http, user, logger, "routes", "The routes are not valid.",
+            "The routes were changed by someone else since you read them (If-Match does not match); read them again and retry.",
+            RouteTable.Validate, (routes, actor, expected) => settings.SaveRoutesAsync(routes, actor, expected, time.GetUtcNow(), ct),
+            (routes, version) => new RoutesDocument(routes, version, "database"));
 
     public static async Task<Ok<PolicyDocument>> GetPolicyAsync(RuntimeSettings settings, HttpContext http, CancellationToken ct)
     {
@@ -157,25 +143,36 @@ public static partial class AdminApi
         return TypedResults.Ok(new PolicyDocument(policy, version, source));
     }
 
-    public static async Task<Results<Ok<PolicyDocument>, ProblemHttpResult>> PutPolicyAsync(
-        HttpContext http, ClaimsPrincipal user, RuntimeSettings settings, TimeProvider time, ILogger<PolicyDocument> logger, CancellationToken ct)
+    public static Task<Results<Ok<PolicyDocument>, ProblemHttpResult>> PutPolicyAsync(
+        HttpContext http, ClaimsPrincipal user, RuntimeSettings settings, TimeProvider time, ILogger<PolicyDocument> logger, CancellationToken ct) =>
+        PutSettingAsync<PolicyOptions, PolicyDocument>(http, user, logger, "policy", "The policy is not valid.",
+            "The policy was changed by someone else since you read it (If-Match does not match); read it again and retry.",
+            PolicyEvaluator.Validate, (policy, actor, expected) => settings.SavePolicyAsync(policy, actor, expected, time.GetUtcNow(), ct),
+            (policy, version) => new PolicyDocument(policy, version, "database"));
+
+    /// <summary>Replaces a versioned setting: reads and validates the body, saves it if <c>If-Match</c> (when given)
+    /// names the current version, and answers with the saved document and its ETag.</summary>
+    private static async Task<Results<Ok<TDocument>, ProblemHttpResult>> PutSettingAsync<TValue, TDocument>(
+        HttpContext http, ClaimsPrincipal user, ILogger logger, string field, string invalid, string conflict,
+        Func<TValue, IReadOnlyList<string>> validate, Func<TValue, string, long?, Task<SettingRecord?>> save, Func<TValue, long, TDocument> document)
+        where TValue : class
     {
         using var body = await JsonBody.ReadAsync(http, allowEmpty: false);
-        var policy = body.Deserialize<PolicyOptions>("policy", SettingsJson.Options, required: true)!;
-        var errors = PolicyEvaluator.Validate(policy);
+        var value = body.Deserialize<TValue>(field, SettingsJson.Options, required: true)!;
+        var errors = validate(value);
         if (errors.Count > 0)
         {
-            return ValidationProblem("The policy is not valid.", errors);
+            return ValidationProblem(invalid, errors);
         }
-        var saved = await settings.SavePolicyAsync(policy, user.ToActor().AuditName, ExpectedVersion(http), time.GetUtcNow(), ct);
+        var actor = user.ToActor().AuditName;
+        var saved = await save(value, actor, ExpectedVersion(http));
         if (saved is null)
         {
-            return Problems.Status(StatusCodes.Status412PreconditionFailed, "Precondition failed",
-                "The policy was changed by someone else since you read it (If-Match does not match); read it again and retry.");
+            return Problems.Status(StatusCodes.Status412PreconditionFailed, "Precondition failed", conflict);
         }
-        ApiLog.SettingChanged(logger, saved.Key, saved.Version, user.ToActor().AuditName);
+        ApiLog.SettingChanged(logger, saved.Key, saved.Version, actor);
         http.Response.Headers.ETag = $"\"{saved.Version}\"";
-        return TypedResults.Ok(new PolicyDocument(policy, saved.Version, "database"));
+        return TypedResults.Ok(document(value, saved.Version));
     }
 
     private static async Task<Ok<IReadOnlyList<SettingChangeDto>>> HistoryAsync(ISettingsStore store, string key, CancellationToken ct)
