@@ -1,5 +1,3 @@
-using AgentSentinel.Core.Routing;
-
 namespace AgentSentinel.Core.Tests.Unit;
 
 public sealed class GlobTests

@@ -1,11 +1,17 @@
-namespace AgentSentinel.Client.Internal;
+namespace AgentSentinel;
 
-/// <summary>Name patterns with <c>*</c> (any run) and <c>?</c> (one character), case-insensitive, as the server
-/// matches them; linear in practice, no regular expressions.</summary>
+/// <summary>Name patterns with <c>*</c> (any run) and <c>?</c> (one character), case-insensitive. Matched without
+/// regular expressions, in time linear in practice and never worse than pattern length times value length, so an
+/// agent-supplied name can never make matching slow or throw. Compiled into the server and into the client library
+/// (which must not reference the server), so both match names exactly alike.</summary>
 internal static class Glob
 {
-    public static bool IsMatch(string pattern, string value)
+    public static bool IsMatch(string pattern, string? value)
     {
+        if (value is null)
+        {
+            return false;
+        }
         int p = 0, v = 0, star = -1, resume = 0;
         while (v < value.Length)
         {
@@ -21,6 +27,7 @@ internal static class Glob
             }
             else if (star >= 0)
             {
+                // Let the last star swallow one more character and try again from there.
                 p = star + 1;
                 v = ++resume;
             }
@@ -35,6 +42,8 @@ internal static class Glob
         }
         return p == pattern.Length;
     }
+
+    public static bool AnyMatch(IEnumerable<string> patterns, string? value) => patterns.Any(p => IsMatch(p, value));
 
     private static bool Same(char a, char b) => a == b || char.ToUpperInvariant(a) == char.ToUpperInvariant(b);
 }
