@@ -18,14 +18,7 @@ var providers = which switch
     "both" => [StorageProvider.Sqlite, StorageProvider.Postgres],
     _ => [StorageProvider.Sqlite],
 };
-// The in-memory host needs the Api project's folder as its content root.
-var root = new DirectoryInfo(AppContext.BaseDirectory);
-while (root is not null && !File.Exists(Path.Combine(root.FullName, "AgentSentinel.sln")))
-{
-    root = root.Parent;
-}
-Environment.SetEnvironmentVariable("ASPNETCORE_TEST_CONTENTROOT_AGENTSENTINEL_API",
-    Path.Combine(root?.FullName ?? throw new InvalidOperationException("Run from the repository."), "src", "Api"));
+Repository.UseApiContentRoot();
 Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}");
 
 foreach (var provider in providers)

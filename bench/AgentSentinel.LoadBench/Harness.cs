@@ -51,7 +51,7 @@ internal sealed class ServerProcess : IAsyncDisposable
     /// compare two builds with the same bench).</summary>
     public static string ApiDll => Environment.GetEnvironmentVariable("AGENTSENTINEL_API_DLL") is { Length: > 0 } dll
         ? dll
-        : Path.Combine(Paths.Root, "src", "Api", "bin", "Release", "net10.0", "AgentSentinel.Api.dll");
+        : Path.Combine(Repository.Root, "src", "Api", "bin", "Release", "net10.0", "AgentSentinel.Api.dll");
 
     public async Task StartAsync()
     {
@@ -164,20 +164,6 @@ internal sealed class ServerProcess : IAsyncDisposable
     }
 }
 
-internal static class Paths
-{
-    public static string Root { get; } = FindRoot();
-
-    private static string FindRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "AgentSentinel.sln")))
-        {
-            dir = dir.Parent;
-        }
-        return dir?.FullName ?? throw new InvalidOperationException("Run from the repository.");
-    }
-}
 
 /// <summary>The PostgreSQL of this run (started by the test fixture's code on a loopback port), a database per scenario.</summary>
 internal static class Pg

@@ -25,7 +25,7 @@ public sealed class PythonAgentTests
         var agentKey = await app.CreateKeyAsync("python agent", [Scopes.Agent]);
         var approverKey = await app.CreateKeyAsync("python approver", [Scopes.Approver], "approver@example.com");
 
-        var script = Path.Combine(RepositoryRoot(), "tests", "python", "sdk_wire_client.py");
+        var script = Path.Combine(Repository.Root, "tests", "python", "sdk_wire_client.py");
         var psi = new ProcessStartInfo(python, [script, baseUrl, agentKey, approverKey])
         {
             RedirectStandardOutput = true,
@@ -47,16 +47,4 @@ public sealed class PythonAgentTests
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
             .Select(d => Path.Combine(d, "python3"))
             .FirstOrDefault(File.Exists);
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "AgentSentinel.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException("The repository root (with AgentSentinel.sln) was not found above " + AppContext.BaseDirectory);
-    }
 }

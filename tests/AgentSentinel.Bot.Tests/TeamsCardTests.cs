@@ -100,7 +100,7 @@ public sealed class TeamsCardTests
 
     internal static async Task<JsonObject> ParseWithLibraryAsync(string cardJson)
     {
-        var root = RepositoryRoot();
+        var root = Repository.Root;
         var validator = Path.Combine(root, "tests", "cards", "validate.js");
         if (!Directory.Exists(Path.Combine(root, "tests", "cards", "node_modules", "adaptivecards")))
         {
@@ -116,17 +116,5 @@ public sealed class TeamsCardTests
         await process.WaitForExitAsync(TestContext.Current.CancellationToken);
         Assert.True(process.ExitCode == 0, error);
         return JsonNode.Parse(output)!.AsObject();
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "AgentSentinel.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException("The repository root was not found.");
     }
 }

@@ -160,17 +160,6 @@ public class ConsoleFixture : IAsyncLifetime
         using var admin = App.Client();
         return JsonNode.Parse(await admin.GetStringAsync($"/api/v1/approvals/{id}", TestContext.Current.CancellationToken))!;
     }
-
-    /// <summary>The repository root, where the README's screenshots live.</summary>
-    public static string RepositoryRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "AgentSentinel.sln")))
-        {
-            dir = dir.Parent;
-        }
-        return dir?.FullName ?? throw new InvalidOperationException("AgentSentinel.sln not found above the test binaries.");
-    }
 }
 
 /// <summary>A page in its own context, with the console errors it logged.</summary>

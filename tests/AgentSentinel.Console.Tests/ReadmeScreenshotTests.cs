@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using AgentSentinel.Testing;
 using Microsoft.Extensions.Time.Testing;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
@@ -75,7 +76,7 @@ public sealed class ReadmeScreenshotTests(HistoryFixture f) : IClassFixture<Hist
     [Fact]
     public async Task Screenshots_of_the_inbox_and_the_statistics_page_for_the_readme()
     {
-        var images = Path.Combine(ConsoleFixture.RepositoryRoot(), "docs", "images");
+        var images = Path.Combine(Repository.Root, "docs", "images");
         Directory.CreateDirectory(images);
         await using var c = await f.SignedInPageAsync(f.AdminKey);
         var page = c.Page;
