@@ -18,7 +18,7 @@ public static class BotServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<SlackOptions>, SlackOptionsValidator>();
         services.AddHttpClient<ISlackApi, SlackApiClient>(c => c.Timeout = TimeSpan.FromSeconds(10));
         services.AddSingleton<SlackChannelPacer>();
-        services.AddSingleton<SlackDirectory>(sp => new SlackDirectory(sp.GetRequiredService<ISlackApi>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<SlackDirectory>();
         services.AddTransient<SlackDeliveryJobs>();
         AddChatSurface<SlackSurface>(services);
 
@@ -26,6 +26,7 @@ public static class BotServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<TeamsOptions>, TeamsOptionsValidator>();
         services.AddHttpClient("BotFrameworkMetadata", c => c.Timeout = TimeSpan.FromSeconds(10));
         services.AddSingleton<BotFrameworkAuth>();
+        services.AddSingleton<TeamsDirectory>();
         services.AddHttpClient(nameof(BotTokenProvider), c => c.Timeout = TimeSpan.FromSeconds(10));
         // One token cache for the process: every connector call shares it.
         services.AddSingleton(sp => new BotTokenProvider(
@@ -89,6 +90,15 @@ public sealed class TeamsOptionsValidator : IValidateOptions<TeamsOptions>
         if (!string.IsNullOrWhiteSpace(options.AppId) && string.IsNullOrWhiteSpace(options.AppPassword))
         {
             errors.Add($"{section}:AppPassword is required when {section}:AppId is set (outbound calls authenticate with it).");
+        }
+        if (!string.IsNullOrWhiteSpace(options.AppId) && options.EffectiveAllowedTenants.Count == 0)
+        {
+            errors.Add($"{section}:AllowedTenants must name at least one Microsoft Entra tenant id (or set {section}:TenantId) when {section}:AppId is set: "
+                + "only members of allowed tenants may decide.");
+        }
+        if (options.AllowedTenants.Any(string.IsNullOrWhiteSpace))
+        {
+            errors.Add($"{section}:AllowedTenants must not contain empty entries.");
         }
         CheckUrl(errors, $"{section}:OpenIdMetadataUrl", options.OpenIdMetadataUrl);
         if (!string.IsNullOrWhiteSpace(options.TokenUrl))

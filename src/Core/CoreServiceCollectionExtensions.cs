@@ -30,6 +30,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<SqlStore>();
         services.AddSingleton<IApprovalStore>(sp => sp.GetRequiredService<SqlStore>());
         services.AddSingleton<IApiKeyStore>(sp => sp.GetRequiredService<SqlStore>());
+        services.AddSingleton<Auth.IApproverDirectory, Auth.ApproverDirectory>();
         services.AddSingleton<ISettingsStore>(sp => sp.GetRequiredService<SqlStore>());
         services.AddSingleton<IChatMessageStore>(sp => sp.GetRequiredService<SqlStore>());
         services.AddSingleton<IChatConversationStore>(sp => sp.GetRequiredService<SqlStore>());

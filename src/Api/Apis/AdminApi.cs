@@ -60,6 +60,12 @@ public static partial class AdminApi
             return Problems.BadRequest($"'{email}' is not an email address.", "email");
         }
         var scopes = ReadScopes(http, body);
+        if (email is null && scopes.Contains(Scopes.Approver))
+        {
+            // An approver key is a person: chat users are matched to it by email, and decisions are recorded under it.
+            return Problems.BadRequest("email is required for a key with the approver scope: it is the person who decides with it "
+                + "(and how their Slack or Teams account is recognised).", "email");
+        }
         var key = ApiKeyFactory.NewKey();
         var record = new ApiKeyRecord
         {

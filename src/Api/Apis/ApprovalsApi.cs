@@ -149,6 +149,7 @@ public static class ApprovalsApi
             DecidedAt = dto.DecidedAt,
             DecidedByEmail = dto.DecidedByEmail,
             DecidedByUserId = dto.DecidedByUserId,
+            DecidedByKeyId = dto.DecidedByKeyId,
             DecidedVia = dto.DecidedVia,
             DecisionNotes = dto.DecisionNotes,
             InfoRequestMessage = dto.InfoRequestMessage,
@@ -429,7 +430,7 @@ public static class ApprovalsApi
         {
             text = null;
         }
-        var result = await service.DecideAsync(guid, kind, user.ToActor(), text, user.IsAdmin(), ct);
+        var result = await service.DecideAsync(guid, kind, user.ToDecider(), text, ct);
         return result.Applied ? TypedResults.Ok(ApprovalDto.From(result.Request!)) : Problems.ForTransition(result, kind);
     }
 

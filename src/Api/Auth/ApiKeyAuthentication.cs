@@ -21,7 +21,7 @@ public sealed class ApiKeyAuthenticationHandler(
     : AuthenticationHandler<AuthenticationSchemeOptions>(schemeOptions, loggerFactory, encoder)
 {
     public const string SchemeName = "ApiKey";
-    public const string BootstrapKeyId = "bootstrap";
+    public const string BootstrapKeyId = ApproverDirectory.BootstrapKeyId;
     private const int MaxKeyLength = 256;
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
@@ -46,7 +46,7 @@ public sealed class ApiKeyAuthenticationHandler(
         var auth = options.CurrentValue.Auth;
         if (auth.BootstrapAdminKey is { Length: > 0 } bootstrap && ApiKeyFactory.FixedTimeEquals(key, bootstrap))
         {
-            return Success(BootstrapKeyId, "bootstrap admin", auth.BootstrapAdminEmail, [Scopes.Admin]);
+            return Success(BootstrapKeyId, ApproverDirectory.BootstrapName, auth.BootstrapAdminEmail, [Scopes.Admin]);
         }
         var record = await keys.FindActiveByHashAsync(ApiKeyFactory.Hash(key), Context.RequestAborted);
         return record is null
@@ -126,4 +126,11 @@ public static class ClaimsPrincipalExtensions
         new(user.FindFirstValue(ClaimTypes.Name) ?? user.KeyId(),
             user.HasClaim(ApiClaims.Surface, "console") ? Surface.Console : Surface.Api,
             user.FindFirstValue(ClaimTypes.Email), null, user.KeyId());
+
+    /// <summary>The caller as a decider: its key is the approver identity (authentication already refused revoked keys).</summary>
+    public static Decider ToDecider(this ClaimsPrincipal user)
+    {
+        var actor = user.ToActor();
+        return Decider.Known(new ApproverIdentity(user.KeyId(), actor.DisplayName, actor.Email, user.IsAdmin()), actor.Surface);
+    }
 }

@@ -29,6 +29,8 @@ public record ApprovalDto
     public DateTimeOffset? DecidedAt { get; init; }
     public string? DecidedByEmail { get; init; }
     public string? DecidedByUserId { get; init; }
+    /// <summary>The API key of the approver identity that decided (for chat decisions, the key matched by email).</summary>
+    public string? DecidedByKeyId { get; init; }
     public string? DecidedVia { get; init; }
     public string? DecisionNotes { get; init; }
     public string? InfoRequestMessage { get; init; }
@@ -61,6 +63,7 @@ public record ApprovalDto
         DecidedAt = r.DecidedAt,
         DecidedByEmail = r.DecidedByEmail,
         DecidedByUserId = r.DecidedByUserId,
+        DecidedByKeyId = r.DecidedByKeyId,
         DecidedVia = r.DecidedVia?.ToWire(),
         DecisionNotes = r.DecisionNotes,
         InfoRequestMessage = r.InfoRequestMessage,
@@ -121,9 +124,11 @@ public sealed record PollDto
     };
 }
 
-public sealed record EventDto(long Id, string Kind, DateTimeOffset At, string? Actor, string Surface, JsonElement? Details)
+/// <summary>One event of the trail; <c>actor_key_id</c> is the API key the actor acted with (for a chat user, the key
+/// of the matched approver identity).</summary>
+public sealed record EventDto(long Id, string Kind, DateTimeOffset At, string? Actor, string? ActorKeyId, string Surface, JsonElement? Details)
 {
-    public static EventDto From(ApprovalEvent e) => new(e.Id, e.Kind, e.At, e.Actor, e.Surface.ToWire(), ApprovalDto.ParseJson(e.Details));
+    public static EventDto From(ApprovalEvent e) => new(e.Id, e.Kind, e.At, e.Actor, e.ActorKeyId, e.Surface.ToWire(), ApprovalDto.ParseJson(e.Details));
 }
 
 /// <summary>The approval object with its audit trail, oldest event first.</summary>

@@ -21,7 +21,16 @@ public interface ISlackApi
     Task<string?> FindMessageByMetadataAsync(string channel, string eventType, IReadOnlyDictionary<string, string> payload, DateTimeOffset since, CancellationToken ct);
 }
 
-public sealed record SlackUser(string Id, string? Name, string? RealName, string? Email, bool IsBot, bool Deleted);
+/// <summary>A Slack user as <c>users.info</c> describes it. <see cref="EmailConfirmed"/> is Slack's
+/// <c>is_email_confirmed</c>; <see cref="IsGuest"/> covers single- and multi-channel guests (<c>is_restricted</c>,
+/// <c>is_ultra_restricted</c>); <see cref="IsStranger"/> marks a user Slack shows from another organisation.</summary>
+public sealed record SlackUser(string Id, string? Name, string? RealName, string? Email, bool IsBot, bool Deleted)
+{
+    public bool EmailConfirmed { get; init; }
+    public string? TeamId { get; init; }
+    public bool IsGuest { get; init; }
+    public bool IsStranger { get; init; }
+}
 
 /// <summary>Slack answered <c>ok: false</c>; <see cref="IsPermanent"/> when retrying cannot help.</summary>
 public class SlackApiException(string method, string error) : Exception($"Slack {method} failed: {error}")
@@ -81,13 +90,24 @@ public sealed class SlackApiClient(HttpClient http, IOptionsMonitor<SlackOptions
             return null;
         }
         return new SlackUser(
-            user["id"]?.GetValue<string>() ?? userId,
-            user["name"]?.GetValue<string>(),
-            user["real_name"]?.GetValue<string>() ?? user["profile"]?["real_name"]?.GetValue<string>(),
-            user["profile"]?["email"]?.GetValue<string>(),
-            user["is_bot"]?.GetValue<bool>() ?? false,
-            user["deleted"]?.GetValue<bool>() ?? false);
+            Text(user["id"]) ?? userId,
+            Text(user["name"]),
+            Text(user["real_name"]) ?? Text(user["profile"]?["real_name"]),
+            Text(user["profile"]?["email"]),
+            Flag(user["is_bot"]),
+            Flag(user["deleted"]))
+        {
+            EmailConfirmed = Flag(user["is_email_confirmed"]),
+            TeamId = Text(user["team_id"]),
+            IsGuest = Flag(user["is_restricted"]) || Flag(user["is_ultra_restricted"]),
+            IsStranger = Flag(user["is_stranger"]),
+        };
     }
+
+    private static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
+
+    /// <summary>A boolean field; anything else (absent, null, another type) reads as false.</summary>
+    private static bool Flag(JsonNode? node) => node is JsonValue v && v.TryGetValue<bool>(out var b) && b;
 
     public Task<string?> FindPostedMessageAsync(string channel, Guid approvalId, string deliveryKey, DateTimeOffset since, CancellationToken ct) =>
         FindMessageByMetadataAsync(channel, SlackMessages.MetadataEventType,

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using AgentSentinel.Core.Auth;
 using AgentSentinel.Core.Approvals;
 using AgentSentinel.Core.Configuration;
 using AgentSentinel.Core.Routing;
@@ -283,21 +284,51 @@ public sealed class SlackSurface(IOptionsMonitor<SlackOptions> options, IBackgro
     public override void LogRecovered(int count) => SlackLog.PostsRecovered(logger, count);
 }
 
-/// <summary>Slack users as actors, with their email from <c>users.info</c>, cached for a few minutes.</summary>
-public sealed class SlackDirectory(ISlackApi slack, TimeProvider time)
+/// <summary>
+/// Who clicked in Slack, as a decider. A Slack user is a person this server knows only when <c>users.info</c> shows an
+/// active, non-guest member of the workspace the click came from, with an email Slack has confirmed, and that email
+/// belongs to an active approver identity. Nothing is cached: the user and the identity are looked up at every click,
+/// so a revoked key or a deactivated account stops the person at once. When in doubt the person is unknown, with the
+/// reason, and decides nothing.
+/// </summary>
+public sealed class SlackDirectory(ISlackApi slack, IApproverDirectory approvers, ILogger<SlackDirectory> logger)
 {
-    private static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(10);
-    private readonly ConcurrentDictionary<string, (SlackUser? User, DateTimeOffset Until)> _cache = new();
+    public const string Platform = "Slack";
 
-    public async Task<Actor> ActorAsync(string userId, string? fallbackName, CancellationToken ct)
+    /// <param name="teamId">The workspace the request came from (the payload's <c>team.id</c>, a command's <c>team_id</c>).</param>
+    public async Task<Decider> DeciderAsync(string userId, string? teamId, string? fallbackName, CancellationToken ct)
     {
-        var now = time.GetUtcNow();
-        if (!_cache.TryGetValue(userId, out var cached) || cached.Until < now)
+        SlackUser? user;
+        try
         {
-            cached = (await slack.GetUserAsync(userId, ct), now + Lifetime);
-            _cache[userId] = cached;
+            user = await slack.GetUserAsync(userId, ct);
         }
-        var user = cached.User;
-        return new Actor(user?.RealName ?? user?.Name ?? fallbackName ?? userId, Surface.Slack, user?.Email, userId);
+        catch (Exception e) when (e is HttpRequestException or SlackApiException or OperationCanceledException)
+        {
+            SlackLog.UserLookupFailed(logger, e, userId);
+            return Decider.Unknown(Surface.Slack, fallbackName ?? userId, userId, IdentityProblem.LookupFailed);
+        }
+        var name = user?.RealName ?? user?.Name ?? fallbackName ?? userId;
+        var problem = user switch
+        {
+            null => IdentityProblem.NotAnActiveMember,
+            { Deleted: true } => IdentityProblem.NotAnActiveMember,
+            _ when user.Id != userId => IdentityProblem.NotAnActiveMember,
+            { IsBot: true } => IdentityProblem.Bot,
+            { IsStranger: true } => IdentityProblem.OtherOrganisation,
+            _ when teamId is null || user.TeamId is null || !string.Equals(user.TeamId, teamId, StringComparison.Ordinal) => IdentityProblem.OtherOrganisation,
+            { IsGuest: true } => IdentityProblem.Guest,
+            { EmailConfirmed: false } => IdentityProblem.NoVerifiedEmail,
+            _ when string.IsNullOrWhiteSpace(user.Email) => IdentityProblem.NoVerifiedEmail,
+            _ => (IdentityProblem?)null,
+        };
+        var identity = problem is null ? await approvers.FindByEmailAsync(user!.Email!, ct) : null;
+        if (identity is null)
+        {
+            var refused = problem ?? IdentityProblem.NoApproverWithEmail;
+            SlackLog.UnknownPerson(logger, userId, refused.ToString());
+            return Decider.Unknown(Surface.Slack, name, userId, refused);
+        }
+        return Decider.Known(identity, Surface.Slack, name, userId);
     }
 }

@@ -116,7 +116,7 @@ public static class SlackEndpoints
         }
     }
 
-    /// <summary>A button: check the request and the person, then open the modal for the decision.</summary>
+    /// <summary>A button: check the person and the request under the one decision rule, then open the modal.</summary>
     private static async Task BlockActionsAsync(HttpContext http, JsonNode payload)
     {
         var services = http.RequestServices;
@@ -130,40 +130,39 @@ public static class SlackEndpoints
         {
             return;
         }
-        var approvals = services.GetRequiredService<ApprovalService>();
-        var request = await approvals.GetAsync(approvalId, http.RequestAborted);
         var jobs = services.GetRequiredService<IBackgroundJobClient>();
         void Tell(string text)
         {
             if (channel is not null)
             {
-                jobs.Enqueue<SlackDeliveryJobs>(j => j.PostEphemeralAsync(channel, userId, text, CancellationToken.None));
+                jobs.Enqueue<SlackDeliveryJobs>(j => j.PostEphemeralAsync(channel, userId, SlackText.Escape(text), CancellationToken.None));
             }
-        }
-        if (request is null)
-        {
-            Tell("This approval request no longer exists.");
-            return;
-        }
-        if (request.IsTerminal || (kind == TransitionKind.RequestInfo && request.Status != ApprovalStatus.Pending))
-        {
-            Tell(SlackMessages.AlreadyDecided(request));
-            return;
         }
         try
         {
             // Slack's trigger is valid for 3 seconds: keep the lookups well inside that.
             using var budget = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
             budget.CancelAfter(TimeSpan.FromSeconds(2.5));
-            var actor = await services.GetRequiredService<SlackDirectory>().ActorAsync(userId, Str(payload["user"], "name"), budget.Token);
-            if (ApprovalService.IsRequester(request, actor))
+            var decider = await services.GetRequiredService<SlackDirectory>().DeciderAsync(userId, TeamOf(payload), Str(payload["user"], "name"), budget.Token);
+            if (!decider.IsKnown)
             {
-                Tell(SlackMessages.OwnRequest);
+                Tell(DecisionTexts.UnknownPerson(SlackDirectory.Platform, decider.Problem));
                 return;
             }
-            if (!ApprovalService.MayDecide(request, actor))
+            var request = await services.GetRequiredService<ApprovalService>().GetAsync(approvalId, budget.Token);
+            if (request is null)
             {
-                Tell(SlackMessages.NotAuthorized);
+                Tell(DecisionTexts.NotFound);
+                return;
+            }
+            if (DecisionRule.Refusal(request, decider) is { } refusal)
+            {
+                Tell(DecisionTexts.For(refusal, request, kind.Value, SlackDirectory.Platform, decider.Problem)!);
+                return;
+            }
+            if (request.IsTerminal || (kind == TransitionKind.RequestInfo && request.Status != ApprovalStatus.Pending))
+            {
+                Tell(DecisionTexts.State(request, kind.Value));
                 return;
             }
             await services.GetRequiredService<ISlackApi>().OpenViewAsync(triggerId, SlackMessages.DecisionModal(kind.Value, request), budget.Token);
@@ -171,11 +170,20 @@ public static class SlackEndpoints
         catch (Exception e) when (e is HttpRequestException or OperationCanceledException or SlackApiException)
         {
             SlackLog.ClickFailed(services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(SlackEndpoints)), e, approvalId.ToString());
-            Tell(":warning: Slack did not answer in time; please click again.");
+            Tell(DecisionTexts.UnknownPerson(SlackDirectory.Platform, IdentityProblem.LookupFailed));
         }
     }
 
-    /// <summary>A modal's submit: the decision itself, through the same race-safe transition as every surface.</summary>
+    /// <summary>The workspace a payload came from; null when its parts disagree (then nobody is recognised).</summary>
+    private static string? TeamOf(JsonNode payload)
+    {
+        var team = Str(payload["team"], "id");
+        var userTeam = Str(payload["user"], "team_id");
+        return userTeam is null || userTeam == team ? team : null;
+    }
+
+    /// <summary>A modal's submit: the person is checked again, then the decision goes through the same race-safe
+    /// transition and the same rule as every surface.</summary>
     private static async Task ViewSubmissionAsync(HttpContext http, JsonNode payload)
     {
         var services = http.RequestServices;
@@ -185,6 +193,12 @@ public static class SlackEndpoints
         if (kind is null || userId is null || !Guid.TryParse(Str(view, "private_metadata"), out var approvalId))
         {
             http.Response.StatusCode = StatusCodes.Status200OK;
+            return;
+        }
+        var decider = await services.GetRequiredService<SlackDirectory>().DeciderAsync(userId, TeamOf(payload), Str(payload["user"], "name"), http.RequestAborted);
+        if (!decider.IsKnown)
+        {
+            await Errors(http, DecisionTexts.UnknownPerson(SlackDirectory.Platform, decider.Problem));
             return;
         }
         var text = Str(view?["state"]?["values"]?[SlackActions.TextBlock]?[SlackActions.TextInput], "value")?.Trim();
@@ -197,29 +211,13 @@ public static class SlackEndpoints
             }
             text = null;
         }
-        Actor actor;
-        try
-        {
-            actor = await services.GetRequiredService<SlackDirectory>().ActorAsync(userId, Str(payload["user"], "name"), http.RequestAborted);
-        }
-        catch (Exception e) when (e is HttpRequestException or SlackApiException or TaskCanceledException)
-        {
-            await Errors(http, "Slack did not tell us who you are in time; please submit again.");
-            return;
-        }
-        var result = await services.GetRequiredService<ApprovalService>().DecideAsync(approvalId, kind.Value, actor, text, isAdmin: false, http.RequestAborted);
+        var result = await services.GetRequiredService<ApprovalService>().DecideAsync(approvalId, kind.Value, decider, text, http.RequestAborted);
         if (result.Applied)
         {
             http.Response.StatusCode = StatusCodes.Status200OK;
             return;
         }
-        await Errors(http, result.Outcome switch
-        {
-            TransitionOutcome.NotAnApprover => "You are not one of the approvers of this request; nothing was changed.",
-            TransitionOutcome.SelfDecision => "You requested this action, so you cannot decide it.",
-            TransitionOutcome.NotFound => "This request no longer exists.",
-            _ => StripMarkdown(SlackMessages.AlreadyDecided(result.Request!)),
-        });
+        await Errors(http, DecisionTexts.For(result.Outcome, result.Request, kind.Value, SlackDirectory.Platform, decider.Problem)!);
     }
 
     private static Task Errors(HttpContext http, string message)
@@ -232,11 +230,10 @@ public static class SlackEndpoints
         });
     }
 
-    private static string StripMarkdown(string text) => text.Replace("*", "", StringComparison.Ordinal).Replace("_", "", StringComparison.Ordinal);
-
     // ---- slash command -----------------------------------------------------------------------------------------------
 
-    /// <summary><c>/approvals</c>: the pending requests this person may decide, privately, with their buttons.</summary>
+    /// <summary><c>/approvals</c>: the pending requests this person may decide, privately, with their buttons; nothing
+    /// (and why) for someone who is not a known approver.</summary>
     public static async Task CommandsAsync(HttpContext http)
     {
         var body = await VerifiedBodyAsync(http);
@@ -251,14 +248,18 @@ public static class SlackEndpoints
             return;
         }
         var services = http.RequestServices;
-        Actor actor;
-        try
+        var decider = await services.GetRequiredService<SlackDirectory>().DeciderAsync(userId, form.GetValueOrDefault("team_id"), form.GetValueOrDefault("user_name"), http.RequestAborted);
+        http.Response.StatusCode = StatusCodes.Status200OK;
+        if (!decider.IsKnown)
         {
-            actor = await services.GetRequiredService<SlackDirectory>().ActorAsync(userId, form.GetValueOrDefault("user_name"), http.RequestAborted);
-        }
-        catch (Exception e) when (e is HttpRequestException or SlackApiException or TaskCanceledException)
-        {
-            actor = new Actor(form.GetValueOrDefault("user_name") ?? userId, Surface.Slack, null, userId);
+            var note = DecisionTexts.NothingListed(SlackDirectory.Platform, decider.Problem);
+            await http.Response.WriteAsync(System.Text.Json.JsonSerializer.Serialize(new
+            {
+                response_type = "ephemeral",
+                text = note,
+                blocks = SlackMessages.NotAnApproverNote(note),
+            }, SlackJson.Options));
+            return;
         }
         var approvals = services.GetRequiredService<ApprovalService>();
         var store = services.GetRequiredService<IApprovalStore>();
@@ -268,13 +269,12 @@ public static class SlackEndpoints
         do
         {
             var page = await store.ListAsync(new ApprovalQuery { Status = ApprovalStatus.Pending, Limit = 200, After = cursor }, approvals.Now, http.RequestAborted);
-            mine.AddRange(page.Items.Where(r => ApprovalService.MayDecide(r, actor) && !ApprovalService.IsRequester(r, actor)));
+            mine.AddRange(page.Items.Where(r => DecisionRule.MayDecide(r, decider)));
             cursor = page.Next;
             scanned += page.Items.Count;
         }
         while (cursor is not null && scanned < 2000);
         var shown = mine.OrderBy(r => r.ExpiresAt).Take(SlackMessages.PendingListSize).ToList();
-        http.Response.StatusCode = StatusCodes.Status200OK;
         await http.Response.WriteAsync(System.Text.Json.JsonSerializer.Serialize(new
         {
             response_type = "ephemeral",

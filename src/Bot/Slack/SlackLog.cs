@@ -31,4 +31,10 @@ internal static partial class SlackLog
 
     [LoggerMessage(3008, LogLevel.Information, "The Slack message of {ApprovalId} in {Channel} was claimed moments ago by another attempt; trying again later")]
     public static partial void ClaimInFlight(ILogger logger, Guid approvalId, string channel);
+
+    [LoggerMessage(3020, LogLevel.Warning, "Slack users.info failed for {UserId}; the click is refused")]
+    public static partial void UserLookupFailed(ILogger logger, Exception exception, string userId);
+
+    [LoggerMessage(3021, LogLevel.Information, "Slack user {UserId} is not a known approver ({Problem}); nothing was changed")]
+    public static partial void UnknownPerson(ILogger logger, string userId, string problem);
 }

@@ -286,18 +286,10 @@ public static class SlackMessages
     /// <summary>How many requests fit in one <c>/approvals</c> answer (four blocks each, within 50 blocks).</summary>
     public const int PendingListSize = 12;
 
-    public static string AlreadyDecided(ApprovalRequest r) => r.Status switch
-    {
-        ApprovalStatus.Approved or ApprovalStatus.Rejected =>
-            $"This request was already *{r.Status.ToWire()}* by {Who(r)} {SlackText.Date(r.DecidedAt!.Value)}" + (r.DecisionNotes is null ? "." : $": _{SlackText.EscapeAndTruncate(r.DecisionNotes, 500)}_"),
-        ApprovalStatus.Expired => $"This request *expired* {SlackText.Date(r.ExpiresAt)}; it can no longer be decided.",
-        ApprovalStatus.Cancelled => "This request was *cancelled* by the agent; there is nothing to decide.",
-        ApprovalStatus.InfoRequested => "This request is waiting for the agent's answer; you can still approve or reject it.",
-        _ => "This request is still pending.",
-    };
+    /// <summary>The <c>/approvals</c> answer for someone who is not a known approver: why nothing is listed.</summary>
+    public static IReadOnlyList<Block> NotAnApproverNote(string text) =>
+        [new SectionBlock { BlockId = "not_an_approver", Text = TextObject.Markdown(":lock: " + SlackText.Escape(text)) }];
 
-    public const string NotAuthorized = ":lock: You are not one of the approvers of this request, so nothing was changed.";
-    public const string OwnRequest = ":lock: You requested this action, so you cannot decide it.";
 }
 
 /// <summary>Action ids, callback ids and block ids used in Slack payloads.</summary>

@@ -20,7 +20,13 @@ public interface IBotConnector
     Task<TeamsMember?> GetMemberAsync(string serviceUrl, string conversationId, string userId, CancellationToken ct);
 }
 
-public sealed record TeamsMember(string Id, string? Name, string? AadObjectId, string? Email);
+/// <summary>A member as the connector's member lookup describes it: <see cref="TenantId"/> is the member's tenant and
+/// <see cref="UserRole"/> is <c>user</c>, <c>guest</c> or <c>bot</c>.</summary>
+public sealed record TeamsMember(string Id, string? Name, string? AadObjectId, string? Email)
+{
+    public string? TenantId { get; init; }
+    public string? UserRole { get; init; }
+}
 
 public class BotConnectorException(string operation, HttpStatusCode status, string? detail)
     : Exception($"Bot Connector {operation} answered {(int)status}: {detail}")
@@ -142,7 +148,11 @@ public sealed class BotConnectorClient(HttpClient http, BotTokenProvider tokens)
             (string?)result["id"] ?? userId,
             (string?)result["name"],
             (string?)result["aadObjectId"],
-            (string?)result["email"] ?? (string?)result["userPrincipalName"]);
+            (string?)result["email"] ?? (string?)result["userPrincipalName"])
+        {
+            TenantId = (string?)result["tenantId"],
+            UserRole = (string?)result["userRole"],
+        };
     }
 
     private async Task<JsonObject?> SendAsync(HttpMethod method, string serviceUrl, string path, JsonObject? body, string operation, CancellationToken ct)

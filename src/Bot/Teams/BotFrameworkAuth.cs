@@ -10,8 +10,9 @@ namespace AgentSentinel.Bot.Teams;
 /// <summary>
 /// Validates the bearer token of an inbound activity: signed by a key from the Bot Framework OpenID metadata
 /// (cached and refreshed, with one forced refresh when a token names an unknown key), issued by
-/// https://api.botframework.com, for this bot's app id, within its lifetime (small clock skew), and bound to the
-/// activity's serviceUrl through its <c>serviceurl</c> claim.
+/// https://api.botframework.com, for this bot's app id, within its lifetime (small clock skew). The token is checked
+/// before the body is read; the activity's serviceUrl must then match the token's <c>serviceurl</c> claim
+/// (<see cref="MatchesServiceUrl"/>).
 /// </summary>
 public sealed class BotFrameworkAuth(IOptionsMonitor<TeamsOptions> options, IHttpClientFactory httpClients, TimeProvider time)
 {
@@ -21,6 +22,17 @@ public sealed class BotFrameworkAuth(IOptionsMonitor<TeamsOptions> options, IHtt
     private readonly JsonWebTokenHandler _handler = new();
 
     public async Task<ClaimsIdentity?> ValidateAsync(string? authorization, string? activityServiceUrl, CancellationToken ct)
+    {
+        var identity = await ValidateTokenAsync(authorization, ct);
+        return identity is not null && MatchesServiceUrl(identity, activityServiceUrl) ? identity : null;
+    }
+
+    /// <summary>The token's <c>serviceurl</c> claim names the activity's serviceUrl.</summary>
+    public static bool MatchesServiceUrl(ClaimsIdentity identity, string? activityServiceUrl) =>
+        identity.FindFirst("serviceurl")?.Value is { } serviceUrl && activityServiceUrl is not null && SameUrl(serviceUrl, activityServiceUrl);
+
+    /// <summary>Signature, issuer, audience and lifetime of the bearer token; null when any is wrong.</summary>
+    public async Task<ClaimsIdentity?> ValidateTokenAsync(string? authorization, CancellationToken ct)
     {
         var settings = options.CurrentValue;
         if (string.IsNullOrWhiteSpace(settings.AppId) || authorization is null
@@ -36,12 +48,7 @@ public sealed class BotFrameworkAuth(IOptionsMonitor<TeamsOptions> options, IHtt
             metadata.RequestRefresh();
             result = await ValidateWithAsync(token, settings, await metadata.GetConfigurationAsync(ct));
         }
-        if (!result.IsValid)
-        {
-            return null;
-        }
-        var serviceUrl = result.ClaimsIdentity.FindFirst("serviceurl")?.Value;
-        return serviceUrl is not null && activityServiceUrl is not null && SameUrl(serviceUrl, activityServiceUrl) ? result.ClaimsIdentity : null;
+        return result.IsValid ? result.ClaimsIdentity : null;
     }
 
     private Task<TokenValidationResult> ValidateWithAsync(string token, TeamsOptions settings, OpenIdConnectConfiguration configuration) =>

@@ -38,7 +38,8 @@ public static class TeamsCards
     /// <summary>The request's card. While the request is pending and <paramref name="withActions"/>, it carries a notes
     /// field and the three actions; otherwise the outcome. <paramref name="notice"/> is a line for the person who clicked.</summary>
     /// <param name="escalation">Set for the copy posted to an escalation level's channel: a banner naming the level and its people.</param>
-    public static AdaptiveCard RequestCard(ApprovalRequest r, string? publicBaseUrl, IReadOnlyList<string> refreshUserIds, bool withActions = true, string? notice = null, bool noticeIsError = false, FollowUp? escalation = null)
+    /// <param name="withDetails">False for someone who may not decide the request: the card leaves out its inputs and context.</param>
+    public static AdaptiveCard RequestCard(ApprovalRequest r, string? publicBaseUrl, IReadOnlyList<string> refreshUserIds, bool withActions = true, string? notice = null, bool noticeIsError = false, FollowUp? escalation = null, bool withDetails = true)
     {
         var body = new List<CardElement>();
         if (notice is not null)
@@ -86,12 +87,12 @@ public static class TeamsCards
         facts.Add(new Fact("Priority", Title(r.Priority.ToWire())));
         facts.Add(new Fact("Deadline", Utc(r.ExpiresAt)));
         body.Add(new FactSet(facts) { Id = "facts" });
-        if (r.ActionInputs is not null)
+        if (r.ActionInputs is not null && withDetails)
         {
             body.Add(new TextBlock("Inputs") { Id = "inputs_title", Weight = "Bolder" });
             body.Add(new TextBlock(TeamsText.Escape(Pretty(r.ActionInputs), 1500)) { Id = "inputs", Wrap = true, FontType = "Monospace", MaxLines = 20 });
         }
-        if (r.Context is not null)
+        if (r.Context is not null && withDetails)
         {
             body.Add(new TextBlock("Context") { Id = "context_title", Weight = "Bolder" });
             body.Add(new TextBlock(TeamsText.Escape(Pretty(r.Context), 800)) { Id = "context", Wrap = true, FontType = "Monospace", MaxLines = 12 });
@@ -156,15 +157,6 @@ public static class TeamsCards
         ApprovalStatus.Cancelled => $"🚫 Cancelled by the agent at {Utc(r.DecidedAt ?? r.UpdatedAt)}.",
         ApprovalStatus.InfoRequested => $"❓ Waiting for the agent's answer to: {TeamsText.Escape(r.InfoRequestMessage, 1000)}",
         _ => "",
-    };
-
-    public static string AlreadyDecided(ApprovalRequest r) => r.Status switch
-    {
-        ApprovalStatus.Approved or ApprovalStatus.Rejected => $"This request was already {r.Status.ToWire()} by {Who(r)}.",
-        ApprovalStatus.Expired => "This request expired; it can no longer be decided.",
-        ApprovalStatus.Cancelled => "This request was cancelled by the agent.",
-        ApprovalStatus.InfoRequested => "This request is waiting for the agent's answer; you can still approve or reject it.",
-        _ => "This request is pending.",
     };
 
     public static AdaptiveCard Notice(string text) => new()

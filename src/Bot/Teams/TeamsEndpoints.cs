@@ -37,30 +37,55 @@ public static class TeamsEndpoints
             http.Response.StatusCode = StatusCodes.Status404NotFound;
             return;
         }
-        var body = await ReadBodyAsync(http);
-        JsonNode? activity = null;
-        if (body is not null)
-        {
-            try
-            {
-                activity = JsonNode.Parse(body);
-            }
-            catch (JsonException)
-            {
-                activity = null;
-            }
-        }
-        var identity = await services.GetRequiredService<BotFrameworkAuth>().ValidateAsync(
-            http.Request.Headers.Authorization.ToString(), Str(activity, "serviceUrl"), http.RequestAborted);
+        var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(TeamsEndpoints));
+        // The token first: nobody without a valid one makes this server read (let alone parse) a body.
+        var auth = services.GetRequiredService<BotFrameworkAuth>();
+        var identity = await auth.ValidateTokenAsync(http.Request.Headers.Authorization.ToString(), http.RequestAborted);
         if (identity is null)
         {
-            TeamsLog.Refused(services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(TeamsEndpoints)));
+            TeamsLog.Refused(logger);
+            http.Response.StatusCode = StatusCodes.Status401Unauthorized;
+            return;
+        }
+        var body = await ReadBodyAsync(http);
+        if (body is null)
+        {
+            http.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
+            return;
+        }
+        JsonNode? activity;
+        try
+        {
+            activity = JsonNode.Parse(body);
+        }
+        catch (JsonException)
+        {
+            activity = null;
+        }
+        if (activity is JsonObject && !BotFrameworkAuth.MatchesServiceUrl(identity, Str(activity, "serviceUrl")))
+        {
+            TeamsLog.Refused(logger);
             http.Response.StatusCode = StatusCodes.Status401Unauthorized;
             return;
         }
         if (activity is not JsonObject)
         {
             http.Response.StatusCode = StatusCodes.Status400BadRequest;
+            return;
+        }
+        var isInvoke = Str(activity, "type") == "invoke" && Str(activity, "name") == "adaptiveCard/action";
+        var channelId = Str(activity, "channelId");
+        var tenantId = TenantOf(activity);
+        if (channelId != "msteams" || !options.IsAllowedTenant(tenantId))
+        {
+            // Another Bot Framework channel, or an organisation this server does not serve: nothing is recorded or decided.
+            TeamsLog.ActivityOutsideAllowed(logger, Trim(channelId), Trim(tenantId));
+            http.Response.StatusCode = StatusCodes.Status200OK;
+            if (isInvoke)
+            {
+                var problem = channelId != "msteams" ? IdentityProblem.UnsupportedChannel : IdentityProblem.OtherOrganisation;
+                await WriteAsync(http, CardResponse(TeamsCards.Notice(DecisionTexts.UnknownPerson(TeamsDirectory.Platform, problem))));
+            }
             return;
         }
         switch (Str(activity, "type"))
@@ -70,10 +95,10 @@ public static class TeamsEndpoints
                 await InstallAsync(services, activity, http.RequestAborted);
                 http.Response.StatusCode = StatusCodes.Status200OK;
                 return;
-            case "invoke" when Str(activity, "name") == "adaptiveCard/action":
+            case "invoke" when isInvoke:
                 var response = await InvokeAsync(services, activity, http.RequestAborted);
                 http.Response.StatusCode = StatusCodes.Status200OK;
-                await http.Response.WriteAsync(response.ToJsonString(CardJson.Options), http.RequestAborted);
+                await WriteAsync(http, response);
                 return;
             default:
                 await RememberAsync(services, activity, http.RequestAborted);
@@ -81,6 +106,14 @@ public static class TeamsEndpoints
                 return;
         }
     }
+
+    private static Task WriteAsync(HttpContext http, JsonObject response) =>
+        http.Response.WriteAsync(response.ToJsonString(CardJson.Options), http.RequestAborted);
+
+    /// <summary>The tenant an activity comes from.</summary>
+    private static string? TenantOf(JsonNode activity) => Str(activity["channelData"]?["tenant"], "id") ?? Str(activity["conversation"], "tenantId");
+
+    private static string Trim(string? value) => value is null ? "(none)" : value.Length > 64 ? value[..64] : value;
 
     private static async Task<byte[]?> ReadBodyAsync(HttpContext http)
     {
@@ -146,7 +179,7 @@ public static class TeamsEndpoints
         }, services.GetRequiredService<TimeProvider>().GetUtcNow(), ct);
     }
 
-    /// <summary>A card action: refresh, approve, reject or request info.</summary>
+    /// <summary>A card action: refresh, approve, reject or request info, under the one decision rule.</summary>
     private static async Task<JsonObject> InvokeAsync(IServiceProvider services, JsonNode activity, CancellationToken ct)
     {
         var action = activity["value"]?["action"];
@@ -158,42 +191,40 @@ public static class TeamsEndpoints
         {
             return CardResponse(TeamsCards.Notice("This card does not belong to an approval request."));
         }
+        var decider = await services.GetRequiredService<TeamsDirectory>().DeciderAsync(activity, ct);
         var request = await approvals.GetAsync(approvalId, ct);
         if (request is null)
         {
-            return CardResponse(TeamsCards.Notice("This approval request no longer exists."));
+            return CardResponse(TeamsCards.Notice(DecisionTexts.NotFound));
         }
-        var actor = await ActorAsync(services, activity, ct);
         var refreshUsers = TeamsCards.RefreshUsers(request.Approvers);
-        var mayDecide = ApprovalService.MayDecide(request, actor) && !ApprovalService.IsRequester(request, actor);
+        var refusal = DecisionRule.Refusal(request, decider);
         if (verb == TeamsCards.Refresh)
         {
-            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: mayDecide));
+            // Someone who may not decide sees the card without the request's inputs and context.
+            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: refusal is null, withDetails: refusal is null));
         }
         var kind = TeamsCards.FromVerb(verb);
         if (kind is null)
         {
-            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: mayDecide, notice: "Unknown action.", noticeIsError: true));
+            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: refusal is null, notice: "Unknown action.", noticeIsError: true, withDetails: refusal is null));
+        }
+        if (refusal is not null)
+        {
+            var text = DecisionTexts.For(refusal.Value, request, kind.Value, TeamsDirectory.Platform, decider.Problem)!;
+            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: false, notice: TeamsText.Escape(text, 1000), noticeIsError: true, withDetails: false));
         }
         var notes = Str(data, TeamsCards.NotesInput)?.Trim();
         if (string.IsNullOrEmpty(notes))
         {
             notes = null;
         }
-        if (ApprovalService.IsRequester(request, actor))
-        {
-            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: false, notice: "You requested this action, so you cannot decide it.", noticeIsError: true));
-        }
-        if (!ApprovalService.MayDecide(request, actor))
-        {
-            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: false, notice: "You are not one of the approvers of this request, so nothing was changed.", noticeIsError: true));
-        }
         if (notes is null && kind != TransitionKind.Approve)
         {
             var missing = kind == TransitionKind.Reject ? "A reason is required to reject: write it in Notes, then choose Reject again." : "Write your question in Notes, then choose Request info again.";
             return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: true, notice: missing, noticeIsError: true));
         }
-        var result = await approvals.DecideAsync(approvalId, kind.Value, actor, notes, isAdmin: false, ct);
+        var result = await approvals.DecideAsync(approvalId, kind.Value, decider, notes, ct);
         if (result.Applied)
         {
             var done = kind switch
@@ -205,28 +236,8 @@ public static class TeamsEndpoints
             return CardResponse(TeamsCards.RequestCard(result.Request!, publicBaseUrl, refreshUsers, withActions: true, notice: done));
         }
         var current = result.Request ?? request;
-        return CardResponse(TeamsCards.RequestCard(current, publicBaseUrl, refreshUsers, withActions: false, notice: TeamsCards.AlreadyDecided(current), noticeIsError: true));
-    }
-
-    /// <summary>Who clicked, with the email from the connector's member lookup (how approvers listed by email are matched).</summary>
-    private static async Task<Actor> ActorAsync(IServiceProvider services, JsonNode activity, CancellationToken ct)
-    {
-        var from = activity["from"];
-        var userId = Str(from, "id") ?? "";
-        var aad = Str(from, "aadObjectId");
-        TeamsMember? member = null;
-        if (Str(activity, "serviceUrl") is { } serviceUrl && Str(activity["conversation"], "id") is { } conversation && userId.Length > 0)
-        {
-            try
-            {
-                member = await services.GetRequiredService<IBotConnector>().GetMemberAsync(serviceUrl, conversation, userId, ct);
-            }
-            catch (Exception e) when (e is HttpRequestException or BotConnectorException or TaskCanceledException)
-            {
-                TeamsLog.MemberLookupFailed(services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(TeamsEndpoints)), e);
-            }
-        }
-        return new Actor(member?.Name ?? Str(from, "name") ?? userId, Core.Approvals.Surface.Teams, member?.Email, member?.AadObjectId ?? aad ?? userId);
+        var refused = DecisionTexts.For(result.Outcome, current, kind.Value, TeamsDirectory.Platform, decider.Problem)!;
+        return CardResponse(TeamsCards.RequestCard(current, publicBaseUrl, refreshUsers, withActions: false, notice: TeamsText.Escape(refused, 1000), noticeIsError: true));
     }
 
     private static JsonObject CardResponse(AdaptiveCard card) => new()

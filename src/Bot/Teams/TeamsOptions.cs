@@ -14,6 +14,17 @@ public sealed class TeamsOptions
     /// <summary>For a single-tenant bot; empty for multi-tenant (tokens then come from the botframework.com tenant).</summary>
     public string? TenantId { get; set; }
 
+    /// <summary>The Microsoft Entra tenants whose members may decide (and whose activities are accepted at all).
+    /// Empty means the tenant of <see cref="TenantId"/>; with neither, Teams cannot be enabled.</summary>
+    public List<string> AllowedTenants { get; set; } = [];
+
+    public IReadOnlyList<string> EffectiveAllowedTenants => AllowedTenants.Count > 0
+        ? [.. AllowedTenants.Select(t => t.Trim())]
+        : string.IsNullOrWhiteSpace(TenantId) ? [] : [TenantId.Trim()];
+
+    public bool IsAllowedTenant(string? tenantId) =>
+        !string.IsNullOrWhiteSpace(tenantId) && EffectiveAllowedTenants.Contains(tenantId.Trim(), StringComparer.OrdinalIgnoreCase);
+
     public string OpenIdMetadataUrl { get; set; } = "https://login.botframework.com/v1/.well-known/openidconfiguration";
 
     /// <summary>The OAuth2 token endpoint for outbound calls; empty for the Bot Framework default of the tenant.</summary>

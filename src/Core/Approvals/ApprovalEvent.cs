@@ -9,6 +9,8 @@ public sealed record ApprovalEvent
     public required DateTimeOffset At { get; init; }
     /// <summary>Who acted: an email, a platform user id, an API key name, or <c>system</c>.</summary>
     public string? Actor { get; init; }
+    /// <summary>The API key the actor acted with (for a chat user, the key of the matched approver identity), when there is one.</summary>
+    public string? ActorKeyId { get; init; }
     public required Surface Surface { get; init; }
     /// <summary>JSON object text with kind-specific details, or null.</summary>
     public string? Details { get; init; }

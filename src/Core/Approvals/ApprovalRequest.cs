@@ -25,6 +25,8 @@ public sealed record ApprovalRequest
     public DateTimeOffset? DecidedAt { get; init; }
     public string? DecidedByEmail { get; init; }
     public string? DecidedByUserId { get; init; }
+    /// <summary>The API key of the approver identity that decided (for a chat decision, the key matched by email).</summary>
+    public string? DecidedByKeyId { get; init; }
     public Surface? DecidedVia { get; init; }
     public string? DecisionNotes { get; init; }
     public string? InfoRequestMessage { get; init; }

@@ -74,6 +74,7 @@ public sealed class ApprovalService(
             Kind = EventKinds.Created,
             At = now,
             Actor = requester.AuditName,
+            ActorKeyId = requester.KeyId,
             Surface = requester.Surface,
             Details = route is null ? null : System.Text.Json.JsonSerializer.Serialize(new { route = route.Name }),
         };
@@ -100,9 +101,9 @@ public sealed class ApprovalService(
     /// <summary>The request as callers must see it now (past its deadline it reads <c>expired</c>).</summary>
     public async Task<ApprovalRequest?> GetAsync(Guid id, CancellationToken ct) => (await store.GetAsync(id, ct))?.AsOf(Now);
 
-    /// <summary>An approve, reject or request-info by a person. When the request names its approvers, only they
-    /// (or an admin) may decide; the requester never may.</summary>
-    public async Task<TransitionResult> DecideAsync(Guid id, TransitionKind kind, Actor actor, string? text, bool isAdmin, CancellationToken ct)
+    /// <summary>An approve, reject or request-info by a person, under the one rule of <see cref="DecisionRule"/>:
+    /// a known approver identity, not the requester, on the request's approver list when it has one.</summary>
+    public async Task<TransitionResult> DecideAsync(Guid id, TransitionKind kind, Decider decider, string? text, CancellationToken ct)
     {
         if (kind is not (TransitionKind.Approve or TransitionKind.Reject or TransitionKind.RequestInfo))
         {
@@ -113,27 +114,12 @@ public sealed class ApprovalService(
         {
             return new TransitionResult(TransitionOutcome.NotFound, null);
         }
-        if (IsRequester(current, actor))
+        if (DecisionRule.Refusal(current, decider) is { } refusal)
         {
-            return new TransitionResult(TransitionOutcome.SelfDecision, current.AsOf(Now));
+            return new TransitionResult(refusal, current.AsOf(Now));
         }
-        if (!isAdmin && !MayDecide(current, actor))
-        {
-            return new TransitionResult(TransitionOutcome.NotAnApprover, current.AsOf(Now));
-        }
-        return await TransitionAsync(new TransitionCommand(id, kind, actor, text, Now), ct);
+        return await TransitionAsync(new TransitionCommand(id, kind, decider.Actor, text, Now), ct);
     }
-
-    /// <summary>The same key, or the same person (by email) holding another key.</summary>
-    public static bool IsRequester(ApprovalRequest request, Actor actor) =>
-        (actor.KeyId is not null && actor.KeyId == request.RequesterKeyId)
-        || (actor.Email is not null && string.Equals(actor.Email, request.RequesterEmail, StringComparison.OrdinalIgnoreCase));
-
-    public static bool MayDecide(ApprovalRequest request, Actor actor) =>
-        request.Approvers.Count == 0
-        || request.Approvers.Any(a =>
-            (actor.Email is not null && string.Equals(a, actor.Email, StringComparison.OrdinalIgnoreCase))
-            || (actor.UserId is not null && string.Equals(a, actor.UserId, StringComparison.Ordinal)));
 
     public Task<TransitionResult> CancelAsync(Guid id, Actor actor, CancellationToken ct) =>
         TransitionAsync(new TransitionCommand(id, TransitionKind.Cancel, actor, null, Now), ct);

@@ -35,6 +35,8 @@ public enum TransitionOutcome
     SelfDecision,
     /// <summary>The request names its approvers and the actor is not one of them.</summary>
     NotAnApprover,
+    /// <summary>The actor is not an approver identity known to the server (a chat user without an active approver key).</summary>
+    UnknownPerson,
 }
 
 /// <summary>The result of a transition: the request after it when applied, otherwise its current state

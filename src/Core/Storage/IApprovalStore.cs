@@ -84,6 +84,8 @@ public interface IApiKeyStore
 {
     Task CreateAsync(ApiKeyRecord key, CancellationToken ct);
     Task<ApiKeyRecord?> FindActiveByHashAsync(string keyHash, CancellationToken ct);
+    /// <summary>Keys that are not revoked and carry this email (compared case-insensitively), oldest first.</summary>
+    Task<IReadOnlyList<ApiKeyRecord>> FindActiveByEmailAsync(string email, CancellationToken ct);
     Task<IReadOnlyList<ApiKeyRecord>> ListAsync(CancellationToken ct);
     Task<ApiKeyRecord?> GetAsync(string id, CancellationToken ct);
     /// <summary>Marks the key revoked; false when there is no such key or it was revoked already.</summary>

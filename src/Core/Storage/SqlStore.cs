@@ -20,7 +20,8 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
         id, action_name, action_description, agent_id, run_id, task_id, mission_id, estimated_cost, risk_level, priority,
         action_inputs, context, callback_url, created_at, expires_at, status, decided_at, decided_by_email,
         decided_by_user_id, decided_via, decision_notes, info_request_message, info_response, requester_key_id,
-        requester_email, idempotency_key, request_hash, route_name, approvers, version, updated_at, reminders_sent, escalation_level, follow_up_at
+        requester_email, idempotency_key, request_hash, route_name, approvers, version, updated_at, reminders_sent, escalation_level, follow_up_at,
+        decided_by_key_id
         """;
 
     static SqlStore() => DefaultTypeMap.MatchNamesWithUnderscores = true;
@@ -34,7 +35,8 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
         VALUES (@Id, @ActionName, @ActionDescription, @AgentId, @RunId, @TaskId, @MissionId, @EstimatedCostValue, @RiskLevel,
                 @Priority, @ActionInputs, @Context, @CallbackUrl, @CreatedAt, @ExpiresAt, @Status, @DecidedAt,
                 @DecidedByEmail, @DecidedByUserId, @DecidedVia, @DecisionNotes, @InfoRequestMessage, @InfoResponse,
-                @RequesterKeyId, @RequesterEmail, @IdempotencyKey, @RequestHash, @RouteName, @Approvers, @Version, @UpdatedAt, @RemindersSent, @EscalationLevel, @FollowUpAt)
+                @RequesterKeyId, @RequesterEmail, @IdempotencyKey, @RequestHash, @RouteName, @Approvers, @Version, @UpdatedAt, @RemindersSent, @EscalationLevel, @FollowUpAt,
+                @DecidedByKeyId)
         ON CONFLICT (requester_key_id, idempotency_key) DO NOTHING
         """;
 
@@ -90,7 +92,7 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
         var set = kind switch
         {
             TransitionKind.Approve or TransitionKind.Reject =>
-                ", decided_at = @now, decided_by_email = @email, decided_by_user_id = @userId, decided_via = @surface, decision_notes = @text",
+                ", decided_at = @now, decided_by_email = @email, decided_by_user_id = @userId, decided_by_key_id = @keyId, decided_via = @surface, decision_notes = @text",
             TransitionKind.RequestInfo => ", info_request_message = @text, info_response = NULL",
             TransitionKind.Respond => ", info_response = @text",
             TransitionKind.Cancel => ", decided_at = @now, decided_via = @surface",
@@ -148,6 +150,7 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
                     Kind = TransitionRules.EventKind(command.Kind),
                     At = command.Kind == TransitionKind.Expire ? TimeConversions.FromUnixMicroseconds(row.ExpiresAt) : command.Now,
                     Actor = command.Actor.AuditName,
+                    ActorKeyId = command.Actor.KeyId,
                     Surface = command.Actor.Surface,
                     Details = details,
                 }, ct);
@@ -175,8 +178,8 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
     }
 
     private const string InsertEventSql = """
-        INSERT INTO approval_events (approval_id, kind, at, actor, surface, details)
-        VALUES (@ApprovalId, @Kind, @At, @Actor, @Surface, @Details)
+        INSERT INTO approval_events (approval_id, kind, at, actor, actor_key_id, surface, details)
+        VALUES (@ApprovalId, @Kind, @At, @Actor, @ActorKeyId, @Surface, @Details)
         """;
 
     private static Task InsertEventAsync(DbConnection connection, DbTransaction? tx, ApprovalEvent e, CancellationToken ct) =>
@@ -186,6 +189,7 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
             e.Kind,
             At = e.At.ToUnixMicroseconds(),
             e.Actor,
+            e.ActorKeyId,
             Surface = e.Surface.ToWire(),
             e.Details,
         }, tx, cancellationToken: ct));
@@ -200,7 +204,7 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
     {
         await using var connection = await database.OpenAsync(ct);
         var rows = await connection.QueryAsync<EventRow>(new CommandDefinition(
-            "SELECT id, approval_id, kind, at, actor, surface, details FROM approval_events WHERE approval_id = @id ORDER BY id",
+            "SELECT id, approval_id, kind, at, actor, actor_key_id, surface, details FROM approval_events WHERE approval_id = @id ORDER BY id",
             new { id = IdText(id) }, cancellationToken: ct));
         return [.. rows.Select(r => r.ToModel())];
     }
@@ -424,6 +428,15 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
         var row = await connection.QuerySingleOrDefaultAsync<KeyRow>(new CommandDefinition(
             $"SELECT {KeyColumns} FROM api_keys WHERE key_hash = @keyHash AND revoked_at IS NULL", new { keyHash }, cancellationToken: ct));
         return row?.ToModel();
+    }
+
+    public async Task<IReadOnlyList<ApiKeyRecord>> FindActiveByEmailAsync(string email, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var rows = await connection.QueryAsync<KeyRow>(new CommandDefinition(
+            $"SELECT {KeyColumns} FROM api_keys WHERE lower(email) = lower(@email) AND revoked_at IS NULL ORDER BY created_at, id",
+            new { email }, cancellationToken: ct));
+        return [.. rows.Select(r => r.ToModel())];
     }
 
     public async Task<IReadOnlyList<ApiKeyRecord>> ListAsync(CancellationToken ct)
@@ -683,6 +696,7 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
         public long? DecidedAt { get; set; }
         public string? DecidedByEmail { get; set; }
         public string? DecidedByUserId { get; set; }
+        public string? DecidedByKeyId { get; set; }
         public string? DecidedVia { get; set; }
         public string? DecisionNotes { get; set; }
         public string? InfoRequestMessage { get; set; }
@@ -720,6 +734,7 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
             DecidedAt = r.DecidedAt?.ToUnixMicroseconds(),
             DecidedByEmail = r.DecidedByEmail,
             DecidedByUserId = r.DecidedByUserId,
+            DecidedByKeyId = r.DecidedByKeyId,
             DecidedVia = r.DecidedVia?.ToWire(),
             DecisionNotes = r.DecisionNotes,
             InfoRequestMessage = r.InfoRequestMessage,
@@ -764,6 +779,7 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
             DecidedAt = TimeConversions.FromUnixMicroseconds(DecidedAt),
             DecidedByEmail = DecidedByEmail,
             DecidedByUserId = DecidedByUserId,
+            DecidedByKeyId = DecidedByKeyId,
             DecidedVia = DecidedVia is null ? null : WireNames.ParseSurface(DecidedVia),
             DecisionNotes = DecisionNotes,
             InfoRequestMessage = InfoRequestMessage,
@@ -788,6 +804,7 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
         public string Kind { get; set; } = "";
         public long At { get; set; }
         public string? Actor { get; set; }
+        public string? ActorKeyId { get; set; }
         public string Surface { get; set; } = "";
         public string? Details { get; set; }
 
@@ -798,6 +815,7 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
             Kind = Kind,
             At = TimeConversions.FromUnixMicroseconds(At),
             Actor = Actor,
+            ActorKeyId = ActorKeyId,
             Surface = WireNames.ParseSurface(Surface),
             Details = Details,
         };

@@ -1,0 +1,170 @@
+using System.Globalization;
+
+namespace AgentSentinel.Core.Approvals;
+
+/// <summary>A person the server knows as an approver: today an active approver- or admin-scoped API key with an
+/// email (or the configured bootstrap admin). <see cref="KeyId"/> is recorded with every decision the person makes.</summary>
+public sealed record ApproverIdentity(string KeyId, string Name, string? Email, bool IsAdmin);
+
+/// <summary>Why a chat user could not be matched to an approver identity. Each surface maps what its platform said to
+/// one of these; <see cref="DecisionTexts"/> words them the same way everywhere.</summary>
+public enum IdentityProblem
+{
+    /// <summary>The platform confirmed an email, but no active approver identity has it.</summary>
+    NoApproverWithEmail,
+    /// <summary>The platform has no email for the user, or has not confirmed it.</summary>
+    NoVerifiedEmail,
+    /// <summary>The account is deactivated, deleted or unknown to the platform.</summary>
+    NotAnActiveMember,
+    /// <summary>The account belongs to another workspace or organisation (Slack Connect, a foreign tenant).</summary>
+    OtherOrganisation,
+    /// <summary>A guest account.</summary>
+    Guest,
+    /// <summary>A bot or app, not a person.</summary>
+    Bot,
+    /// <summary>The platform could not tell who clicked (its lookup failed or timed out).</summary>
+    LookupFailed,
+    /// <summary>The click came from a channel or client this server does not accept decisions from.</summary>
+    UnsupportedChannel,
+}
+
+/// <summary>Who asks to decide, as a surface established it: a known approver identity, or nobody the server knows
+/// (with the reason). <see cref="PlatformUserId"/> is the chat user id (Slack user id, Teams AAD object id), which a
+/// request's approver list may name.</summary>
+public sealed record Decider
+{
+    public ApproverIdentity? Identity { get; init; }
+    public required Surface Surface { get; init; }
+    public required string DisplayName { get; init; }
+    public string? PlatformUserId { get; init; }
+    public IdentityProblem? Problem { get; init; }
+
+    public bool IsKnown => Identity is not null;
+
+    /// <summary>The actor recorded with the decision: the identity's email and key id, the platform id.</summary>
+    public Actor Actor => new(DisplayName, Surface, Identity?.Email, PlatformUserId, Identity?.KeyId);
+
+    public static Decider Known(ApproverIdentity identity, Surface surface, string? displayName = null, string? platformUserId = null) => new()
+    {
+        Identity = identity,
+        Surface = surface,
+        DisplayName = displayName ?? identity.Name,
+        PlatformUserId = platformUserId,
+    };
+
+    public static Decider Unknown(Surface surface, string displayName, string? platformUserId, IdentityProblem problem) => new()
+    {
+        Surface = surface,
+        DisplayName = displayName,
+        PlatformUserId = platformUserId,
+        Problem = problem,
+    };
+}
+
+/// <summary>
+/// Who may decide a request, on every surface (API, console, Slack, Teams): an approver identity known to the server,
+/// not the requester, and, when the request lists its approvers, on that list (by email, or by the chat user id the
+/// list names). Admin identities may decide any request but their own. Surfaces render the outcome with
+/// <see cref="DecisionTexts"/>; they never decide on their own.
+/// </summary>
+public static class DecisionRule
+{
+    /// <summary>Null when <paramref name="decider"/> may decide <paramref name="request"/> (its state aside); otherwise
+    /// <see cref="TransitionOutcome.UnknownPerson"/>, <see cref="TransitionOutcome.SelfDecision"/> or
+    /// <see cref="TransitionOutcome.NotAnApprover"/>.</summary>
+    public static TransitionOutcome? Refusal(ApprovalRequest request, Decider decider)
+    {
+        if (decider.Identity is not { } identity)
+        {
+            return TransitionOutcome.UnknownPerson;
+        }
+        if (IsRequester(request, decider.Actor))
+        {
+            return TransitionOutcome.SelfDecision;
+        }
+        if (identity.IsAdmin || request.Approvers.Count == 0)
+        {
+            return null;
+        }
+        var listed = request.Approvers.Any(a =>
+            (identity.Email is not null && string.Equals(a, identity.Email, StringComparison.OrdinalIgnoreCase))
+            || (decider.PlatformUserId is not null && string.Equals(a, decider.PlatformUserId, StringComparison.Ordinal)));
+        return listed ? null : TransitionOutcome.NotAnApprover;
+    }
+
+    public static bool MayDecide(ApprovalRequest request, Decider decider) => Refusal(request, decider) is null;
+
+    /// <summary>The same key, or the same person (by email) holding another key.</summary>
+    public static bool IsRequester(ApprovalRequest request, Actor actor) =>
+        (actor.KeyId is not null && actor.KeyId == request.RequesterKeyId)
+        || (actor.Email is not null && string.Equals(actor.Email, request.RequesterEmail, StringComparison.OrdinalIgnoreCase));
+}
+
+/// <summary>Every refusal of a decision, worded once for every surface. Plain text: a surface escapes it for its
+/// markup (Slack mrkdwn, Teams markdown) and never rewords it.</summary>
+public static class DecisionTexts
+{
+    public const string NotOnList = "You are not one of the approvers of this request, so nothing was changed.";
+
+    public const string Requester = "You requested this action, so you cannot decide it; nothing was changed.";
+
+    public const string NotFound = "This approval request does not exist.";
+
+    /// <summary>For a chat user the server cannot match to an approver identity.</summary>
+    public static string UnknownPerson(string platform, IdentityProblem? problem)
+    {
+        if (problem == IdentityProblem.LookupFailed)
+        {
+            return $"{platform} did not tell this server who you are in time, so nothing was changed; please try again.";
+        }
+        var why = problem switch
+        {
+            IdentityProblem.NoVerifiedEmail => $" {platform} has not confirmed an email address for your account.",
+            IdentityProblem.NotAnActiveMember => $" {platform} does not show you as an active member.",
+            IdentityProblem.OtherOrganisation => " Your account belongs to another workspace or organisation.",
+            IdentityProblem.Guest => " Guest accounts cannot decide.",
+            IdentityProblem.Bot => " Bots and apps cannot decide.",
+            IdentityProblem.UnsupportedChannel => " Decisions are accepted only from this server's own workspace and channels.",
+            _ => "",
+        };
+        return $"You are not an approver known to this server, so nothing was changed.{why} "
+            + $"To decide requests, ask an admin to create an approver key with your {platform} email address.";
+    }
+
+    /// <summary>The text for a refused decision, or null when <paramref name="outcome"/> is not a refusal.</summary>
+    public static string? For(TransitionOutcome outcome, ApprovalRequest? request, TransitionKind kind, string platform, IdentityProblem? problem = null) => outcome switch
+    {
+        TransitionOutcome.Applied => null,
+        TransitionOutcome.UnknownPerson => UnknownPerson(platform, problem),
+        TransitionOutcome.SelfDecision => Requester,
+        TransitionOutcome.NotAnApprover => NotOnList,
+        TransitionOutcome.NotFound => NotFound,
+        _ => request is null ? NotFound : State(request, kind, outcome == TransitionOutcome.PastDeadline),
+    };
+
+    /// <summary>Why the request's state refuses <paramref name="kind"/> (already decided, expired, cancelled...).</summary>
+    public static string State(ApprovalRequest r, TransitionKind kind, bool pastDeadline = false)
+    {
+        if (pastDeadline || r.Status == ApprovalStatus.Expired)
+        {
+            return $"This request expired at {Utc(r.ExpiresAt)} (its deadline passed); nothing can change it now.";
+        }
+        return r.Status switch
+        {
+            ApprovalStatus.Approved or ApprovalStatus.Rejected =>
+                $"This request was already {r.Status.ToWire()} by {r.DecidedByEmail ?? r.DecidedByUserId ?? "someone"} at {Utc(r.DecidedAt ?? r.UpdatedAt)}; nothing was changed.",
+            ApprovalStatus.Cancelled => $"This request was cancelled by the agent at {Utc(r.DecidedAt ?? r.UpdatedAt)}; nothing was changed.",
+            ApprovalStatus.InfoRequested when kind == TransitionKind.RequestInfo =>
+                "This request is already waiting for the agent's answer; you can still approve or reject it.",
+            ApprovalStatus.InfoRequested => "This request is waiting for the agent's answer to a question.",
+            _ when kind == TransitionKind.Respond => "This request is not waiting for an answer.",
+            _ => "This request is still pending.",
+        };
+    }
+
+    /// <summary>The note <c>/approvals</c> (and similar listings) shows a person it lists nothing for because they are unknown.</summary>
+    public static string NothingListed(string platform, IdentityProblem? problem) =>
+        "Nothing is listed for you. " + UnknownPerson(platform, problem).Replace(", so nothing was changed.", ".", StringComparison.Ordinal);
+
+    public static string Utc(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture);
+}
