@@ -511,6 +511,47 @@ public abstract partial class ApprovalsApiTests(AppFixture fixture)
     }
 
     [Fact]
+    public async Task An_approver_key_needs_an_email_and_an_admin_or_agent_key_does_not()
+    {
+        using var admin = App.Client();
+        foreach (var scopes in new[] { new[] { "approver" }, new[] { "agent", "approver" }, new[] { "approver", "admin" } })
+        {
+            var refused = await admin.PostJsonAsync("/api/v1/admin/api-keys", new { name = "no email", scopes });
+            await refused.AssertProblemAsync(HttpStatusCode.BadRequest, "email is required");
+        }
+        var field = await (await admin.PostJsonAsync("/api/v1/admin/api-keys", new { name = "no email", scopes = new[] { "approver" }, email = (string?)null })).Json();
+        Assert.Equal("email", field.Str("field"));
+        foreach (var scopes in new[] { new[] { "admin" }, new[] { "agent" } })
+        {
+            Assert.Equal(HttpStatusCode.Created, (await admin.PostJsonAsync("/api/v1/admin/api-keys", new { name = "no email", scopes })).StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task Every_decision_records_the_deciding_key()
+    {
+        using var agent = await AgentAsync();
+        var (approverKeyId, approverKey) = await App.CreateKeyWithIdAsync("keyed approver", [Scopes.Approver], "keyed@example.com");
+        using var approver = App.Client(approverKey);
+        var asked = (await agent.CreateApprovalAsync()).Id();
+        Assert.Equal(HttpStatusCode.OK, (await approver.PostJsonAsync($"/api/v1/approvals/{asked}/request-info", new { question = "Which?" })).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await approver.PostJsonAsync($"/api/v1/approvals/{asked}/approve", new { notes = "fine" })).StatusCode);
+        var detail = await (await approver.GetAsync($"/api/v1/approvals/{asked}", Ct)).Json();
+        Assert.Equal(approverKeyId, detail.Str("decided_by_key_id"));
+        var events = detail["events"]!.AsArray();
+        Assert.All(events.Where(e => e!.Str("kind") is "info_requested" or "approved"), e => Assert.Equal(approverKeyId, e!.Str("actor_key_id")));
+        Assert.NotNull(events.Single(e => e!.Str("kind") == "created")!.Str("actor_key_id"));
+        Assert.NotEqual(approverKeyId, events.Single(e => e!.Str("kind") == "created")!.Str("actor_key_id"));
+
+        // An admin key without an email decides through the API, recorded under its id.
+        var (adminKeyId, adminKey) = await App.CreateKeyWithIdAsync("mailless admin", [Scopes.Admin]);
+        using var admin = App.Client(adminKey);
+        var rejected = (await agent.CreateApprovalAsync()).Id();
+        Assert.Equal(HttpStatusCode.OK, (await admin.PostJsonAsync($"/api/v1/approvals/{rejected}/reject", new { reason = "no" })).StatusCode);
+        Assert.Equal(adminKeyId, (await (await admin.GetAsync($"/api/v1/approvals/{rejected}", Ct)).Json()).Str("decided_by_key_id"));
+    }
+
+    [Fact]
     public async Task Health_openapi_and_reference_are_served()
     {
         using var anonymous = App.Client(null);

@@ -63,6 +63,7 @@ public sealed class StartupTests
     [InlineData("AgentSentinel:Digest:Slack:Channel", "#managers", "AgentSentinel:Digest:Slack:Channel")]
     [InlineData("AgentSentinel:Console:SessionIdleTimeout", "00:00:10", "AgentSentinel:Console:SessionIdleTimeout")]
     [InlineData("AgentSentinel:Console:SessionLifetime", "00:30:00", "AgentSentinel:Console:SessionLifetime")]
+    [InlineData("AgentSentinel:Teams:AppId", "00000000-1111-2222-3333-444444444444", "AgentSentinel:Teams:AllowedTenants")]
     public async Task A_wrong_setting_stops_start_up_with_a_message_naming_it(string key, string value, string named)
     {
         // The host exactly as Program.cs builds it, started on a loopback port.

@@ -42,6 +42,7 @@ public sealed class DigestPostingTests : IAsyncLifetime
             ["AgentSentinel:Teams:AppPassword"] = FakeBotConnector.AppPassword,
             ["AgentSentinel:Teams:OpenIdMetadataUrl"] = _bot.MetadataUrl,
             ["AgentSentinel:Teams:TokenUrl"] = _bot.TokenUrl,
+            ["AgentSentinel:Teams:TenantId"] = FakeBotConnector.TenantId,
             ["AgentSentinel:Digest:Cron"] = "30 8 * * 1",
             ["AgentSentinel:Digest:Slack:Channel"] = SlackChannel,
             ["AgentSentinel:Digest:Teams:Channel"] = TeamsChannel,

@@ -48,6 +48,9 @@ public sealed class FollowUpFlowTests : IAsyncLifetime
         });
         _ = _app.Server;
         _agent = _app.Client(await _app.CreateKeyAsync("agent", [Scopes.Agent]));
+        // Chat users decide as the approver identities their verified emails match.
+        await _app.CreateKeyAsync("alice", [Scopes.Approver], "alice@example.com");
+        await _app.CreateKeyAsync("boss", [Scopes.Approver], "boss@example.com");
         _anonymous = _app.Client(null);
         var install = new HttpRequestMessage(HttpMethod.Post, "/api/messages") { Content = JsonContent.Create(_bot.ConversationUpdate(TeamsChannel, "29:alice", "aad-alice")) };
         install.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _bot.SignToken());

@@ -17,6 +17,7 @@ public sealed class SlackFlowTests : IAsyncLifetime
     private AgentSentinelApp _app = null!;
     private HttpClient _agent = null!;
     private HttpClient _slackClient = null!;
+    private string _aliceKeyId = null!;
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     public async ValueTask InitializeAsync()
@@ -25,6 +26,7 @@ public sealed class SlackFlowTests : IAsyncLifetime
         _slack.Users["U0ALICE"] = ("Alice", "alice@example.com");
         _slack.Users["U0BOB"] = ("Bob", "bob@example.com");
         _slack.Users["U0CAROL"] = ("Carol", "carol@example.com");
+        _slack.Users["U0DAN"] = ("Dan", "dan@example.com");
         _slack.Users["U0EVE"] = ("Eve", "eve@example.com");
         _app = new AgentSentinelApp(await TestStorage.CreateAsync(StorageProvider.Sqlite, "slack"), runJobServer: true, settings: new Dictionary<string, string?>(_slack.HostSettings())
         {
@@ -41,6 +43,12 @@ public sealed class SlackFlowTests : IAsyncLifetime
         });
         _ = _app.Server;
         _agent = _app.Client(await _app.CreateKeyAsync("agent", [Scopes.Agent]));
+        // Slack users decide as the approver identities their confirmed emails match; Eve has no key.
+        _aliceKeyId = (await _app.CreateKeyWithIdAsync("alice", [Scopes.Approver], "alice@example.com")).Id;
+        foreach (var person in new[] { "bob", "carol", "dan" })
+        {
+            await _app.CreateKeyAsync(person, [Scopes.Approver], $"{person}@example.com");
+        }
         _slackClient = _app.Client(null);
     }
 
@@ -123,6 +131,10 @@ public sealed class SlackFlowTests : IAsyncLifetime
         Assert.Equal("U0ALICE", (string?)poll["decided_by_user_id"]);
         Assert.Equal("slack", (string?)poll["decided_via"]);
         Assert.Equal("Looks right", (string?)poll["decision_notes"]);
+        // The decision is recorded under the key of the approver identity Alice's email matched.
+        var detail = await (await _app.Client().GetAsync($"/api/v1/approvals/{id}", Ct)).Content.ReadFromJsonAsync<JsonObject>(Ct);
+        Assert.Equal(_aliceKeyId, (string?)detail!["decided_by_key_id"]);
+        Assert.Equal(_aliceKeyId, (string?)detail["events"]!.AsArray().Single(e => (string?)e!["kind"] == "approved")!["actor_key_id"]);
 
         var updated = await _slack.WaitForAsync(s => s.Messages("C0PAY").FirstOrDefault(m => (string?)m["ts"] == ts && Block(m, "outcome") is not null), what: "the updated message");
         Assert.Null(Block(updated, "decision"));
@@ -155,19 +167,19 @@ public sealed class SlackFlowTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Someone_who_is_not_an_approver_is_told_so_privately_and_nothing_changes()
+    public async Task An_approver_who_is_not_on_the_requests_list_is_told_so_privately_and_nothing_changes()
     {
         var (id, message) = await CreateAndAwaitPostAsync(new { action_name = "transfer_funds" });
-        var click = await ClickAsync("U0EVE", "approve", id, (string)message["ts"]!);
+        var click = await ClickAsync("U0DAN", "approve", id, (string)message["ts"]!);
         Assert.Equal(HttpStatusCode.OK, click.StatusCode);
         var ephemeral = await _slack.WaitForAsync(s => s.CallsTo("chat.postEphemeral").FirstOrDefault(), what: "the ephemeral reply");
-        Assert.Equal("U0EVE", (string?)ephemeral.Body["user"]);
+        Assert.Equal("U0DAN", (string?)ephemeral.Body["user"]);
         Assert.Equal("C0PAY", (string?)ephemeral.Body["channel"]);
         Assert.Contains("not one of the approvers", (string?)ephemeral.Body["text"], StringComparison.Ordinal);
         Assert.Empty(_slack.CallsTo("views.open"));
 
         // A forged submission without a click is refused as well.
-        var submit = await (await SubmitAsync("U0EVE", "decision_approve", id, null)).Content.ReadFromJsonAsync<JsonObject>(Ct);
+        var submit = await (await SubmitAsync("U0DAN", "decision_approve", id, null)).Content.ReadFromJsonAsync<JsonObject>(Ct);
         Assert.Equal("errors", (string?)submit!["response_action"]);
         Assert.Equal("pending", (string?)(await PollAsync(id))["status"]);
     }
@@ -317,8 +329,10 @@ public sealed class SlackFlowTests : IAsyncLifetime
         Assert.Contains(other, text, StringComparison.Ordinal); // the default route names no approvers
         Assert.DoesNotContain("<!channel>", text, StringComparison.Ordinal);
 
-        var eve = await (await SendAsync("/slack/commands", form.Replace("U0ALICE", "U0EVE", StringComparison.Ordinal))).Content.ReadFromJsonAsync<JsonObject>(Ct);
-        Assert.DoesNotContain(id, eve!["blocks"]!.ToJsonString(), StringComparison.Ordinal);
+        // Dan is an approver, but not of the payments route.
+        var dan = await (await SendAsync("/slack/commands", form.Replace("U0ALICE", "U0DAN", StringComparison.Ordinal))).Content.ReadFromJsonAsync<JsonObject>(Ct);
+        Assert.DoesNotContain(id, dan!["blocks"]!.ToJsonString(), StringComparison.Ordinal);
+        Assert.Contains(other, dan["blocks"]!.ToJsonString(), StringComparison.Ordinal);
     }
 }
 

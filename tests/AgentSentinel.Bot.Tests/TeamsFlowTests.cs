@@ -26,6 +26,7 @@ public sealed class TeamsFlowTests : IAsyncLifetime
         _bot = await FakeBotConnector.StartAsync();
         _bot.Members["29:alice"] = ("Alice", AliceAad, "alice@example.com");
         _bot.Members["29:bob"] = ("Bob", "aad-bob-0002", "bob@example.com");
+        _bot.Members["29:dan"] = ("Dan", "aad-dan-0004", "dan@example.com");
         _bot.Members["29:eve"] = ("Eve", "aad-eve-0003", "eve@example.com");
         _app = new AgentSentinelApp(await TestStorage.CreateAsync(StorageProvider.Sqlite, "teams"), runJobServer: true, settings: new Dictionary<string, string?>(_bot.HostSettings())
         {
@@ -36,6 +37,11 @@ public sealed class TeamsFlowTests : IAsyncLifetime
         });
         _ = _app.Server;
         _agent = _app.Client(await _app.CreateKeyAsync("agent", [Scopes.Agent]));
+        // Teams members decide as the approver identities their emails match; Eve has no key.
+        foreach (var person in new[] { "alice", "bob", "dan" })
+        {
+            await _app.CreateKeyAsync(person, [Scopes.Approver], $"{person}@example.com");
+        }
         _teams = _app.Client(null);
         var install = await SendActivityAsync(_bot.ConversationUpdate(Channel, "29:alice", AliceAad));
         Assert.Equal(HttpStatusCode.OK, install.StatusCode);
@@ -159,10 +165,10 @@ public sealed class TeamsFlowTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Someone_who_is_not_an_approver_is_told_so_and_nothing_changes()
+    public async Task An_approver_who_is_not_on_the_requests_list_is_told_so_and_nothing_changes()
     {
         var (id, _) = await CreateAndAwaitCardAsync(new { action_name = "transfer_funds" });
-        var invoke = await (await SendActivityAsync(_bot.Invoke(Channel, "29:eve", "approve", id, null, ConversationOf(Channel, "1")))).Content.ReadFromJsonAsync<JsonObject>(Ct);
+        var invoke = await (await SendActivityAsync(_bot.Invoke(Channel, "29:dan", "approve", id, null, ConversationOf(Channel, "1")))).Content.ReadFromJsonAsync<JsonObject>(Ct);
         Assert.Contains("not one of the approvers", (string)Element(invoke!["value"]!.AsObject(), "notice")!["text"]!, StringComparison.Ordinal);
         Assert.Null(invoke["value"]!["actions"]);
         Assert.Equal("pending", (string?)(await PollAsync(id))["status"]);

@@ -87,12 +87,23 @@ public sealed class AgentSentinelApp : WebApplicationFactory<Program>
     }
 
     /// <summary>Creates an API key through the admin API and returns the key itself.</summary>
-    public async Task<string> CreateKeyAsync(string name, string[] scopes, string? email = null)
+    public async Task<string> CreateKeyAsync(string name, string[] scopes, string? email = null) =>
+        (await CreateKeyWithIdAsync(name, scopes, email)).Key;
+
+    /// <summary>Creates an API key through the admin API and returns its id and the key.</summary>
+    public async Task<(string Id, string Key)> CreateKeyWithIdAsync(string name, string[] scopes, string? email = null)
     {
         using var admin = Client();
         var response = await admin.PostAsJsonAsync("/api/v1/admin/api-keys", new { name, scopes, email });
         response.EnsureSuccessStatusCode();
         using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        return doc.RootElement.GetProperty("key").GetString()!;
+        return (doc.RootElement.GetProperty("id").GetString()!, doc.RootElement.GetProperty("key").GetString()!);
+    }
+
+    /// <summary>Revokes an API key through the admin API.</summary>
+    public async Task RevokeKeyAsync(string id)
+    {
+        using var admin = Client();
+        (await admin.DeleteAsync($"/api/v1/admin/api-keys/{Uri.EscapeDataString(id)}")).EnsureSuccessStatusCode();
     }
 }

@@ -14,6 +14,16 @@ using Microsoft.IdentityModel.Tokens;
 
 namespace AgentSentinel.Testing;
 
+/// <summary>A member of a conversation, as the connector's member lookup describes it.</summary>
+public sealed record TeamsTestMember(string Name, string AadObjectId, string? Email)
+{
+    public string TenantId { get; init; } = FakeBotConnector.TenantId;
+    /// <summary><c>user</c>, <c>guest</c> or <c>bot</c>.</summary>
+    public string UserRole { get; init; } = "user";
+
+    public static implicit operator TeamsTestMember((string Name, string AadObjectId, string Email) member) => new(member.Name, member.AadObjectId, member.Email);
+}
+
 /// <summary>
 /// The Bot Framework as a test sees it, on loopback: OpenID metadata and signing keys (so tests sign inbound tokens
 /// with a local key), a client-credentials token endpoint, and a Bot Connector that records what the bot sent, answers
@@ -36,8 +46,9 @@ public sealed class FakeBotConnector : IAsyncDisposable
 
     public ConcurrentQueue<Call> Calls { get; } = new();
 
-    /// <summary>Members the connector knows: Teams user id to (name, AAD object id, email).</summary>
-    public ConcurrentDictionary<string, (string Name, string AadObjectId, string Email)> Members { get; } = new();
+    /// <summary>Members the connector knows: Teams user id to the member (a name, AAD object id and email triple
+    /// converts to a user of <see cref="TenantId"/>).</summary>
+    public ConcurrentDictionary<string, TeamsTestMember> Members { get; } = new();
 
     public Uri BaseUrl { get; private set; } = null!;
 
@@ -55,6 +66,7 @@ public sealed class FakeBotConnector : IAsyncDisposable
         new("AgentSentinel:Teams:AppPassword", AppPassword),
         new("AgentSentinel:Teams:OpenIdMetadataUrl", MetadataUrl),
         new("AgentSentinel:Teams:TokenUrl", TokenUrl),
+        new("AgentSentinel:Teams:AllowedTenants:0", TenantId),
     ];
 
     public int TokensIssued => _tokens;
@@ -267,12 +279,34 @@ public sealed class FakeBotConnector : IAsyncDisposable
         }
     }
 
+    /// <summary>As the connector answers <c>GET members/{id}</c>: the member with its tenant and role, 404 for someone
+    /// who is not a member, or the next queued fault of the <c>member</c> operation.</summary>
     private IResult MemberAsync(HttpContext http, string id, string userId)
     {
         Calls.Enqueue(new Call("member", "GET", http.Request.Path, null, http.Request.Headers.Authorization.ToString()));
+        if (!http.Request.Headers.Authorization.ToString().StartsWith("Bearer connector-token-", StringComparison.Ordinal))
+        {
+            return Results.StatusCode(401);
+        }
+        if (_faults.TryGetValue("member", out var queue) && queue.TryDequeue(out var fault))
+        {
+            return fault == HttpStatusCode.NotFound
+                ? Results.Json(new { error = new { code = "MemberNotFoundInConversation", message = "The member was not found in the conversation." } }, statusCode: 404)
+                : Results.StatusCode((int)fault);
+        }
         return Members.TryGetValue(userId, out var m)
-            ? Results.Json(new { id = userId, name = m.Name, aadObjectId = m.AadObjectId, email = m.Email, userPrincipalName = m.Email, tenantId = TenantId })
-            : Results.Json(new { error = new { code = "NotFound" } }, statusCode: 404);
+            ? Results.Json(new
+            {
+                id = userId,
+                name = m.Name,
+                aadObjectId = m.AadObjectId,
+                givenName = m.Name,
+                email = m.Email,
+                userPrincipalName = m.Email,
+                tenantId = m.TenantId,
+                userRole = m.UserRole,
+            })
+            : Results.Json(new { error = new { code = "MemberNotFoundInConversation", message = "The member was not found in the conversation." } }, statusCode: 404);
     }
 
     public async ValueTask DisposeAsync()

@@ -20,6 +20,8 @@ namespace AgentSentinel.Testing;
 public sealed class FakeSlackServer : IAsyncDisposable
 {
     public const string Token = "xoxb-test-token";
+    /// <summary>The workspace the app is installed in; signed payloads from <see cref="SlackRequests"/> come from it.</summary>
+    public const string TeamId = "T0TEAM";
 
     private WebApplication _app = null!;
     private readonly ConcurrentDictionary<string, ConcurrentQueue<SlackFault>> _faults = new();
@@ -55,7 +57,9 @@ public sealed class FakeSlackServer : IAsyncDisposable
     /// <summary>How many 429s this server has answered (queued, random and per-channel limit).</summary>
     public long RateLimitedCount => Interlocked.Read(ref _rateLimited);
 
-    public ConcurrentDictionary<string, (string Name, string Email)> Users { get; } = new();
+    /// <summary>The workspace's users, as <c>users.info</c> describes them (a name and email pair converts to an
+    /// active member of <see cref="TeamId"/> whose email Slack has confirmed).</summary>
+    public ConcurrentDictionary<string, SlackTestUser> Users { get; } = new();
 
     public Uri BaseUrl { get; private set; } = null!;
 
@@ -244,11 +248,18 @@ public sealed class FakeSlackServer : IAsyncDisposable
         return new JsonObject { ["ok"] = true, ["channel"] = body["channel"]!.DeepClone(), ["ts"] = body["ts"]!.DeepClone() };
     }
 
+    /// <summary>As Slack answers <c>users.info</c>: the user object with its team, flags and profile; the email only
+    /// when the user has one (and the token may read it), and <c>is_email_confirmed</c> as Slack reports it.</summary>
     private JsonObject UserInfo(string? id)
     {
         if (id is null || !Users.TryGetValue(id, out var user))
         {
             return new JsonObject { ["ok"] = false, ["error"] = "user_not_found" };
+        }
+        var profile = new JsonObject { ["real_name"] = user.Name, ["display_name"] = user.Name, ["team"] = user.TeamId };
+        if (user.Email is not null)
+        {
+            profile["email"] = user.Email;
         }
         return new JsonObject
         {
@@ -256,11 +267,21 @@ public sealed class FakeSlackServer : IAsyncDisposable
             ["user"] = new JsonObject
             {
                 ["id"] = id,
-                ["name"] = user.Name,
+                ["team_id"] = user.TeamId,
+                ["name"] = user.Name.ToLowerInvariant(),
                 ["real_name"] = user.Name,
-                ["is_bot"] = false,
-                ["deleted"] = false,
-                ["profile"] = new JsonObject { ["email"] = user.Email, ["real_name"] = user.Name },
+                ["deleted"] = user.Deleted,
+                ["is_bot"] = user.IsBot,
+                ["is_app_user"] = false,
+                ["is_admin"] = false,
+                ["is_owner"] = false,
+                ["is_restricted"] = user.IsRestricted || user.IsUltraRestricted,
+                ["is_ultra_restricted"] = user.IsUltraRestricted,
+                ["is_stranger"] = user.IsStranger,
+                ["is_email_confirmed"] = user.IsEmailConfirmed,
+                ["tz"] = "Europe/Paris",
+                ["updated"] = 1764000000,
+                ["profile"] = profile,
             },
         };
     }
@@ -277,6 +298,23 @@ public sealed class FakeSlackServer : IAsyncDisposable
     }
 
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+}
+
+/// <summary>A user of the fake workspace, with the <c>users.info</c> fields the server relies on.</summary>
+public sealed record SlackTestUser(string Name, string? Email)
+{
+    public string TeamId { get; init; } = FakeSlackServer.TeamId;
+    public bool IsEmailConfirmed { get; init; } = true;
+    public bool Deleted { get; init; }
+    public bool IsBot { get; init; }
+    /// <summary>A multi-channel guest.</summary>
+    public bool IsRestricted { get; init; }
+    /// <summary>A single-channel guest.</summary>
+    public bool IsUltraRestricted { get; init; }
+    /// <summary>A user from another organisation, as Slack shows Slack Connect users it knows little about.</summary>
+    public bool IsStranger { get; init; }
+
+    public static implicit operator SlackTestUser((string Name, string Email) user) => new(user.Name, user.Email);
 }
 
 /// <summary>Builds requests exactly as Slack sends them to an app: form-encoded, signed with the signing secret.</summary>
