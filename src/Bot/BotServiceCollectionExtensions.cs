@@ -11,7 +11,8 @@ namespace AgentSentinel.Bot;
 
 public static class BotServiceCollectionExtensions
 {
-    /// <summary>The chat surfaces: Slack (on when its token and signing secret are configured).</summary>
+    /// <summary>The chat surfaces: Slack (on when its bot token and a signing secret or an app-level token are
+    /// configured) and Teams.</summary>
     public static IServiceCollection AddAgentSentinelBots(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<SlackOptions>().Bind(configuration.GetSection(SlackOptions.SectionName)).ValidateOnStart();
@@ -21,6 +22,7 @@ public static class BotServiceCollectionExtensions
         services.AddSingleton<SlackDirectory>();
         services.AddTransient<SlackDeliveryJobs>();
         AddChatSurface<SlackSurface>(services);
+        AddSlackSocketMode(services, configuration);
 
         services.AddOptions<TeamsOptions>().Bind(configuration.GetSection(TeamsOptions.SectionName)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<TeamsOptions>, TeamsOptionsValidator>();
@@ -39,6 +41,19 @@ public static class BotServiceCollectionExtensions
 
         services.AddTransient<DigestJobs>();
         return services;
+    }
+
+    /// <summary>Slack Socket Mode (on with an app-level token): the connection service, and its readiness check.</summary>
+    private static void AddSlackSocketMode(IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddHttpClient(SlackSocketModeService.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(10));
+        services.AddSingleton<SlackEnvelopeHandler>();
+        services.AddSingleton<SlackSocketModeStatus>();
+        services.AddHostedService<SlackSocketModeService>();
+        if (!string.IsNullOrWhiteSpace(configuration[$"{SlackOptions.SectionName}:{nameof(SlackOptions.AppToken)}"]))
+        {
+            services.AddHealthChecks().AddCheck<SlackSocketModeHealthCheck>("slack_socket_mode", tags: ["ready"]);
+        }
     }
 
     /// <summary>A surface's notifier (posts, redraws, replies) and its start-up recovery.</summary>
@@ -61,13 +76,18 @@ public sealed class SlackOptionsValidator : IValidateOptions<SlackOptions>
         {
             errors.Add($"{SlackOptions.SectionName}:ApiBaseUrl must be an absolute http(s) URL, got '{options.ApiBaseUrl}'.");
         }
-        if (!string.IsNullOrWhiteSpace(options.BotToken) && string.IsNullOrWhiteSpace(options.SigningSecret))
+        if (!string.IsNullOrWhiteSpace(options.BotToken) && string.IsNullOrWhiteSpace(options.SigningSecret) && !options.SocketMode)
         {
-            errors.Add($"{SlackOptions.SectionName}:SigningSecret is required when {SlackOptions.SectionName}:BotToken is set (it verifies that clicks come from Slack).");
+            errors.Add($"{SlackOptions.SectionName}:SigningSecret (or {SlackOptions.SectionName}:AppToken for Socket Mode) is required when {SlackOptions.SectionName}:BotToken is set (it verifies that clicks come from Slack).");
         }
-        if (!string.IsNullOrWhiteSpace(options.SigningSecret) && string.IsNullOrWhiteSpace(options.BotToken))
+        if ((!string.IsNullOrWhiteSpace(options.SigningSecret) || options.SocketMode) && string.IsNullOrWhiteSpace(options.BotToken))
         {
-            errors.Add($"{SlackOptions.SectionName}:BotToken is required when {SlackOptions.SectionName}:SigningSecret is set.");
+            errors.Add($"{SlackOptions.SectionName}:BotToken is required when {SlackOptions.SectionName}:{(options.SocketMode ? "AppToken" : "SigningSecret")} is set.");
+        }
+        if (options.SocketMode && !options.AppToken!.StartsWith("xapp-", StringComparison.Ordinal))
+        {
+            // The value is a secret: name the setting, never echo it.
+            errors.Add($"{SlackOptions.SectionName}:AppToken must be an app-level token starting with 'xapp-' (Basic Information -> App-Level Tokens, scope connections:write).");
         }
         if (options.MinSecondsBetweenPostsPerChannel is < 0 or > 60)
         {

@@ -63,6 +63,23 @@ public sealed class FakeSlackServer : IAsyncDisposable
 
     public Uri BaseUrl { get; private set; } = null!;
 
+    /// <summary>Socket Mode on this server (<c>apps.connections.open</c> and the WebSocket).</summary>
+    public FakeSlackSocketMode SocketMode { get; } = new();
+
+    /// <summary>The host settings for Socket Mode: the bot token and the app-level token, no signing secret (so the
+    /// HTTP endpoints are off) unless <paramref name="withSigningSecret"/>.</summary>
+    public IEnumerable<KeyValuePair<string, string?>> SocketModeHostSettings(bool withSigningSecret = false, string appToken = FakeSlackSocketMode.AppToken)
+    {
+        yield return new("AgentSentinel:Slack:BotToken", Token);
+        yield return new("AgentSentinel:Slack:AppToken", appToken);
+        yield return new("AgentSentinel:Slack:ApiBaseUrl", BaseUrl.ToString());
+        yield return new("AgentSentinel:Slack:MinSecondsBetweenPostsPerChannel", "0.02");
+        if (withSigningSecret)
+        {
+            yield return new("AgentSentinel:Slack:SigningSecret", SlackRequests.SigningSecret);
+        }
+    }
+
     private FakeSlackServer()
     {
     }
@@ -79,8 +96,13 @@ public sealed class FakeSlackServer : IAsyncDisposable
     public static async Task<FakeSlackServer> StartAsync()
     {
         var server = new FakeSlackServer();
-        (server._app, var root) = await LoopbackHost.StartAsync(app => app.MapPost("/api/{method}", server.HandleAsync));
+        (server._app, var root) = await LoopbackHost.StartAsync(app =>
+        {
+            server.SocketMode.Map(app);
+            app.MapPost("/api/{method}", server.HandleAsync);
+        });
         server.BaseUrl = new Uri(root, "api/");
+        server.SocketMode.Root = root;
         return server;
     }
 

@@ -17,6 +17,8 @@ namespace AgentSentinel.Bot.Slack;
 /// Slack's inbound endpoints. Every request must carry a valid signature with a fresh timestamp, or it is answered 401
 /// and nothing happens; without a signing secret the endpoints answer 404 (off, never unchecked). Clicks are answered
 /// well within Slack's 3 seconds: the modal is opened at once, messages are updated by background jobs.
+/// Verifying a request and handling its payload are separate steps: Socket Mode envelopes (trusted because they came
+/// over the authenticated socket) run through the same <c>Handle...</c> methods, see <see cref="SlackEnvelopeHandler"/>.
 /// </summary>
 public static class SlackEndpoints
 {
@@ -97,6 +99,13 @@ public static class SlackEndpoints
                 payload = null;
             }
         }
+        await HandleInteractionAsync(http, payload);
+    }
+
+    /// <summary>An interaction payload that is already trusted (a signed request, or a Socket Mode envelope); the answer
+    /// is written to <paramref name="http"/>'s response.</summary>
+    internal static async Task HandleInteractionAsync(HttpContext http, JsonNode? payload)
+    {
         if (payload is null)
         {
             http.Response.StatusCode = StatusCodes.Status400BadRequest;
@@ -241,7 +250,12 @@ public static class SlackEndpoints
         {
             return;
         }
-        var form = Form(body);
+        await HandleCommandAsync(http, Form(body));
+    }
+
+    /// <summary>A slash command that is already trusted (a signed request, or a Socket Mode envelope).</summary>
+    internal static async Task HandleCommandAsync(HttpContext http, IReadOnlyDictionary<string, string> form)
+    {
         if (!form.TryGetValue("user_id", out var userId) || string.IsNullOrEmpty(userId))
         {
             http.Response.StatusCode = StatusCodes.Status400BadRequest;
@@ -302,6 +316,12 @@ public static class SlackEndpoints
             http.Response.StatusCode = StatusCodes.Status400BadRequest;
             return;
         }
+        await HandleEventAsync(http, payload);
+    }
+
+    /// <summary>An event that is already trusted (a signed request, or a Socket Mode envelope).</summary>
+    internal static async Task HandleEventAsync(HttpContext http, JsonNode? payload)
+    {
         http.Response.StatusCode = StatusCodes.Status200OK;
         if (Str(payload, "type") == "url_verification")
         {
