@@ -410,6 +410,20 @@ public sealed class SlackSocketModeTests : IAsyncLifetime
     public void Only_wss_urls_are_used_and_plain_ws_only_on_loopback(string? url, bool allowed) =>
         Assert.Equal(allowed, SlackSocketModeService.IsAllowedSocketUrl(url, out _));
 
+    [Fact]
+    public void The_socket_mode_manifest_asks_for_the_same_app_without_request_urls()
+    {
+        var http = File.ReadAllLines(Path.Combine(Repository.Root, "manifest", "slack", "manifest.yaml"));
+        var socket = File.ReadAllLines(Path.Combine(Repository.Root, "manifest", "slack", "manifest.socket-mode.yaml"));
+        Assert.Contains(socket, l => l.Trim() == "socket_mode_enabled: true");
+        Assert.Contains(http, l => l.Trim() == "socket_mode_enabled: false");
+        Assert.DoesNotContain(socket, l => l.Contains("url:", StringComparison.Ordinal) || l.Contains("https://approvals", StringComparison.Ordinal));
+        // Scopes, the command, bot events and interactivity: every other line of the HTTP manifest is in the Socket Mode one.
+        static bool Kept(string line) => !line.TrimStart().StartsWith('#') && !line.Contains("url:", StringComparison.Ordinal)
+            && !line.Contains("socket_mode_enabled", StringComparison.Ordinal) && line.Trim().Length > 0;
+        Assert.Equal(http.Where(Kept), socket.Where(Kept));
+    }
+
     private static OptionsValidationException? Unwrap(Exception? error)
     {
         for (; error is not null; error = error.InnerException)
