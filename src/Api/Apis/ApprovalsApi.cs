@@ -300,7 +300,7 @@ public static class ApprovalsApi
     }
 
     public static async Task<Results<Ok<ApprovalPageDto>, ProblemHttpResult>> ListAsync(
-        HttpContext http, ClaimsPrincipal user, IApprovalStore store, ApprovalService service, CancellationToken ct)
+        HttpContext http, ClaimsPrincipal user, ApprovalService service, CancellationToken ct)
     {
         var q = http.Request.Query;
         var query = new ApprovalQuery { RequesterKeyId = user.SeesAll() ? null : user.KeyId() };
@@ -345,9 +345,8 @@ public static class ApprovalsApi
             }
             query = query with { Limit = limit };
         }
-        var now = service.Now;
-        var page = await store.ListAsync(query, now, ct);
-        return TypedResults.Ok(new ApprovalPageDto([.. page.Items.Select(i => ApprovalDto.From(i.AsOf(now)))], page.Next?.ToString()));
+        var page = await service.ListAsync(query, ct);
+        return TypedResults.Ok(new ApprovalPageDto([.. page.Items.Select(ApprovalDto.From)], page.Next?.ToString()));
     }
 
     public static async Task<Results<Ok<StatsDto>, ProblemHttpResult>> StatsAsync(HttpContext http, IApprovalStore store, ApprovalService service, CancellationToken ct)

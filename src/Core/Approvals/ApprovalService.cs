@@ -95,11 +95,42 @@ public sealed class ApprovalService(
                 await observer.OnCreatedAsync(request, ct);
             }
         }
-        return result with { Request = result.Request.AsOf(now) };
+        return result with { Request = await SettleAsync(result.Request, ct) };
     }
 
-    /// <summary>The request as callers must see it now (past its deadline it reads <c>expired</c>).</summary>
-    public async Task<ApprovalRequest?> GetAsync(Guid id, CancellationToken ct) => (await store.GetAsync(id, ct))?.AsOf(Now);
+    /// <summary>The request as callers must see it now; past its deadline it is expired (recorded before it is reported).</summary>
+    public async Task<ApprovalRequest?> GetAsync(Guid id, CancellationToken ct) =>
+        await store.GetAsync(id, ct) is { } request ? await SettleAsync(request, ct) : null;
+
+    /// <summary>A page of requests as callers must see them now (see <see cref="GetAsync"/>). A request listed as past
+    /// its deadline that a decision committed first is left out of a page filtered on another status.</summary>
+    public async Task<ApprovalPage> ListAsync(ApprovalQuery query, CancellationToken ct)
+    {
+        var page = await store.ListAsync(query, Now, ct);
+        var items = new List<ApprovalRequest>(page.Items.Count);
+        foreach (var item in page.Items)
+        {
+            var settled = await SettleAsync(item, ct);
+            if (query.Status is not { } status || settled.Status == status)
+            {
+                items.Add(settled);
+            }
+        }
+        return page with { Items = items };
+    }
+
+    /// <summary>What a read may report. An open request past its deadline is never merely reported <c>expired</c>: a
+    /// decision may hold the write lock and still commit. The expiry is recorded first (the conditional transition waits
+    /// for that lock) and what is then stored is reported, so once a read has said <c>expired</c> no decision can succeed.
+    /// Only requests already past their deadline pay for this.</summary>
+    private async Task<ApprovalRequest> SettleAsync(ApprovalRequest request, CancellationToken ct)
+    {
+        if (request.IsTerminal || Now < request.ExpiresAt)
+        {
+            return request;
+        }
+        return (await ExpireAsync(request.Id, ct)).Request ?? request;
+    }
 
     /// <summary>An approve, reject or request-info by a person, under the one rule of <see cref="DecisionRule"/>:
     /// a known approver identity, not the requester, on the request's approver list when it has one.</summary>
@@ -118,17 +149,17 @@ public sealed class ApprovalService(
         {
             return new TransitionResult(refusal, current.AsOf(Now));
         }
-        return await TransitionAsync(new TransitionCommand(id, kind, decider.Actor, text, Now), ct);
+        return await TransitionAsync(new TransitionCommand(id, kind, decider.Actor, text), ct);
     }
 
     public Task<TransitionResult> CancelAsync(Guid id, Actor actor, CancellationToken ct) =>
-        TransitionAsync(new TransitionCommand(id, TransitionKind.Cancel, actor, null, Now), ct);
+        TransitionAsync(new TransitionCommand(id, TransitionKind.Cancel, actor, null), ct);
 
     public Task<TransitionResult> RespondAsync(Guid id, Actor actor, string response, CancellationToken ct) =>
-        TransitionAsync(new TransitionCommand(id, TransitionKind.Respond, actor, response, Now), ct);
+        TransitionAsync(new TransitionCommand(id, TransitionKind.Respond, actor, response), ct);
 
     public Task<TransitionResult> ExpireAsync(Guid id, CancellationToken ct) =>
-        TransitionAsync(new TransitionCommand(id, TransitionKind.Expire, Actor.System, null, Now), ct);
+        TransitionAsync(new TransitionCommand(id, TransitionKind.Expire, Actor.System, null), ct);
 
     /// <summary>Expires every open request whose deadline has passed, in bounded batches.</summary>
     public async Task<int> ExpireDueAsync(int batchSize, CancellationToken ct)
@@ -248,6 +279,11 @@ public sealed class ApprovalService(
         else if (result.Outcome != TransitionOutcome.NotYetDue)
         {
             Log.TransitionRefused(logger, command.Id, command.Kind.ToString(), result.Outcome.ToString());
+        }
+        if (result is { Outcome: TransitionOutcome.PastDeadline, Request: { } late })
+        {
+            // The refusal says "expired": record it before saying so, as a read would.
+            result = result with { Request = (await ExpireAsync(command.Id, ct)).Request ?? late };
         }
         return result;
     }

@@ -19,7 +19,9 @@ public sealed record Actor(string DisplayName, Surface Surface, string? Email = 
     public string AuditName => Email ?? UserId ?? DisplayName;
 }
 
-public sealed record TransitionCommand(Guid Id, TransitionKind Kind, Actor Actor, string? Text, DateTimeOffset Now);
+/// <summary>A transition to apply. It carries no instant: the store judges the deadline with the clock it reads once it
+/// holds the request's write lock.</summary>
+public sealed record TransitionCommand(Guid Id, TransitionKind Kind, Actor Actor, string? Text);
 
 public enum TransitionOutcome
 {
@@ -40,7 +42,7 @@ public enum TransitionOutcome
 }
 
 /// <summary>The result of a transition: the request after it when applied, otherwise its current state
-/// (already seen <see cref="ApprovalRequest.AsOf"/> the command's instant) so the caller can say who won.</summary>
+/// (already seen <see cref="ApprovalRequest.AsOf"/> the instant the store judged it at) so the caller can say who won.</summary>
 public sealed record TransitionResult(TransitionOutcome Outcome, ApprovalRequest? Request)
 {
     public bool Applied => Outcome == TransitionOutcome.Applied;

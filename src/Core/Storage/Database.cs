@@ -22,6 +22,10 @@ public abstract class Database : IAsyncDisposable
     /// with an <c>@id</c> parameter; null where there are no other instances to tell.</summary>
     public abstract string? NotifySql { get; }
 
+    /// <summary>SQL run first in a transition's write transaction to lock the request's row (<c>@id</c>) until commit;
+    /// null where <see cref="BeginWriteAsync"/> already holds a lock that covers it.</summary>
+    public abstract string? LockApprovalSql { get; }
+
     public abstract bool IsUniqueViolation(Exception ex);
 
     /// <summary>True when the error means the database could not be reached or is restarting.</summary>
@@ -71,6 +75,9 @@ public sealed class PostgresDatabase : Database
     public override async ValueTask<DbConnection> OpenAsync(CancellationToken ct) => await _dataSource.OpenConnectionAsync(ct);
 
     public override string NotifySql => $"SELECT pg_notify('{ChangeChannel}', @id)";
+
+    // The conditional UPDATE alone would judge its deadline with an instant taken before it waited for the row.
+    public override string LockApprovalSql => "SELECT 1 FROM approvals WHERE id = @id FOR UPDATE";
 
     public override bool IsUniqueViolation(Exception ex) => ex is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
 
@@ -141,6 +148,9 @@ public sealed class SqliteDatabase : Database
         ValueTask.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(deferred: false));
 
     public override string? NotifySql => null;
+
+    // BEGIN IMMEDIATE has taken the database's only write lock.
+    public override string? LockApprovalSql => null;
 
     // SQLITE_CONSTRAINT (19) with the extended code SQLITE_CONSTRAINT_UNIQUE (2067) or PRIMARYKEY (1555).
     public override bool IsUniqueViolation(Exception ex) => ex is SqliteException { SqliteExtendedErrorCode: 2067 or 1555 };

@@ -11,8 +11,9 @@ namespace AgentSentinel.Core.Storage;
 
 /// <summary>The store on PostgreSQL and SQLite: the same parameterized statements on both, a connection per
 /// operation, and every state change a single conditional UPDATE ... RETURNING inside a short transaction that
-/// also appends the audit event.</summary>
-public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, ISettingsStore, IChatMessageStore, IChatConversationStore
+/// also appends the audit event. A transition reads the clock only once it holds the request's write lock, so its
+/// deadline check is the one in force when it commits.</summary>
+public sealed class SqlStore(Database database, TimeProvider time) : IApprovalStore, IApiKeyStore, ISettingsStore, IChatMessageStore, IChatConversationStore
 {
     private const string OpenStatuses = "('pending', 'info_requested')";
 
@@ -120,61 +121,67 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
 
     public async Task<TransitionResult> TransitionAsync(TransitionCommand command, CancellationToken ct)
     {
-        var now = command.Now.ToUnixMicroseconds();
         var id = IdText(command.Id);
         await using var connection = await database.OpenAsync(ct);
-        await using (var tx = await database.BeginWriteAsync(connection, ct))
+        await using var tx = await database.BeginWriteAsync(connection, ct);
+        if (database.LockApprovalSql is { } lockSql)
         {
-            var row = await connection.QuerySingleOrDefaultAsync<ApprovalRow>(new CommandDefinition(
-                TransitionSql[command.Kind],
-                new
-                {
-                    id,
-                    now,
-                    email = command.Actor.Email,
-                    userId = command.Actor.UserId,
-                    surface = command.Actor.Surface.ToWire(),
-                    text = command.Text,
-                    keyId = command.Actor.KeyId,
-                },
-                tx, cancellationToken: ct));
-            if (row is not null)
+            await connection.ExecuteAsync(new CommandDefinition(lockSql, new { id }, tx, cancellationToken: ct));
+        }
+        // The instant is taken under the lock, at commit time: a decision that waited for the lock past the deadline is
+        // refused, and once a read has recorded the expiry (it takes the same lock) nothing else applies.
+        var at = time.GetUtcNow().TruncateToMicroseconds();
+        var row = await connection.QuerySingleOrDefaultAsync<ApprovalRow>(new CommandDefinition(
+            TransitionSql[command.Kind],
+            new
             {
-                var field = TransitionRules.TextField(command.Kind);
-                var details = field is not null && command.Text is not null
-                    ? JsonSerializer.Serialize(new Dictionary<string, string> { [field] = command.Text })
-                    : null;
-                await InsertEventAsync(connection, tx, new ApprovalEvent
-                {
-                    ApprovalId = command.Id,
-                    Kind = TransitionRules.EventKind(command.Kind),
-                    At = command.Kind == TransitionKind.Expire ? TimeConversions.FromUnixMicroseconds(row.ExpiresAt) : command.Now,
-                    Actor = command.Actor.AuditName,
-                    ActorKeyId = command.Actor.KeyId,
-                    Surface = command.Actor.Surface,
-                    Details = details,
-                }, ct);
-                if (database.NotifySql is { } notify)
-                {
-                    await connection.ExecuteAsync(new CommandDefinition(notify, new { id }, tx, cancellationToken: ct));
-                }
-                await tx.CommitAsync(ct);
-                return new TransitionResult(TransitionOutcome.Applied, row.ToModel());
+                id,
+                now = at.ToUnixMicroseconds(),
+                email = command.Actor.Email,
+                userId = command.Actor.UserId,
+                surface = command.Actor.Surface.ToWire(),
+                text = command.Text,
+                keyId = command.Actor.KeyId,
+            },
+            tx, cancellationToken: ct));
+        if (row is not null)
+        {
+            var field = TransitionRules.TextField(command.Kind);
+            var details = field is not null && command.Text is not null
+                ? JsonSerializer.Serialize(new Dictionary<string, string> { [field] = command.Text })
+                : null;
+            await InsertEventAsync(connection, tx, new ApprovalEvent
+            {
+                ApprovalId = command.Id,
+                Kind = TransitionRules.EventKind(command.Kind),
+                At = command.Kind == TransitionKind.Expire ? TimeConversions.FromUnixMicroseconds(row.ExpiresAt) : at,
+                Actor = command.Actor.AuditName,
+                ActorKeyId = command.Actor.KeyId,
+                Surface = command.Actor.Surface,
+                Details = details,
+            }, ct);
+            if (database.NotifySql is { } notify)
+            {
+                await connection.ExecuteAsync(new CommandDefinition(notify, new { id }, tx, cancellationToken: ct));
             }
-            await tx.RollbackAsync(ct);
+            await tx.CommitAsync(ct);
+            return new TransitionResult(TransitionOutcome.Applied, row.ToModel());
         }
 
-        var current = await GetAsync(connection, command.Id, ct);
+        // Explained from the state seen under the same lock and at the same instant as the refused statement.
+        var current = (await connection.QuerySingleOrDefaultAsync<ApprovalRow>(new CommandDefinition(
+            $"SELECT {Columns} FROM approvals WHERE id = @id", new { id }, tx, cancellationToken: ct)))?.ToModel();
+        await tx.RollbackAsync(ct);
         if (current is null)
         {
             return new TransitionResult(TransitionOutcome.NotFound, null);
         }
         var outcome = command.Actor.KeyId is not null && current.RequesterKeyId == command.Actor.KeyId
             && command.Kind is TransitionKind.Approve or TransitionKind.Reject or TransitionKind.RequestInfo
-            && current.Status.IsOpen() && command.Now < current.ExpiresAt
+            && current.Status.IsOpen() && at < current.ExpiresAt
                 ? TransitionOutcome.SelfDecision
-                : TransitionRules.Explain(command.Kind, current, command.Now);
-        return new TransitionResult(outcome, current.AsOf(command.Now));
+                : TransitionRules.Explain(command.Kind, current, at);
+        return new TransitionResult(outcome, current.AsOf(at));
     }
 
     private const string InsertEventSql = """

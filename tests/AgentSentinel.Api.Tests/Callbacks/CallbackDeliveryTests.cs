@@ -299,7 +299,7 @@ public abstract class CallbackDeliveryTests(StorageProvider provider)
         // The server stopped between the transition and its observers: the store changed, nobody was told.
         var missed = Guid.Parse(await h.CreateAsync());
         var applied = await h.App.Service<IApprovalStore>().TransitionAsync(
-            new TransitionCommand(missed, TransitionKind.Cancel, Actor.System, null, h.App.Service<ApprovalService>().Now), Ct);
+            new TransitionCommand(missed, TransitionKind.Cancel, Actor.System, null), Ct);
         Assert.True(applied.Applied);
         // A delivery whose job was lost with the in-memory job storage.
         var lost = await h.CreateAsync();

@@ -26,7 +26,7 @@ public abstract class ConsoleSessionStoreTests(StorageProvider provider) : IAsyn
         _db = Database.Create(new StorageOptions { Provider = provider, ConnectionString = storage.ConnectionString });
         await new MigrationRunner(_db, NullLogger<MigrationRunner>.Instance).MigrateAsync(CancellationToken.None);
         _sessions = new ConsoleSessionStore(_db);
-        _keys = new SqlStore(_db);
+        _keys = new SqlStore(_db, TimeProvider.System);
     }
 
     public async ValueTask DisposeAsync() => await _db.DisposeAsync();

@@ -18,13 +18,14 @@ public abstract class StoreContractTests(StorageProvider provider) : IAsyncLifet
     private static readonly DateTimeOffset T0 = new DateTimeOffset(2026, 11, 25, 10, 0, 0, TimeSpan.Zero).AddTicks(1234560);
     private Database _db = null!;
     private SqlStore _store = null!;
+    private readonly SettableClock _clock = new();
 
     public async ValueTask InitializeAsync()
     {
         var storage = await TestStorage.CreateAsync(provider, "store");
         _db = Database.Create(new StorageOptions { Provider = provider, ConnectionString = storage.ConnectionString });
         await new MigrationRunner(_db, NullLogger<MigrationRunner>.Instance).MigrateAsync(CancellationToken.None);
-        _store = new SqlStore(_db);
+        _store = new SqlStore(_db, _clock);
     }
 
     public async ValueTask DisposeAsync() => await _db.DisposeAsync();
@@ -74,8 +75,19 @@ public abstract class StoreContractTests(StorageProvider provider) : IAsyncLifet
 
     private static readonly Actor Alice = new("Alice", Surface.Api, "alice@example.com", null, "key-alice");
 
-    private Task<TransitionResult> Transition(Guid id, TransitionKind kind, DateTimeOffset now, Actor? actor = null, string? text = null) =>
-        _store.TransitionAsync(new TransitionCommand(id, kind, actor ?? Alice, text, now), Ct);
+    /// <summary>A transition judged at <paramref name="now"/>: the store reads its clock once it holds the lock.</summary>
+    private Task<TransitionResult> Transition(Guid id, TransitionKind kind, DateTimeOffset now, Actor? actor = null, string? text = null)
+    {
+        _clock.Now = now;
+        return _store.TransitionAsync(new TransitionCommand(id, kind, actor ?? Alice, text), Ct);
+    }
+
+    private sealed class SettableClock : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = T0;
+
+        public override DateTimeOffset GetUtcNow() => Now;
+    }
 
     [Fact]
     public async Task Create_then_get_round_trips_every_field()
