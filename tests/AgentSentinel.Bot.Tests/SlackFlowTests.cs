@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using AgentSentinel.Core.Auth;
 using AgentSentinel.Core.Configuration;
@@ -258,7 +259,7 @@ public sealed class SlackFlowTests : IAsyncLifetime
         var answer = await _agent.PostAsJsonAsync($"/api/v1/approvals/{id}/respond", new { response = "Savings <@U0BOB>" }, Ct);
         Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
         var reply = await _slack.WaitForAsync(s => s.Messages("C0PAY").Where(m => (string?)m["thread_ts"] == ts).Skip(1).FirstOrDefault(), what: "the answer in the thread");
-        Assert.Contains("Savings &lt;@U0BOB&gt;", (string?)reply["text"], StringComparison.Ordinal);
+        Assert.Contains("Savings &lt;@\u2060U0BOB&gt;", (string?)reply["text"], StringComparison.Ordinal);
         var back = await _slack.WaitForAsync(s => s.Messages("C0PAY").FirstOrDefault(m => (string?)m["ts"] == ts && Block(m, "decision") is not null && Block(m, "answer") is not null), what: "buttons back");
         Assert.Contains("Savings", Block(back, "answer")!.ToJsonString(), StringComparison.Ordinal);
         await Task.Delay(300, Ct);
@@ -333,6 +334,46 @@ public sealed class SlackFlowTests : IAsyncLifetime
         var dan = await (await SendAsync("/slack/commands", form.Replace("U0ALICE", "U0DAN", StringComparison.Ordinal))).Content.ReadFromJsonAsync<JsonObject>(Ct);
         Assert.DoesNotContain(id, dan!["blocks"]!.ToJsonString(), StringComparison.Ordinal);
         Assert.Contains(other, dan["blocks"]!.ToJsonString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Agent_text_with_urls_channels_and_formatting_is_posted_without_a_link_or_a_format()
+    {
+        const string hostile = "See https://evil.example/login, www.evil.example or ops@evil.example in #general: *bold* _it_ ~no~ `x` <https://x|y>";
+        var (id, _) = await CreateAndAwaitPostAsync(new
+        {
+            action_name = "transfer_funds",
+            action_description = hostile,
+            agent_id = "*agent* evil.example",
+            run_id = "`run` #general",
+            action_inputs = new { url = "https://evil.example/```*x*```" },
+        });
+        var sent = _slack.CallsTo("chat.postMessage").Single(c => (string?)c.Body["metadata"]?["event_payload"]?["approval_id"] == id).Body;
+
+        const string wj = "\u2060", dot = "\u2024";
+        var expected = $"See https:{wj}//evil{dot}example/login, www{dot}evil{dot}example or ops@{wj}evil{dot}example in #{wj}general: *bold* _it_ ~no~ `x` &lt;https:{wj}//x|y&gt;";
+        Assert.True(JsonNode.DeepEquals(
+            new JsonObject { ["type"] = "section", ["block_id"] = "description", ["text"] = new JsonObject { ["type"] = "plain_text", ["text"] = expected, ["emoji"] = false } },
+            Block(sent, "description")), Block(sent, "description")!.ToJsonString());
+        var fields = Block(sent, "fields")!["fields"]!.AsArray();
+        Assert.True(JsonNode.DeepEquals(
+            new JsonObject { ["type"] = "mrkdwn", ["text"] = $"*Agent*\n`*agent* evil{dot}example`", ["verbatim"] = true },
+            fields.Single(f => ((string)f!["text"]!).StartsWith("*Agent*", StringComparison.Ordinal))), fields.ToJsonString());
+        Assert.Contains(fields, f => (string?)f!["text"] == $"*Run*\n`ˋrunˋ #{wj}general`");
+        var inputs = (string)Block(sent, "inputs")!["text"]!["text"]!;
+        Assert.Equal(2, inputs.Split("```").Length - 1);
+        Assert.Contains($"\"url\": \"https:{wj}//evil{dot}example/", inputs, StringComparison.Ordinal);
+
+        // Whatever the block, every mrkdwn text is verbatim, and the only link anywhere is the product's own.
+        var raw = sent.ToJsonString(new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(raw, "https?://"));
+        Assert.Contains($"<https://approvals.example.com/approvals/{id}|", raw, StringComparison.Ordinal);
+        foreach (var forbidden in new[] { "evil.example", "www.", "#general", "<https://x", "@evil" })
+        {
+            Assert.DoesNotContain(forbidden, raw, StringComparison.Ordinal);
+        }
+        Assert.All(sent["blocks"]!.AsArray().SelectMany(b => (IEnumerable<JsonNode?>?)b!["fields"]?.AsArray() ?? [b!["text"]]).OfType<JsonNode>().Where(t => (string?)t["type"] == "mrkdwn"),
+            t => Assert.True((bool?)t["verbatim"], t.ToJsonString()));
     }
 }
 

@@ -60,6 +60,47 @@ public sealed class SlackMessageTests
         Assert.DoesNotContain("<!here>", block, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("https://evil.example/login")]
+    [InlineData("HTTP://EVIL.EXAMPLE")]
+    [InlineData("slack://open?team=T1")]
+    [InlineData("www.evil.example")]
+    [InlineData("evil.example")]
+    [InlineData("mailto:ops@evil.example")]
+    [InlineData("ops@evil.example")]
+    [InlineData("join #general now")]
+    [InlineData("@here and @channel")]
+    [InlineData("*bold* _italic_ ~struck~ `code` ```block```")]
+    public void Agent_text_can_neither_link_nor_format_in_any_slack_text(string text)
+    {
+        var plain = SlackText.Plain(text, 500);
+        var inert = SlackText.Inert(text, 500);
+        var code = SlackText.Code(text, 500);
+        foreach (var safe in new[] { plain, inert, code, SlackText.CodeBlock(text, 500) })
+        {
+            Assert.DoesNotContain("://", safe, StringComparison.Ordinal);
+            Assert.DoesNotMatch(@"(?i)mailto:|www\.|[a-z0-9]\.[a-z]|[#@][a-z0-9]", safe);
+        }
+        Assert.DoesNotMatch("[*_~`]", inert);
+        Assert.Equal(2, code.Count(c => c == '`'));
+        // Nothing is lost to a reader: the text reads the same with the look-alikes and the invisible joiners.
+        Assert.Equal(text.Replace("`", "ˋ", StringComparison.Ordinal), code[1..^1].Replace("\u2060", "", StringComparison.Ordinal).Replace('\u2024', '.'));
+    }
+
+    [Fact]
+    public void Every_mrkdwn_text_is_verbatim_and_agent_prose_is_plain_text_without_emoji()
+    {
+        var message = Json(SlackMessages.RequestMessage(Request("Pay :rotating_light: now") with { InfoResponse = "Savings https://bank.example", InfoRequestMessage = "Which?" }, "C0PAY", null, null));
+        var texts = message["blocks"]!.AsArray().SelectMany(b => (IEnumerable<JsonNode?>?)b!["fields"]?.AsArray() ?? (IEnumerable<JsonNode?>?)b!["elements"]?.AsArray() ?? [b!["text"]]).OfType<JsonNode>().ToList();
+        Assert.All(texts.Where(t => (string?)t["type"] == "mrkdwn"), t => Assert.True((bool?)t["verbatim"]));
+        var description = message["blocks"]!.AsArray().Single(b => (string?)b!["block_id"] == "description")!["text"]!;
+        Assert.Equal("plain_text", (string?)description["type"]);
+        Assert.False((bool?)description["emoji"]);
+        var answer = message["blocks"]!.AsArray().Single(b => (string?)b!["block_id"] == "answer")!["text"]!;
+        Assert.Equal("plain_text", (string?)answer["type"]);
+        Assert.DoesNotContain("://", (string?)answer["text"], StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Hostile_agent_text_cannot_mention_or_link_anywhere_in_the_message()
     {

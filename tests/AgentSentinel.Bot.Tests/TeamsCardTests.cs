@@ -67,7 +67,7 @@ public sealed class TeamsCardTests
         // "here" calls everyone only for critical requests.
         var quiet = TeamsCards.People(["cfo@example.com", "here"], Priority.High);
         Assert.DoesNotContain("everyone", quiet, StringComparison.Ordinal);
-        Assert.Equal("cfo@\u2060example\\.com", quiet);
+        Assert.Equal("cfo@\u2060example\\.\u2060com", quiet);
     }
 
     public static TheoryData<string> Cards => new()

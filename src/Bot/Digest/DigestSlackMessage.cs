@@ -84,8 +84,8 @@ public static class DigestSlackMessage
         {
             var action = SlackMessages.RequestUrl(publicBaseUrl, p.Id) is { } url
                 ? SlackText.Link(url, Truncate(p.ActionName))
-                : "`" + SlackText.EscapeAndTruncate(p.ActionName, NameLimit) + "`";
-            var agent = p.AgentId is null ? "" : " · agent " + SlackText.EscapeAndTruncate(p.AgentId, NameLimit);
+                : SlackText.Code(p.ActionName, NameLimit);
+            var agent = p.AgentId is null ? "" : " · agent " + SlackText.Code(p.AgentId, NameLimit);
             text.Append(CultureInfo.InvariantCulture,
                 $"\n• {action}{agent} · {DigestFormat.Title(p.Priority)} · waiting {DigestFormat.Duration(p.AgeSeconds)}");
         }

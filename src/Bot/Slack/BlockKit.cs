@@ -21,9 +21,19 @@ public sealed record TextObject([property: JsonPropertyOrder(-1)] string Type, s
 {
     public bool? Emoji { get; init; }
 
+    /// <summary>mrkdwn only: when true Slack links no URL or channel name by itself; only the explicit
+    /// <c>&lt;url|label&gt;</c>, <c>&lt;@user&gt;</c>, <c>&lt;!here&gt;</c> and <c>&lt;!date&gt;</c> the product writes.</summary>
+    public bool? Verbatim { get; init; }
+
+    /// <summary>The product's own plain text (emoji codes shown as emoji).</summary>
     public static TextObject Plain(string text) => new("plain_text", text) { Emoji = true };
 
-    public static TextObject Markdown(string text) => new("mrkdwn", text);
+    /// <summary>Plain text that came from an agent (made safe by <see cref="SlackText.Plain"/>): nothing formatted, no
+    /// emoji codes turned into pictures.</summary>
+    public static TextObject Literal(string text) => new("plain_text", text) { Emoji = false };
+
+    /// <summary>mrkdwn, always verbatim: every link and mention in a message is one the product wrote explicitly.</summary>
+    public static TextObject Markdown(string text) => new("mrkdwn", text) { Verbatim = true };
 }
 
 [JsonDerivedType(typeof(HeaderBlock))]

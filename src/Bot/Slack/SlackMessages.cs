@@ -42,10 +42,10 @@ public static class SlackMessages
     public static SlackMessage RequestMessage(ApprovalRequest r, string channel, string? mention, string? publicBaseUrl, string? ts = null, FollowUp? escalation = null)
     {
         var id = r.Id.ToString();
+        var title = $"{PriorityEmoji(r.Priority)} Approval needed: ";
         var blocks = new List<Block>
         {
-            new HeaderBlock(TextObject.Plain(SlackText.Plain(
-                $"{PriorityEmoji(r.Priority)} Approval needed: {r.ActionName}", BlockKitLimits.HeaderText))) { BlockId = "header" },
+            new HeaderBlock(TextObject.Plain(title + SlackText.Plain(r.ActionName, BlockKitLimits.HeaderText - title.Length))) { BlockId = "header" },
         };
         var mentions = escalation?.Level is { } level ? Mentions(level.Mention, r.Priority) : "";
         if (escalation is not null)
@@ -59,12 +59,12 @@ public static class SlackMessages
         }
         if (!string.IsNullOrWhiteSpace(r.ActionDescription))
         {
-            blocks.Add(new SectionBlock { BlockId = "description", Text = TextObject.Markdown(SlackText.EscapeAndTruncate(r.ActionDescription, DescriptionLimit)) });
+            blocks.Add(new SectionBlock { BlockId = "description", Text = TextObject.Literal(SlackText.Plain(r.ActionDescription, DescriptionLimit)) });
         }
         var fields = new List<TextObject>
         {
-            Field("Action", "`" + SlackText.EscapeAndTruncate(r.ActionName, NameLimit) + "`"),
-            Field("Agent", r.AgentId is null ? "_not given_" : SlackText.EscapeAndTruncate(r.AgentId, NameLimit)),
+            Field("Action", SlackText.Code(r.ActionName, NameLimit)),
+            Field("Agent", r.AgentId is null ? "_not given_" : SlackText.Code(r.AgentId, NameLimit)),
             Field("Priority", $"{PriorityEmoji(r.Priority)} {Title(r.Priority.ToWire())}"),
             Field("Risk", r.RiskLevel is { } risk ? $"{RiskEmoji(risk)} {Title(risk.ToWire())}" : "_not given_"),
             Field("Estimated cost", r.EstimatedCost is { } cost ? "$" + cost.ToString("#,0.00####", CultureInfo.InvariantCulture) : "_not given_"),
@@ -72,15 +72,15 @@ public static class SlackMessages
         };
         if (r.RunId is not null)
         {
-            fields.Add(Field("Run", SlackText.EscapeAndTruncate(r.RunId, NameLimit)));
+            fields.Add(Field("Run", SlackText.Code(r.RunId, NameLimit)));
         }
         if (r.TaskId is not null)
         {
-            fields.Add(Field("Task", SlackText.EscapeAndTruncate(r.TaskId, NameLimit)));
+            fields.Add(Field("Task", SlackText.Code(r.TaskId, NameLimit)));
         }
         if (r.MissionId is not null)
         {
-            fields.Add(Field("Mission", SlackText.EscapeAndTruncate(r.MissionId, NameLimit)));
+            fields.Add(Field("Mission", SlackText.Code(r.MissionId, NameLimit)));
         }
         blocks.Add(new SectionBlock { BlockId = "fields", Fields = fields });
 
@@ -98,7 +98,7 @@ public static class SlackMessages
             blocks.Add(new SectionBlock
             {
                 BlockId = "answer",
-                Text = TextObject.Markdown($"*The agent answered* _{SlackText.EscapeAndTruncate(r.InfoRequestMessage, 300)}_\n{SlackText.EscapeAndTruncate(r.InfoResponse, 1500)}"),
+                Text = TextObject.Literal($"The agent answered \"{SlackText.Plain(r.InfoRequestMessage, 300)}\":\n{SlackText.Plain(r.InfoResponse, 1500)}"),
             });
         }
         if (r.Status == ApprovalStatus.Pending)
@@ -127,7 +127,7 @@ public static class SlackMessages
         {
             Channel = channel,
             Ts = ts,
-            Text = loud + SlackText.EscapeAndTruncate($"{Title(r.Priority.ToWire())} approval needed: {r.ActionName}", 300) + StatusSuffix(r),
+            Text = loud + $"{Title(r.Priority.ToWire())} approval needed: {SlackText.Inert(r.ActionName, NameLimit)}" + StatusSuffix(r),
             Blocks = blocks,
             Metadata = ts is null ? Metadata(r.Id, escalation is null ? DeliveryKeys.Root : DeliveryKeys.Escalation(escalation.Number)) : null,
             UnfurlLinks = ts is null ? false : null,
@@ -217,7 +217,7 @@ public static class SlackMessages
         $":question: {askedBy ?? "An approver"} asked the agent:\n>{SlackText.EscapeAndTruncate(question, 2500)}";
 
     public static string InfoProvidedReply(string answer) =>
-        $":speech_balloon: The agent answered:\n>{SlackText.EscapeAndTruncate(answer, 2500)}\nThe request is pending again.";
+        $":speech_balloon: The agent answered:\n>{SlackText.Inert(answer, 2500)}\nThe request is pending again.";
 
     /// <summary>The modal a button opens: notes optional for Approve; a reason or a question required otherwise.</summary>
     public static ModalView DecisionModal(TransitionKind kind, ApprovalRequest r)
@@ -233,7 +233,7 @@ public static class SlackMessages
             new SectionBlock
             {
                 BlockId = "summary",
-                Text = TextObject.Markdown($"{PriorityEmoji(r.Priority)} *{SlackText.EscapeAndTruncate(r.ActionName, NameLimit)}*\n{SlackText.EscapeAndTruncate(r.ActionDescription, 2000)}"),
+                Text = TextObject.Markdown($"{PriorityEmoji(r.Priority)} *{SlackText.Code(r.ActionName, NameLimit)}*\n{SlackText.Inert(r.ActionDescription, 2000)}"),
             },
             new InputBlock(TextObject.Plain(label), new PlainTextInput(SlackActions.TextInput)
             {
@@ -271,7 +271,7 @@ public static class SlackMessages
             blocks.Add(new SectionBlock
             {
                 BlockId = $"s_{id}",
-                Text = TextObject.Markdown($"{PriorityEmoji(r.Priority)} *{SlackText.EscapeAndTruncate(r.ActionName, NameLimit)}* · {RiskEmoji(r.RiskLevel)} risk {(r.RiskLevel?.ToWire() ?? "not given")} · due {SlackText.Date(r.ExpiresAt)}\n{SlackText.EscapeAndTruncate(r.ActionDescription, 500)}"),
+                Text = TextObject.Markdown($"{PriorityEmoji(r.Priority)} *{SlackText.Code(r.ActionName, NameLimit)}* · {RiskEmoji(r.RiskLevel)} risk {(r.RiskLevel?.ToWire() ?? "not given")} · due {SlackText.Date(r.ExpiresAt)}\n{SlackText.Inert(r.ActionDescription, 500)}"),
             });
             blocks.Add(new ActionsBlock(
             [

@@ -4,8 +4,8 @@ namespace AgentSentinel.Bot.Teams;
 
 /// <summary>
 /// Agent text made inert for Adaptive Card markdown (TextBlock and Fact values): markdown punctuation is
-/// backslash-escaped so nothing becomes a link, emphasis or list, and URL schemes and <c>www.</c> are broken with a
-/// word joiner so Teams does not turn them into links. Cut to a limit with an ellipsis.
+/// backslash-escaped so nothing becomes a link, emphasis or list, and URL schemes, <c>mailto:</c>, <c>www.</c> and the
+/// dots of bare domains are broken with a word joiner so Teams does not turn them into links. Cut to a limit with an ellipsis.
 /// </summary>
 public static class TeamsText
 {
@@ -36,6 +36,17 @@ public static class TeamsText
             if (c == '@')
             {
                 builder.Append('@').Append(WordJoiner);
+                continue;
+            }
+            if (c == ':' && i >= 6 && source.AsSpan(i - 6, 6).Equals("mailto", StringComparison.OrdinalIgnoreCase))
+            {
+                builder.Append(WordJoiner).Append(':');
+                continue;
+            }
+            if (c == '.' && i > 0 && char.IsLetterOrDigit(source[i - 1]) && i + 1 < source.Length && char.IsLetter(source[i + 1]))
+            {
+                // A bare domain (evil.example, an e-mail's domain) is linked by some clients without any scheme.
+                builder.Append("\\.").Append(WordJoiner);
                 continue;
             }
             if (Special.Contains(c, StringComparison.Ordinal))
