@@ -1,10 +1,15 @@
+using AgentSentinel.Core;
+
 namespace AgentSentinel.Api;
 
 /// <summary>Every log message of the host, source-generated. Event ids 2000-2099.</summary>
 internal static partial class ApiLog
 {
-    [LoggerMessage(2000, LogLevel.Error, "Unhandled exception for {Method} {Path}")]
-    public static partial void UnhandledException(ILogger logger, Exception exception, string method, string path);
+    public static void UnhandledException(ILogger logger, Exception exception, string method, string path) =>
+        UnhandledExceptionCore(logger, exception, ControlCharacters.Escape(method)!, ControlCharacters.Escape(path)!);
+
+    [LoggerMessage(2000, LogLevel.Error, "Unhandled exception for {Method} {Path}", EventName = "UnhandledException")]
+    private static partial void UnhandledExceptionCore(ILogger logger, Exception exception, string method, string path);
 
     [LoggerMessage(2001, LogLevel.Warning, "No API key exists yet: an admin key was created and written to {Path} (readable only by this user). Read it with: cat \"{Path}\"")]
     public static partial void InitialAdminKeyWritten(ILogger logger, string path);
@@ -12,8 +17,11 @@ internal static partial class ApiLog
     [LoggerMessage(2002, LogLevel.Information, "Agent Sentinel Approval Inbox is running on {Provider}. Open {Url}  API reference: {Url}scalar  Health: {Url}health/ready")]
     public static partial void Started(ILogger logger, string provider, string url);
 
-    [LoggerMessage(2003, LogLevel.Information, "API key {KeyId} ({Name}) created with scopes {Scopes} by {Actor}")]
-    public static partial void ApiKeyCreated(ILogger logger, string keyId, string name, string scopes, string actor);
+    public static void ApiKeyCreated(ILogger logger, string keyId, string name, string scopes, string actor) =>
+        ApiKeyCreatedCore(logger, keyId, ControlCharacters.Escape(name)!, scopes, ControlCharacters.Escape(actor)!);
+
+    [LoggerMessage(2003, LogLevel.Information, "API key {KeyId} ({Name}) created with scopes {Scopes} by {Actor}", EventName = "ApiKeyCreated")]
+    private static partial void ApiKeyCreatedCore(ILogger logger, string keyId, string name, string scopes, string actor);
 
     [LoggerMessage(2004, LogLevel.Information, "API key {KeyId} revoked by {Actor}")]
     public static partial void ApiKeyRevoked(ILogger logger, string keyId, string actor);
@@ -36,8 +44,11 @@ internal static partial class ApiLog
     [LoggerMessage(2010, LogLevel.Warning, "Callback {DeliveryId} of approval {ApprovalId}: try {Attempt} failed ({Status}); next try at {NextAttemptAt}")]
     public static partial void CallbackRetryScheduled(ILogger logger, Guid approvalId, string deliveryId, int attempt, int? status, DateTimeOffset nextAttemptAt);
 
-    [LoggerMessage(2011, LogLevel.Warning, "Callback {DeliveryId} of approval {ApprovalId} failed after {Attempts} tries: {Reason}")]
-    public static partial void CallbackFailed(ILogger logger, Guid approvalId, string deliveryId, int attempts, string reason);
+    public static void CallbackFailed(ILogger logger, Guid approvalId, string deliveryId, int attempts, string reason) =>
+        CallbackFailedCore(logger, approvalId, deliveryId, attempts, ControlCharacters.Escape(reason)!);
+
+    [LoggerMessage(2011, LogLevel.Warning, "Callback {DeliveryId} of approval {ApprovalId} failed after {Attempts} tries: {Reason}", EventName = "CallbackFailed")]
+    private static partial void CallbackFailedCore(ILogger logger, Guid approvalId, string deliveryId, int attempts, string reason);
 
     [LoggerMessage(2012, LogLevel.Information, "Callback sweep queued or created {Count} callbacks")]
     public static partial void CallbackSweep(ILogger logger, int count);

@@ -9,11 +9,17 @@ internal static partial class Log
     [LoggerMessage(1000, LogLevel.Information, "Applied migration {Version} {Name} on {Provider}")]
     public static partial void MigrationApplied(ILogger logger, int version, string name, string provider);
 
-    [LoggerMessage(1100, LogLevel.Information, "Approval {ApprovalId} created for action {ActionName} by key {KeyId}, route {Route}, expires at {ExpiresAt:O}")]
-    public static partial void ApprovalCreated(ILogger logger, Guid approvalId, string actionName, string? keyId, string? route, DateTimeOffset expiresAt);
+    public static void ApprovalCreated(ILogger logger, Guid approvalId, string actionName, string? keyId, string? route, DateTimeOffset expiresAt) =>
+        ApprovalCreatedCore(logger, approvalId, ControlCharacters.Escape(actionName)!, keyId, ControlCharacters.Escape(route), expiresAt);
 
-    [LoggerMessage(1101, LogLevel.Information, "Approval {ApprovalId}: {Transition} by {Actor} via {Surface}")]
-    public static partial void TransitionApplied(ILogger logger, Guid approvalId, string transition, string actor, string surface);
+    [LoggerMessage(1100, LogLevel.Information, "Approval {ApprovalId} created for action {ActionName} by key {KeyId}, route {Route}, expires at {ExpiresAt:O}", EventName = "ApprovalCreated")]
+    private static partial void ApprovalCreatedCore(ILogger logger, Guid approvalId, string actionName, string? keyId, string? route, DateTimeOffset expiresAt);
+
+    public static void TransitionApplied(ILogger logger, Guid approvalId, string transition, string actor, string surface) =>
+        TransitionAppliedCore(logger, approvalId, transition, ControlCharacters.Escape(actor)!, surface);
+
+    [LoggerMessage(1101, LogLevel.Information, "Approval {ApprovalId}: {Transition} by {Actor} via {Surface}", EventName = "TransitionApplied")]
+    private static partial void TransitionAppliedCore(ILogger logger, Guid approvalId, string transition, string actor, string surface);
 
     [LoggerMessage(1102, LogLevel.Information, "Approval {ApprovalId}: {Transition} refused ({Outcome})")]
     public static partial void TransitionRefused(ILogger logger, Guid approvalId, string transition, string outcome);

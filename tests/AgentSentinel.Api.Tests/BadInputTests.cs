@@ -62,6 +62,46 @@ public abstract class BadInputTests(AppFixture fixture)
         Assert.Equal(before, await CountAsync(admin));
     }
 
+    public static TheoryData<string, string> ControlCharacterNames => new()
+    {
+        { "action_name", "wire\r\n2026-01-01 INFO Approval approved by cfo@example.com" },
+        { "action_name", "wire\u001b[2Jcleared" },
+        { "agent_id", "agent\tseven" },
+        { "run_id", "run\u0085next" },
+        { "task_id", "task\u2028next" },
+        { "mission_id", "mission\u202eesrever" },
+        { "agent_id", "agent\u007f" },
+    };
+
+    [Theory]
+    [MemberData(nameof(ControlCharacterNames))]
+    public async Task Names_and_ids_with_control_characters_are_refused_with_a_400_naming_the_field(string field, string value)
+    {
+        using var admin = App.Client();
+        var before = await CountAsync(admin);
+        var body = new System.Text.Json.Nodes.JsonObject { ["action_name"] = "wire", [field] = value };
+        var response = await admin.PostRawAsync("/api/v1/approvals", body.ToJsonString());
+        await response.AssertProblemAsync(HttpStatusCode.BadRequest, $"'{field}' must not contain control characters");
+        Assert.Equal(field, (await response.Json()).Str("field"));
+        Assert.Equal(before, await CountAsync(admin));
+
+        var check = await admin.PostAsync($"/api/v1/approvals/check?action_name=wire&{(field is "agent_id" or "run_id" ? field : "action_name")}={Uri.EscapeDataString(value)}", null, Ct);
+        await check.AssertProblemAsync(HttpStatusCode.BadRequest, "control characters");
+    }
+
+    [Fact]
+    public async Task Descriptions_keep_their_line_breaks_and_key_names_refuse_them()
+    {
+        using var admin = App.Client();
+        var created = await admin.CreateApprovalAsync(new { action_name = "wire", action_description = "line one\nline two\ttabbed" });
+        Assert.Equal("line one\nline two\ttabbed", created.Str("action_description"));
+
+        var key = await admin.PostJsonAsync("/api/v1/admin/api-keys", new { name = "ops\nINFO forged", scopes = new[] { "agent" } });
+        await key.AssertProblemAsync(HttpStatusCode.BadRequest, "'name' must not contain control characters");
+        var email = await admin.PostJsonAsync("/api/v1/admin/api-keys", new { name = "ops", email = "a\r\n@example.com", scopes = new[] { "approver" } });
+        await email.AssertProblemAsync(HttpStatusCode.BadRequest, "'email' must not contain control characters");
+    }
+
     [Fact]
     public async Task Deeply_nested_json_is_refused_with_400()
     {

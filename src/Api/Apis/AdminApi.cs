@@ -53,8 +53,8 @@ public static partial class AdminApi
         HttpContext http, ClaimsPrincipal user, IApiKeyStore keys, TimeProvider time, ILogger<ApiKeyDto> logger, CancellationToken ct)
     {
         using var body = await JsonBody.ReadAsync(http, allowEmpty: false);
-        var name = body.String("name", 100, required: true)!.Trim();
-        var email = body.String("email", 254)?.Trim();
+        var name = body.Name("name", 100, required: true)!.Trim();
+        var email = body.Name("email", 254)?.Trim();
         if (email is not null && !EmailPattern().IsMatch(email))
         {
             return Problems.BadRequest($"'{email}' is not an email address.", "email");

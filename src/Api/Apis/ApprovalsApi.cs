@@ -55,12 +55,12 @@ public static class ApprovalsApi
         using var body = await JsonBody.ReadAsync(http, allowEmpty: false);
         var input = new NewApproval
         {
-            ActionName = body.String("action_name", MaxNameLength, required: true)!,
+            ActionName = body.Name("action_name", MaxNameLength, required: true)!,
             ActionDescription = body.String("action_description", MaxTextLength),
-            AgentId = body.String("agent_id", MaxNameLength),
-            RunId = body.String("run_id", MaxNameLength),
-            TaskId = body.String("task_id", MaxNameLength),
-            MissionId = body.String("mission_id", MaxNameLength),
+            AgentId = body.Name("agent_id", MaxNameLength),
+            RunId = body.Name("run_id", MaxNameLength),
+            TaskId = body.Name("task_id", MaxNameLength),
+            MissionId = body.Name("mission_id", MaxNameLength),
             EstimatedCost = body.Decimal("estimated_cost", 0m, 1_000_000_000_000m),
             RiskLevel = body.Enum<RiskLevel>("risk_level", WireNames.TryParseRisk, WireNames.RiskLevels),
             Priority = body.Enum<Priority>("priority", WireNames.TryParsePriority, WireNames.Priorities),
@@ -293,6 +293,10 @@ public static class ApprovalsApi
         }
         var agentId = NullIfEmpty(query["agent_id"].ToString());
         var runId = NullIfEmpty(query["run_id"].ToString());
+        foreach (var (field, value) in new[] { ("action_name", actionName), ("agent_id", agentId), ("run_id", runId) })
+        {
+            JsonBody.RefuseControlCharacters(field, value);
+        }
         var (policy, version, _) = await settings.GetPolicyAsync(ct);
         var decision = PolicyEvaluator.Evaluate(policy, new PolicyCheck(actionName, cost, agentId, runId, risk, priority));
         return TypedResults.Ok(new CheckDto(decision.RequiresApproval, decision.Reasons, decision.TimeoutSeconds, decision.Approvers,

@@ -159,6 +159,25 @@ public sealed class JsonBody : IDisposable
         return text;
     }
 
+    /// <summary>A name or an identifier: a <see cref="String"/> that may not contain control characters (line breaks,
+    /// tabs, escape, C1 controls, line separators, bidirectional marks), which could forge log lines or disguise it.</summary>
+    public string? Name(string name, int maxLength, bool required = false)
+    {
+        var text = String(name, maxLength, required);
+        RefuseControlCharacters(name, text);
+        return text;
+    }
+
+    /// <summary>Refuses a name or an identifier that contains a control character, with a 400 naming the field.</summary>
+    public static void RefuseControlCharacters(string field, string? text)
+    {
+        if (Core.ControlCharacters.IndexOf(text) is var at and >= 0)
+        {
+            throw Invalid(field, string.Create(CultureInfo.InvariantCulture,
+                $"'{field}' must not contain control characters (line breaks, tabs, escape, line separators or bidirectional marks); found U+{(int)text![at]:X4} at position {at}."));
+        }
+    }
+
     public decimal? Decimal(string name, decimal min, decimal max)
     {
         if (!TryGet(name, out var value))

@@ -1,3 +1,4 @@
+using AgentSentinel.Core;
 using Microsoft.Extensions.Logging;
 
 namespace AgentSentinel.Bot.Digest;
@@ -14,8 +15,11 @@ internal static partial class DigestLog
     [LoggerMessage(3202, LogLevel.Warning, "{Surface} rate-limited the weekly digest {Week} in {Channel}; retrying in {RetryAfter}")]
     public static partial void RateLimited(ILogger logger, string surface, string week, string channel, TimeSpan retryAfter);
 
-    [LoggerMessage(3203, LogLevel.Error, "{Surface} refused the weekly digest {Week} in {Channel}: {Error}")]
-    public static partial void Refused(ILogger logger, string surface, string week, string channel, string error);
+    public static void Refused(ILogger logger, string surface, string week, string channel, string error) =>
+        RefusedCore(logger, surface, week, ControlCharacters.Escape(channel)!, ControlCharacters.Escape(error)!);
+
+    [LoggerMessage(3203, LogLevel.Error, "{Surface} refused the weekly digest {Week} in {Channel}: {Error}", EventName = "Refused")]
+    private static partial void RefusedCore(ILogger logger, string surface, string week, string channel, string error);
 
     [LoggerMessage(3204, LogLevel.Warning, "Posting the weekly digest {Week} to {Surface} channel {Channel} failed; it will be retried")]
     public static partial void Failed(ILogger logger, Exception exception, string week, string surface, string channel);

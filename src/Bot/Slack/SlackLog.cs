@@ -1,3 +1,4 @@
+using AgentSentinel.Core;
 using Microsoft.Extensions.Logging;
 
 namespace AgentSentinel.Bot.Slack;
@@ -14,17 +15,26 @@ internal static partial class SlackLog
     [LoggerMessage(3002, LogLevel.Warning, "Slack rate-limited a message of {ApprovalId} in {Channel}; retrying in {RetryAfter}")]
     public static partial void RateLimited(ILogger logger, Guid approvalId, string channel, TimeSpan retryAfter);
 
-    [LoggerMessage(3003, LogLevel.Error, "Slack refused a message of {ApprovalId} in {Channel}: {Error}")]
-    public static partial void DeliveryFailed(ILogger logger, Guid approvalId, string channel, string error);
+    public static void DeliveryFailed(ILogger logger, Guid approvalId, string channel, string error) =>
+        DeliveryFailedCore(logger, approvalId, ControlCharacters.Escape(channel)!, ControlCharacters.Escape(error)!);
+
+    [LoggerMessage(3003, LogLevel.Error, "Slack refused a message of {ApprovalId} in {Channel}: {Error}", EventName = "DeliveryFailed")]
+    private static partial void DeliveryFailedCore(ILogger logger, Guid approvalId, string channel, string error);
 
     [LoggerMessage(3004, LogLevel.Information, "Found the Slack message of {ApprovalId} in {Channel} ({Ts}) from an earlier attempt; not posting again")]
     public static partial void Adopted(ILogger logger, Guid approvalId, string channel, string ts);
 
-    [LoggerMessage(3005, LogLevel.Warning, "Refused a Slack request to {Path}: {Reason}")]
-    public static partial void Refused(ILogger logger, string path, string reason);
+    public static void Refused(ILogger logger, string path, string reason) =>
+        RefusedCore(logger, ControlCharacters.Escape(path)!, ControlCharacters.Escape(reason)!);
 
-    [LoggerMessage(3006, LogLevel.Warning, "Slack call failed while handling a click on {ApprovalId}")]
-    public static partial void ClickFailed(ILogger logger, Exception exception, string approvalId);
+    [LoggerMessage(3005, LogLevel.Warning, "Refused a Slack request to {Path}: {Reason}", EventName = "Refused")]
+    private static partial void RefusedCore(ILogger logger, string path, string reason);
+
+    public static void ClickFailed(ILogger logger, Exception exception, string approvalId) =>
+        ClickFailedCore(logger, exception, ControlCharacters.Escape(approvalId)!);
+
+    [LoggerMessage(3006, LogLevel.Warning, "Slack call failed while handling a click on {ApprovalId}", EventName = "ClickFailed")]
+    private static partial void ClickFailedCore(ILogger logger, Exception exception, string approvalId);
 
     [LoggerMessage(3007, LogLevel.Warning, "Queued the Slack message of {Count} open request(s) left unposted by the last stop")]
     public static partial void PostsRecovered(ILogger logger, int count);

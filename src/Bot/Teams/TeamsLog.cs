@@ -1,3 +1,4 @@
+using AgentSentinel.Core;
 using Microsoft.Extensions.Logging;
 
 namespace AgentSentinel.Bot.Teams;
@@ -20,8 +21,11 @@ internal static partial class TeamsLog
     [LoggerMessage(3104, LogLevel.Warning, "Teams rate-limited a card of {ApprovalId} in {Channel}; retrying in {RetryAfter}")]
     public static partial void RateLimited(ILogger logger, Guid approvalId, string channel, TimeSpan retryAfter);
 
-    [LoggerMessage(3105, LogLevel.Error, "Teams refused a card of {ApprovalId} in {Channel}: {Error}")]
-    public static partial void DeliveryFailed(ILogger logger, Guid approvalId, string channel, string error);
+    public static void DeliveryFailed(ILogger logger, Guid approvalId, string channel, string error) =>
+        DeliveryFailedCore(logger, approvalId, ControlCharacters.Escape(channel)!, ControlCharacters.Escape(error)!);
+
+    [LoggerMessage(3105, LogLevel.Error, "Teams refused a card of {ApprovalId} in {Channel}: {Error}", EventName = "DeliveryFailed")]
+    private static partial void DeliveryFailedCore(ILogger logger, Guid approvalId, string channel, string error);
 
     [LoggerMessage(3106, LogLevel.Warning, "No Teams installation is known for channel {Channel}; add the bot to its team")]
     public static partial void NoInstallation(ILogger logger, string channel);
