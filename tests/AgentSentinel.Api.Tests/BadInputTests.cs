@@ -85,7 +85,8 @@ public abstract class BadInputTests(AppFixture fixture)
         Assert.Equal(field, (await response.Json()).Str("field"));
         Assert.Equal(before, await CountAsync(admin));
 
-        var check = await admin.PostAsync($"/api/v1/approvals/check?action_name=wire&{(field is "agent_id" or "run_id" ? field : "action_name")}={Uri.EscapeDataString(value)}", null, Ct);
+        var query = field is "agent_id" or "run_id" ? $"action_name=wire&{field}=" : "action_name=";
+        var check = await admin.PostAsync($"/api/v1/approvals/check?{query}{Uri.EscapeDataString(value)}", null, Ct);
         await check.AssertProblemAsync(HttpStatusCode.BadRequest, "control characters");
     }
 

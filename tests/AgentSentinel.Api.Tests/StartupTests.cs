@@ -47,6 +47,88 @@ public sealed class StartupTests
         }
     }
 
+    [Fact]
+    public async Task An_existing_file_at_the_key_path_stops_start_up_naming_the_setting_and_is_left_alone()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+        var keyFile = Path.Combine(TestPaths.NewTempDirectory(), "admin.key");
+        await File.WriteAllTextAsync(keyFile, "as_an_old_key_from_another_database\n", Ct);
+        File.SetUnixFileMode(keyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        var storage = await TestStorage.CreateAsync(StorageProvider.Sqlite, "keyfile");
+
+        var error = await StartFreshAsync(storage, keyFile);
+        Assert.Contains("AgentSentinel:Auth:InitialAdminKeyFile", error.Message, StringComparison.Ordinal);
+        Assert.Equal("as_an_old_key_from_another_database\n", await File.ReadAllTextAsync(keyFile, Ct));
+
+        // Nothing was stored: once the file is moved away, the next start writes the first key.
+        File.Delete(keyFile);
+        await using var app = new AgentSentinelApp(storage, settings: FreshSettings(keyFile));
+        _ = app.Server;
+        Assert.StartsWith("as_", await File.ReadAllTextAsync(keyFile, Ct), StringComparison.Ordinal);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(keyFile));
+    }
+
+    [Fact]
+    public async Task A_symbolic_link_at_the_key_path_is_never_followed()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+        var dir = TestPaths.NewTempDirectory();
+        var elsewhere = Path.Combine(dir, "elsewhere.txt");
+        var keyFile = Path.Combine(dir, "admin.key");
+        File.CreateSymbolicLink(keyFile, elsewhere);
+
+        var error = await StartFreshAsync(await TestStorage.CreateAsync(StorageProvider.Sqlite, "keylink"), keyFile);
+        Assert.Contains("AgentSentinel:Auth:InitialAdminKeyFile", error.Message, StringComparison.Ordinal);
+        Assert.Contains("symbolic link", error.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(elsewhere));
+
+        // A link to an existing file does not get it overwritten either.
+        await File.WriteAllTextAsync(elsewhere, "precious", Ct);
+        await StartFreshAsync(await TestStorage.CreateAsync(StorageProvider.Sqlite, "keylink2"), keyFile);
+        Assert.Equal("precious", await File.ReadAllTextAsync(elsewhere, Ct));
+    }
+
+    [Fact]
+    public async Task A_new_sqlite_database_and_its_wal_files_are_readable_by_this_user_only()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+        var storage = await TestStorage.CreateAsync(StorageProvider.Sqlite, "private");
+        var file = new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(storage.ConnectionString).DataSource;
+        Assert.False(File.Exists(file));
+        await using var app = new AgentSentinelApp(storage);
+        using var admin = app.Client();
+        await admin.CreateApprovalAsync();
+        foreach (var path in new[] { file, file + "-wal", file + "-shm" })
+        {
+            Assert.True(File.Exists(path), path);
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+        }
+    }
+
+    private static Dictionary<string, string?> FreshSettings(string keyFile) => new()
+    {
+        ["AgentSentinel:Auth:BootstrapAdminKey"] = "",
+        ["AgentSentinel:Auth:InitialAdminKeyFile"] = keyFile,
+    };
+
+    private static async Task<OptionsValidationException> StartFreshAsync(TestStorage storage, string keyFile)
+    {
+        await using var app = new AgentSentinelApp(storage, settings: FreshSettings(keyFile));
+        var error = Record.Exception(() => app.Server);
+        var validation = Unwrap(error);
+        Assert.True(validation is not null, $"Expected a start-up error naming the setting, got {error?.ToString() ?? "none"}");
+        return validation;
+    }
+
     [Theory]
     [InlineData("AgentSentinel:Storage:Provider", "Postgres", "AgentSentinel:Storage:ConnectionString")]
     [InlineData("AgentSentinel:Auth:BootstrapAdminKey", "short", "AgentSentinel:Auth:BootstrapAdminKey")]

@@ -62,8 +62,10 @@ public sealed class StartupTasks(
         }
     }
 
-    /// <summary>With no bootstrap key configured and no key stored, creates an admin key and writes it to a file
-    /// only this user can read; the log names the file, never the key.</summary>
+    /// <summary>With no bootstrap key configured and no key stored, creates an admin key and writes it to a new file
+    /// only this user can read; the log names the file, never the key. The file is created exclusively, mode 0600 from
+    /// its first instant: an existing file or a symbolic link at the path (which could point anywhere) stops start-up
+    /// with a message naming the setting, and nothing is stored.</summary>
     private async Task EnsureAdminKeyAsync(CancellationToken ct)
     {
         var auth = options.Value.Auth;
@@ -76,39 +78,79 @@ public sealed class StartupTasks(
             }
             return;
         }
-        var now = time.GetUtcNow();
-        // Only one instance of a cluster starting at once creates the key.
-        if (!await settings.TryInsertAsync(InitialKeyMarker, "{}", "system", now, ct))
+        var stream = CreateKeyFile(path);
+        var written = false;
+        try
         {
-            return;
+            var now = time.GetUtcNow();
+            // Only one instance of a cluster starting at once creates the key.
+            if (!await settings.TryInsertAsync(InitialKeyMarker, "{}", "system", now, ct))
+            {
+                return;
+            }
+            var key = ApiKeyFactory.NewKey();
+            await keys.CreateAsync(new ApiKeyRecord
+            {
+                Id = Guid.CreateVersion7(now).ToString(),
+                Name = "initial admin",
+                Prefix = ApiKeyFactory.DisplayPrefix(key),
+                KeyHash = ApiKeyFactory.Hash(key),
+                Scopes = [Scopes.Admin],
+                Email = auth.BootstrapAdminEmail,
+                CreatedAt = now.TruncateToMicroseconds(),
+                CreatedBy = "system",
+            }, ct);
+            await using (var writer = new StreamWriter(stream, leaveOpen: true))
+            {
+                await writer.WriteLineAsync(key);
+            }
+            await stream.FlushAsync(ct);
+            written = true;
         }
-        var key = ApiKeyFactory.NewKey();
-        await keys.CreateAsync(new ApiKeyRecord
+        finally
         {
-            Id = Guid.CreateVersion7(now).ToString(),
-            Name = "initial admin",
-            Prefix = ApiKeyFactory.DisplayPrefix(key),
-            KeyHash = ApiKeyFactory.Hash(key),
-            Scopes = [Scopes.Admin],
-            Email = auth.BootstrapAdminEmail,
-            CreatedAt = now.TruncateToMicroseconds(),
-            CreatedBy = "system",
-        }, ct);
+            await stream.DisposeAsync();
+            if (!written)
+            {
+                File.Delete(path);
+            }
+        }
+        ApiLog.InitialAdminKeyWritten(logger, path);
+    }
+
+    /// <summary>Creates the key file (and a missing folder, 0700) exclusively: <see cref="FileMode.CreateNew"/> is
+    /// <c>O_CREAT | O_EXCL</c>, which never follows a symbolic link and never opens an existing file.</summary>
+    private static FileStream CreateKeyFile(string path)
+    {
+        const string setting = $"{AgentSentinelOptions.SectionName}:Auth:InitialAdminKeyFile";
         var directory = Path.GetDirectoryName(path);
-        if (!string.IsNullOrEmpty(directory))
+        if (!string.IsNullOrEmpty(directory) && !Directory.Exists(directory))
         {
-            Directory.CreateDirectory(directory);
+            if (OperatingSystem.IsWindows())
+            {
+                Directory.CreateDirectory(directory);
+            }
+            else
+            {
+                Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            }
         }
-        var fileOptions = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        var fileOptions = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
         if (!OperatingSystem.IsWindows())
         {
             fileOptions.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         }
-        await using (var stream = new FileStream(path, fileOptions))
-        await using (var writer = new StreamWriter(stream))
+        try
         {
-            await writer.WriteLineAsync(key);
+            return new FileStream(path, fileOptions);
         }
-        ApiLog.InitialAdminKeyWritten(logger, path);
+        catch (IOException e) when (File.Exists(path) || new FileInfo(path).LinkTarget is not null)
+        {
+            throw new OptionsValidationException(AgentSentinelOptions.SectionName, typeof(AgentSentinelOptions),
+            [
+                $"{setting} names '{path}', which already exists{(new FileInfo(path).LinkTarget is { } target ? $" as a symbolic link to '{target}'" : "")}. " +
+                $"No API key is stored yet, so a new first admin key must be written there: remove the old file (a key from an earlier database is no use) or set {setting} to a new path. ({e.Message})",
+            ]);
+        }
     }
 }

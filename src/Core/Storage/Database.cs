@@ -119,17 +119,43 @@ public sealed class SqliteDatabase : Database
         };
         if (builder.Mode == SqliteOpenMode.ReadWriteCreate && !string.IsNullOrEmpty(builder.DataSource) && builder.DataSource != ":memory:")
         {
-            var dir = Path.GetDirectoryName(Path.GetFullPath(builder.DataSource));
+            var file = Path.GetFullPath(builder.DataSource);
+            var dir = Path.GetDirectoryName(file);
             if (!string.IsNullOrEmpty(dir))
             {
                 Directory.CreateDirectory(dir);
             }
+            CreatePrivately(file);
         }
         _connectionString = builder.ConnectionString;
         FilePath = builder.DataSource;
     }
 
     public string FilePath { get; }
+
+    /// <summary>Creates a new database file readable and writable by this user only (0600), before SQLite would create
+    /// it with the process umask (often 0644). An empty file is an empty database, and SQLite gives its <c>-wal</c> and
+    /// <c>-shm</c> files the database file's permissions. An existing file is left as it is.</summary>
+    private static void CreatePrivately(string file)
+    {
+        if (OperatingSystem.IsWindows() || File.Exists(file))
+        {
+            return;
+        }
+        try
+        {
+            using var _ = new FileStream(file, new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew,
+                Access = FileAccess.Write,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            });
+        }
+        catch (IOException) when (File.Exists(file))
+        {
+            // Created at the same moment by another process; SQLite opens it as it is.
+        }
+    }
 
     public override StorageProvider Provider => StorageProvider.Sqlite;
 
