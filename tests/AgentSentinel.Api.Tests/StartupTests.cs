@@ -155,6 +155,7 @@ public sealed class StartupTests
         {
             ["AgentSentinel:Storage:ConnectionString"] = key == "AgentSentinel:Storage:Provider" ? "" : storage.ConnectionString,
             ["AgentSentinel:Jobs:RunServer"] = "false",
+            ["AgentSentinel:Auth:InitialAdminKeyFile"] = Path.Combine(TestPaths.NewTempDirectory(), "admin.key"),
             [key] = value,
         });
         builder.WebHost.UseUrls("http://127.0.0.1:0");
