@@ -21,7 +21,7 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
         action_inputs, context, callback_url, created_at, expires_at, status, decided_at, decided_by_email,
         decided_by_user_id, decided_via, decision_notes, info_request_message, info_response, requester_key_id,
         requester_email, idempotency_key, request_hash, route_name, approvers, version, updated_at, reminders_sent, escalation_level, follow_up_at,
-        decided_by_key_id
+        decided_by_key_id, requester_key_name, route_plan
         """;
 
     static SqlStore() => DefaultTypeMap.MatchNamesWithUnderscores = true;
@@ -36,7 +36,7 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
                 @Priority, @ActionInputs, @Context, @CallbackUrl, @CreatedAt, @ExpiresAt, @Status, @DecidedAt,
                 @DecidedByEmail, @DecidedByUserId, @DecidedVia, @DecisionNotes, @InfoRequestMessage, @InfoResponse,
                 @RequesterKeyId, @RequesterEmail, @IdempotencyKey, @RequestHash, @RouteName, @Approvers, @Version, @UpdatedAt, @RemindersSent, @EscalationLevel, @FollowUpAt,
-                @DecidedByKeyId)
+                @DecidedByKeyId, @RequesterKeyName, @RoutePlan)
         ON CONFLICT (requester_key_id, idempotency_key) DO NOTHING
         """;
 
@@ -402,13 +402,13 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
 
     // ---- API keys ----------------------------------------------------------------------------------------------
 
-    private const string KeyColumns = "id, name, prefix, key_hash, scopes, email, created_at, created_by, revoked_at";
+    private const string KeyColumns = "id, name, prefix, key_hash, scopes, email, created_at, created_by, revoked_at, agent_ids";
 
     public async Task CreateAsync(ApiKeyRecord key, CancellationToken ct)
     {
         await using var connection = await database.OpenAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition(
-            $"INSERT INTO api_keys ({KeyColumns}) VALUES (@Id, @Name, @Prefix, @KeyHash, @Scopes, @Email, @CreatedAt, @CreatedBy, NULL)",
+            $"INSERT INTO api_keys ({KeyColumns}) VALUES (@Id, @Name, @Prefix, @KeyHash, @Scopes, @Email, @CreatedAt, @CreatedBy, NULL, @AgentIds)",
             new
             {
                 key.Id,
@@ -419,6 +419,7 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
                 key.Email,
                 CreatedAt = key.CreatedAt.ToUnixMicroseconds(),
                 key.CreatedBy,
+                AgentIds = key.AgentIds.Count == 0 ? null : JsonSerializer.Serialize(key.AgentIds),
             }, cancellationToken: ct));
     }
 
@@ -712,6 +713,8 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
         public long RemindersSent { get; set; }
         public long EscalationLevel { get; set; }
         public long? FollowUpAt { get; set; }
+        public string? RequesterKeyName { get; set; }
+        public string? RoutePlan { get; set; }
 
         public static ApprovalRow From(ApprovalRequest r, string? requestHash) => new()
         {
@@ -750,6 +753,8 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
             RemindersSent = r.RemindersSent,
             EscalationLevel = r.EscalationLevel,
             FollowUpAt = r.FollowUpAt?.ToUnixMicroseconds(),
+            RequesterKeyName = r.RequesterKeyName,
+            RoutePlan = r.RoutePlan is null ? null : JsonSerializer.Serialize(r.RoutePlan, Configuration.SettingsJson.Options),
         };
 
         public ApprovalRequest ToModel() => new()
@@ -794,6 +799,8 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
             RemindersSent = (int)RemindersSent,
             EscalationLevel = (int)EscalationLevel,
             FollowUpAt = TimeConversions.FromUnixMicroseconds(FollowUpAt),
+            RequesterKeyName = RequesterKeyName,
+            RoutePlan = RoutePlan is null ? null : JsonSerializer.Deserialize<Routing.RouteDefinition>(RoutePlan, Configuration.SettingsJson.Options),
         };
     }
 
@@ -846,6 +853,7 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
         public long CreatedAt { get; set; }
         public string? CreatedBy { get; set; }
         public long? RevokedAt { get; set; }
+        public string? AgentIds { get; set; }
 
         public ApiKeyRecord ToModel() => new()
         {
@@ -858,6 +866,7 @@ public sealed class SqlStore(Database database) : IApprovalStore, IApiKeyStore, 
             CreatedAt = TimeConversions.FromUnixMicroseconds(CreatedAt),
             CreatedBy = CreatedBy,
             RevokedAt = TimeConversions.FromUnixMicroseconds(RevokedAt),
+            AgentIds = AgentIds is null ? [] : JsonSerializer.Deserialize<string[]>(AgentIds) ?? [],
         };
     }
 
