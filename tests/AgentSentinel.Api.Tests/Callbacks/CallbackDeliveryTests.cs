@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using AgentSentinel.Api.Callbacks;
 using AgentSentinel.Core.Approvals;
+using AgentSentinel.Core.Auth;
 using AgentSentinel.Core.Callbacks;
 using AgentSentinel.Core.Configuration;
 using AgentSentinel.Core.Jobs;
@@ -153,6 +154,24 @@ public abstract class CallbackDeliveryTests(StorageProvider provider)
         Assert.Equal("failed", listed.Str("state"));
         Assert.Equal(CallbackHarness.MaxAttempts, listed["tries"]!.AsArray().Count);
         Assert.Null(listed["next_attempt_at"]);
+    }
+
+    [Fact]
+    public async Task A_callback_signed_for_one_agent_does_not_verify_at_another_agents_endpoint()
+    {
+        await using var h = await CallbackHarness.StartAsync(provider);
+        // Another agent whose callbacks are signed with the same configured secret.
+        var other = await (await h.Admin.PostJsonAsync("/api/v1/admin/api-keys", new { name = "other-agent", scopes = new[] { Scopes.Agent } })).Json();
+        var id = await h.CreateAsync(h.CallbackUrl("hooks/agent-a"));
+        await h.DecideAsync(id, "approve");
+        Assert.Equal(1, await h.RunJobsAsync());
+        var got = Assert.Single(Received(h));
+        Assert.True(Verifies(h, CallbackHarness.SigningSecret, got, url: h.CallbackUrl("hooks/agent-a"), keyId: h.AgentKeyId));
+
+        // Replayed to the other agent's endpoint, which checks with its own URL and key id: refused.
+        Assert.False(Verifies(h, CallbackHarness.SigningSecret, got, url: h.CallbackUrl("hooks/agent-b"), keyId: other.Id()));
+        Assert.False(Verifies(h, CallbackHarness.SigningSecret, got, url: h.CallbackUrl("hooks/agent-b")));
+        Assert.False(Verifies(h, CallbackHarness.SigningSecret, got, keyId: other.Id()));
     }
 
     [Fact]

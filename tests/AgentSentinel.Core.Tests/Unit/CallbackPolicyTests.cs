@@ -130,7 +130,7 @@ public sealed class CallbackSignatureTests
         // A line break cannot move a boundary between the signed parts.
         Assert.False(CallbackSignature.Verify(Secret, header, Url + "\n" + KeyId, "x", Body, At, tolerance));
         // The signed string is no longer {t}.{body}: a receiver checking that string refuses it.
-        var old = Convert.ToHexStringLower(System.Security.Cryptography.HMACSHA256.HashData(Encoding.UTF8.GetBytes(Secret), [.. "1767225600."u8, .. Body]));
+        var old = Convert.ToHexStringLower(System.Security.Cryptography.HMACSHA256.HashData(Encoding.UTF8.GetBytes(Secret), (byte[])[.. "1767225600."u8, .. Body]));
         Assert.DoesNotContain(old, header, StringComparison.Ordinal);
         Assert.False(CallbackSignature.Verify(Secret, "t=1767225600,v1=" + old, Url, KeyId, Body, At, tolerance));
     }
