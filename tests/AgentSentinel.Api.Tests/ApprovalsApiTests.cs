@@ -23,7 +23,7 @@ public abstract partial class ApprovalsApiTests(AppFixture fixture)
 
     private async Task<HttpClient> AgentAsync(string name = "agent")
     {
-        var key = await App.CreateKeyAsync(name, [Scopes.Agent]);
+        var key = await App.CreateKeyAsync(name, [Scopes.Agent], agentIds: [name, "trading-agent"]);
         return App.Client(key);
     }
 
