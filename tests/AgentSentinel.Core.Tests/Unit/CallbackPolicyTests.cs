@@ -135,6 +135,57 @@ public sealed class CallbackSignatureTests
         Assert.False(CallbackSignature.Verify(Secret, "t=1767225600,v1=" + old, Url, KeyId, Body, At, tolerance));
     }
 
+    // The README's C# verification snippet, verbatim (the test below checks that the README still says exactly this).
+    private static bool ReadmeVerify(string secret, string header, string keyId, string url, byte[] rawBody, TimeSpan tolerance)
+    {
+        var parts = header.Split(',').Select(p => p.Split('=', 2)).Where(p => p.Length == 2).ToDictionary(p => p[0], p => p[1]);
+        if (!parts.TryGetValue("t", out var t) || !parts.TryGetValue("v2", out var sig) || !long.TryParse(t, out var seconds)
+            || Math.Abs(DateTimeOffset.UtcNow.ToUnixTimeSeconds() - seconds) > tolerance.TotalSeconds)
+        {
+            return false;
+        }
+        var message = Encoding.UTF8.GetBytes($"{t}\n{keyId}\n{url}\n").Concat(rawBody).ToArray();
+        var expected = Convert.ToHexStringLower(System.Security.Cryptography.HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), message));
+        return System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expected), Encoding.ASCII.GetBytes(sig));
+    }
+
+    [Fact]
+    public void The_readme_verification_snippets_accept_the_servers_signature_and_only_for_the_right_key_and_url()
+    {
+        var readme = File.ReadAllText(Path.Combine(AgentSentinel.Testing.Repository.Root, "README.md"));
+        var source = File.ReadAllText(Path.Combine(AgentSentinel.Testing.Repository.Root, "tests", "AgentSentinel.Core.Tests", "Unit", "CallbackPolicyTests.cs"));
+        static string Squash(string text) => System.Text.RegularExpressions.Regex.Replace(
+            text.Replace("System.Security.Cryptography.", "", StringComparison.Ordinal).Replace("ReadmeVerify(", "Verify(", StringComparison.Ordinal), @"\s+", " ");
+        var start = source.IndexOf("private static bool ReadmeVerify(", StringComparison.Ordinal);
+        var end = source.IndexOf("\n    }\n", start, StringComparison.Ordinal) + 6;
+        Assert.Contains(Squash(source[start..end]).Replace("private static bool", "static bool", StringComparison.Ordinal), Squash(readme), StringComparison.Ordinal);
+
+        var header = CallbackSignature.Header(Secret, DateTimeOffset.UtcNow, Url, KeyId, Body);
+        var tolerance = TimeSpan.FromMinutes(5);
+        Assert.True(ReadmeVerify(Secret, header, KeyId, Url, Body, tolerance));
+        Assert.False(ReadmeVerify(Secret, header, "another-key", Url, Body, tolerance));
+        Assert.False(ReadmeVerify(Secret, header, KeyId, "https://hooks.example.com/other", Body, tolerance));
+
+        // The Python snippet, run as written in the README.
+        var python = System.Text.RegularExpressions.Regex.Match(readme, "```python\n(import hashlib, hmac, time\n.*?)```", System.Text.RegularExpressions.RegexOptions.Singleline).Groups[1].Value;
+        Assert.NotEmpty(python);
+        var script = python + $$"""
+
+            import sys
+            body = {{"b'" + Encoding.UTF8.GetString(Body) + "'"}}
+            ok = verify("{{Secret}}", "{{header}}", "{{KeyId}}", "{{Url}}", body)
+            other_key = verify("{{Secret}}", "{{header}}", "another-key", "{{Url}}", body)
+            other_url = verify("{{Secret}}", "{{header}}", "{{KeyId}}", "https://hooks.example.com/other", body)
+            print(ok, other_key, other_url)
+            """;
+        var file = Path.Combine(AgentSentinel.Testing.TestPaths.NewTempDirectory(), "verify.py");
+        File.WriteAllText(file, script);
+        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("python3", file) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var output = process.StandardOutput.ReadToEnd() + process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.Equal("True False False", output.Trim());
+    }
+
     [Fact]
     public void Generated_secrets_are_long_and_distinct()
     {
