@@ -29,7 +29,7 @@ foreach (var provider in providers)
     using var client = new ApprovalClient(new ApprovalClientOptions
     {
         BaseAddress = baseAddress,
-        ApiKey = await app.CreateKeyAsync("bench agent", [Scopes.Agent]),
+        ApiKey = await app.CreateKeyAsync("bench agent", [Scopes.Agent], agentIds: [agentId]),
         AgentId = agentId,
     });
     using var approver = app.Client(await app.CreateKeyAsync("bench approver", [Scopes.Approver], "bench@example.com"));

@@ -135,10 +135,12 @@ internal sealed class ServerProcess : IAsyncDisposable
         return client;
     }
 
+    /// <summary>Creates a key; agent keys may claim the agent id the scenarios send (billing-agent).</summary>
     public async Task<string> CreateKeyAsync(string name, string[] scopes, string? email = null)
     {
         using var admin = Client();
-        var response = await admin.PostAsJsonAsync("api/v1/admin/api-keys", new { name, scopes, email });
+        var agentIds = scopes.Contains("agent") ? new[] { "billing-agent" } : null;
+        var response = await admin.PostAsJsonAsync("api/v1/admin/api-keys", new { name, scopes, email, agent_ids = agentIds });
         response.EnsureSuccessStatusCode();
         return (await response.Content.ReadFromJsonAsync<JsonObject>())!["key"]!.GetValue<string>();
     }

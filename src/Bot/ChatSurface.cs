@@ -52,8 +52,7 @@ public sealed class ChatNotifier(ChatSurface chat, RuntimeSettings settings, ICh
         {
             return;
         }
-        var (routes, _, _) = await settings.GetRoutesAsync(ct);
-        if (routes.FirstOrDefault(r => r.Name == request.RouteName) is { } route && chat.ChannelOf(route)?.Channel is { } channel)
+        if (await settings.RouteOfAsync(request, ct) is { } route && chat.ChannelOf(route)?.Channel is { } channel)
         {
             chat.EnqueuePost(request.Id, channel);
         }
@@ -121,7 +120,6 @@ public sealed class ChatRecovery(
             return;
         }
         var now = time.GetUtcNow();
-        var (routes, _, _) = await settings.GetRoutesAsync(ct);
         var count = 0;
         var from = now - Lookback;
         while (true)
@@ -135,7 +133,7 @@ public sealed class ChatRecovery(
                     continue;
                 }
                 from = request.CreatedAt.AddTicks(10); // one microsecond on: the next page starts after this request
-                if (routes.FirstOrDefault(r => r.Name == request.RouteName) is not { } route || chat.ChannelOf(route)?.Channel is not { } channel)
+                if (await settings.RouteOfAsync(request, ct) is not { } route || chat.ChannelOf(route)?.Channel is not { } channel)
                 {
                     continue;
                 }

@@ -23,7 +23,7 @@ public abstract partial class ApprovalsApiTests(AppFixture fixture)
 
     private async Task<HttpClient> AgentAsync(string name = "agent")
     {
-        var key = await App.CreateKeyAsync(name, [Scopes.Agent]);
+        var key = await App.CreateKeyAsync(name, [Scopes.Agent], agentIds: [name, "trading-agent"]);
         return App.Client(key);
     }
 
@@ -399,6 +399,8 @@ public abstract partial class ApprovalsApiTests(AppFixture fixture)
         Assert.True(glob["requires_approval"]!.GetValue<bool>());
         Assert.Contains("transfer_*", glob["reasons"]![0]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Equal("a", glob.Str("agent_id"));
+        // No priority given, but the shipped transfer_* floor raises it to high: the high default deadline.
+        Assert.Equal(900, glob["timeout_seconds"]!.GetValue<int>());
         Assert.True((await Check("action_name=send_email&cost_usd=100"))["requires_approval"]!.GetValue<bool>());
         var cheap = await Check("action_name=send_email&cost_usd=99.99&priority=critical");
         Assert.False(cheap["requires_approval"]!.GetValue<bool>());

@@ -20,7 +20,7 @@ public abstract class DigestTests(StorageProvider provider)
     {
         var time = new FakeTimeProvider(DigestScenario.Start);
         var app = new AgentSentinelApp(await TestStorage.CreateAsync(provider, "digest"), time, settings: DigestScenario.Settings());
-        var agent = app.Client(await app.CreateKeyAsync("agent", [Scopes.Agent]));
+        var agent = app.Client(await app.CreateKeyAsync("agent", [Scopes.Agent], agentIds: DigestScenario.AgentIds));
         var approver = app.Client(await app.CreateKeyAsync("approver", [Scopes.Approver], "approver@example.com"));
         var seeded = await DigestScenario.SeedAsync(app, time, agent, approver, Ct);
         agent.Dispose();

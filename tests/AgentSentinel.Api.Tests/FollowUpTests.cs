@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using AgentSentinel.Core.Approvals;
 using AgentSentinel.Core.Auth;
@@ -167,6 +168,50 @@ public abstract class FollowUpTests(StorageProvider provider) : IAsyncLifetime
         var poll = await (await _agent.GetAsync($"/api/v1/approvals/{id}/poll", Ct)).Json();
         Assert.Equal("approved", poll.Str("status"));
         Assert.Equal("lead@example.com", poll.Str("decided_by_email"));
+    }
+
+    [Fact]
+    public async Task Follow_ups_keep_the_plan_the_request_was_made_with_when_the_route_changes()
+    {
+        var created = _time.GetUtcNow();
+        var id = await CreateAsync();
+        // The route is changed after creation: sooner, to another channel, other people.
+        using var admin = _app.Client();
+        var changed = await admin.PutAsJsonAsync("/api/v1/admin/routes", new
+        {
+            routes = new object[]
+            {
+                new
+                {
+                    name = "payments",
+                    match = new { actions = new[] { "transfer_*" } },
+                    approvers = new[] { "alice@example.com" },
+                    reminders_minutes = new[] { 1 },
+                    escalation = new[] { new { after_minutes = 2, slack = new { channel = "C0OTHER" }, mention = new[] { "intruder@example.com" } } },
+                },
+                new { name = "default" },
+            },
+        }, Ct);
+        Assert.Equal(HttpStatusCode.OK, changed.StatusCode);
+
+        _time.SetUtcNow(created.AddMinutes(3));
+        await RunAsync(id);
+        await _app.Service<FollowUpJobs>().SweepAsync(Ct);
+        Assert.Empty(await FollowUpEventsAsync(id));
+
+        _time.SetUtcNow(created.AddMinutes(15));
+        await RunAsync(id);
+        var events = await FollowUpEventsAsync(id);
+        Assert.Equal([EventKinds.Escalated, EventKinds.ReminderSent], events.Select(e => e.Kind));
+        Assert.Equal("C0LEADS", (string?)Details(events[0])["slack_channel"]);
+        Assert.Equal(["alice@example.com", "lead@example.com"], (await GetAsync(id))!.Approvers);
+        Assert.Equal(created.AddMinutes(20), (await GetAsync(id))!.FollowUpAt);
+
+        // A request made after the change follows the new route.
+        var later = await CreateAsync();
+        Assert.Equal(_time.GetUtcNow().AddMinutes(1), (await GetAsync(later))!.FollowUpAt);
+        var plan = (await GetAsync(later))!.RoutePlan!;
+        Assert.Equal("C0OTHER", plan.Escalation.Single().Slack!.Channel);
     }
 
     [Fact]

@@ -22,7 +22,7 @@ public sealed class PythonAgentTests
         }
         await using var app = new AgentSentinelApp(await TestStorage.CreateAsync(provider, "python"), runJobServer: true);
         var baseUrl = app.StartOnLoopback().ToString();
-        var agentKey = await app.CreateKeyAsync("python agent", [Scopes.Agent]);
+        var agentKey = await app.CreateKeyAsync("python agent", [Scopes.Agent], agentIds: ["trading-agent", "python agent"]);
         var approverKey = await app.CreateKeyAsync("python approver", [Scopes.Approver], "approver@example.com");
 
         var script = Path.Combine(Repository.Root, "tests", "python", "sdk_wire_client.py");

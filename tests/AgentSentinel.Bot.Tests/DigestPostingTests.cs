@@ -47,7 +47,7 @@ public sealed class DigestPostingTests : IAsyncLifetime
             ["AgentSentinel:Digest:Slack:Channel"] = SlackChannel,
             ["AgentSentinel:Digest:Teams:Channel"] = TeamsChannel,
         }));
-        using var agent = _app.Client(await _app.CreateKeyAsync("agent", [Scopes.Agent]));
+        using var agent = _app.Client(await _app.CreateKeyAsync("agent", [Scopes.Agent], agentIds: DigestScenario.AgentIds));
         using var approver = _app.Client(await _app.CreateKeyAsync("approver", [Scopes.Approver], "approver@example.com"));
         await DigestScenario.SeedAsync(_app, time, agent, approver, Ct);
         // The bot was added to the managers' team.

@@ -43,7 +43,7 @@ public sealed class SlackFlowTests : IAsyncLifetime
             ["AgentSentinel:Routing:Routes:1:Slack:Channel"] = "C0ALL",
         });
         _ = _app.Server;
-        _agent = _app.Client(await _app.CreateKeyAsync("agent", [Scopes.Agent]));
+        _agent = _app.Client(await _app.CreateKeyAsync("billing-prod", [Scopes.Agent], agentIds: ["billing-agent", "agent"]));
         // Slack users decide as the approver identities their confirmed emails match; Eve has no key.
         _aliceKeyId = (await _app.CreateKeyWithIdAsync("alice", [Scopes.Approver], "alice@example.com")).Id;
         foreach (var person in new[] { "bob", "carol", "dan" })
@@ -97,6 +97,8 @@ public sealed class SlackFlowTests : IAsyncLifetime
         var fields = string.Join("\n", Block(message, "fields")!["fields"]!.AsArray().Select(f => (string?)f!["text"]));
         Assert.Contains("$1,200.50", fields, StringComparison.Ordinal);
         Assert.Contains("<!date^", fields, StringComparison.Ordinal);
+        // The agent id is a claim; the key that made the request is shown beside it.
+        Assert.Contains("billing-agent · key billing-prod", fields, StringComparison.Ordinal);
         Assert.Contains("\"invoice\": 42", (string?)Block(message, "inputs")!["text"]!["text"], StringComparison.Ordinal);
         Assert.Contains($"https://approvals.example.com/approvals/{id}", Block(message, "footer")!.ToJsonString(), StringComparison.Ordinal);
         Assert.Equal(3, Block(message, "decision")!["elements"]!.AsArray().Count);

@@ -106,6 +106,9 @@ public sealed class TeamsFlowTests : IAsyncLifetime
         Assert.DoesNotContain("https://evil", description, StringComparison.Ordinal);
         Assert.DoesNotContain("**now**", description, StringComparison.Ordinal);
         Assert.DoesNotContain("<at>", description, StringComparison.Ordinal);
+        // The agent id is a claim; the key that made the request is shown beside it (here the key's name is its agent id).
+        var agent = Element(card, "facts")!["facts"]!.AsArray().Single(f => (string?)f!["title"] == "Agent")!;
+        Assert.Equal("agent · key agent", Plain((string)agent["value"]!));
         Assert.DoesNotContain("null", post.Body.ToJsonString(), StringComparison.Ordinal);
         Assert.StartsWith("Bearer connector-token-", post.Authorization, StringComparison.Ordinal);
     }

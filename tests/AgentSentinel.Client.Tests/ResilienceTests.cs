@@ -42,7 +42,7 @@ public sealed class ResilienceTests
         var storage = await TestStorage.CreateAsync(StorageProvider.Sqlite, "restart");
         var first = new AgentSentinelApp(storage, runJobServer: true);
         var baseAddress = first.StartOnLoopback();
-        var agentKey = await first.CreateKeyAsync("restart agent", [Scopes.Agent]);
+        var agentKey = await first.CreateKeyAsync("restart agent", [Scopes.Agent], agentIds: ["agent-*"]);
         var approverKey = await first.CreateKeyAsync("restart approver", [Scopes.Approver], "restart@example.com");
         var agentId = ServerFixture.NewAgentId();
         using var client = new ApprovalClient(new ApprovalClientOptions
@@ -88,7 +88,7 @@ public sealed class ResilienceTests
         using var client = new ApprovalClient(new ApprovalClientOptions
         {
             BaseAddress = app.StartOnLoopback(),
-            ApiKey = await app.CreateKeyAsync("gone agent", [Scopes.Agent]),
+            ApiKey = await app.CreateKeyAsync("gone agent", [Scopes.Agent], agentIds: ["agent-*"]),
             AgentId = agentId,
             LongPollTimeout = TimeSpan.FromSeconds(1),
             MaxRetries = 1000,

@@ -23,7 +23,8 @@ public sealed class ServerFixture : IAsyncLifetime
     {
         App = new AgentSentinelApp(await TestStorage.CreateAsync(StorageProvider.Sqlite, "client"), runJobServer: true);
         BaseAddress = App.StartOnLoopback();
-        AgentKey = await App.CreateKeyAsync("client agent", [Scopes.Agent]);
+        // Each test acts as agents of its own (NewAgentId), all under this key.
+        AgentKey = await App.CreateKeyAsync("client agent", [Scopes.Agent], agentIds: ["agent-*"]);
         Approver = App.Client(await App.CreateKeyAsync("client approver", [Scopes.Approver], ApproverEmail));
     }
 

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using AgentSentinel.Core.Digest;
@@ -43,6 +44,8 @@ public sealed class ConsoleBrowserTests(ConsoleFixture f) : IClassFixture<Consol
         var row = Row(page, id);
         await Expect(row).ToBeVisibleAsync();
         await Expect(row).ToContainTextAsync("pay_supplier");
+        // The agent id is a claim; the key that made the request is shown beside it.
+        await Expect(row).ToContainTextAsync("agent-7 · key Agent");
         await Expect(row.Locator(".countdown")).ToContainTextAsync("left");
         Assert.Equal("yes", await page.EvaluateAsync<string>("() => window.__sameDocument")); // no reload happened
 
@@ -52,6 +55,7 @@ public sealed class ConsoleBrowserTests(ConsoleFixture f) : IClassFixture<Consol
         await Expect(page.Locator("#request-inputs")).ToContainTextAsync("\"account\": \"ACME-001\"");
         await Expect(page.Locator("#request-context")).ToContainTextAsync("\"ticket\": \"OPS-118\"");
         await Expect(page.Locator("#trail")).ToContainTextAsync("Requested");
+        await Expect(page.Locator("main")).ToContainTextAsync("agent-7 · key Agent");
 
         await page.GetByLabel("Notes (optional)").FillAsync("Checked against the PO, fine.");
         await page.GetByRole(AriaRole.Button, new() { Name = "Approve", Exact = true }).ClickAsync();
@@ -323,6 +327,17 @@ public sealed class ConsoleBrowserTests(ConsoleFixture f) : IClassFixture<Consol
         await page.ReloadAsync();
         await Expect(page.Locator("#keys-table")).ToContainTextAsync("Night shift");
         await Expect(page.Locator("body")).Not.ToContainTextAsync(key!);
+
+        // An agent key names the agent ids its requests may claim; the list shows them.
+        await page.GetByLabel("Name").FillAsync("Billing bot");
+        await page.GetByLabel("approver", new() { Exact = true }).UncheckAsync();
+        await page.GetByLabel("agent", new() { Exact = true }).CheckAsync();
+        await page.GetByLabel("Agent ids (agent keys)").FillAsync("billing-agent, billing-*");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Create key" }).ClickAsync();
+        var agentKey = await page.Locator("#new-key").TextContentAsync();
+        await Expect(page.Locator("#keys-table tr", new() { HasText = "Billing bot" })).ToContainTextAsync("billing-agent, billing-*");
+        using var billing = f.App.Client(agentKey);
+        Assert.Equal(HttpStatusCode.Forbidden, (await billing.PostAsJsonAsync("/api/v1/approvals", new { action_name = "x", agent_id = "payroll" }, Ct)).StatusCode);
 
         // Invalid routes come back with the server's validation messages; nothing is saved.
         var editor = page.Locator("#routes-json");

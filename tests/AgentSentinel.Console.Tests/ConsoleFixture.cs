@@ -57,7 +57,8 @@ public class ConsoleFixture : IAsyncLifetime
         BaseUrl = App.StartOnLoopback();
         ApproverKey = await App.CreateKeyAsync("Approver", [Scopes.Approver], ApproverEmail);
         AdminKey = await App.CreateKeyAsync("Admin", [Scopes.Admin], "admin@example.com");
-        AgentKey = await App.CreateKeyAsync("Agent", [Scopes.Agent]);
+        // The fixture's requests come from several agents (agent-7, filter-agent-..., treasury-agent, ...), all under this key.
+        AgentKey = await App.CreateKeyAsync("Agent", [Scopes.Agent], agentIds: ["*"]);
         Agent = App.Client(AgentKey);
         await SeedAsync();
 

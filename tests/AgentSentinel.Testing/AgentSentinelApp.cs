@@ -86,15 +86,16 @@ public sealed class AgentSentinelApp : WebApplicationFactory<Program>
         return client;
     }
 
-    /// <summary>Creates an API key through the admin API and returns the key itself.</summary>
-    public async Task<string> CreateKeyAsync(string name, string[] scopes, string? email = null) =>
-        (await CreateKeyWithIdAsync(name, scopes, email)).Key;
+    /// <summary>Creates an API key through the admin API and returns the key itself. An agent key's agent ids are
+    /// <paramref name="agentIds"/>, or its name when none are given.</summary>
+    public async Task<string> CreateKeyAsync(string name, string[] scopes, string? email = null, string[]? agentIds = null) =>
+        (await CreateKeyWithIdAsync(name, scopes, email, agentIds)).Key;
 
     /// <summary>Creates an API key through the admin API and returns its id and the key.</summary>
-    public async Task<(string Id, string Key)> CreateKeyWithIdAsync(string name, string[] scopes, string? email = null)
+    public async Task<(string Id, string Key)> CreateKeyWithIdAsync(string name, string[] scopes, string? email = null, string[]? agentIds = null)
     {
         using var admin = Client();
-        var response = await admin.PostAsJsonAsync("/api/v1/admin/api-keys", new { name, scopes, email });
+        var response = await admin.PostAsJsonAsync("/api/v1/admin/api-keys", new { name, scopes, email, agent_ids = agentIds });
         response.EnsureSuccessStatusCode();
         using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         return (doc.RootElement.GetProperty("id").GetString()!, doc.RootElement.GetProperty("key").GetString()!);

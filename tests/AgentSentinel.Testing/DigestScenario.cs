@@ -42,6 +42,9 @@ public sealed class DigestScenario
     public static readonly DateTimeOffset Start = new(2025, 3, 12, 8, 0, 0, TimeSpan.Zero);
     public static readonly DateTimeOffset End = WeekEnd.AddDays(2).AddHours(10);
 
+    /// <summary>The agent ids of the scenario's agent key: its own name (for requests that name none) and the agents it plays.</summary>
+    public static readonly string[] AgentIds = ["agent", "agent-*"];
+
     public static IDictionary<string, string?> Settings(IDictionary<string, string?>? more = null)
     {
         var settings = new Dictionary<string, string?>
@@ -106,8 +109,11 @@ public sealed class DigestScenario
                 }, ct);
                 var body = JsonNode.Parse(await response.Content.ReadAsStringAsync(ct))!;
                 Assert.True(response.StatusCode == System.Net.HttpStatusCode.Created, body.ToJsonString());
-                seeded[index] = new SeededRequest((string)body["id"]!, plan.Action, plan.Agent, plan.Priority, plan.Risk,
-                    ExpectedRoute(plan.Action, plan.Priority), at, at.AddSeconds(plan.TimeoutSeconds), []);
+                // As the server stored it: a request without an agent id gets the key's, and policy floors may raise
+                // priority and risk (transfer_* is at least high/high in the shipped configuration).
+                var priority = (string)body["priority"]!;
+                seeded[index] = new SeededRequest((string)body["id"]!, plan.Action, (string?)body["agent_id"], priority, (string?)body["risk_level"],
+                    ExpectedRoute(plan.Action, priority), at, at.AddSeconds(plan.TimeoutSeconds), []);
                 continue;
             }
             var request = seeded[index]!;

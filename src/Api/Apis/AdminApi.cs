@@ -13,11 +13,17 @@ using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace AgentSentinel.Api.Apis;
 
-public sealed record CreatedApiKeyDto(string Id, string Key, string Name, string Prefix, IReadOnlyList<string> Scopes, string? Email, DateTimeOffset CreatedAt);
+/// <param name="AgentIds">The agent ids an agent key may use at intake (its name when it names none); empty for keys
+/// without the agent scope.</param>
+public sealed record CreatedApiKeyDto(string Id, string Key, string Name, string Prefix, IReadOnlyList<string> Scopes, string? Email, DateTimeOffset CreatedAt, IReadOnlyList<string> AgentIds);
 
-public sealed record ApiKeyDto(string Id, string Name, string Prefix, IReadOnlyList<string> Scopes, string? Email, DateTimeOffset CreatedAt, string? CreatedBy, DateTimeOffset? RevokedAt, bool HasCallbackSecret)
+public sealed record ApiKeyDto(string Id, string Name, string Prefix, IReadOnlyList<string> Scopes, string? Email, DateTimeOffset CreatedAt, string? CreatedBy, DateTimeOffset? RevokedAt, bool HasCallbackSecret, IReadOnlyList<string> AgentIds)
 {
-    public static ApiKeyDto From(ApiKeyRecord k, bool hasCallbackSecret) => new(k.Id, k.Name, k.Prefix, k.Scopes, k.Email, k.CreatedAt, k.CreatedBy, k.RevokedAt, hasCallbackSecret);
+    public static ApiKeyDto From(ApiKeyRecord k, bool hasCallbackSecret) =>
+        new(k.Id, k.Name, k.Prefix, k.Scopes, k.Email, k.CreatedAt, k.CreatedBy, k.RevokedAt, hasCallbackSecret, AgentIdsOf(k));
+
+    /// <summary>What an agent key may claim as <c>agent_id</c>; nothing for other keys.</summary>
+    public static IReadOnlyList<string> AgentIdsOf(ApiKeyRecord k) => k.HasScope(Core.Auth.Scopes.Agent) ? k.AllowedAgentIds : [];
 }
 
 public sealed record RoutesDocument(IReadOnlyList<RouteDefinition> Routes, long Version, string Source);
@@ -66,6 +72,7 @@ public static partial class AdminApi
             return Problems.BadRequest("email is required for a key with the approver scope: it is the person who decides with it "
                 + "(and how their Slack or Teams account is recognised).", "email");
         }
+        var agentIds = ReadAgentIds(body, scopes);
         var key = ApiKeyFactory.NewKey();
         var record = new ApiKeyRecord
         {
@@ -77,11 +84,48 @@ public static partial class AdminApi
             Email = email,
             CreatedAt = time.GetUtcNow().TruncateToMicroseconds(),
             CreatedBy = user.ToActor().AuditName,
+            AgentIds = agentIds,
         };
         await keys.CreateAsync(record, ct);
         ApiLog.ApiKeyCreated(logger, record.Id, record.Name, string.Join(' ', scopes), record.CreatedBy);
         return TypedResults.Created($"/api/v1/admin/api-keys/{record.Id}",
-            new CreatedApiKeyDto(record.Id, key, record.Name, record.Prefix, record.Scopes, record.Email, record.CreatedAt));
+            new CreatedApiKeyDto(record.Id, key, record.Name, record.Prefix, record.Scopes, record.Email, record.CreatedAt, ApiKeyDto.AgentIdsOf(record)));
+    }
+
+    /// <summary>The optional <c>agent_ids</c>: exact ids or <c>*</c>/<c>?</c> patterns, only on keys with the agent scope.</summary>
+    private static List<string> ReadAgentIds(JsonBody body, List<string> scopes)
+    {
+        var raw = body.Array("agent_ids");
+        if (raw is null || raw.Count == 0)
+        {
+            return [];
+        }
+        if (!scopes.Contains(Scopes.Agent))
+        {
+            throw JsonBody.Invalid("agent_ids", "agent_ids applies only to keys with the agent scope.");
+        }
+        if (raw.Count > AgentIdPatterns.MaxCount)
+        {
+            throw JsonBody.Invalid("agent_ids", $"agent_ids may name at most {AgentIdPatterns.MaxCount} ids or patterns.");
+        }
+        var ids = new List<string>();
+        foreach (var item in raw)
+        {
+            var id = item.ValueKind == JsonValueKind.String ? item.GetString() : null;
+            if (id is null)
+            {
+                throw JsonBody.Invalid("agent_ids", "agent_ids must be a list of strings.");
+            }
+            if (AgentIdPatterns.Problem(id) is { } problem)
+            {
+                throw JsonBody.Invalid("agent_ids", problem);
+            }
+            if (!ids.Contains(id, StringComparer.Ordinal))
+            {
+                ids.Add(id);
+            }
+        }
+        return ids;
     }
 
     private static List<string> ReadScopes(HttpContext http, JsonBody body)

@@ -45,7 +45,7 @@ public static class ApprovalsApi
 
     public static async Task<Results<Created<ApprovalDto>, Ok<ApprovalDto>, ProblemHttpResult>> CreateAsync(
         HttpContext http, ClaimsPrincipal user, ApprovalService service, IOptionsMonitor<CallbackOptions> callbacks, ICallbackStore callbackStore,
-        CancellationToken ct)
+        IApiKeyStore keys, CancellationToken ct)
     {
         var idempotencyKey = http.Request.Headers["Idempotency-Key"].ToString();
         if (idempotencyKey.Length > MaxIdempotencyKeyLength || idempotencyKey.Any(c => c < 0x20 || c > 0x7e))
@@ -57,7 +57,7 @@ public static class ApprovalsApi
         {
             ActionName = body.Name("action_name", MaxNameLength, required: true)!,
             ActionDescription = body.String("action_description", MaxTextLength),
-            AgentId = body.Name("agent_id", MaxNameLength),
+            AgentId = await AgentIdAsync(body.Name("agent_id", MaxNameLength), user, keys, ct),
             RunId = body.Name("run_id", MaxNameLength),
             TaskId = body.Name("task_id", MaxNameLength),
             MissionId = body.Name("mission_id", MaxNameLength),
@@ -84,6 +84,32 @@ public static class ApprovalsApi
             default:
                 return TypedResults.Created($"/api/v1/approvals/{dto.Id}", dto);
         }
+    }
+
+    /// <summary>The agent id a request is made under: an admin may name any; an agent key only one of its own agent
+    /// ids (its name when it names none), and a request that names none gets the key's first.</summary>
+    private static async Task<string?> AgentIdAsync(string? claimed, ClaimsPrincipal user, IApiKeyStore keys, CancellationToken ct)
+    {
+        if (user.IsAdmin())
+        {
+            return claimed;
+        }
+        var key = await keys.GetAsync(user.KeyId(), ct);
+        if (key is null || key.RevokedAt is not null)
+        {
+            throw new BodyException(StatusCodes.Status403Forbidden, "This API key is not allowed to create requests.", "agent_id");
+        }
+        var allowed = string.Join(", ", key.AllowedAgentIds.Select(a => $"'{a}'"));
+        if (claimed is null)
+        {
+            return key.DefaultAgentId
+                ?? throw new BodyException(StatusCodes.Status400BadRequest,
+                    $"agent_id is required: this API key may use the agent ids {allowed}, all of them patterns.", "agent_id");
+        }
+        return key.MayUseAgentId(claimed)
+            ? claimed
+            : throw new BodyException(StatusCodes.Status403Forbidden,
+                $"This API key may not act as agent '{claimed}'. Its agent ids are {allowed}; an admin sets them with agent_ids when creating the key.", "agent_id");
     }
 
     /// <summary>A callback URL the server may call (see <see cref="CallbackUrlPolicy"/>), and a secret to sign it with;
@@ -134,6 +160,7 @@ public static class ApprovalsApi
             ActionName = dto.ActionName,
             ActionDescription = dto.ActionDescription,
             AgentId = dto.AgentId,
+            RequesterKeyName = dto.RequesterKeyName,
             RunId = dto.RunId,
             TaskId = dto.TaskId,
             MissionId = dto.MissionId,

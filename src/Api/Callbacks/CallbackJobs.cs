@@ -129,7 +129,7 @@ public sealed class CallbackJobs(
         }
         else
         {
-            result = await sender.SendAsync(delivery, attempt, secret, now, ct);
+            result = await sender.SendAsync(delivery, attempt, secret, request?.RequesterKeyId ?? "", now, ct);
         }
         var finished = time.GetUtcNow().TruncateToMicroseconds();
         await store.RecordAttemptAsync(new CallbackAttempt(deliveryId, attempt, now, result.Status, result.Error, (int)result.Duration.TotalMilliseconds), CancellationToken.None);

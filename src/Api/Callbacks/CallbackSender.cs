@@ -49,7 +49,7 @@ public sealed class CallbackSender : IDisposable
         _client = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
     }
 
-    public async Task<CallbackSendResult> SendAsync(CallbackDelivery delivery, int attempt, string secret, DateTimeOffset now, CancellationToken ct)
+    public async Task<CallbackSendResult> SendAsync(CallbackDelivery delivery, int attempt, string secret, string keyId, DateTimeOffset now, CancellationToken ct)
     {
         var options = _options.CurrentValue;
         var clock = Stopwatch.StartNew();
@@ -65,7 +65,7 @@ public sealed class CallbackSender : IDisposable
         using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new ByteArrayContent(body) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
         request.Headers.UserAgent.ParseAdd(UserAgent);
-        request.Headers.TryAddWithoutValidation(CallbackSignature.SignatureHeader, CallbackSignature.Header(secret, now, body));
+        request.Headers.TryAddWithoutValidation(CallbackSignature.SignatureHeader, CallbackSignature.Header(secret, now, delivery.Url, keyId, body));
         request.Headers.TryAddWithoutValidation(CallbackSignature.DeliveryHeader, delivery.DeliveryId);
         request.Headers.TryAddWithoutValidation(CallbackSignature.EventHeader, delivery.Event);
         request.Headers.TryAddWithoutValidation(CallbackSignature.AttemptHeader, attempt.ToString(System.Globalization.CultureInfo.InvariantCulture));

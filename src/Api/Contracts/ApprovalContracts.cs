@@ -14,6 +14,9 @@ public record ApprovalDto
     public required string ActionName { get; init; }
     public string? ActionDescription { get; init; }
     public string? AgentId { get; init; }
+    /// <summary>The name of the API key that made the request (when it was made): the agent id is a claim, the key is
+    /// who made it.</summary>
+    public string? RequesterKeyName { get; init; }
     public string? RunId { get; init; }
     public string? TaskId { get; init; }
     public string? MissionId { get; init; }
@@ -48,6 +51,7 @@ public record ApprovalDto
         ActionName = r.ActionName,
         ActionDescription = r.ActionDescription,
         AgentId = r.AgentId,
+        RequesterKeyName = r.RequesterKeyName,
         RunId = r.RunId,
         TaskId = r.TaskId,
         MissionId = r.MissionId,

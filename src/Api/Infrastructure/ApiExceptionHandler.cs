@@ -18,7 +18,7 @@ public sealed class ApiExceptionHandler(IProblemDetailsService problems, Databas
         }
         var (status, title, detail, field) = exception switch
         {
-            BodyException b => (b.StatusCode, b.StatusCode == 413 ? "Payload too large" : b.StatusCode == 415 ? "Unsupported media type" : "Invalid request", b.Message, b.Field),
+            BodyException b => (b.StatusCode, b.StatusCode switch { 403 => "Forbidden", 413 => "Payload too large", 415 => "Unsupported media type", _ => "Invalid request" }, b.Message, b.Field),
             RequestValidationException v => (400, "Invalid request", v.Message, v.Field),
             BadHttpRequestException b => (b.StatusCode, "Invalid request", b.Message, null),
             _ when IsUnavailable(exception) => (503, "Service unavailable", "The database is unavailable; try again shortly.", null),

@@ -113,8 +113,7 @@ public sealed class SlackDeliveryJobs(
     /// <summary>The request's message as it should look now: the route's copy, or an escalation level's copy with its banner.</summary>
     private async Task<SlackMessage> BuildAsync(ApprovalRequest request, string channel, string deliveryKey, string? ts, CancellationToken ct)
     {
-        var (routes, _, _) = await settings.GetRoutesAsync(ct);
-        var route = routes.FirstOrDefault(r => r.Name == request.RouteName);
+        var route = await settings.RouteOfAsync(request, ct);
         var escalation = DeliveryKeys.LevelOf(deliveryKey) is { } level ? FollowUpPlan.Escalation(FollowUpPlan.For(request, route), level) : null;
         return SlackMessages.RequestMessage(request, channel, route?.Mention, product.Value.PublicBaseUrl, ts, escalation);
     }

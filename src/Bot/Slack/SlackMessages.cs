@@ -64,7 +64,9 @@ public static class SlackMessages
         var fields = new List<TextObject>
         {
             Field("Action", SlackText.Code(r.ActionName, NameLimit)),
-            Field("Agent", r.AgentId is null ? "_not given_" : SlackText.Code(r.AgentId, NameLimit)),
+            // The agent id is what the request claims; the key is who made it.
+            Field("Agent", (r.AgentId is null ? "_not given_" : SlackText.Code(r.AgentId, NameLimit))
+                + (r.RequesterKeyName is null ? "" : " · key " + SlackText.Code(r.RequesterKeyName, NameLimit))),
             Field("Priority", $"{PriorityEmoji(r.Priority)} {Title(r.Priority.ToWire())}"),
             Field("Risk", r.RiskLevel is { } risk ? $"{RiskEmoji(risk)} {Title(risk.ToWire())}" : "_not given_"),
             Field("Estimated cost", r.EstimatedCost is { } cost ? "$" + cost.ToString("#,0.00####", CultureInfo.InvariantCulture) : "_not given_"),

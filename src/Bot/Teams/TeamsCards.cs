@@ -76,7 +76,9 @@ public static class TeamsCards
         var facts = new List<Fact>
         {
             new("Action", TeamsText.Escape(r.ActionName, 200)),
-            new("Agent", r.AgentId is null ? "not given" : TeamsText.Escape(r.AgentId, 200)),
+            // The agent id is what the request claims; the key is who made it.
+            new("Agent", (r.AgentId is null ? "not given" : TeamsText.Escape(r.AgentId, 200))
+                + (r.RequesterKeyName is null ? "" : " · key " + TeamsText.Escape(r.RequesterKeyName, 200))),
         };
         if (r.RunId is not null)
         {

@@ -94,8 +94,7 @@ public sealed class TeamsDeliveryJobs(
         FollowUp? escalation = null;
         if (DeliveryKeys.LevelOf(deliveryKey) is { } level)
         {
-            var (routes, _, _) = await settings.GetRoutesAsync(ct);
-            escalation = FollowUpPlan.Escalation(FollowUpPlan.For(request, routes.FirstOrDefault(r => r.Name == request.RouteName)), level);
+            escalation = FollowUpPlan.Escalation(FollowUpPlan.For(request, await settings.RouteOfAsync(request, ct)), level);
         }
         return TeamsCards.RequestCard(request, product.Value.PublicBaseUrl, TeamsCards.RefreshUsers(request.Approvers), escalation: escalation);
     }

@@ -35,7 +35,12 @@ public sealed record ApprovalRequest
     /// <summary>The email of the requesting key, when it has one: that person may not decide the request either.</summary>
     public string? RequesterEmail { get; init; }
     public string? IdempotencyKey { get; init; }
+    /// <summary>The name of the requesting API key when the request was made, shown beside the agent id it claims.</summary>
+    public string? RequesterKeyName { get; init; }
     public string? RouteName { get; init; }
+    /// <summary>The route as it was when the request was made (channels, mention, reminders, escalation levels):
+    /// follow-ups follow it, whatever later changes to the route table. Null for requests made before snapshots.</summary>
+    public Routing.RouteDefinition? RoutePlan { get; init; }
     /// <summary>Who may decide this request (from its route, plus escalations); empty means any approver.</summary>
     public IReadOnlyList<string> Approvers { get; init; } = [];
     /// <summary>Reminders sent so far.</summary>

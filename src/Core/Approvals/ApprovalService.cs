@@ -32,7 +32,11 @@ public sealed class ApprovalService(
     public async Task<CreateResult> CreateAsync(NewApproval input, Actor requester, CancellationToken ct)
     {
         var (policy, _, _) = await settings.GetPolicyAsync(ct);
-        var priority = input.Priority ?? Priority.Medium;
+        // The policy floors come first: the agent's fields can raise priority and risk, never lower them below the
+        // floor of the action, and the deadline and the route follow the floored values.
+        var requestedPriority = input.Priority ?? Priority.Medium;
+        var floored = PolicyEvaluator.ApplyFloors(policy, input.ActionName, requestedPriority, input.RiskLevel);
+        var priority = floored.Priority;
         var timeout = input.TimeoutSeconds ?? PolicyEvaluator.DefaultTimeout(policy, priority);
         if (timeout < policy.MinTimeoutSeconds || timeout > policy.MaxTimeoutSeconds)
         {
@@ -40,7 +44,7 @@ public sealed class ApprovalService(
                 $"timeout_seconds must be between {policy.MinTimeoutSeconds} and {policy.MaxTimeoutSeconds}, got {timeout}.");
         }
         var (routes, _, _) = await settings.GetRoutesAsync(ct);
-        var route = RouteTable.Select(routes, input.ActionName, input.AgentId, priority, input.RiskLevel);
+        var route = RouteTable.Select(routes, input.ActionName, input.AgentId, priority, floored.RiskLevel);
         var now = Now;
         var request = new ApprovalRequest
         {
@@ -52,7 +56,7 @@ public sealed class ApprovalService(
             TaskId = input.TaskId,
             MissionId = input.MissionId,
             EstimatedCost = input.EstimatedCost?.Normalize(),
-            RiskLevel = input.RiskLevel,
+            RiskLevel = floored.RiskLevel,
             Priority = priority,
             ActionInputs = input.ActionInputs,
             Context = input.Context,
@@ -62,8 +66,10 @@ public sealed class ApprovalService(
             Status = ApprovalStatus.Pending,
             RequesterKeyId = requester.KeyId,
             RequesterEmail = requester.Email,
+            RequesterKeyName = requester.KeyId is null ? null : requester.DisplayName,
             IdempotencyKey = input.IdempotencyKey,
             RouteName = route?.Name,
+            RoutePlan = route is null ? null : RuntimeSettings.Snapshot(route),
             Approvers = route is { Approvers.Count: > 0 } ? route.Approvers : policy.DefaultApprovers,
             Version = 1,
             UpdatedAt = now,
@@ -76,9 +82,9 @@ public sealed class ApprovalService(
             Actor = requester.AuditName,
             ActorKeyId = requester.KeyId,
             Surface = requester.Surface,
-            Details = route is null ? null : System.Text.Json.JsonSerializer.Serialize(new { route = route.Name }),
+            Details = CreatedDetails(route, floored, requestedPriority, input.RiskLevel),
         };
-        var firstFollowUp = FollowUpPlan.Next(FollowUpPlan.For(request, route), 0, 0);
+        var firstFollowUp = FollowUpPlan.Next(FollowUpPlan.For(request, request.RoutePlan), 0, 0);
         request = request with { FollowUpAt = firstFollowUp?.DueAt };
         var result = await store.CreateAsync(request, input.RequestHash, createdEvent, ct);
         if (result.Outcome == CreateOutcome.Created)
@@ -96,6 +102,28 @@ public sealed class ApprovalService(
             }
         }
         return result with { Request = await SettleAsync(result.Request, ct) };
+    }
+
+    /// <summary>The details of the <c>created</c> event: the route, and when a policy floor raised the agent's values,
+    /// what it asked for and what applies.</summary>
+    private static string? CreatedDetails(RouteDefinition? route, FlooredValues floored, Priority requestedPriority, RiskLevel? requestedRisk)
+    {
+        var details = new Dictionary<string, object?>();
+        if (route is not null)
+        {
+            details["route"] = route.Name;
+        }
+        if (floored.Raised)
+        {
+            details["floor"] = new Dictionary<string, string?>
+            {
+                ["requested_priority"] = requestedPriority.ToWire(),
+                ["priority"] = floored.Priority.ToWire(),
+                ["requested_risk_level"] = requestedRisk?.ToWire(),
+                ["risk_level"] = floored.RiskLevel?.ToWire(),
+            };
+        }
+        return details.Count == 0 ? null : System.Text.Json.JsonSerializer.Serialize(details);
     }
 
     /// <summary>The request as callers must see it now; past its deadline it is expired (recorded before it is reported).</summary>
@@ -200,8 +228,8 @@ public sealed class ApprovalService(
         {
             return null;
         }
-        var (routes, _, _) = await settings.GetRoutesAsync(ct);
-        var plan = FollowUpPlan.For(request, routes.FirstOrDefault(r => r.Name == request.RouteName));
+        // The plan snapshotted at creation: a later change to the route table does not change who is chased when.
+        var plan = FollowUpPlan.For(request, await settings.RouteOfAsync(request, ct));
         var dueReminder = plan.LastOrDefault(f => f.Kind == FollowUpKind.Reminder && f.DueAt <= now && f.Number > request.RemindersSent);
         var dueLevels = plan.Where(f => f.Kind == FollowUpKind.Escalation && f.DueAt <= now && f.Number > request.EscalationLevel).ToList();
         foreach (var followUp in dueLevels.Append(dueReminder).OfType<FollowUp>())

@@ -24,8 +24,36 @@ public sealed record ApiKeyRecord
     public required DateTimeOffset CreatedAt { get; init; }
     public string? CreatedBy { get; init; }
     public DateTimeOffset? RevokedAt { get; init; }
+    /// <summary>The agent ids (or <c>*</c>/<c>?</c> patterns) the key may name at intake, as stored; empty when the
+    /// key names none, and then its only agent id is its name (see <see cref="AllowedAgentIds"/>).</summary>
+    public IReadOnlyList<string> AgentIds { get; init; } = [];
 
     public bool HasScope(string scope) => Scopes.Contains(scope, StringComparer.Ordinal);
+
+    /// <summary>The agent ids this key may use: the ones it names, or else its name.</summary>
+    public IReadOnlyList<string> AllowedAgentIds => AgentIds.Count > 0 ? AgentIds : [Name];
+
+    /// <summary>True when <paramref name="agentId"/> is one of <see cref="AllowedAgentIds"/> (or matches one of its patterns).</summary>
+    public bool MayUseAgentId(string agentId) => AllowedAgentIds.Any(a => AgentIdPatterns.IsPattern(a) ? Glob.IsMatch(a, agentId) : string.Equals(a, agentId, StringComparison.Ordinal));
+
+    /// <summary>The agent id a request gets when it names none: the first allowed id that is not a pattern; null when
+    /// every allowed id is a pattern (then the request must name one).</summary>
+    public string? DefaultAgentId => AllowedAgentIds.FirstOrDefault(a => !AgentIdPatterns.IsPattern(a));
+}
+
+public static class AgentIdPatterns
+{
+    public const int MaxCount = 50;
+    public const int MaxLength = 200;
+
+    public static bool IsPattern(string value) => value.Contains('*', StringComparison.Ordinal) || value.Contains('?', StringComparison.Ordinal);
+
+    /// <summary>Why an agent id or pattern cannot be stored, or null when it can.</summary>
+    public static string? Problem(string? value) =>
+        string.IsNullOrWhiteSpace(value) || value.Length > MaxLength ? $"agent ids must be 1 to {MaxLength} characters."
+        : value.Any(char.IsControl) ? "agent ids must not contain control characters."
+        : value.Trim() != value ? "agent ids must not start or end with spaces."
+        : null;
 }
 
 /// <summary>Makes and hashes API keys. Keys carry 256 random bits, so a single SHA-256 is enough to store them:

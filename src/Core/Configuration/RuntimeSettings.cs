@@ -24,9 +24,37 @@ public sealed class RuntimeSettings(ISettingsStore store, IOptionsMonitor<AgentS
     public async Task<(PolicyOptions Policy, long Version, string Source)> GetPolicyAsync(CancellationToken ct)
     {
         var stored = await store.GetAsync(PolicyKey, ct);
-        return stored is null
-            ? (options.CurrentValue.Policy, 0, "configuration")
-            : (JsonSerializer.Deserialize<PolicyOptions>(stored.Value, SettingsJson.Options) ?? new PolicyOptions(), stored.Version, "database");
+        if (stored is null)
+        {
+            return (options.CurrentValue.Policy, 0, "configuration");
+        }
+        var policy = JsonSerializer.Deserialize<PolicyOptions>(stored.Value, SettingsJson.Options) ?? new PolicyOptions();
+        // A policy stored without floors (before floors existed, or written without the field) keeps the configured
+        // ones: only an explicit list, even an empty one, replaces them.
+        policy.Floors ??= options.CurrentValue.Policy.Floors;
+        return (policy, stored.Version, "database");
+    }
+
+    /// <summary>The route a request follows: the snapshot taken when it was made, or (for requests made before
+    /// snapshots were kept) the route of that name in the current table.</summary>
+    public async Task<RouteDefinition?> RouteOfAsync(Approvals.ApprovalRequest request, CancellationToken ct)
+    {
+        if (request.RoutePlan is not null || request.RouteName is null)
+        {
+            return request.RoutePlan;
+        }
+        var (routes, _, _) = await GetRoutesAsync(ct);
+        return routes.FirstOrDefault(r => r.Name == request.RouteName);
+    }
+
+    /// <summary>What a request keeps of its route: a deep copy without the match conditions and approvers (the
+    /// request has its own approver list).</summary>
+    public static RouteDefinition Snapshot(RouteDefinition route)
+    {
+        var copy = JsonSerializer.Deserialize<RouteDefinition>(JsonSerializer.Serialize(route, SettingsJson.Options), SettingsJson.Options)!;
+        copy.Match = null;
+        copy.Approvers = [];
+        return copy;
     }
 
     public Task<SettingRecord?> SaveRoutesAsync(IReadOnlyList<RouteDefinition> routes, string actor, long? expectedVersion, DateTimeOffset now, CancellationToken ct) =>

@@ -8,6 +8,9 @@ public sealed record PolicyCheck(string ActionName, decimal? CostUsd, string? Ag
 
 public sealed record PolicyDecision(bool RequiresApproval, IReadOnlyList<string> Reasons, int TimeoutSeconds, IReadOnlyList<string> Approvers);
 
+/// <summary>A request's priority and risk level after the policy floors: <see cref="Raised"/> when a floor changed either.</summary>
+public sealed record FlooredValues(Priority Priority, RiskLevel? RiskLevel, bool Raised);
+
 public static class PolicyEvaluator
 {
     public static PolicyDecision Evaluate(PolicyOptions policy, PolicyCheck check)
@@ -29,7 +32,32 @@ public static class PolicyEvaluator
         {
             reasons.Add($"risk level '{risk.ToWire()}' requires approval");
         }
-        return new PolicyDecision(reasons.Count > 0, reasons, DefaultTimeout(policy, check.Priority ?? Priority.Medium), policy.DefaultApprovers);
+        var floored = ApplyFloors(policy, check.ActionName, check.Priority ?? Priority.Medium, check.RiskLevel);
+        return new PolicyDecision(reasons.Count > 0, reasons, DefaultTimeout(policy, floored.Priority), policy.DefaultApprovers);
+    }
+
+    /// <summary>Raises <paramref name="priority"/> and <paramref name="risk"/> to the highest floor among those whose
+    /// actions match <paramref name="actionName"/>; never lowers them.</summary>
+    public static FlooredValues ApplyFloors(PolicyOptions policy, string actionName, Priority priority, RiskLevel? risk)
+    {
+        var (p, r) = (priority, risk);
+        foreach (var floor in policy.Floors ?? [])
+        {
+            if (floor is null || !Glob.AnyMatch(floor.Actions, actionName))
+            {
+                continue;
+            }
+            // The enums run from the most severe (0) down, so raising is taking the smaller value.
+            if (WireNames.TryParsePriority(floor.Priority, out var fp) && fp < p)
+            {
+                p = fp;
+            }
+            if (WireNames.TryParseRisk(floor.RiskLevel, out var fr) && (r is null || fr < r))
+            {
+                r = fr;
+            }
+        }
+        return new FlooredValues(p, r, p != priority || r != risk);
     }
 
     public static int DefaultTimeout(PolicyOptions policy, Priority priority)
@@ -98,6 +126,49 @@ public static class PolicyEvaluator
         {
             errors.Add("policy.default_approvers: each approver must be 1 to 254 characters.");
         }
+        ValidateFloors(policy.Floors, errors);
         return errors;
+    }
+
+    private static void ValidateFloors(List<PolicyFloor>? floors, List<string> errors)
+    {
+        if (floors is null)
+        {
+            return;
+        }
+        if (floors.Count > 100)
+        {
+            errors.Add($"policy.floors: at most 100 floors are allowed, got {floors.Count}.");
+        }
+        for (var i = 0; i < floors.Count; i++)
+        {
+            var at = $"policy.floors[{i}]";
+            var floor = floors[i];
+            if (floor is null)
+            {
+                errors.Add($"{at}: a floor must be an object.");
+                continue;
+            }
+            if (floor.Actions is null || floor.Actions.Count == 0)
+            {
+                errors.Add($"{at}.actions: name at least one action or pattern (such as transfer_*).");
+            }
+            else if (floor.Actions.Any(a => string.IsNullOrWhiteSpace(a) || a.Length > 200))
+            {
+                errors.Add($"{at}.actions: names and patterns must be 1 to 200 characters.");
+            }
+            if (floor.Priority is null && floor.RiskLevel is null)
+            {
+                errors.Add($"{at}: a floor needs a priority, a risk_level or both.");
+            }
+            if (floor.Priority is not null && !WireNames.TryParsePriority(floor.Priority, out _))
+            {
+                errors.Add($"{at}.priority: '{floor.Priority}' is not one of {string.Join(", ", WireNames.Priorities)}.");
+            }
+            if (floor.RiskLevel is not null && !WireNames.TryParseRisk(floor.RiskLevel, out _))
+            {
+                errors.Add($"{at}.risk_level: '{floor.RiskLevel}' is not one of {string.Join(", ", WireNames.RiskLevels)}.");
+            }
+        }
     }
 }

@@ -21,6 +21,24 @@ public sealed class PolicyOptions
 
     /// <summary>Approvers suggested to agents and used by routes that name none.</summary>
     public List<string> DefaultApprovers { get; set; } = [];
+
+    /// <summary>The least priority and risk level a request for a matching action gets, whatever the agent says.
+    /// Null (not given) means the floors of the configuration; an empty list means none.</summary>
+    public List<PolicyFloor>? Floors { get; set; }
+}
+
+/// <summary>A floor: requests for these actions are at least this priority and this risk level. The agent's own
+/// values can raise them, never lower them.</summary>
+public sealed class PolicyFloor
+{
+    /// <summary>Action names or globs (<c>transfer_*</c>).</summary>
+    public List<string> Actions { get; set; } = [];
+
+    /// <summary>The least priority (<c>low</c>, <c>medium</c>, <c>high</c>, <c>critical</c>); null for no floor on priority.</summary>
+    public string? Priority { get; set; }
+
+    /// <summary>The least risk level (<c>minimal</c> to <c>critical</c>); null for no floor on risk.</summary>
+    public string? RiskLevel { get; set; }
 }
 
 public sealed class PriorityTimeouts

@@ -22,7 +22,7 @@ public sealed class SqlStore(Database database, TimeProvider time) : IApprovalSt
         action_inputs, context, callback_url, created_at, expires_at, status, decided_at, decided_by_email,
         decided_by_user_id, decided_via, decision_notes, info_request_message, info_response, requester_key_id,
         requester_email, idempotency_key, request_hash, route_name, approvers, version, updated_at, reminders_sent, escalation_level, follow_up_at,
-        decided_by_key_id
+        decided_by_key_id, requester_key_name, route_plan
         """;
 
     static SqlStore() => DefaultTypeMap.MatchNamesWithUnderscores = true;
@@ -37,7 +37,7 @@ public sealed class SqlStore(Database database, TimeProvider time) : IApprovalSt
                 @Priority, @ActionInputs, @Context, @CallbackUrl, @CreatedAt, @ExpiresAt, @Status, @DecidedAt,
                 @DecidedByEmail, @DecidedByUserId, @DecidedVia, @DecisionNotes, @InfoRequestMessage, @InfoResponse,
                 @RequesterKeyId, @RequesterEmail, @IdempotencyKey, @RequestHash, @RouteName, @Approvers, @Version, @UpdatedAt, @RemindersSent, @EscalationLevel, @FollowUpAt,
-                @DecidedByKeyId)
+                @DecidedByKeyId, @RequesterKeyName, @RoutePlan)
         ON CONFLICT (requester_key_id, idempotency_key) DO NOTHING
         """;
 
@@ -409,13 +409,13 @@ public sealed class SqlStore(Database database, TimeProvider time) : IApprovalSt
 
     // ---- API keys ----------------------------------------------------------------------------------------------
 
-    private const string KeyColumns = "id, name, prefix, key_hash, scopes, email, created_at, created_by, revoked_at";
+    private const string KeyColumns = "id, name, prefix, key_hash, scopes, email, created_at, created_by, revoked_at, agent_ids";
 
     public async Task CreateAsync(ApiKeyRecord key, CancellationToken ct)
     {
         await using var connection = await database.OpenAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition(
-            $"INSERT INTO api_keys ({KeyColumns}) VALUES (@Id, @Name, @Prefix, @KeyHash, @Scopes, @Email, @CreatedAt, @CreatedBy, NULL)",
+            $"INSERT INTO api_keys ({KeyColumns}) VALUES (@Id, @Name, @Prefix, @KeyHash, @Scopes, @Email, @CreatedAt, @CreatedBy, NULL, @AgentIds)",
             new
             {
                 key.Id,
@@ -426,6 +426,7 @@ public sealed class SqlStore(Database database, TimeProvider time) : IApprovalSt
                 key.Email,
                 CreatedAt = key.CreatedAt.ToUnixMicroseconds(),
                 key.CreatedBy,
+                AgentIds = key.AgentIds.Count == 0 ? null : JsonSerializer.Serialize(key.AgentIds),
             }, cancellationToken: ct));
     }
 
@@ -719,6 +720,8 @@ public sealed class SqlStore(Database database, TimeProvider time) : IApprovalSt
         public long RemindersSent { get; set; }
         public long EscalationLevel { get; set; }
         public long? FollowUpAt { get; set; }
+        public string? RequesterKeyName { get; set; }
+        public string? RoutePlan { get; set; }
 
         public static ApprovalRow From(ApprovalRequest r, string? requestHash) => new()
         {
@@ -757,6 +760,8 @@ public sealed class SqlStore(Database database, TimeProvider time) : IApprovalSt
             RemindersSent = r.RemindersSent,
             EscalationLevel = r.EscalationLevel,
             FollowUpAt = r.FollowUpAt?.ToUnixMicroseconds(),
+            RequesterKeyName = r.RequesterKeyName,
+            RoutePlan = r.RoutePlan is null ? null : JsonSerializer.Serialize(r.RoutePlan, Configuration.SettingsJson.Options),
         };
 
         public ApprovalRequest ToModel() => new()
@@ -801,6 +806,8 @@ public sealed class SqlStore(Database database, TimeProvider time) : IApprovalSt
             RemindersSent = (int)RemindersSent,
             EscalationLevel = (int)EscalationLevel,
             FollowUpAt = TimeConversions.FromUnixMicroseconds(FollowUpAt),
+            RequesterKeyName = RequesterKeyName,
+            RoutePlan = RoutePlan is null ? null : JsonSerializer.Deserialize<Routing.RouteDefinition>(RoutePlan, Configuration.SettingsJson.Options),
         };
     }
 
@@ -853,6 +860,7 @@ public sealed class SqlStore(Database database, TimeProvider time) : IApprovalSt
         public long CreatedAt { get; set; }
         public string? CreatedBy { get; set; }
         public long? RevokedAt { get; set; }
+        public string? AgentIds { get; set; }
 
         public ApiKeyRecord ToModel() => new()
         {
@@ -865,6 +873,7 @@ public sealed class SqlStore(Database database, TimeProvider time) : IApprovalSt
             CreatedAt = TimeConversions.FromUnixMicroseconds(CreatedAt),
             CreatedBy = CreatedBy,
             RevokedAt = TimeConversions.FromUnixMicroseconds(RevokedAt),
+            AgentIds = AgentIds is null ? [] : JsonSerializer.Deserialize<string[]>(AgentIds) ?? [],
         };
     }
 

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using AgentSentinel.Api.Callbacks;
 using AgentSentinel.Core.Approvals;
+using AgentSentinel.Core.Auth;
 using AgentSentinel.Core.Callbacks;
 using AgentSentinel.Core.Configuration;
 using AgentSentinel.Core.Jobs;
@@ -23,6 +24,11 @@ public abstract class CallbackDeliveryTests(StorageProvider provider)
 
     private static FakeCallbackReceiver.Received[] Received(CallbackHarness h) => [.. h.Receiver.Requests];
 
+    /// <summary>Verifies a received callback as its receiver does: with the URL it was sent to and the requesting key's id.</summary>
+    private static bool Verifies(CallbackHarness h, string secret, FakeCallbackReceiver.Received got, string? url = null, string? keyId = null) =>
+        CallbackSignature.Verify(secret, got.Header("X-AgentSentinel-Signature"), url ?? h.Receiver.BaseUrl + got.Path.TrimStart('/'),
+            keyId ?? h.AgentKeyId, got.Body, h.Time.GetUtcNow(), Tolerance);
+
     private static async Task<CallbackDelivery> SingleDeliveryAsync(CallbackHarness h, string approvalId) =>
         Assert.Single(await h.App.Service<ICallbackStore>().ListAsync(Guid.Parse(approvalId), Ct));
 
@@ -37,9 +43,9 @@ public abstract class CallbackDeliveryTests(StorageProvider provider)
         Assert.Equal(1, await h.RunJobsAsync());
         var got = Assert.Single(Received(h));
         Assert.Equal("/hooks/agent?run=7", got.Path);
-        Assert.True(CallbackSignature.Verify(CallbackHarness.SigningSecret, got.Header("X-AgentSentinel-Signature"), got.Body, h.Time.GetUtcNow(), Tolerance));
-        Assert.False(CallbackSignature.Verify("another-secret-0123456789abcdefghijklmn", got.Header("X-AgentSentinel-Signature"), got.Body, h.Time.GetUtcNow(), Tolerance));
-        Assert.StartsWith($"t={h.Time.GetUtcNow().ToUnixTimeSeconds()},v1=", got.Header("X-AgentSentinel-Signature"), StringComparison.Ordinal);
+        Assert.True(Verifies(h, CallbackHarness.SigningSecret, got));
+        Assert.False(Verifies(h, "another-secret-0123456789abcdefghijklmn", got));
+        Assert.StartsWith($"t={h.Time.GetUtcNow().ToUnixTimeSeconds()},v2=", got.Header("X-AgentSentinel-Signature"), StringComparison.Ordinal);
         Assert.Equal($"{id}:2", got.Header("X-AgentSentinel-Delivery"));
         Assert.Equal("approved", got.Header("X-AgentSentinel-Event"));
         Assert.Equal("1", got.Header("X-AgentSentinel-Attempt"));
@@ -108,7 +114,7 @@ public abstract class CallbackDeliveryTests(StorageProvider provider)
         Assert.All(tries, t => Assert.Equal("rejected", t.Header("X-AgentSentinel-Event")));
         Assert.Equal(["1", "2", "3", "4"], tries.Select(t => t.Header("X-AgentSentinel-Attempt")));
         Assert.All(tries, t => Assert.Equal(tries[0].Body, t.Body));
-        Assert.All(tries, t => Assert.True(CallbackSignature.Verify(CallbackHarness.SigningSecret, t.Header("X-AgentSentinel-Signature"), t.Body, h.Time.GetUtcNow(), Tolerance)));
+        Assert.All(tries, t => Assert.True(Verifies(h, CallbackHarness.SigningSecret, t)));
         var done = await SingleDeliveryAsync(h, id);
         Assert.Equal(CallbackState.Delivered, done.State);
         Assert.Equal(4, done.Attempts);
@@ -151,6 +157,24 @@ public abstract class CallbackDeliveryTests(StorageProvider provider)
     }
 
     [Fact]
+    public async Task A_callback_signed_for_one_agent_does_not_verify_at_another_agents_endpoint()
+    {
+        await using var h = await CallbackHarness.StartAsync(provider);
+        // Another agent whose callbacks are signed with the same configured secret.
+        var other = await (await h.Admin.PostJsonAsync("/api/v1/admin/api-keys", new { name = "other-agent", scopes = new[] { Scopes.Agent } })).Json();
+        var id = await h.CreateAsync(h.CallbackUrl("hooks/agent-a"));
+        await h.DecideAsync(id, "approve");
+        Assert.Equal(1, await h.RunJobsAsync());
+        var got = Assert.Single(Received(h));
+        Assert.True(Verifies(h, CallbackHarness.SigningSecret, got, url: h.CallbackUrl("hooks/agent-a"), keyId: h.AgentKeyId));
+
+        // Replayed to the other agent's endpoint, which checks with its own URL and key id: refused.
+        Assert.False(Verifies(h, CallbackHarness.SigningSecret, got, url: h.CallbackUrl("hooks/agent-b"), keyId: other.Id()));
+        Assert.False(Verifies(h, CallbackHarness.SigningSecret, got, url: h.CallbackUrl("hooks/agent-b")));
+        Assert.False(Verifies(h, CallbackHarness.SigningSecret, got, keyId: other.Id()));
+    }
+
+    [Fact]
     public async Task A_question_from_an_approver_is_a_callback_too_signed_with_the_keys_own_secret()
     {
         await using var h = await CallbackHarness.StartAsync(provider);
@@ -166,8 +190,8 @@ public abstract class CallbackDeliveryTests(StorageProvider provider)
         var question = Assert.Single(Received(h));
         Assert.Equal("info_requested", question.Header("X-AgentSentinel-Event"));
         Assert.Equal("Which invoice?", JsonNode.Parse(question.BodyText)!.Str("info_request_message"));
-        Assert.True(CallbackSignature.Verify(secret, question.Header("X-AgentSentinel-Signature"), question.Body, h.Time.GetUtcNow(), Tolerance));
-        Assert.False(CallbackSignature.Verify(CallbackHarness.SigningSecret, question.Header("X-AgentSentinel-Signature"), question.Body, h.Time.GetUtcNow(), Tolerance));
+        Assert.True(Verifies(h, secret, question));
+        Assert.False(Verifies(h, CallbackHarness.SigningSecret, question));
 
         // The agent's answer is no callback; the decision after it is a new one with its own delivery id.
         Assert.Equal(HttpStatusCode.OK, (await h.Agent.PostJsonAsync($"/api/v1/approvals/{id}/respond", new { response = "Invoice 42" })).StatusCode);
@@ -179,7 +203,7 @@ public abstract class CallbackDeliveryTests(StorageProvider provider)
         Assert.Equal("approved", decision.Header("X-AgentSentinel-Event"));
         Assert.NotEqual(question.Header("X-AgentSentinel-Delivery"), decision.Header("X-AgentSentinel-Delivery"));
         // Without its own secret the key's callbacks are signed with the configured one.
-        Assert.True(CallbackSignature.Verify(CallbackHarness.SigningSecret, decision.Header("X-AgentSentinel-Signature"), decision.Body, h.Time.GetUtcNow(), Tolerance));
+        Assert.True(Verifies(h, CallbackHarness.SigningSecret, decision));
         Assert.Equal(["info_requested", "approved"], (await h.App.Service<ICallbackStore>().ListAsync(Guid.Parse(id), Ct)).Select(d => d.Event));
 
         await (await h.Admin.PostJsonAsync("/api/v1/admin/api-keys/no-such-key/callback-secret", null)).AssertProblemAsync(HttpStatusCode.NotFound);

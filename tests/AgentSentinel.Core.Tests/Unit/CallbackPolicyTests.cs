@@ -95,25 +95,95 @@ public sealed class CallbackSignatureTests
     private static readonly byte[] Body = Encoding.UTF8.GetBytes("""{"id":"x","status":"approved"}""");
     private static readonly DateTimeOffset At = DateTimeOffset.FromUnixTimeSeconds(1767225600);
 
+    private const string Url = "https://hooks.example.com/agent";
+    private const string KeyId = "0193a1b2-0000-7000-8000-000000000001";
+
     [Fact]
-    public void The_header_is_the_timestamp_and_the_hmac_of_timestamp_dot_body()
+    public void The_header_is_the_timestamp_and_the_hmac_of_timestamp_key_id_url_and_body()
     {
-        // Computed independently (Python: hmac.new(secret, b"1767225600." + body, hashlib.sha256).hexdigest()).
-        Assert.Equal("t=1767225600,v1=4e3c89236c5921fb1b9773a466192f9a8b04dadefe1018b85dbf91b90e8a5dd9", CallbackSignature.Header(Secret, At, Body));
+        // Computed independently (Python: hmac.new(secret, b"1767225600\n" + key_id + b"\n" + url + b"\n" + body, hashlib.sha256).hexdigest()).
+        Assert.Equal("t=1767225600,v2=209cdc775da50d54b4d3025603fb9f8e1d50bdcf7cdd10ed04a2795ec1af9992", CallbackSignature.Header(Secret, At, Url, KeyId, Body));
     }
 
     [Fact]
     public void Verification_refuses_another_secret_a_changed_body_and_an_old_timestamp()
     {
-        var header = CallbackSignature.Header(Secret, At, Body);
+        var header = CallbackSignature.Header(Secret, At, Url, KeyId, Body);
         var tolerance = TimeSpan.FromMinutes(5);
-        Assert.True(CallbackSignature.Verify(Secret, header, Body, At.AddMinutes(4), tolerance));
-        Assert.False(CallbackSignature.Verify(Secret + "x", header, Body, At, tolerance));
-        Assert.False(CallbackSignature.Verify(Secret, header, Encoding.UTF8.GetBytes("""{"id":"x","status":"rejected"}"""), At, tolerance));
-        Assert.False(CallbackSignature.Verify(Secret, header, Body, At.AddMinutes(6), tolerance));
-        Assert.False(CallbackSignature.Verify(Secret, header.Replace("t=1767225600", "t=1767225601", StringComparison.Ordinal), Body, At, tolerance));
-        Assert.False(CallbackSignature.Verify(Secret, null, Body, At, tolerance));
-        Assert.False(CallbackSignature.Verify(Secret, "v1=abc", Body, At, tolerance));
+        Assert.True(CallbackSignature.Verify(Secret, header, Url, KeyId, Body, At.AddMinutes(4), tolerance));
+        Assert.False(CallbackSignature.Verify(Secret + "x", header, Url, KeyId, Body, At, tolerance));
+        Assert.False(CallbackSignature.Verify(Secret, header, Url, KeyId, Encoding.UTF8.GetBytes("""{"id":"x","status":"rejected"}"""), At, tolerance));
+        Assert.False(CallbackSignature.Verify(Secret, header, Url, KeyId, Body, At.AddMinutes(6), tolerance));
+        Assert.False(CallbackSignature.Verify(Secret, header.Replace("t=1767225600", "t=1767225601", StringComparison.Ordinal), Url, KeyId, Body, At, tolerance));
+        Assert.False(CallbackSignature.Verify(Secret, null, Url, KeyId, Body, At, tolerance));
+        Assert.False(CallbackSignature.Verify(Secret, "v2=abc", Url, KeyId, Body, At, tolerance));
+    }
+
+    [Fact]
+    public void A_body_signed_for_one_agents_endpoint_does_not_verify_at_another_agents()
+    {
+        var header = CallbackSignature.Header(Secret, At, Url, KeyId, Body);
+        var tolerance = TimeSpan.FromMinutes(5);
+        // Same secret, same body, same time: another URL or another requesting key does not verify.
+        Assert.False(CallbackSignature.Verify(Secret, header, "https://hooks.example.com/other-agent", KeyId, Body, At, tolerance));
+        Assert.False(CallbackSignature.Verify(Secret, header, Url, "0193a1b2-0000-7000-8000-000000000002", Body, At, tolerance));
+        // A line break cannot move a boundary between the signed parts.
+        Assert.False(CallbackSignature.Verify(Secret, header, Url + "\n" + KeyId, "x", Body, At, tolerance));
+        // The signed string is no longer {t}.{body}: a receiver checking that string refuses it.
+        var old = Convert.ToHexStringLower(System.Security.Cryptography.HMACSHA256.HashData(Encoding.UTF8.GetBytes(Secret), (byte[])[.. "1767225600."u8, .. Body]));
+        Assert.DoesNotContain(old, header, StringComparison.Ordinal);
+        Assert.False(CallbackSignature.Verify(Secret, "t=1767225600,v1=" + old, Url, KeyId, Body, At, tolerance));
+    }
+
+    // The README's C# verification snippet, verbatim (the test below checks that the README still says exactly this).
+    private static bool ReadmeVerify(string secret, string header, string keyId, string url, byte[] rawBody, TimeSpan tolerance)
+    {
+        var parts = header.Split(',').Select(p => p.Split('=', 2)).Where(p => p.Length == 2).ToDictionary(p => p[0], p => p[1]);
+        if (!parts.TryGetValue("t", out var t) || !parts.TryGetValue("v2", out var sig) || !long.TryParse(t, out var seconds)
+            || Math.Abs(DateTimeOffset.UtcNow.ToUnixTimeSeconds() - seconds) > tolerance.TotalSeconds)
+        {
+            return false;
+        }
+        var message = Encoding.UTF8.GetBytes($"{t}\n{keyId}\n{url}\n").Concat(rawBody).ToArray();
+        var expected = Convert.ToHexStringLower(System.Security.Cryptography.HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), message));
+        return System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expected), Encoding.ASCII.GetBytes(sig));
+    }
+
+    [Fact]
+    public void The_readme_verification_snippets_accept_the_servers_signature_and_only_for_the_right_key_and_url()
+    {
+        var readme = File.ReadAllText(Path.Combine(AgentSentinel.Testing.Repository.Root, "README.md"));
+        var source = File.ReadAllText(Path.Combine(AgentSentinel.Testing.Repository.Root, "tests", "AgentSentinel.Core.Tests", "Unit", "CallbackPolicyTests.cs"));
+        static string Squash(string text) => System.Text.RegularExpressions.Regex.Replace(
+            text.Replace("System.Security.Cryptography.", "", StringComparison.Ordinal).Replace("ReadmeVerify(", "Verify(", StringComparison.Ordinal), @"\s+", " ");
+        var start = source.IndexOf("private static bool ReadmeVerify(", StringComparison.Ordinal);
+        var end = source.IndexOf("\n    }\n", start, StringComparison.Ordinal) + 6;
+        Assert.Contains(Squash(source[start..end]).Replace("private static bool", "static bool", StringComparison.Ordinal), Squash(readme), StringComparison.Ordinal);
+
+        var header = CallbackSignature.Header(Secret, DateTimeOffset.UtcNow, Url, KeyId, Body);
+        var tolerance = TimeSpan.FromMinutes(5);
+        Assert.True(ReadmeVerify(Secret, header, KeyId, Url, Body, tolerance));
+        Assert.False(ReadmeVerify(Secret, header, "another-key", Url, Body, tolerance));
+        Assert.False(ReadmeVerify(Secret, header, KeyId, "https://hooks.example.com/other", Body, tolerance));
+
+        // The Python snippet, run as written in the README.
+        var python = System.Text.RegularExpressions.Regex.Match(readme, "```python\n(import hashlib, hmac, time\n.*?)```", System.Text.RegularExpressions.RegexOptions.Singleline).Groups[1].Value;
+        Assert.NotEmpty(python);
+        var script = python + $$"""
+
+            import sys
+            body = {{"b'" + Encoding.UTF8.GetString(Body) + "'"}}
+            ok = verify("{{Secret}}", "{{header}}", "{{KeyId}}", "{{Url}}", body)
+            other_key = verify("{{Secret}}", "{{header}}", "another-key", "{{Url}}", body)
+            other_url = verify("{{Secret}}", "{{header}}", "{{KeyId}}", "https://hooks.example.com/other", body)
+            print(ok, other_key, other_url)
+            """;
+        var file = Path.Combine(AgentSentinel.Testing.TestPaths.NewTempDirectory(), "verify.py");
+        File.WriteAllText(file, script);
+        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("python3", file) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var output = process.StandardOutput.ReadToEnd() + process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.Equal("True False False", output.Trim());
     }
 
     [Fact]

@@ -23,9 +23,10 @@ export function renderAdmin(main) {
       if (list.length === 0) { replace(keys, emptyState('∅', 'No stored keys')); return; }
       replace(keys, h('div', { class: 'table-wrap' }, h('table', { id: 'keys-table' },
         h('caption', { class: 'sr-only' }, 'API keys'),
-        h('thead', {}, h('tr', {}, ['Name', 'Key', 'Scopes', 'Email', 'Created', 'Status', ''].map(t => h('th', { scope: 'col' }, t)))),
+        h('thead', {}, h('tr', {}, ['Name', 'Key', 'Scopes', 'Agent ids', 'Email', 'Created', 'Status', ''].map(t => h('th', { scope: 'col' }, t)))),
         h('tbody', {}, list.map(k => h('tr', { class: k.revoked_at ? 'revoked' : '', dataset: { id: k.id } },
-          h('td', {}, k.name), h('td', { class: 'mono' }, `${k.prefix}…`), h('td', {}, k.scopes.join(', ')), h('td', {}, k.email ?? '—'),
+          h('td', {}, k.name), h('td', { class: 'mono' }, `${k.prefix}…`), h('td', {}, k.scopes.join(', ')),
+          h('td', { class: 'mono' }, k.agent_ids?.length ? k.agent_ids.join(', ') : '—'), h('td', {}, k.email ?? '—'),
           h('td', {}, formatDateTime(k.created_at)), h('td', {}, k.revoked_at ? `revoked ${formatDateTime(k.revoked_at)}` : 'active'),
           h('td', {}, k.revoked_at ? null : h('button', { type: 'button', class: 'danger', 'aria-label': `Revoke ${k.name}`, onclick: () => revoke(k) }, 'Revoke'))))))));
     } catch (error) {
@@ -47,6 +48,7 @@ export function renderAdmin(main) {
   function keyForm() {
     const name = h('input', { type: 'text', id: 'key-name', name: 'name', maxlength: '100' });
     const email = h('input', { type: 'email', id: 'key-email', name: 'email', maxlength: '254' });
+    const agentIds = h('input', { type: 'text', id: 'key-agent-ids', name: 'agent_ids', placeholder: 'billing-agent, billing-*', 'aria-describedby': 'key-agent-ids-hint' });
     const scopes = SCOPES.map(s => h('label', {}, h('input', { type: 'checkbox', name: 'scopes', value: s, checked: s === 'approver' }), s));
     const result = h('div', { id: 'key-result', 'aria-live': 'polite' });
     const form = h('form', { id: 'key-form', novalidate: true, onsubmit: async (e) => {
@@ -55,6 +57,7 @@ export function renderAdmin(main) {
       try {
         const created = await api('/api/v1/admin/api-keys', { method: 'POST', body: {
           name: name.value, email: email.value.trim() || null, scopes: SCOPES.filter((_, i) => scopes[i].firstChild.checked),
+          agent_ids: agentIds.value.split(',').map(v => v.trim()).filter(v => v.length > 0),
         } });
         const code = h('code', { id: 'new-key' }, created.key);
         replace(result, h('div', { class: 'alert ok', role: 'status' },
@@ -71,7 +74,9 @@ export function renderAdmin(main) {
     h('div', { class: 'grid cols-3' },
       h('div', {}, h('label', { for: 'key-name' }, 'Name'), name),
       h('div', {}, h('label', { for: 'key-email' }, 'Email (who decides with it)'), email),
-      h('fieldset', { class: 'scopes-field' }, h('legend', {}, 'Scopes'), h('div', { class: 'scopes' }, scopes))),
+      h('fieldset', { class: 'scopes-field' }, h('legend', {}, 'Scopes'), h('div', { class: 'scopes' }, scopes)),
+      h('div', {}, h('label', { for: 'key-agent-ids' }, 'Agent ids (agent keys)'), agentIds,
+        h('p', { class: 'hint', id: 'key-agent-ids-hint' }, 'The agent_id values requests made with this key may claim, comma-separated; * and ? match patterns. Empty: only the key\'s name.'))),
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Create key')),
     result);
     return form;

@@ -46,6 +46,12 @@ export function updateCountdowns(root, onPassed) {
   }
 }
 
+/** The agent id a request claims, beside the name of the API key that made it: "billing-agent · key billing-prod". */
+export function agentLabel(approval) {
+  const agent = approval.agent_id ?? '—';
+  return approval.requester_key_name ? `${agent} · key ${approval.requester_key_name}` : agent;
+}
+
 export function isOpen(approval) { return approval.status === 'pending' || approval.status === 'info_requested'; }
 
 export function prettyJson(value) {

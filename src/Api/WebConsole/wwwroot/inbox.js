@@ -2,7 +2,7 @@
 import { approvals } from './api.js';
 import { allowed, openDecisionDialog } from './decide.js';
 import { emptyState, errorBox, h, replace, skeleton, toast, typingTarget, watchPage } from './dom.js';
-import { PRIORITIES, RISKS, STATUSES, formatCost, isOpen, statusLabel, updateCountdowns } from './format.js';
+import { PRIORITIES, RISKS, STATUSES, agentLabel, formatCost, isOpen, statusLabel, updateCountdowns } from './format.js';
 
 const FILTERS = ['status', 'priority', 'risk_level', 'agent_id', 'action_name'];
 
@@ -90,7 +90,7 @@ export function renderInbox(main, { query, navigate }) {
     h('td', {}, h('span', { class: `badge p-${a.priority}` }, a.priority)),
     h('td', { class: 'row-title' }, h('a', { href: `/approvals/${a.id}`, 'data-link': '' }, a.action_name),
       a.action_description ? h('div', { class: 'row-desc', title: a.action_description }, a.action_description) : null),
-    h('td', { class: 'hide-narrow' }, a.agent_id ?? '—'),
+    h('td', { class: 'hide-narrow' }, agentLabel(a)),
     h('td', { class: 'hide-narrow' }, a.risk_level ? h('span', { class: `badge p-${a.risk_level === 'minimal' ? 'low' : a.risk_level}` }, a.risk_level) : '—'),
     h('td', { class: 'num hide-narrow' }, formatCost(a.estimated_cost)),
     h('td', {}, isOpen(a) ? h('span', { class: 'countdown', dataset: { deadline: a.expires_at } }) : '—'),

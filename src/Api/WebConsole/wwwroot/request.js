@@ -2,7 +2,7 @@
 import { approvals } from './api.js';
 import { allowed, decisionForm } from './decide.js';
 import { errorBox, h, replace, skeleton, toast, typingTarget, watchPage } from './dom.js';
-import { formatCost, formatDateTime, isOpen, prettyJson, statusLabel, updateCountdowns } from './format.js';
+import { agentLabel, formatCost, formatDateTime, isOpen, prettyJson, statusLabel, updateCountdowns } from './format.js';
 
 const EVENT_TEXT = {
   created: 'Requested', approved: 'Approved', rejected: 'Rejected', info_requested: 'Asked for more information',
@@ -37,7 +37,7 @@ export function renderRequest(main, { params }) {
     const a = approval;
     document.title = `${a.action_name} · Agent Sentinel`;
     const facts = [
-      ['Agent', a.agent_id], ['Run', a.run_id], ['Task', a.task_id], ['Mission', a.mission_id],
+      ['Agent', agentLabel(a)], ['Run', a.run_id], ['Task', a.task_id], ['Mission', a.mission_id],
       ['Estimated cost', formatCost(a.estimated_cost)], ['Risk', a.risk_level ?? 'unspecified'], ['Priority', a.priority],
       ['Requested', formatDateTime(a.created_at)], ['Deadline', formatDateTime(a.expires_at)], ['Route', a.route],
       ['Approvers', a.approvers.length ? a.approvers.join(', ') : 'anyone with an approver key'], ['Id', a.id],
