@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net.Http.Json;
 using AgentSentinel.Core.Auth;
 using AgentSentinel.Core.Configuration;
+using AgentSentinel.Core.Notifications;
 using AgentSentinel.Testing;
 
 namespace AgentSentinel.Api.Tests;
@@ -60,35 +61,36 @@ public sealed class LimitsTests(LimitsAppFixture f) : IClassFixture<LimitsAppFix
     {
         using var agent = f.App.Client(await KeyAsync(Scopes.Agent));
         var id = (await agent.CreateApprovalAsync()).Id();
+        var otherId = (await agent.CreateApprovalAsync()).Id();
+        var hub = f.App.Service<ApprovalChangeHub>();
         var held = new[]
         {
             agent.GetAsync($"/api/v1/approvals/{id}/wait?timeout_seconds=30", Ct),
-            agent.GetAsync($"/api/v1/approvals/{id}/wait?timeout_seconds=30", Ct),
+            agent.GetAsync($"/api/v1/approvals/{otherId}/wait?timeout_seconds=30", Ct),
         };
-
-        // Once both are held, a third (even one that would answer at once) is refused.
-        HttpResponseMessage third;
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        do
+        // A wait watches its request once it holds its permit; no other test of this host waits.
+        for (var i = 0; i < 200 && hub.WatchedCount < 2; i++)
         {
-            third = await agent.GetAsync($"/api/v1/approvals/{id}/wait?timeout_seconds=0", Ct);
+            await Task.Delay(50, Ct);
         }
-        while (third.StatusCode == HttpStatusCode.OK && DateTime.UtcNow < deadline && await Pause());
-        Assert.True(third.StatusCode == HttpStatusCode.TooManyRequests, string.Join(", ", held.Select(h => h.Status.ToString() + (h.IsCompletedSuccessfully ? h.Result.StatusCode.ToString() + h.Result.Content.ReadAsStringAsync().Result : ""))));
+        Assert.Equal(2, hub.WatchedCount);
+
+        // Both are held: a third (even one that would answer at once) is refused.
+        var third = await agent.GetAsync($"/api/v1/approvals/{id}/wait?timeout_seconds=0", Ct);
         await third.AssertProblemAsync(HttpStatusCode.TooManyRequests, "wait calls open");
         Assert.True(int.Parse(third.Headers.GetValues("Retry-After").Single(), CultureInfo.InvariantCulture) >= 1);
         Assert.Equal(HttpStatusCode.OK, (await agent.GetAsync($"/api/v1/approvals/{id}/poll", Ct)).StatusCode);
 
-        using var admin = f.App.Client();
         using (var otherAgent = f.App.Client(await KeyAsync(Scopes.Agent)))
         {
-            var otherId = (await otherAgent.CreateApprovalAsync()).Id();
-            Assert.Equal(HttpStatusCode.OK, (await otherAgent.GetAsync($"/api/v1/approvals/{otherId}/wait?timeout_seconds=0", Ct)).StatusCode);
+            var ownId = (await otherAgent.CreateApprovalAsync()).Id();
+            Assert.Equal(HttpStatusCode.OK, (await otherAgent.GetAsync($"/api/v1/approvals/{ownId}/wait?timeout_seconds=0", Ct)).StatusCode);
         }
 
-        // A decision ends the held waits, and the key may wait again.
+        // Decisions end the held waits, and the key may wait again.
         using var approver = f.App.Client(await KeyAsync(Scopes.Approver));
         Assert.Equal(HttpStatusCode.OK, (await approver.PostJsonAsync($"/api/v1/approvals/{id}/approve", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await approver.PostJsonAsync($"/api/v1/approvals/{otherId}/approve", null)).StatusCode);
         foreach (var response in await Task.WhenAll(held))
         {
             Assert.Equal("approved", (await response.Json()).Str("status"));
@@ -110,6 +112,7 @@ public sealed class LimitsTests(LimitsAppFixture f) : IClassFixture<LimitsAppFix
                 Assert.Equal(HttpStatusCode.OK, stream.StatusCode);
             }
             using var third = await session.GetAsync("/console/api/events", HttpCompletionOption.ResponseHeadersRead, Ct);
+            Assert.Equal(HttpStatusCode.TooManyRequests, third.StatusCode); // before reading: a stream would not end
             await third.AssertProblemAsync(HttpStatusCode.TooManyRequests, "live-update streams");
             Assert.True(third.Headers.Contains("Retry-After"));
 
@@ -149,9 +152,4 @@ public sealed class LimitsTests(LimitsAppFixture f) : IClassFixture<LimitsAppFix
         return client;
     }
 
-    private static async Task<bool> Pause()
-    {
-        await Task.Delay(50, Ct);
-        return true;
-    }
 }
