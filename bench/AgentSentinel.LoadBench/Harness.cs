@@ -31,6 +31,8 @@ internal sealed class ServerProcess : IAsyncDisposable
             ["AgentSentinel__Auth__BootstrapAdminEmail"] = "bench-admin@example.com",
             ["AgentSentinel__Auth__InitialAdminKeyFile"] = Path.Combine(Path.GetTempPath(), $"agentsentinel-bench-{Guid.NewGuid():N}.key"),
             ["AgentSentinel__Policy__MinTimeoutSeconds"] = "1",
+            // The scenarios measure the server, not the per-key limits: one key creates thousands and holds every wait.
+            ["AgentSentinel__Limits__Enabled"] = "false",
             ["Logging__LogLevel__Default"] = "Warning",
         };
         foreach (var (k, v) in settings ?? new Dictionary<string, string>())

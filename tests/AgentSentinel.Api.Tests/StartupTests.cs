@@ -147,6 +147,15 @@ public sealed class StartupTests
     [InlineData("AgentSentinel:Console:SessionIdleTimeout", "00:00:10", "AgentSentinel:Console:SessionIdleTimeout")]
     [InlineData("AgentSentinel:Console:SessionLifetime", "00:30:00", "AgentSentinel:Console:SessionLifetime")]
     [InlineData("AgentSentinel:Teams:AppId", "00000000-1111-2222-3333-444444444444", "AgentSentinel:Teams:AllowedTenants")]
+    [InlineData("AgentSentinel:Console:EventsSessionCheck", "00:05:00", "AgentSentinel:Console:EventsSessionCheck")]
+    [InlineData("AgentSentinel:Limits:Intake:TokenLimit", "0", "AgentSentinel:Limits:Intake:TokenLimit")]
+    [InlineData("AgentSentinel:Limits:Intake:ReplenishmentPeriod", "00:00:00", "AgentSentinel:Limits:Intake:ReplenishmentPeriod")]
+    [InlineData("AgentSentinel:Limits:MaxConcurrentWaitsPerKey", "0", "AgentSentinel:Limits:MaxConcurrentWaitsPerKey")]
+    [InlineData("AgentSentinel:Limits:MaxEventStreamsPerSession", "0", "AgentSentinel:Limits:MaxEventStreamsPerSession")]
+    [InlineData("AgentSentinel:Limits:SignIn:FailureWeight", "1000", "AgentSentinel:Limits:SignIn:FailureWeight")]
+    [InlineData("AgentSentinel:Limits:AgentStatsMaxDays", "0", "AgentSentinel:Limits:AgentStatsMaxDays")]
+    [InlineData("AgentSentinel:Proxy:KnownProxies:0", "proxy.internal", "AgentSentinel:Proxy:KnownProxies")]
+    [InlineData("AgentSentinel:Proxy:KnownNetworks:0", "10.0.0.0/33", "AgentSentinel:Proxy:KnownNetworks")]
     public async Task A_wrong_setting_stops_start_up_with_a_message_naming_it(string key, string value, string named)
     {
         // The host exactly as Program.cs builds it, started on a loopback port.

@@ -3,6 +3,7 @@ using System.Security.Claims;
 using AgentSentinel.Api.Auth;
 using AgentSentinel.Api.Contracts;
 using AgentSentinel.Api.Infrastructure;
+using AgentSentinel.Api.Limits;
 using AgentSentinel.Core.Approvals;
 using AgentSentinel.Core.Callbacks;
 using AgentSentinel.Core.Configuration;
@@ -26,13 +27,15 @@ public static class ApprovalsApi
     {
         var api = app.MapGroup("/api/v1/approvals").WithTags("Approvals").RequireAuthorization(ApiPolicies.Any);
 
-        api.MapPost("/", CreateAsync).WithName("CreateApproval").WithSummary("Ask for a human decision").RequireAuthorization(ApiPolicies.Agent);
+        api.MapPost("/", CreateAsync).WithName("CreateApproval").WithSummary("Ask for a human decision").RequireAuthorization(ApiPolicies.Agent)
+            .RequireRateLimiting(LimitPolicies.Intake);
         api.MapGet("/", ListAsync).WithName("ListApprovals").WithSummary("List approval requests, newest first (keyset pagination)");
         api.MapGet("/stats", StatsAsync).WithName("GetApprovalStats").WithSummary("Statistics for a time window");
         api.MapPost("/check", CheckAsync).WithName("CheckPolicy").WithSummary("Does this action need approval under the server policy?");
         api.MapGet("/{id}", GetAsync).WithName("GetApproval").WithSummary("One request with its audit trail");
         api.MapGet("/{id}/poll", PollAsync).WithName("PollApproval").WithSummary("The current status of a request");
-        api.MapGet("/{id}/wait", WaitAsync).WithName("WaitForApproval").WithSummary("Long poll: answers as soon as the request changes");
+        api.MapGet("/{id}/wait", WaitAsync).WithName("WaitForApproval").WithSummary("Long poll: answers as soon as the request changes")
+            .RequireRateLimiting(LimitPolicies.Wait);
         api.MapPost("/{id}/cancel", CancelAsync).WithName("CancelApproval").WithSummary("Withdraw a request").RequireAuthorization(ApiPolicies.Agent);
         api.MapPost("/{id}/respond", RespondAsync).WithName("RespondToInfoRequest").WithSummary("Answer an approver's question").RequireAuthorization(ApiPolicies.Agent);
         api.MapPost("/{id}/approve", ApproveAsync).WithName("Approve").WithSummary("Approve, with optional notes").RequireAuthorization(ApiPolicies.Approver);
@@ -391,6 +394,10 @@ public static class ApprovalsApi
         if (from > to)
         {
             return Problems.BadRequest("from must not be after to.", "from");
+        }
+        if (LimitsExtensions.CheckStatsWindow(http, from, to) is { } tooLong)
+        {
+            return tooLong;
         }
         var stats = await store.GetStatsAsync(from, to, now, ct);
         return TypedResults.Ok(new StatsDto

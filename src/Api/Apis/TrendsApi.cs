@@ -1,5 +1,6 @@
 using AgentSentinel.Api.Auth;
 using AgentSentinel.Api.Infrastructure;
+using AgentSentinel.Api.Limits;
 using AgentSentinel.Core.Approvals;
 using AgentSentinel.Core.Stats;
 using AgentSentinel.Core.Storage;
@@ -81,8 +82,10 @@ public static class TrendsApi
         {
             return (default, default, Problems.BadRequest("from and to must be ISO-8601 timestamps, e.g. 2026-11-25T00:00:00Z.", "from"));
         }
-        return from > to
-            ? (default, default, Problems.BadRequest("from must not be after to.", "from"))
-            : (from, to, null);
+        if (from > to)
+        {
+            return (default, default, Problems.BadRequest("from must not be after to.", "from"));
+        }
+        return (from, to, LimitsExtensions.CheckStatsWindow(http, from, to));
     }
 }

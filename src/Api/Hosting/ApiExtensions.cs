@@ -3,6 +3,7 @@ using AgentSentinel.Api.Apis;
 using AgentSentinel.Api.Auth;
 using AgentSentinel.Api.Callbacks;
 using AgentSentinel.Api.Infrastructure;
+using AgentSentinel.Api.Limits;
 using AgentSentinel.Api.WebConsole;
 using AgentSentinel.Bot;
 using AgentSentinel.Core;
@@ -49,7 +50,10 @@ public static class ApiExtensions
             c.ProblemDetails.Instance ??= c.HttpContext.Request.Path;
             c.ProblemDetails.Extensions["trace_id"] = c.HttpContext.TraceIdentifier;
         });
+        services.AddProblemJsonForEveryClient();
         services.AddExceptionHandler<ApiExceptionHandler>();
+        services.AddAgentSentinelProxy(builder.Configuration);
+        services.AddAgentSentinelLimits(builder.Configuration);
 
         var authentication = services.AddAuthentication(ConsoleSessionAuthenticationHandler.ApiKeyOrSessionScheme)
             .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
@@ -83,12 +87,13 @@ public static class ApiExtensions
 
     public static WebApplication MapAgentSentinel(this WebApplication app)
     {
+        app.UseAgentSentinelProxy();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseConsoleSecurityHeaders();
         app.UseAuthentication();
-        app.UseConsoleCsrfProtection();
         app.UseAuthorization();
+        app.UseAgentSentinelLimits();
 
         app.MapApprovalsApi();
         app.MapDigestApi();

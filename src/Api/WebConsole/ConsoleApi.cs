@@ -2,6 +2,7 @@ using System.Security.Claims;
 using System.Text.Json;
 using AgentSentinel.Api.Auth;
 using AgentSentinel.Api.Infrastructure;
+using AgentSentinel.Api.Limits;
 using AgentSentinel.Core.Auth;
 using AgentSentinel.Core.Notifications;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -32,12 +33,19 @@ public static class ConsoleApi
             .AllowAnonymous().WithMetadata(new AnonymousByDesignMetadata("Sign-in is how a session starts; it checks the API key in the body."));
         api.MapGet("/session", GetSessionAsync).WithName("ConsoleSession").WithSummary("The signed-in person and the anti-forgery token");
         api.MapDelete("/session", SignOutAsync).WithName("ConsoleSignOut").WithSummary("End the session");
-        api.MapGet("/events", EventsAsync).WithName("ConsoleEvents").WithSummary("Server-sent events: which requests changed");
+        api.MapGet("/events", EventsAsync).WithName("ConsoleEvents").WithSummary("Server-sent events: which requests changed")
+            .RequireRateLimiting(LimitPolicies.EventStreams);
         return api;
     }
 
-    public static async Task<Results<Ok<ConsoleSessionDto>, ProblemHttpResult>> SignInAsync(HttpContext http, ConsoleSessions sessions, CancellationToken ct)
+    public static async Task<Results<Ok<ConsoleSessionDto>, ProblemHttpResult>> SignInAsync(
+        HttpContext http, ConsoleSessions sessions, SignInThrottle throttle, CancellationToken ct)
     {
+        if (throttle.TryEnter(http) is { } retryAfter)
+        {
+            http.Response.Headers.RetryAfter = LimitsExtensions.RetryAfterHeader(retryAfter);
+            return Problems.Status(StatusCodes.Status429TooManyRequests, "Too many requests", "Too many sign-in attempts; retry after the time in Retry-After.");
+        }
         // A cross-site form cannot send JSON, and a cross-site script's Origin is not ours: no login forgery.
         if (!http.Request.HasJsonContentType())
         {
@@ -53,16 +61,17 @@ public static class ConsoleApi
         var result = await sessions.SignInAsync(key, ct);
         if (result.SessionId is null)
         {
+            throttle.Failed(http);
             return Problems.Status(result.Status, result.Status == StatusCodes.Status401Unauthorized ? "Unauthorized" : "Forbidden", result.Problem!);
         }
-        http.Response.Cookies.Append(ConsoleSessions.CookieName, result.SessionId, CookieOptions(http, result.Session!.ExpiresAt));
+        http.Response.Cookies.Append(ConsoleSessions.CookieNameFor(http.Request), result.SessionId, CookieOptions(http, result.Session!.ExpiresAt));
         return TypedResults.Ok(ToDto(result.Session!.KeyId, result.Session.Name, result.Session.Email, result.Session.Scopes, result.SessionId, sessions.EndsAt(result.Session)));
     }
 
     public static async Task<Results<Ok<ConsoleSessionDto>, ProblemHttpResult>> GetSessionAsync(
         HttpContext http, ClaimsPrincipal user, ConsoleSessions sessions, CancellationToken ct)
     {
-        var sessionId = http.Request.Cookies[ConsoleSessions.CookieName]!;
+        var sessionId = ConsoleSessions.SessionIdOf(http.Request)!;
         var session = await sessions.ValidateAsync(sessionId, touch: false, ct);
         if (session is null)
         {
@@ -73,46 +82,58 @@ public static class ConsoleApi
 
     public static async Task<NoContent> SignOutAsync(HttpContext http, ConsoleSessions sessions, CancellationToken ct)
     {
-        await sessions.SignOutAsync(http.Request.Cookies[ConsoleSessions.CookieName]!, ct);
-        http.Response.Cookies.Delete(ConsoleSessions.CookieName, CookieOptions(http, null));
+        await sessions.SignOutAsync(ConsoleSessions.SessionIdOf(http.Request)!, ct);
+        http.Response.Cookies.Delete(ConsoleSessions.CookieNameFor(http.Request), CookieOptions(http, null));
         return TypedResults.NoContent();
     }
 
     /// <summary>Server-sent events: <c>changed</c> with the ids of requests that were created or changed (an empty
-    /// list means anything may have changed), a keep-alive comment now and then, and <c>session-ended</c> before
-    /// closing when the session is no longer valid.</summary>
+    /// list means anything may have changed), a keep-alive comment when nothing was sent for a while, and
+    /// <c>session-ended</c> before closing when the session is no longer valid. The session is checked every
+    /// <c>EventsSessionCheck</c> on the clock, however many changes flow meanwhile.</summary>
     public static async Task EventsAsync(HttpContext http, ConsoleSessions sessions, ApprovalChangeHub hub, TimeProvider time,
         IOptions<ConsoleOptions> options, CancellationToken ct)
     {
-        var sessionId = http.Request.Cookies[ConsoleSessions.CookieName]!;
+        var sessionId = ConsoleSessions.SessionIdOf(http.Request)!;
         http.Response.ContentType = "text/event-stream";
         http.Response.Headers.CacheControl = "no-store";
         http.Response.Headers["X-Accel-Buffering"] = "no";
         using var feed = hub.SubscribeAll();
         await WriteAsync(http, "retry: 3000\nevent: ready\ndata: {}\n\n", ct);
-        var keepAlive = options.Value.EventsKeepAlive;
+        var (keepAlive, check) = (options.Value.EventsKeepAlive, options.Value.EventsSessionCheck);
+        var nextCheck = time.GetUtcNow() + check;
+        var nextKeepAlive = time.GetUtcNow() + keepAlive;
         try
         {
             while (!ct.IsCancellationRequested)
             {
+                var now = time.GetUtcNow();
+                if (now >= nextCheck)
+                {
+                    if (await sessions.ValidateAsync(sessionId, touch: false, ct) is null)
+                    {
+                        await WriteAsync(http, "event: session-ended\ndata: {}\n\n", ct);
+                        return;
+                    }
+                    nextCheck = now + check;
+                }
+                if (now >= nextKeepAlive)
+                {
+                    await WriteAsync(http, ": keep-alive\n\n", ct);
+                    nextKeepAlive = now + keepAlive;
+                }
                 using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 var read = feed.ReadAsync(wait.Token);
-                var tick = Task.Delay(keepAlive, time, wait.Token);
+                var tick = Task.Delay((nextCheck < nextKeepAlive ? nextCheck : nextKeepAlive) - now, time, wait.Token);
                 await Task.WhenAny(read, tick);
                 await wait.CancelAsync();
-                // Changes that arrived together with the keep-alive tick are sent, not lost.
+                // Changes that arrived together with the tick are sent, not lost.
                 if (await ReadOrNullAsync(read) is { } ids)
                 {
                     var data = JsonSerializer.Serialize(new { ids = ids.Select(i => i.ToString()) });
                     await WriteAsync(http, $"event: changed\ndata: {data}\n\n", ct);
-                    continue;
+                    nextKeepAlive = time.GetUtcNow() + keepAlive;
                 }
-                if (await sessions.ValidateAsync(sessionId, touch: false, ct) is null)
-                {
-                    await WriteAsync(http, "event: session-ended\ndata: {}\n\n", ct);
-                    return;
-                }
-                await WriteAsync(http, ": keep-alive\n\n", ct);
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -146,6 +167,7 @@ public static class ConsoleApi
     {
         HttpOnly = true,
         SameSite = SameSiteMode.Strict,
+        // Over HTTPS (directly or behind a known proxy) the cookie is Secure and named __Host-: Path=/, no Domain.
         Secure = http.Request.IsHttps,
         Path = "/",
         IsEssential = true,

@@ -25,9 +25,6 @@ public static class ConsoleExtensions
         return services;
     }
 
-    /// <summary>The anti-forgery check; goes between authentication and authorization.</summary>
-    public static IApplicationBuilder UseConsoleCsrfProtection(this IApplicationBuilder app) => app.UseMiddleware<ConsoleCsrfMiddleware>();
-
     public static IEndpointRouteBuilder MapWebConsole(this IEndpointRouteBuilder app)
     {
         app.MapConsolePages();

@@ -13,8 +13,12 @@ public sealed class ConsoleOptions
     /// <summary>A session ends this long after sign-in, however active (absolute expiry).</summary>
     public TimeSpan SessionLifetime { get; set; } = TimeSpan.FromDays(1);
 
-    /// <summary>How often the live-update stream sends a keep-alive and checks that its session is still valid.</summary>
+    /// <summary>How long the live-update stream may stay silent before it sends a keep-alive comment.</summary>
     public TimeSpan EventsKeepAlive { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How often the live-update stream checks that its session is still valid (not signed out, not
+    /// expired, its key not revoked), on the clock, however busy the stream is.</summary>
+    public TimeSpan EventsSessionCheck { get; set; } = TimeSpan.FromSeconds(5);
 }
 
 public sealed class ConsoleOptionsValidator : IValidateOptions<ConsoleOptions>
@@ -33,6 +37,10 @@ public sealed class ConsoleOptionsValidator : IValidateOptions<ConsoleOptions>
         if (options.EventsKeepAlive < TimeSpan.FromSeconds(1) || options.EventsKeepAlive > TimeSpan.FromMinutes(5))
         {
             errors.Add($"{ConsoleOptions.SectionName}:EventsKeepAlive must be from 00:00:01 to 00:05:00, got {options.EventsKeepAlive}.");
+        }
+        if (options.EventsSessionCheck < TimeSpan.FromSeconds(1) || options.EventsSessionCheck > TimeSpan.FromMinutes(1))
+        {
+            errors.Add($"{ConsoleOptions.SectionName}:EventsSessionCheck must be from 00:00:01 to 00:01:00, got {options.EventsSessionCheck}.");
         }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

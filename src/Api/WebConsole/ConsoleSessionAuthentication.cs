@@ -21,11 +21,23 @@ public sealed class ConsoleSessionAuthenticationHandler(
     /// <summary>The default scheme: an <c>Authorization</c> header means an API key, else a session cookie.</summary>
     public const string ApiKeyOrSessionScheme = "ApiKeyOrConsoleSession";
 
+    /// <summary>Why a state change made with the cookie was not authenticated: it lacked the anti-forgery token.</summary>
+    public const string CsrfFailure = "The " + ConsoleSessions.CsrfHeader + " header is missing or does not match your session. Reload the console and try again.";
+
+    /// <summary>The cookie authenticates a state change (any method but GET, HEAD, OPTIONS) only together with the
+    /// session's anti-forgery token in <c>X-CSRF-Token</c>. The check is part of the scheme itself, so it holds
+    /// wherever the scheme authenticates (the default scheme, or an endpoint naming it), whatever other headers say.</summary>
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
-        if (!Request.Cookies.TryGetValue(ConsoleSessions.CookieName, out var sessionId) || string.IsNullOrEmpty(sessionId))
+        if (ConsoleSessions.SessionIdOf(Request) is not { } sessionId)
         {
             return AuthenticateResult.NoResult();
+        }
+        var method = Request.Method;
+        if (!(HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method))
+            && !ConsoleSessions.CsrfMatches(sessionId, Request.Headers[ConsoleSessions.CsrfHeader].ToString()))
+        {
+            return AuthenticateResult.Fail(CsrfFailure);
         }
         var session = await sessions.ValidateAsync(sessionId, touch: true, Context.RequestAborted);
         if (session is null)
@@ -50,6 +62,12 @@ public sealed class ConsoleSessionAuthenticationHandler(
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         var failure = (await HandleAuthenticateOnceSafeAsync()).Failure?.Message;
+        if (failure == CsrfFailure)
+        {
+            // A session without its token: a forgery, or a stale page. Not a missing sign-in.
+            await problems.WriteProblemAsync(Context, StatusCodes.Status403Forbidden, "Forbidden", CsrfFailure);
+            return;
+        }
         await problems.WriteProblemAsync(Context, StatusCodes.Status401Unauthorized, "Unauthorized", failure ?? "Sign in to the console first.");
     }
 
@@ -59,28 +77,7 @@ public sealed class ConsoleSessionAuthenticationHandler(
     /// <summary>Chooses the scheme of a request: API key when it has an Authorization header, session when it has
     /// the console cookie, API key otherwise (so an anonymous call is told how to authenticate).</summary>
     public static string SelectScheme(HttpContext context) =>
-        context.Request.Headers.Authorization.Count == 0 && context.Request.Cookies.ContainsKey(ConsoleSessions.CookieName)
+        context.Request.Headers.Authorization.Count == 0 && context.Request.Cookies.ContainsKey(ConsoleSessions.CookieNameFor(context.Request))
             ? SchemeName
             : ApiKeyAuthenticationHandler.SchemeName;
-}
-
-/// <summary>Refuses a state change (any method but GET, HEAD, OPTIONS) authenticated by the console cookie unless it
-/// carries the session's anti-forgery token in the <c>X-CSRF-Token</c> header. API-key calls need no token: a
-/// browser never adds an Authorization header on its own.</summary>
-public sealed class ConsoleCsrfMiddleware(RequestDelegate next, IProblemDetailsService problems)
-{
-    public async Task InvokeAsync(HttpContext context)
-    {
-        var method = context.Request.Method;
-        if (context.User.Identity is { IsAuthenticated: true, AuthenticationType: ConsoleSessionAuthenticationHandler.SchemeName }
-            && !(HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method))
-            && (!context.Request.Cookies.TryGetValue(ConsoleSessions.CookieName, out var sessionId)
-                || !ConsoleSessions.CsrfMatches(sessionId!, context.Request.Headers[ConsoleSessions.CsrfHeader].ToString())))
-        {
-            await problems.WriteProblemAsync(context, StatusCodes.Status403Forbidden, "Forbidden",
-                $"The {ConsoleSessions.CsrfHeader} header is missing or does not match your session. Reload the console and try again.");
-            return;
-        }
-        await next(context);
-    }
 }

@@ -17,10 +17,22 @@ public sealed class ConsoleSessions(
     IOptionsMonitor<ConsoleOptions> consoleOptions,
     TimeProvider time)
 {
+    /// <summary>The cookie's name over plain HTTP.</summary>
     public const string CookieName = "agentsentinel_session";
+
+    /// <summary>The cookie's name over HTTPS (directly or behind a known TLS proxy): the <c>__Host-</c> prefix makes
+    /// browsers accept it only with <c>Secure</c>, <c>Path=/</c> and no <c>Domain</c>, so no other host can set it.</summary>
+    public const string SecureCookieName = "__Host-" + CookieName;
     public const string CsrfHeader = "X-CSRF-Token";
     private const int MaxSessionIdLength = 100;
     private static readonly TimeSpan TouchGranularity = TimeSpan.FromMinutes(1);
+
+    /// <summary>The session cookie's name for this request: only the <c>__Host-</c> one is read over HTTPS.</summary>
+    public static string CookieNameFor(HttpRequest request) => request.IsHttps ? SecureCookieName : CookieName;
+
+    /// <summary>The session id the request's cookie carries, or null.</summary>
+    public static string? SessionIdOf(HttpRequest request) =>
+        request.Cookies.TryGetValue(CookieNameFor(request), out var id) && !string.IsNullOrEmpty(id) ? id : null;
 
     public sealed record SignInResult(string? SessionId, ConsoleSession? Session, int Status, string? Problem);
 
