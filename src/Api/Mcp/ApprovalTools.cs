@@ -266,7 +266,7 @@ internal static class ApprovalTools
         {
             while (!ct.IsCancellationRequested)
             {
-                var waited = Math.Min((int)(time.GetUtcNow() - start).TotalSeconds, waitSeconds);
+                var waited = Math.Min((int)Math.Round((time.GetUtcNow() - start).TotalSeconds), waitSeconds);
                 await call.Request.Server.NotifyProgressAsync(token, new ProgressNotificationValue
                 {
                     Progress = waited,
