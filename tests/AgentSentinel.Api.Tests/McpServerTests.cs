@@ -240,6 +240,8 @@ public abstract class McpServerTests(StorageProvider provider) : IAsyncLifetime
         Assert.Contains("Cancelled", Text(cancelled), StringComparison.Ordinal);
         var poll = await (await _approver.GetAsync($"/api/v1/approvals/{created.Id()}/poll", Ct)).Json();
         Assert.Equal("cancelled", poll.Str("status"));
+        var events = (await (await _approver.GetAsync($"/api/v1/approvals/{created.Id()}", Ct)).Json())["events"]!.AsArray();
+        Assert.All(events, e => Assert.Equal("mcp", e!.Str("surface")));
         AssertToolError(await CallAsync(client, "cancel_approval", new { approval_id = created.Id() }), "cancelled");
     }
 

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using AgentSentinel.Api.Auth;
 using AgentSentinel.Api.Infrastructure;
 using AgentSentinel.Core.Approvals;
 using AgentSentinel.Core.Storage;
@@ -42,7 +43,7 @@ internal sealed class ApprovalTool : McpServerTool
                 return Error($"'{Shorten(unknown)}' is not an argument of {_tool.Name}; it takes {string.Join(", ", _arguments)}.");
             }
             using var body = JsonBody.Parse(Serialize(arguments, except: []));
-            var call = new ToolCall(body, arguments, request.User ?? new ClaimsPrincipal(new ClaimsIdentity()), services, request, cancellationToken);
+            var call = new ToolCall(body, arguments, AsMcpCaller(request.User), services, request, cancellationToken);
             return await _run(call);
         }
         catch (BodyException ex)
@@ -84,6 +85,14 @@ internal sealed class ApprovalTool : McpServerTool
             writer.WriteEndObject();
         }
         return buffer.ToArray();
+    }
+
+    /// <summary>The authenticated key, acting from the MCP surface (so the audit trail says <c>mcp</c>).</summary>
+    private static ClaimsPrincipal AsMcpCaller(ClaimsPrincipal? user)
+    {
+        var caller = user?.Clone() ?? new ClaimsPrincipal();
+        caller.AddIdentity(new ClaimsIdentity([new Claim(ApiClaims.Surface, Surface.Mcp.ToWire())]));
+        return caller;
     }
 
     public static CallToolResult Error(string text) => new() { IsError = true, Content = [new TextContentBlock { Text = text }] };

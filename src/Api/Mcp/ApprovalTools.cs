@@ -144,7 +144,7 @@ internal static class ApprovalTools
             RequestHash = "mcp:" + body.Hash,
         };
         var service = call.Service<ApprovalService>();
-        var created = await service.CreateAsync(input, call.User.ToActor() with { Surface = Surface.Mcp }, call.Ct);
+        var created = await service.CreateAsync(input, call.User.ToActor(), call.Ct);
         var id = created.Request.Id.ToString();
         if (created.Outcome == CreateOutcome.IdempotencyKeyReused)
         {
@@ -236,7 +236,7 @@ internal static class ApprovalTools
         var hub = call.Service<ApprovalChangeHub>();
         var until = time.GetUtcNow().AddSeconds(waitSeconds);
         using var stopProgress = CancellationTokenSource.CreateLinkedTokenSource(call.Ct);
-        var progress = call.Request.Params?.ProgressToken is { } token
+        var progress = call.Request.Params?.ProgressToken is { } token && waitSeconds > 0
             ? ReportProgressAsync(call, token, waitSeconds, time, stopProgress.Token)
             : Task.CompletedTask;
         try
