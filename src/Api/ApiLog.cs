@@ -55,4 +55,7 @@ internal static partial class ApiLog
 
     [LoggerMessage(2013, LogLevel.Information, "The callback signing secret of API key {KeyId} was {Change} by {Actor}")]
     public static partial void CallbackSecretChanged(ILogger logger, string keyId, string change, string actor);
+
+    [LoggerMessage(2080, LogLevel.Error, "MCP tool {Tool} failed")]
+    public static partial void McpToolFailed(ILogger logger, Exception exception, string tool);
 }

@@ -32,6 +32,25 @@ public sealed class ConventionTests
     }
 
     [Fact]
+    public async Task Every_mcp_endpoint_requires_an_agent_api_key()
+    {
+        await using var app = new AgentSentinelApp(await TestStorage.CreateAsync(StorageProvider.Sqlite, "conventions"));
+        _ = app.Server;
+        var endpoints = app.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
+            .Where(e => e.RoutePattern.RawText?.StartsWith(Mcp.McpExtensions.Path, StringComparison.Ordinal) == true)
+            .ToList();
+        Assert.NotEmpty(endpoints);
+        Assert.All(endpoints, e =>
+        {
+            var authorize = e.Metadata.GetOrderedMetadata<IAuthorizeData>();
+            Assert.Contains(authorize, a => a.Policy == Auth.ApiPolicies.Agent);
+            // API keys only: a console session cookie never reaches the tools.
+            Assert.Equal([Auth.ApiKeyAuthenticationHandler.SchemeName], authorize.Where(a => a.AuthenticationSchemes is not null).Select(a => a.AuthenticationSchemes));
+            Assert.Null(e.Metadata.GetMetadata<IAllowAnonymous>());
+        });
+    }
+
+    [Fact]
     public async Task Every_console_endpoint_is_named_and_authorized_or_anonymous_by_design()
     {
         await using var app = new AgentSentinelApp(await TestStorage.CreateAsync(StorageProvider.Sqlite, "conventions"));

@@ -18,10 +18,10 @@ namespace AgentSentinel.Api.Apis;
 /// <summary>The agent intake API (wire-compatible with the Python <c>agentsentinel-sdk</c>) and the decision calls.</summary>
 public static class ApprovalsApi
 {
-    private const int MaxNameLength = 200;
-    private const int MaxTextLength = 10_000;
-    private const int MaxJsonObjectBytes = 64 * 1024;
-    private const int MaxIdempotencyKeyLength = 200;
+    internal const int MaxNameLength = 200;
+    internal const int MaxTextLength = 10_000;
+    internal const int MaxJsonObjectBytes = 64 * 1024;
+    internal const int MaxIdempotencyKeyLength = 200;
 
     public static RouteGroupBuilder MapApprovalsApi(this IEndpointRouteBuilder app)
     {
@@ -51,28 +51,17 @@ public static class ApprovalsApi
         IApiKeyStore keys, CancellationToken ct)
     {
         var idempotencyKey = http.Request.Headers["Idempotency-Key"].ToString();
-        if (idempotencyKey.Length > MaxIdempotencyKeyLength || idempotencyKey.Any(c => c < 0x20 || c > 0x7e))
+        if (!IsValidIdempotencyKey(idempotencyKey))
         {
             return Problems.BadRequest($"The Idempotency-Key header must be at most {MaxIdempotencyKeyLength} printable ASCII characters.", "Idempotency-Key");
         }
         using var body = await JsonBody.ReadAsync(http, allowEmpty: false);
-        var input = new NewApproval
+        var read = ReadNewApproval(body);
+        var input = read with
         {
-            ActionName = body.Name("action_name", MaxNameLength, required: true)!,
-            ActionDescription = body.String("action_description", MaxTextLength),
-            AgentId = await AgentIdAsync(body.Name("agent_id", MaxNameLength), user, keys, ct),
-            RunId = body.Name("run_id", MaxNameLength),
-            TaskId = body.Name("task_id", MaxNameLength),
-            MissionId = body.Name("mission_id", MaxNameLength),
-            EstimatedCost = body.Decimal("estimated_cost", 0m, 1_000_000_000_000m),
-            RiskLevel = body.Enum<RiskLevel>("risk_level", WireNames.TryParseRisk, WireNames.RiskLevels),
-            Priority = body.Enum<Priority>("priority", WireNames.TryParsePriority, WireNames.Priorities),
-            TimeoutSeconds = body.Integer("timeout_seconds", 1, int.MaxValue),
-            ActionInputs = body.Object("action_inputs", MaxJsonObjectBytes),
-            Context = body.Object("context", MaxJsonObjectBytes),
+            AgentId = await AgentIdAsync(read.AgentId, user, keys, ct),
             CallbackUrl = await CallbackUrlAsync(body.String("callback_url", 2048), user.KeyId(), callbacks.CurrentValue, callbackStore, ct),
             IdempotencyKey = idempotencyKey.Length == 0 ? null : idempotencyKey,
-            RequestHash = body.Hash,
         };
         var result = await service.CreateAsync(input, user.ToActor(), ct);
         var dto = ApprovalDto.From(result.Request);
@@ -91,7 +80,7 @@ public static class ApprovalsApi
 
     /// <summary>The agent id a request is made under: an admin may name any; an agent key only one of its own agent
     /// ids (its name when it names none), and a request that names none gets the key's first.</summary>
-    private static async Task<string?> AgentIdAsync(string? claimed, ClaimsPrincipal user, IApiKeyStore keys, CancellationToken ct)
+    internal static async Task<string?> AgentIdAsync(string? claimed, ClaimsPrincipal user, IApiKeyStore keys, CancellationToken ct)
     {
         if (user.IsAdmin())
         {
@@ -114,6 +103,28 @@ public static class ApprovalsApi
             : throw new BodyException(StatusCodes.Status403Forbidden,
                 $"This API key may not act as agent '{claimed}'. Its agent ids are {allowed}; an admin sets them with agent_ids when creating the key.", "agent_id");
     }
+
+    /// <summary>An idempotency key may be empty (none), else at most <see cref="MaxIdempotencyKeyLength"/> printable ASCII characters.</summary>
+    internal static bool IsValidIdempotencyKey(string key) => key.Length <= MaxIdempotencyKeyLength && key.All(c => c is >= (char)0x20 and <= (char)0x7e);
+
+    /// <summary>The fields of a new request that every intake surface reads the same way (the body of
+    /// <c>POST /api/v1/approvals</c>, the arguments of the MCP <c>request_approval</c> tool).</summary>
+    internal static NewApproval ReadNewApproval(JsonBody body) => new()
+    {
+        ActionName = body.Name("action_name", MaxNameLength, required: true)!,
+        ActionDescription = body.String("action_description", MaxTextLength),
+        AgentId = body.Name("agent_id", MaxNameLength),
+        RunId = body.Name("run_id", MaxNameLength),
+        TaskId = body.Name("task_id", MaxNameLength),
+        MissionId = body.Name("mission_id", MaxNameLength),
+        EstimatedCost = body.Decimal("estimated_cost", 0m, 1_000_000_000_000m),
+        RiskLevel = body.Enum<RiskLevel>("risk_level", WireNames.TryParseRisk, WireNames.RiskLevels),
+        Priority = body.Enum<Priority>("priority", WireNames.TryParsePriority, WireNames.Priorities),
+        TimeoutSeconds = body.Integer("timeout_seconds", 1, int.MaxValue),
+        ActionInputs = body.Object("action_inputs", MaxJsonObjectBytes),
+        Context = body.Object("context", MaxJsonObjectBytes),
+        RequestHash = body.Hash,
+    };
 
     /// <summary>A callback URL the server may call (see <see cref="CallbackUrlPolicy"/>), and a secret to sign it with;
     /// anything else is refused before anything is stored.</summary>
@@ -207,18 +218,26 @@ public static class ApprovalsApi
         {
             return Problems.BadRequest($"timeout_seconds must be a whole number from 0 to {api.MaxWaitSeconds}.", "timeout_seconds");
         }
+        var (request, problem) = await WaitForChangeAsync(id, time.GetUtcNow().AddSeconds(timeoutSeconds), user, service, hub, time, ct);
+        return problem ?? (Results<Ok<PollDto>, ProblemHttpResult>)TypedResults.Ok(PollDto.From(request!));
+    }
+
+    /// <summary>The long poll behind <c>/wait</c> (and the MCP wait): the request as soon as it is not pending or
+    /// changes, or at its deadline or <paramref name="until"/>; a problem when the caller may not see it.</summary>
+    internal static async Task<(ApprovalRequest? Request, ProblemHttpResult? Problem)> WaitForChangeAsync(
+        string id, DateTimeOffset until, ClaimsPrincipal user, ApprovalService service, ApprovalChangeHub hub, TimeProvider time, CancellationToken ct)
+    {
         if (!Guid.TryParse(id, out var guid))
         {
-            return MalformedId(id);
+            return (null, MalformedId(id));
         }
-        var until = time.GetUtcNow().AddSeconds(timeoutSeconds);
         var subscription = hub.Subscribe(guid);
         try
         {
             var (request, problem) = await LoadAsync(id, user, service, ct);
             if (problem is not null)
             {
-                return problem;
+                return (null, problem);
             }
             var startVersion = request!.Version;
             var startStatus = request.Status;
@@ -250,7 +269,7 @@ public static class ApprovalsApi
                     break;
                 }
             }
-            return TypedResults.Ok(PollDto.From(request));
+            return (request, null);
         }
         finally
         {
@@ -262,6 +281,12 @@ public static class ApprovalsApi
         string id, ClaimsPrincipal user, ApprovalService service, HttpContext http, CancellationToken ct)
     {
         using var body = await JsonBody.ReadAsync(http, allowEmpty: true);
+        return await CancelOwnAsync(id, user, service, ct);
+    }
+
+    /// <summary>Cancels a request of the caller's own (an admin: any).</summary>
+    internal static async Task<Results<Ok<ApprovalDto>, ProblemHttpResult>> CancelOwnAsync(string id, ClaimsPrincipal user, ApprovalService service, CancellationToken ct)
+    {
         var (request, problem) = await LoadOwnAsync(id, user, service, ct);
         if (problem is not null)
         {
@@ -276,6 +301,13 @@ public static class ApprovalsApi
     {
         using var body = await JsonBody.ReadAsync(http, allowEmpty: false);
         var response = body.String("response", MaxTextLength, required: true)!;
+        return await RespondOwnAsync(id, response, user, service, ct);
+    }
+
+    /// <summary>Answers the question on a request of the caller's own (an admin: any).</summary>
+    internal static async Task<Results<Ok<ApprovalDto>, ProblemHttpResult>> RespondOwnAsync(
+        string id, string response, ClaimsPrincipal user, ApprovalService service, CancellationToken ct)
+    {
         var (request, problem) = await LoadOwnAsync(id, user, service, ct);
         if (problem is not null)
         {
@@ -327,10 +359,16 @@ public static class ApprovalsApi
         {
             JsonBody.RefuseControlCharacters(field, value);
         }
+        return TypedResults.Ok(await CheckPolicyAsync(new PolicyCheck(actionName, cost, agentId, runId, risk, priority), settings, ct));
+    }
+
+    /// <summary>The server policy's answer for one action (<c>/check</c> and the MCP <c>check_policy</c> tool).</summary>
+    internal static async Task<CheckDto> CheckPolicyAsync(PolicyCheck check, RuntimeSettings settings, CancellationToken ct)
+    {
         var (policy, version, _) = await settings.GetPolicyAsync(ct);
-        var decision = PolicyEvaluator.Evaluate(policy, new PolicyCheck(actionName, cost, agentId, runId, risk, priority));
-        return TypedResults.Ok(new CheckDto(decision.RequiresApproval, decision.Reasons, decision.TimeoutSeconds, decision.Approvers,
-            actionName, cost, agentId, runId, version));
+        var decision = PolicyEvaluator.Evaluate(policy, check);
+        return new CheckDto(decision.RequiresApproval, decision.Reasons, decision.TimeoutSeconds, decision.Approvers,
+            check.ActionName, check.CostUsd, check.AgentId, check.RunId, version);
     }
 
     public static async Task<Results<Ok<ApprovalPageDto>, ProblemHttpResult>> ListAsync(
@@ -474,7 +512,7 @@ public static class ApprovalsApi
     // ---- shared --------------------------------------------------------------------------------------------------
 
     /// <summary>Loads a request the caller may see: agents only their own (a stranger's id reads as not found).</summary>
-    private static async Task<(ApprovalRequest? Request, ProblemHttpResult? Problem)> LoadAsync(string id, ClaimsPrincipal user, ApprovalService service, CancellationToken ct)
+    internal static async Task<(ApprovalRequest? Request, ProblemHttpResult? Problem)> LoadAsync(string id, ClaimsPrincipal user, ApprovalService service, CancellationToken ct)
     {
         if (!Guid.TryParse(id, out var guid))
         {

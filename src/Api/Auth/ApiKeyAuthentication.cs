@@ -95,7 +95,8 @@ public static class ProblemResponses
 public static class ApiClaims
 {
     public const string Scope = "scope";
-    /// <summary>Where the caller acts from when it is not the API itself (<c>console</c> for a console session).</summary>
+    /// <summary>Where the caller acts from when it is not the API itself (<c>console</c> for a console session,
+    /// <c>mcp</c> for a tool call on the MCP endpoint).</summary>
     public const string Surface = "surface";
 }
 
@@ -124,7 +125,7 @@ public static class ClaimsPrincipalExtensions
     /// <summary>The person or agent behind the call; a console session acts from the console, a key from the API.</summary>
     public static Actor ToActor(this ClaimsPrincipal user) =>
         new(user.FindFirstValue(ClaimTypes.Name) ?? user.KeyId(),
-            user.HasClaim(ApiClaims.Surface, "console") ? Surface.Console : Surface.Api,
+            WireNames.TryParseSurface(user.FindFirstValue(ApiClaims.Surface), out var surface) ? surface : Surface.Api,
             user.FindFirstValue(ClaimTypes.Email), null, user.KeyId());
 
     /// <summary>The caller as a decider: its key is the approver identity (authentication already refused revoked keys).</summary>

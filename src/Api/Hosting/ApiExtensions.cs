@@ -4,6 +4,7 @@ using AgentSentinel.Api.Auth;
 using AgentSentinel.Api.Callbacks;
 using AgentSentinel.Api.Infrastructure;
 using AgentSentinel.Api.Limits;
+using AgentSentinel.Api.Mcp;
 using AgentSentinel.Api.WebConsole;
 using AgentSentinel.Bot;
 using AgentSentinel.Core;
@@ -64,6 +65,7 @@ public static class ApiExtensions
             .AddPolicy(ApiPolicies.Approver, p => p.RequireClaim(ApiClaims.Scope, Scopes.Approver, Scopes.Admin))
             .AddPolicy(ApiPolicies.Admin, p => p.RequireClaim(ApiClaims.Scope, Scopes.Admin));
 
+        builder.AddAgentSentinelMcp();
         services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
         {
@@ -100,6 +102,7 @@ public static class ApiExtensions
         app.MapTrendsApi();
         app.MapAdminApi();
         app.MapCallbacksApi();
+        app.MapAgentSentinelMcp();
         app.MapWebConsole();
         app.MapAgentSentinelBots();
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealthAsync });

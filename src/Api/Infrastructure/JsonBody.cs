@@ -58,6 +58,12 @@ public sealed class JsonBody : IDisposable
         {
             throw new BodyException(StatusCodes.Status415UnsupportedMediaType, $"The body must be JSON (Content-Type: application/json), not '{contentType}'.");
         }
+        return Parse(raw);
+    }
+
+    /// <summary>Parses <paramref name="raw"/> as one JSON object, with the same checks as a request body.</summary>
+    public static JsonBody Parse(byte[] raw)
+    {
         JsonDocument document;
         try
         {

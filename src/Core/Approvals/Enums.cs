@@ -36,4 +36,6 @@ public enum Surface
     Slack,
     Teams,
     System,
+    /// <summary>An agent calling the tools of the MCP endpoint (<c>/mcp</c>).</summary>
+    Mcp,
 }
