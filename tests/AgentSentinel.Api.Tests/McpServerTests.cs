@@ -34,7 +34,7 @@ public abstract class McpServerTests(StorageProvider provider) : IAsyncLifetime
     {
         _app = new AgentSentinelApp(await TestStorage.CreateAsync(provider, "mcp"));
         _baseUrl = _app.StartOnLoopback();
-        _agentKey = await _app.CreateKeyAsync("mcp agent", [Scopes.Agent]);
+        _agentKey = await _app.CreateKeyAsync("mcp-agent", [Scopes.Agent], agentIds: ["mcp-agent", "billing-agent"]);
         _approver = _app.Client(await _app.CreateKeyAsync("mcp approver", [Scopes.Approver], "approver@example.com"));
     }
 
