@@ -98,7 +98,7 @@ public sealed class SlackFlowTests : IAsyncLifetime
         Assert.Contains("$1,200.50", fields, StringComparison.Ordinal);
         Assert.Contains("<!date^", fields, StringComparison.Ordinal);
         // The agent id is a claim; the key that made the request is shown beside it.
-        Assert.Contains("billing-agent · key billing-prod", fields, StringComparison.Ordinal);
+        Assert.Contains("`billing-agent` · key `billing-prod`", fields, StringComparison.Ordinal);
         Assert.Contains("\"invoice\": 42", (string?)Block(message, "inputs")!["text"]!["text"], StringComparison.Ordinal);
         Assert.Contains($"https://approvals.example.com/approvals/{id}", Block(message, "footer")!.ToJsonString(), StringComparison.Ordinal);
         Assert.Equal(3, Block(message, "decision")!["elements"]!.AsArray().Count);
@@ -346,7 +346,7 @@ public sealed class SlackFlowTests : IAsyncLifetime
         {
             action_name = "transfer_funds",
             action_description = hostile,
-            agent_id = "*agent* evil.example",
+            agent_id = "agent",
             run_id = "`run` #general",
             action_inputs = new { url = "https://evil.example/```*x*```" },
         });
@@ -359,7 +359,7 @@ public sealed class SlackFlowTests : IAsyncLifetime
             Block(sent, "description")), Block(sent, "description")!.ToJsonString());
         var fields = Block(sent, "fields")!["fields"]!.AsArray();
         Assert.True(JsonNode.DeepEquals(
-            new JsonObject { ["type"] = "mrkdwn", ["text"] = $"*Agent*\n`*agent* evil{dot}example`", ["verbatim"] = true },
+            new JsonObject { ["type"] = "mrkdwn", ["text"] = "*Agent*\n`agent` · key `billing-prod`", ["verbatim"] = true },
             fields.Single(f => ((string)f!["text"]!).StartsWith("*Agent*", StringComparison.Ordinal))), fields.ToJsonString());
         Assert.Contains(fields, f => (string?)f!["text"] == $"*Run*\n`ˋrunˋ #{wj}general`");
         var inputs = (string)Block(sent, "inputs")!["text"]!["text"]!;
