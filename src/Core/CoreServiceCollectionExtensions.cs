@@ -30,6 +30,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<SqlStore>();
         services.AddSingleton<IApprovalStore>(sp => sp.GetRequiredService<SqlStore>());
         services.AddSingleton<IApiKeyStore>(sp => sp.GetRequiredService<SqlStore>());
+        services.AddSingleton<IGrantStore>(sp => sp.GetRequiredService<SqlStore>());
         services.AddSingleton<Auth.IApproverDirectory, Auth.ApproverDirectory>();
         services.AddSingleton<ISettingsStore>(sp => sp.GetRequiredService<SqlStore>());
         services.AddSingleton<IChatMessageStore>(sp => sp.GetRequiredService<SqlStore>());
@@ -38,6 +39,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<RuntimeSettings>();
         services.AddSingleton<ApprovalChangeHub>();
         services.AddSingleton<ApprovalService>();
+        services.AddSingleton<Grants.GrantService>();
         services.AddSingleton<HangfireExpiryScheduler>();
         services.AddSingleton<IExpiryScheduler>(sp => sp.GetRequiredService<HangfireExpiryScheduler>());
         services.AddSingleton<IFollowUpScheduler>(sp => sp.GetRequiredService<HangfireExpiryScheduler>());

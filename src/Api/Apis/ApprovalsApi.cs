@@ -199,6 +199,7 @@ public static class ApprovalsApi
             Approvers = dto.Approvers,
             Version = dto.Version,
             UpdatedAt = dto.UpdatedAt,
+            GrantId = dto.GrantId,
             Events = [.. events.Select(EventDto.From)],
         });
     }
@@ -505,8 +506,11 @@ public static class ApprovalsApi
         {
             text = null;
         }
-        var result = await service.DecideAsync(guid, kind, user.ToDecider(), text, ct);
-        return result.Applied ? TypedResults.Ok(ApprovalDto.From(result.Request!)) : Problems.ForTransition(result, kind);
+        var grant = kind == TransitionKind.Approve ? GrantsApi.ReadOffer(body) : null;
+        var result = await service.DecideAsync(guid, kind, user.ToDecider(), text, grant, ct);
+        return result.Applied
+            ? TypedResults.Ok(ApprovalDto.From(result.Request!) with { Grant = result.Grant is { } given ? GrantDto.From(given, service.Now) : null })
+            : Problems.ForTransition(result, kind);
     }
 
     // ---- shared --------------------------------------------------------------------------------------------------

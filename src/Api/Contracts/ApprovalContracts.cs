@@ -42,6 +42,10 @@ public record ApprovalDto
     public IReadOnlyList<string> Approvers { get; init; } = [];
     public int Version { get; init; }
     public DateTimeOffset UpdatedAt { get; init; }
+    /// <summary>The standing grant that approved this request at intake, when one did.</summary>
+    public string? GrantId { get; init; }
+    /// <summary>In the answer to an approval that gave a standing grant: that grant.</summary>
+    public GrantDto? Grant { get; init; }
 
     public static ApprovalDto From(ApprovalRequest r) => new()
     {
@@ -76,6 +80,7 @@ public record ApprovalDto
         Approvers = r.Approvers,
         Version = r.Version,
         UpdatedAt = r.UpdatedAt,
+        GrantId = r.GrantId?.ToString(),
     };
 
     internal static JsonElement? ParseJson(string? text)

@@ -98,6 +98,7 @@ public static class ApiExtensions
         app.UseAgentSentinelLimits();
 
         app.MapApprovalsApi();
+        app.MapGrantsApi();
         app.MapDigestApi();
         app.MapTrendsApi();
         app.MapAdminApi();

@@ -41,6 +41,8 @@ public sealed record ApprovalRequest
     /// <summary>The route as it was when the request was made (channels, mention, reminders, escalation levels):
     /// follow-ups follow it, whatever later changes to the route table. Null for requests made before snapshots.</summary>
     public Routing.RouteDefinition? RoutePlan { get; init; }
+    /// <summary>The standing grant that approved this request at intake, when one did.</summary>
+    public Guid? GrantId { get; init; }
     /// <summary>Who may decide this request (from its route, plus escalations); empty means any approver.</summary>
     public IReadOnlyList<string> Approvers { get; init; } = [];
     /// <summary>Reminders sent so far.</summary>

@@ -1,4 +1,5 @@
 using AgentSentinel.Core.Configuration;
+using AgentSentinel.Core.Grants;
 using AgentSentinel.Core.Notifications;
 using AgentSentinel.Core.Policy;
 using AgentSentinel.Core.Routing;
@@ -17,6 +18,7 @@ public sealed class RequestValidationException(string field, string message) : E
 /// asks for it. The store makes each transition atomic; this class adds authorization, wake-ups and observers.</summary>
 public sealed class ApprovalService(
     IApprovalStore store,
+    IGrantStore grants,
     RuntimeSettings settings,
     ApprovalChangeHub hub,
     IExpiryScheduler scheduler,
@@ -86,8 +88,13 @@ public sealed class ApprovalService(
         };
         var firstFollowUp = FollowUpPlan.Next(FollowUpPlan.For(request, request.RoutePlan), 0, 0);
         request = request with { FollowUpAt = firstFollowUp?.DueAt };
-        var result = await store.CreateAsync(request, input.RequestHash, createdEvent, ct);
-        if (result.Outcome == CreateOutcome.Created)
+        var result = await CreateByGrantAsync(request, input.RequestHash, createdEvent, route, ct)
+            ?? await store.CreateAsync(request, input.RequestHash, createdEvent, ct);
+        if (result is { Outcome: CreateOutcome.Created, Request.GrantId: not null })
+        {
+            await ApprovedByGrantAsync(result.Request, ct);
+        }
+        else if (result.Outcome == CreateOutcome.Created)
         {
             hub.Publish(request.Id);
             scheduler.ScheduleExpiry(request.Id, request.ExpiresAt);
@@ -126,6 +133,31 @@ public sealed class ApprovalService(
         return details.Count == 0 ? null : System.Text.Json.JsonSerializer.Serialize(details);
     }
 
+    /// <summary>Creates the request already approved when a live standing grant matches it (same agent key and agent id,
+    /// action, inputs when the grant names them, route, limits); null when none does or grants are not allowed for it.</summary>
+    private async Task<CreateResult?> CreateByGrantAsync(ApprovalRequest request, string? requestHash, ApprovalEvent createdEvent, RouteDefinition? route, CancellationToken ct)
+    {
+        if (request.RequesterKeyId is not { Length: > 0 } agentKey || GrantRules.Refusal(route, request) is not null)
+        {
+            return null;
+        }
+        var probe = new GrantProbe(agentKey, request.AgentId, request.ActionName, GrantInputs.Hash(request.ActionInputs), request.RouteName, request.EstimatedCost, request.CreatedAt);
+        return await grants.CreateByGrantAsync(request with { FollowUpAt = null }, requestHash, createdEvent, probe, ct);
+    }
+
+    /// <summary>The effects of an approval (waiters, chat, callbacks) for a request a grant approved at intake.</summary>
+    private async Task ApprovedByGrantAsync(ApprovalRequest request, CancellationToken ct)
+    {
+        hub.Publish(request.Id);
+        GrantLog.ApprovedByGrant(logger, request.Id, request.GrantId!.Value, request.DecidedByEmail ?? request.DecidedByKeyId);
+        var granter = new Actor(request.DecidedByEmail ?? request.DecidedByKeyId ?? "grant", Surface.System, request.DecidedByEmail, null, request.DecidedByKeyId);
+        foreach (var observer in _observers)
+        {
+            await observer.OnCreatedAsync(request, ct);
+            await observer.OnChangedAsync(request, TransitionKind.Approve, granter, ct);
+        }
+    }
+
     /// <summary>The request as callers must see it now; past its deadline it is expired (recorded before it is reported).</summary>
     public async Task<ApprovalRequest?> GetAsync(Guid id, CancellationToken ct) =>
         await store.GetAsync(id, ct) is { } request ? await SettleAsync(request, ct) : null;
@@ -162,7 +194,13 @@ public sealed class ApprovalService(
 
     /// <summary>An approve, reject or request-info by a person, under the one rule of <see cref="DecisionRule"/>:
     /// a known approver identity, not the requester, on the request's approver list when it has one.</summary>
-    public async Task<TransitionResult> DecideAsync(Guid id, TransitionKind kind, Decider decider, string? text, CancellationToken ct)
+    public Task<TransitionResult> DecideAsync(Guid id, TransitionKind kind, Decider decider, string? text, CancellationToken ct) =>
+        DecideAsync(id, kind, decider, text, null, ct);
+
+    /// <summary>As <see cref="DecideAsync(Guid, TransitionKind, Decider, string?, CancellationToken)"/>; an approval may
+    /// also give a standing grant (<paramref name="grant"/>), created in the same transaction, when the request's route
+    /// allows it (<see cref="GrantRules"/>).</summary>
+    public async Task<TransitionResult> DecideAsync(Guid id, TransitionKind kind, Decider decider, string? text, GrantOffer? grant, CancellationToken ct)
     {
         if (kind is not (TransitionKind.Approve or TransitionKind.Reject or TransitionKind.RequestInfo))
         {
@@ -177,7 +215,48 @@ public sealed class ApprovalService(
         {
             return new TransitionResult(refusal, current.AsOf(Now));
         }
-        return await TransitionAsync(new TransitionCommand(id, kind, decider.Actor, text), ct);
+        var command = new TransitionCommand(id, kind, decider.Actor, text);
+        if (grant is not null)
+        {
+            command = command with { Grant = await GrantCreationAsync(current, kind, grant, ct) };
+        }
+        var result = await TransitionAsync(command, ct);
+        if (result.Grant is { } created)
+        {
+            GrantLog.GrantCreated(logger, created.Id, id, created.GrantedBy, created.ExpiresAt);
+        }
+        return result;
+    }
+
+    /// <summary>The grant to create with the approval of <paramref name="request"/>; a grant the route does not allow
+    /// is refused, naming the <c>grant</c> field.</summary>
+    private async Task<GrantCreation> GrantCreationAsync(ApprovalRequest request, TransitionKind kind, GrantOffer offer, CancellationToken ct)
+    {
+        if (kind != TransitionKind.Approve)
+        {
+            throw new RequestValidationException("grant", "A grant can only be given with an approval.");
+        }
+        var (routes, _, _) = await settings.GetRoutesAsync(ct);
+        var route = routes.FirstOrDefault(r => r.Name == request.RouteName);
+        if (GrantRules.Refusal(route, request) is { } refusal)
+        {
+            throw new RequestValidationException("grant", refusal);
+        }
+        var maxMinutes = GrantRules.MaxMinutes(route);
+        if (offer.Minutes < 1 || offer.Minutes > maxMinutes)
+        {
+            throw new RequestValidationException("grant", $"grant.minutes must be between 1 and {maxMinutes} on {(route is null ? "the server's default" : $"route '{route.Name}'")}, got {offer.Minutes}.");
+        }
+        if (offer.MaxUses is < 1)
+        {
+            throw new RequestValidationException("grant", "grant.max_uses must be at least 1.");
+        }
+        if (offer.MaxTotalCost is < 0)
+        {
+            throw new RequestValidationException("grant", "grant.max_total_cost must not be negative.");
+        }
+        var now = Now;
+        return new GrantCreation(Guid.CreateVersion7(now), offer, now, now.AddMinutes(offer.Minutes));
     }
 
     public Task<TransitionResult> CancelAsync(Guid id, Actor actor, CancellationToken ct) =>

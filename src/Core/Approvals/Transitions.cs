@@ -21,7 +21,11 @@ public sealed record Actor(string DisplayName, Surface Surface, string? Email = 
 
 /// <summary>A transition to apply. It carries no instant: the store judges the deadline with the clock it reads once it
 /// holds the request's write lock.</summary>
-public sealed record TransitionCommand(Guid Id, TransitionKind Kind, Actor Actor, string? Text);
+public sealed record TransitionCommand(Guid Id, TransitionKind Kind, Actor Actor, string? Text)
+{
+    /// <summary>A standing grant to create with an approval, in the same transaction.</summary>
+    public Grants.GrantCreation? Grant { get; init; }
+}
 
 public enum TransitionOutcome
 {
@@ -45,6 +49,9 @@ public enum TransitionOutcome
 /// (already seen <see cref="ApprovalRequest.AsOf"/> the instant the store judged it at) so the caller can say who won.</summary>
 public sealed record TransitionResult(TransitionOutcome Outcome, ApprovalRequest? Request)
 {
+    /// <summary>The standing grant created with the approval, when one was offered.</summary>
+    public Grants.Grant? Grant { get; init; }
+
     public bool Applied => Outcome == TransitionOutcome.Applied;
 }
 

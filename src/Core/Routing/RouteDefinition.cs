@@ -21,6 +21,9 @@ public sealed class RouteDefinition
     public string? Mention { get; set; }
     public List<int> RemindersMinutes { get; set; } = [];
     public List<EscalationLevel> Escalation { get; set; } = [];
+    /// <summary>Whether approvers may give standing grants for this route's requests, and for how long; null for the
+    /// default (low and medium risk only, at most 60 minutes). Never for critical requests.</summary>
+    public RouteGrants? Grants { get; set; }
 
     [JsonIgnore]
     public bool IsDefault => Match is null || Match.IsEmpty;
@@ -37,6 +40,15 @@ public sealed class RouteMatch
 
     [JsonIgnore]
     public bool IsEmpty => Priorities.Count == 0 && RiskLevels.Count == 0 && Actions.Count == 0 && Agents.Count == 0;
+}
+
+public sealed class RouteGrants
+{
+    /// <summary>True: grants for any request of the route that is not critical; false: none; null: the default (low and
+    /// medium risk only).</summary>
+    public bool? Allowed { get; set; }
+    /// <summary>The longest grant, in minutes (1 to 10080); null for 60.</summary>
+    public int? MaxMinutes { get; set; }
 }
 
 public sealed class ChannelTarget

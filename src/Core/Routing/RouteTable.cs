@@ -85,6 +85,7 @@ public static partial class RouteTable
                 CheckPatterns(errors, $"{at}.match.agents", m.Agents);
             }
             CheckChannels(errors, at, r.Slack, r.Teams);
+            CheckGrants(errors, at, r);
             for (var j = 0; j < r.Approvers.Count; j++)
             {
                 if (string.IsNullOrWhiteSpace(r.Approvers[j]) || r.Approvers[j].Length > 254)
@@ -137,6 +138,23 @@ public static partial class RouteTable
         if (teams?.Channel is { } t && !TeamsChannelId().IsMatch(t))
         {
             errors.Add($"{at}.teams.channel: '{Truncate(t)}' is not a Teams channel id (like 19:abc@thread.tacv2).");
+        }
+    }
+
+    private static void CheckGrants(List<string> errors, string at, RouteDefinition r)
+    {
+        if (r.Grants is not { } grants)
+        {
+            return;
+        }
+        if (grants.MaxMinutes is { } minutes && minutes is < 1 or > Grants.GrantRules.MaxMinutesLimit)
+        {
+            errors.Add($"{at}.grants.max_minutes: must be between 1 and {Grants.GrantRules.MaxMinutesLimit} minutes, got {minutes}.");
+        }
+        if (grants.Allowed == true && r.Match is { } m
+            && (m.Priorities.Contains("critical", StringComparer.OrdinalIgnoreCase) || m.RiskLevels.Contains("critical", StringComparer.OrdinalIgnoreCase)))
+        {
+            errors.Add($"{at}.grants.allowed: grants are never allowed for critical requests, and this route matches critical priority or risk.");
         }
     }
 

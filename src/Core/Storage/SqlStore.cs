@@ -13,7 +13,7 @@ namespace AgentSentinel.Core.Storage;
 /// operation, and every state change a single conditional UPDATE ... RETURNING inside a short transaction that
 /// also appends the audit event. A transition reads the clock only once it holds the request's write lock, so its
 /// deadline check is the one in force when it commits.</summary>
-public sealed class SqlStore(Database database, TimeProvider time) : IApprovalStore, IApiKeyStore, ISettingsStore, IChatMessageStore, IChatConversationStore
+public sealed partial class SqlStore(Database database, TimeProvider time) : IApprovalStore, IApiKeyStore, ISettingsStore, IChatMessageStore, IChatConversationStore
 {
     private const string OpenStatuses = "('pending', 'info_requested')";
 
@@ -22,7 +22,7 @@ public sealed class SqlStore(Database database, TimeProvider time) : IApprovalSt
         action_inputs, context, callback_url, created_at, expires_at, status, decided_at, decided_by_email,
         decided_by_user_id, decided_via, decision_notes, info_request_message, info_response, requester_key_id,
         requester_email, idempotency_key, request_hash, route_name, approvers, version, updated_at, reminders_sent, escalation_level, follow_up_at,
-        decided_by_key_id, requester_key_name, route_plan
+        decided_by_key_id, requester_key_name, route_plan, grant_id
         """;
 
     static SqlStore() => DefaultTypeMap.MatchNamesWithUnderscores = true;
@@ -37,7 +37,7 @@ public sealed class SqlStore(Database database, TimeProvider time) : IApprovalSt
                 @Priority, @ActionInputs, @Context, @CallbackUrl, @CreatedAt, @ExpiresAt, @Status, @DecidedAt,
                 @DecidedByEmail, @DecidedByUserId, @DecidedVia, @DecisionNotes, @InfoRequestMessage, @InfoResponse,
                 @RequesterKeyId, @RequesterEmail, @IdempotencyKey, @RequestHash, @RouteName, @Approvers, @Version, @UpdatedAt, @RemindersSent, @EscalationLevel, @FollowUpAt,
-                @DecidedByKeyId, @RequesterKeyName, @RoutePlan)
+                @DecidedByKeyId, @RequesterKeyName, @RoutePlan, @GrantId)
         ON CONFLICT (requester_key_id, idempotency_key) DO NOTHING
         """;
 
@@ -160,12 +160,15 @@ public sealed class SqlStore(Database database, TimeProvider time) : IApprovalSt
                 Surface = command.Actor.Surface,
                 Details = details,
             }, ct);
+            var grant = command.Grant is { } creation
+                ? await InsertGrantAsync(connection, tx, creation.For(row.ToModel(), command.Actor), command.Actor, ct)
+                : null;
             if (database.NotifySql is { } notify)
             {
                 await connection.ExecuteAsync(new CommandDefinition(notify, new { id }, tx, cancellationToken: ct));
             }
             await tx.CommitAsync(ct);
-            return new TransitionResult(TransitionOutcome.Applied, row.ToModel());
+            return new TransitionResult(TransitionOutcome.Applied, row.ToModel()) { Grant = grant };
         }
 
         // Explained from the state seen under the same lock and at the same instant as the refused statement.
@@ -722,6 +725,7 @@ public sealed class SqlStore(Database database, TimeProvider time) : IApprovalSt
         public long? FollowUpAt { get; set; }
         public string? RequesterKeyName { get; set; }
         public string? RoutePlan { get; set; }
+        public string? GrantId { get; set; }
 
         public static ApprovalRow From(ApprovalRequest r, string? requestHash) => new()
         {
@@ -762,6 +766,7 @@ public sealed class SqlStore(Database database, TimeProvider time) : IApprovalSt
             FollowUpAt = r.FollowUpAt?.ToUnixMicroseconds(),
             RequesterKeyName = r.RequesterKeyName,
             RoutePlan = r.RoutePlan is null ? null : JsonSerializer.Serialize(r.RoutePlan, Configuration.SettingsJson.Options),
+            GrantId = r.GrantId is { } grantId ? IdText(grantId) : null,
         };
 
         public ApprovalRequest ToModel() => new()
@@ -808,6 +813,7 @@ public sealed class SqlStore(Database database, TimeProvider time) : IApprovalSt
             FollowUpAt = TimeConversions.FromUnixMicroseconds(FollowUpAt),
             RequesterKeyName = RequesterKeyName,
             RoutePlan = RoutePlan is null ? null : JsonSerializer.Deserialize<Routing.RouteDefinition>(RoutePlan, Configuration.SettingsJson.Options),
+            GrantId = GrantId is null ? null : Guid.Parse(GrantId),
         };
     }
 
