@@ -69,20 +69,26 @@ public sealed partial class SqlStore : IGrantStore
     {
         var cost = GrantRules.Micros(probe.Cost);
         var now = probe.Now.ToUnixMicroseconds();
+        var find = new
+        {
+            agentKeyId = probe.AgentKeyId,
+            actionName = probe.ActionName,
+            agentId = probe.AgentId,
+            routeName = probe.RouteName,
+            inputsHash = probe.InputsHash,
+            now,
+            cost,
+            bootstrap = ApproverDirectory.BootstrapKeyId,
+        };
         await using var connection = await database.OpenAsync(ct);
+        // Most requests match no grant: a plain read says so without taking the write lock.
+        if (!(await connection.QueryAsync<GrantRow>(new CommandDefinition(FindGrantsSql, find, cancellationToken: ct))).Any())
+        {
+            return null;
+        }
         await using (var tx = await database.BeginWriteAsync(connection, ct))
         {
-            var candidates = await connection.QueryAsync<GrantRow>(new CommandDefinition(FindGrantsSql, new
-            {
-                probe.AgentKeyId,
-                probe.ActionName,
-                probe.AgentId,
-                probe.RouteName,
-                probe.InputsHash,
-                now,
-                cost,
-                bootstrap = ApproverDirectory.BootstrapKeyId,
-            }, tx, cancellationToken: ct));
+            var candidates = await connection.QueryAsync<GrantRow>(new CommandDefinition(FindGrantsSql, find, tx, cancellationToken: ct));
             Grant? used = null;
             foreach (var candidate in candidates)
             {
