@@ -27,7 +27,7 @@ public abstract class GrantTests(StorageProvider provider)
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var app = new AgentSentinelApp(storage ?? await TestStorage.CreateAsync(provider, "grants"), time);
-        var (agentKeyId, agentKey) = await app.CreateKeyWithIdAsync("refund-bot", [Scopes.Agent]);
+        var (agentKeyId, agentKey) = await app.CreateKeyWithIdAsync("refund-bot", [Scopes.Agent], agentIds: ["bot-*"]);
         var approverKey = await app.CreateKeyAsync("alice", [Scopes.Approver], "alice@example.com");
         return new Setup(app, time, app.Client(agentKey), agentKeyId, app.Client(approverKey), approverKey);
     }
@@ -148,7 +148,7 @@ public abstract class GrantTests(StorageProvider provider)
         Assert.Equal("pending", (await s.Agent.CreateApprovalAsync(Refund(order: 2))).Str("status"));
         Assert.Equal("pending", (await s.Agent.CreateApprovalAsync(Refund(agentId: "bot-2"))).Str("status"));
         Assert.Equal("pending", (await s.Agent.CreateApprovalAsync(new { action_name = "refund_all", agent_id = "bot-1", risk_level = "low", action_inputs = new { order = 1, currency = "EUR" } })).Str("status"));
-        using var otherAgent = s.App.Client(await s.App.CreateKeyAsync("other-bot", [Scopes.Agent]));
+        using var otherAgent = s.App.Client(await s.App.CreateKeyAsync("other-bot", [Scopes.Agent], agentIds: ["bot-1"]));
         Assert.Equal("pending", (await otherAgent.CreateApprovalAsync(Refund())).Str("status"));
     }
 
