@@ -250,7 +250,7 @@ public abstract class GrantTests(StorageProvider provider)
         Assert.Equal(HttpStatusCode.OK, highGrant.StatusCode);
         Assert.Equal("approved", (await s.Agent.CreateApprovalAsync(Refund(9, risk: "high"))).Str("status"));
         Assert.Equal("pending", (await s.Agent.CreateApprovalAsync(Refund(10, risk: "high", priority: "critical"))).Str("status"));
-        var delete = (await s.Agent.CreateApprovalAsync(new { action_name = "delete_rows", risk_level = "low" })).Id();
+        var delete = (await s.Agent.CreateApprovalAsync(new { action_name = "delete_rows", agent_id = "bot-1", risk_level = "low" })).Id();
         await (await s.Approver.PostJsonAsync($"/api/v1/approvals/{delete}/approve", new { grant = new { minutes = 5 } })).AssertProblemAsync(HttpStatusCode.BadRequest, "not allowed");
     }
 
