@@ -1,3 +1,4 @@
+using AgentSentinel.Bot.Delivery;
 using AgentSentinel.Bot.Digest;
 using AgentSentinel.Bot.Slack;
 using AgentSentinel.Bot.Teams;
@@ -17,10 +18,11 @@ public static class BotServiceCollectionExtensions
     {
         services.AddOptions<SlackOptions>().Bind(configuration.GetSection(SlackOptions.SectionName)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<SlackOptions>, SlackOptionsValidator>();
+        services.AddSingleton<SlackRateLimits>();
         services.AddHttpClient<ISlackApi, SlackApiClient>(c => c.Timeout = TimeSpan.FromSeconds(10));
-        services.AddSingleton<SlackChannelPacer>();
         services.AddSingleton<SlackDirectory>();
         services.AddTransient<SlackDeliveryJobs>();
+        services.AddTransient<IChatTransport, SlackTransport>();
         AddChatSurface<SlackSurface>(services);
         AddSlackSocketMode(services, configuration);
 
@@ -36,8 +38,15 @@ public static class BotServiceCollectionExtensions
             sp.GetRequiredService<IOptionsMonitor<TeamsOptions>>(),
             sp.GetRequiredService<TimeProvider>()));
         services.AddHttpClient<IBotConnector, BotConnectorClient>(c => c.Timeout = TimeSpan.FromSeconds(15));
-        services.AddTransient<TeamsDeliveryJobs>();
+        services.AddTransient<IChatTransport, TeamsTransport>();
         AddChatSurface<TeamsSurface>(services);
+
+        // The delivery engine: one job class for both surfaces, per-channel pacing, and the credentials pause that
+        // readiness reports.
+        services.AddSingleton<ChannelPacer>();
+        services.AddSingleton<SurfacePause>();
+        services.AddTransient<ChatDeliveryJobs>();
+        services.AddHealthChecks().AddCheck<ChatDeliveryHealthCheck>("chat-delivery", tags: ["ready"]);
 
         services.AddTransient<DigestJobs>();
         return services;
@@ -60,6 +69,7 @@ public static class BotServiceCollectionExtensions
     private static void AddChatSurface<TSurface>(IServiceCollection services) where TSurface : ChatSurface
     {
         services.AddSingleton<TSurface>();
+        services.AddSingleton<ChatSurface>(sp => sp.GetRequiredService<TSurface>());
         services.AddSingleton<IApprovalObserver>(sp => ActivatorUtilities.CreateInstance<ChatNotifier>(sp, sp.GetRequiredService<TSurface>()));
         services.AddSingleton<IStartupRecovery>(sp => ActivatorUtilities.CreateInstance<ChatRecovery>(sp, sp.GetRequiredService<TSurface>()));
     }

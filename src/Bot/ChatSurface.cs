@@ -1,14 +1,16 @@
+using AgentSentinel.Bot.Delivery;
 using AgentSentinel.Core.Approvals;
 using AgentSentinel.Core.Configuration;
 using AgentSentinel.Core.Routing;
 using AgentSentinel.Core.Storage;
+using Hangfire;
 
 namespace AgentSentinel.Bot;
 
-/// <summary>What differs between chat surfaces (Slack, Teams): whether the surface is on, which route channel it uses,
-/// the delivery jobs it queues and the wording of its thread replies. <see cref="ChatNotifier"/> and
-/// <see cref="ChatRecovery"/> do the rest the same way for every surface.</summary>
-public abstract class ChatSurface(Surface surface)
+/// <summary>What differs between chat surfaces (Slack, Teams): whether the surface is on, which route channel it uses
+/// and the wording of its thread replies. <see cref="ChatNotifier"/> and <see cref="ChatRecovery"/> do the rest the
+/// same way for every surface, and every delivery they queue is a job of the one engine, <see cref="ChatDeliveryJobs"/>.</summary>
+public abstract class ChatSurface(Surface surface, IBackgroundJobClient jobs)
 {
     public Surface Surface => surface;
 
@@ -22,13 +24,20 @@ public abstract class ChatSurface(Surface surface)
 
     public abstract ChannelTarget? ChannelOf(EscalationLevel level);
 
-    public abstract void EnqueuePost(Guid approvalId, string channel);
+    public void EnqueuePost(Guid approvalId, string channel) =>
+        jobs.Enqueue<ChatDeliveryJobs>(j => j.PostAsync(surface, approvalId, channel, DeliveryKeys.Root, CancellationToken.None));
 
-    public abstract void EnqueueEscalation(Guid approvalId, string channel, int level);
+    public void EnqueueEscalation(Guid approvalId, string channel, int level)
+    {
+        var key = DeliveryKeys.Escalation(level);
+        jobs.Enqueue<ChatDeliveryJobs>(j => j.PostAsync(surface, approvalId, channel, key, CancellationToken.None));
+    }
 
-    public abstract void EnqueueRedraw(Guid approvalId);
+    public void EnqueueRedraw(Guid approvalId) =>
+        jobs.Enqueue<ChatDeliveryJobs>(j => j.RedrawAsync(surface, approvalId, 0, CancellationToken.None));
 
-    public abstract void EnqueueReply(Guid approvalId, string deliveryKey, string text);
+    public void EnqueueReply(Guid approvalId, string deliveryKey, string text) =>
+        jobs.Enqueue<ChatDeliveryJobs>(j => j.ReplyAsync(surface, approvalId, deliveryKey, text, 0, CancellationToken.None));
 
     public abstract string InfoRequestedReply(ApprovalRequest request, Actor asker);
 

@@ -1,5 +1,6 @@
 using System.Runtime.ExceptionServices;
 using System.Text.Json.Nodes;
+using AgentSentinel.Bot.Delivery;
 using AgentSentinel.Bot.Slack;
 using AgentSentinel.Bot.Teams;
 using AgentSentinel.Core.Approvals;
@@ -26,7 +27,7 @@ public sealed class DigestJobs(
     ISlackApi slack,
     IBotConnector connector,
     IChatConversationStore conversations,
-    SlackChannelPacer pacer,
+    ChannelPacer pacer,
     IBackgroundJobClient jobs,
     IOptionsMonitor<DigestOptions> options,
     IOptionsMonitor<SlackOptions> slackOptions,
@@ -115,15 +116,24 @@ public sealed class DigestJobs(
             if (post.Attempts > 1)
             {
                 // An earlier try may have reached Slack with its answer lost: adopt its message rather than post again.
-                var found = await slack.FindMessageByMetadataAsync(channel, DigestSlackMessage.MetadataEventType,
-                    new Dictionary<string, string> { ["week"] = digest.Week }, digest.To, ct);
+                // When Slack will not search (not_in_channel, missing_scope, rate limited), post anyway.
+                string? found = null;
+                try
+                {
+                    found = await slack.FindMessageByMetadataAsync(channel, DigestSlackMessage.MetadataEventType,
+                        new Dictionary<string, string> { ["week"] = digest.Week }, digest.To, ct);
+                }
+                catch (SlackApiException e)
+                {
+                    DigestLog.LookupUnavailable(logger, digest.Week, channel, e.Error);
+                }
                 if (found is not null)
                 {
                     DigestLog.Adopted(logger, digest.Week, channel, found);
                     return found;
                 }
             }
-            using (await pacer.WaitTurnAsync(channel, ct))
+            using (await pacer.WaitTurnAsync(Surface.Slack, channel, TimeSpan.FromSeconds(slackOptions.CurrentValue.MinSecondsBetweenPostsPerChannel), ct))
             {
                 return await slack.PostMessageAsync(DigestSlackMessage.Build(digest, channel, product.Value.PublicBaseUrl), ct);
             }
@@ -140,7 +150,7 @@ public sealed class DigestJobs(
         {
             var target = await conversations.FindByChannelAsync(Surface.Teams, channel, ct) ?? await conversations.LatestTeamAsync(Surface.Teams, ct)
                 ?? throw new InvalidOperationException($"No Teams installation is known for channel {channel}: add the bot to the team.");
-            var activity = TeamsDeliveryJobs.CardActivity(DigestTeamsCard.Build(digest, product.Value.PublicBaseUrl));
+            var activity = TeamsTransport.CardActivity(DigestTeamsCard.Build(digest, product.Value.PublicBaseUrl));
             activity["summary"] = $"Weekly approvals digest {digest.Week}";
             if (target.Kind != "channel" && target.ConversationId == channel)
             {

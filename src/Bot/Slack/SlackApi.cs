@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -19,6 +20,10 @@ public interface ISlackApi
     Task<string?> FindPostedMessageAsync(string channel, Guid approvalId, string deliveryKey, DateTimeOffset since, CancellationToken ct);
     /// <summary>Looks for a message this server posted with the given metadata event type and payload values; returns its <c>ts</c>.</summary>
     Task<string?> FindMessageByMetadataAsync(string channel, string eventType, IReadOnlyDictionary<string, string> payload, DateTimeOffset since, CancellationToken ct);
+    /// <summary>Looks for a reply this server posted (found by its metadata) in the thread of <paramref name="threadTs"/>.</summary>
+    Task<string?> FindReplyAsync(string channel, string threadTs, Guid approvalId, string deliveryKey, DateTimeOffset since, CancellationToken ct);
+    /// <summary><c>auth.test</c>: throws what Slack answered when it refuses the token.</summary>
+    Task TestAuthAsync(CancellationToken ct);
 }
 
 /// <summary>A Slack user as <c>users.info</c> describes it. <see cref="EmailConfirmed"/> is Slack's
@@ -38,15 +43,30 @@ public class SlackApiException(string method, string error) : Exception($"Slack 
     public string Method { get; } = method;
     public string Error { get; } = error;
 
-    private static readonly HashSet<string> Permanent =
-    [
-        "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "not_authed", "account_inactive",
-        "token_revoked", "missing_scope", "invalid_blocks", "invalid_arguments", "msg_too_long", "no_text",
-        "message_not_found", "cant_update_message", "edit_window_closed", "restricted_action", "user_not_found",
-        "expired_trigger_id", "invalid_trigger_id", "exchanged_trigger_id", "view_too_large",
-    ];
+    /// <summary>Slack refused the app's token: nothing works until an administrator fixes it.</summary>
+    public static readonly IReadOnlySet<string> CredentialErrors = new HashSet<string>
+    {
+        "invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "no_permission",
+        "org_login_required", "ekm_access_denied", "team_access_not_granted",
+    };
 
-    public bool IsPermanent => Permanent.Contains(Error);
+    /// <summary>Retrying the same call cannot help.</summary>
+    public static readonly IReadOnlySet<string> PermanentErrors = new HashSet<string>
+    {
+        "channel_not_found", "not_in_channel", "is_archived", "missing_scope", "invalid_blocks", "invalid_blocks_format",
+        "msg_too_long", "no_text", "message_not_found", "cant_update_message", "edit_window_closed", "restricted_action",
+        "user_not_found", "user_not_in_channel", "expired_trigger_id", "invalid_trigger_id", "exchanged_trigger_id",
+        "view_too_large", "invalid_metadata_format", "invalid_metadata_schema", "metadata_too_large", "too_many_attachments",
+        "duplicate_channel_not_found", "restricted_action_read_only_channel", "restricted_action_thread_only_channel",
+        "restricted_action_non_threadable_channel", "team_not_found", "channel_type_not_supported",
+    };
+
+    /// <summary>Slack's own failure, after which it may or may not have stored the message.</summary>
+    public static readonly IReadOnlySet<string> ServerErrors = new HashSet<string> { "internal_error", "fatal_error", "service_unavailable", "request_timeout" };
+
+    public bool IsCredentials => CredentialErrors.Contains(Error);
+
+    public bool IsPermanent => PermanentErrors.Contains(Error) || IsCredentials;
 }
 
 public sealed class SlackRateLimitedException(string method, TimeSpan retryAfter)
@@ -55,9 +75,35 @@ public sealed class SlackRateLimitedException(string method, TimeSpan retryAfter
     public TimeSpan RetryAfter { get; } = retryAfter;
 }
 
+/// <summary>
+/// Slack's rate limits as this process has met them: after a 429, a method is not called again before its
+/// <c>Retry-After</c> (Slack's limits are per method and workspace). Posts and updates are limited per channel instead,
+/// which the delivery engine's pacer honours, so they are not held here.
+/// </summary>
+public sealed class SlackRateLimits(TimeProvider time)
+{
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _until = new();
+
+    public static bool IsPerChannel(string method) => method is "chat.postMessage" or "chat.update";
+
+    /// <summary>How long the method is still held, if it is.</summary>
+    public TimeSpan? HeldFor(string method) =>
+        _until.TryGetValue(method, out var until) && until - time.GetUtcNow() is { } left && left > TimeSpan.Zero ? left : null;
+
+    public void Hold(string method, TimeSpan retryAfter)
+    {
+        if (!IsPerChannel(method))
+        {
+            var until = time.GetUtcNow() + retryAfter;
+            _until.AddOrUpdate(method, until, (_, old) => old > until ? old : until);
+        }
+    }
+}
+
 /// <summary>A typed client over <see cref="HttpClient"/>: JSON bodies for write methods, form bodies for read methods,
-/// the bot token as a bearer token, <c>ok: false</c>, 429 and 5xx turned into exceptions.</summary>
-public sealed class SlackApiClient(HttpClient http, IOptionsMonitor<SlackOptions> options) : ISlackApi
+/// the bot token as a bearer token, <c>ok: false</c>, 429 and 5xx turned into exceptions. A method Slack rate-limited
+/// is not called again before its <c>Retry-After</c>: the call fails at once with <see cref="SlackRateLimitedException"/>.</summary>
+public sealed class SlackApiClient(HttpClient http, IOptionsMonitor<SlackOptions> options, SlackRateLimits limits) : ISlackApi
 {
     public async Task<string> PostMessageAsync(SlackMessage message, CancellationToken ct)
     {
@@ -113,7 +159,16 @@ public sealed class SlackApiClient(HttpClient http, IOptionsMonitor<SlackOptions
         FindMessageByMetadataAsync(channel, SlackMessages.MetadataEventType,
             new Dictionary<string, string> { ["approval_id"] = approvalId.ToString(), ["delivery_key"] = deliveryKey }, since, ct);
 
-    public async Task<string?> FindMessageByMetadataAsync(string channel, string eventType, IReadOnlyDictionary<string, string> payload, DateTimeOffset since, CancellationToken ct)
+    public Task<string?> FindMessageByMetadataAsync(string channel, string eventType, IReadOnlyDictionary<string, string> payload, DateTimeOffset since, CancellationToken ct) =>
+        FindAsync("conversations.history", channel, null, eventType, payload, since, ct);
+
+    public Task<string?> FindReplyAsync(string channel, string threadTs, Guid approvalId, string deliveryKey, DateTimeOffset since, CancellationToken ct) =>
+        FindAsync("conversations.replies", channel, threadTs, SlackMessages.MetadataEventType,
+            new Dictionary<string, string> { ["approval_id"] = approvalId.ToString(), ["delivery_key"] = deliveryKey }, since, ct);
+
+    public Task TestAuthAsync(CancellationToken ct) => CallFormAsync("auth.test", [], ct);
+
+    private async Task<string?> FindAsync(string method, string channel, string? threadTs, string eventType, IReadOnlyDictionary<string, string> payload, DateTimeOffset since, CancellationToken ct)
     {
         var form = new Dictionary<string, string>
         {
@@ -122,7 +177,11 @@ public sealed class SlackApiClient(HttpClient http, IOptionsMonitor<SlackOptions
             ["include_all_metadata"] = "true",
             ["limit"] = "200",
         };
-        var result = await CallFormAsync("conversations.history", form, ct);
+        if (threadTs is not null)
+        {
+            form["ts"] = threadTs;
+        }
+        var result = await CallFormAsync(method, form, ct);
         foreach (var message in result["messages"]?.AsArray() ?? [])
         {
             var metadata = message?["metadata"];
@@ -146,6 +205,11 @@ public sealed class SlackApiClient(HttpClient http, IOptionsMonitor<SlackOptions
 
     private async Task<JsonNode> SendAsync(string method, HttpContent content, CancellationToken ct)
     {
+        if (limits.HeldFor(method) is { } held)
+        {
+            content.Dispose();
+            throw new SlackRateLimitedException(method, held);
+        }
         var settings = options.CurrentValue;
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(new Uri(settings.ApiBaseUrl.TrimEnd('/') + "/"), method)) { Content = content };
         request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", settings.BotToken);
@@ -154,6 +218,7 @@ public sealed class SlackApiClient(HttpClient http, IOptionsMonitor<SlackOptions
         {
             var retryAfter = response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(
                 int.TryParse(response.Headers.TryGetValues("Retry-After", out var v) ? v.FirstOrDefault() : null, out var s) ? s : 1);
+            limits.Hold(method, retryAfter);
             throw new SlackRateLimitedException(method, retryAfter);
         }
         if ((int)response.StatusCode >= 500)

@@ -1,4 +1,4 @@
-using System.Collections.Concurrent;
+using AgentSentinel.Bot.Delivery;
 using AgentSentinel.Core.Auth;
 using AgentSentinel.Core.Approvals;
 using AgentSentinel.Core.Configuration;
@@ -10,105 +10,84 @@ using Microsoft.Extensions.Options;
 
 namespace AgentSentinel.Bot.Slack;
 
-/// <summary>Spaces posts to one channel (Slack allows about one message per second per channel).</summary>
-public sealed class SlackChannelPacer(IOptionsMonitor<SlackOptions> options, TimeProvider time)
-{
-    private readonly ConcurrentDictionary<string, (SemaphoreSlim Gate, DateTimeOffset[] Next)> _channels = new();
-
-    public async Task<IDisposable> WaitTurnAsync(string channel, CancellationToken ct)
-    {
-        var (gate, next) = _channels.GetOrAdd(channel, _ => (new SemaphoreSlim(1, 1), [DateTimeOffset.MinValue]));
-        await gate.WaitAsync(ct);
-        var wait = next[0] - time.GetUtcNow();
-        if (wait > TimeSpan.Zero)
-        {
-            // Timers count whole milliseconds and may fire up to a millisecond early: round up and add one, so the
-            // post never reaches Slack a hair inside the spacing (which Slack answers with a 429).
-            await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling(wait.TotalMilliseconds) + 1), time, ct);
-        }
-        return new Turn(gate, next, time, TimeSpan.FromSeconds(options.CurrentValue.MinSecondsBetweenPostsPerChannel));
-    }
-
-    private sealed class Turn(SemaphoreSlim gate, DateTimeOffset[] next, TimeProvider time, TimeSpan spacing) : IDisposable
-    {
-        public void Dispose()
-        {
-            next[0] = time.GetUtcNow() + spacing;
-            gate.Release();
-        }
-    }
-}
-
 /// <summary>
-/// Posting and updating Slack messages as Hangfire jobs. Each message is claimed in the store before it is posted, so
-/// a retried job never posts twice: when an earlier attempt may have reached Slack (a timeout, a 5xx), the channel is
-/// searched for the message's metadata before posting again. A 429 reschedules the job after <c>Retry-After</c>.
+/// Slack for the delivery engine: posts and updates request messages (<c>chat.postMessage</c>, <c>chat.update</c>),
+/// replies in their threads, finds an earlier attempt's post by its metadata (<c>conversations.history</c>, and
+/// <c>conversations.replies</c> for a reply) and reads Slack's answers into the engine's classes.
 /// </summary>
-public sealed class SlackDeliveryJobs(
+public sealed class SlackTransport(
     ISlackApi slack,
-    IChatMessageStore messages,
-    ApprovalService approvals,
     RuntimeSettings settings,
-    SlackChannelPacer pacer,
-    IBackgroundJobClient jobs,
-    IOptions<AgentSentinelOptions> product,
-    TimeProvider time,
-    ILogger<SlackDeliveryJobs> logger)
+    IOptionsMonitor<SlackOptions> options,
+    IOptions<AgentSentinelOptions> product) : IChatTransport
 {
+    /// <summary>How far before its claim an earlier attempt's post is looked for.</summary>
     private static readonly TimeSpan SearchWindow = TimeSpan.FromMinutes(2);
 
-    /// <summary>How long a claim is presumed to belong to an attempt that is still running.</summary>
-    public static readonly TimeSpan ClaimInFlightWindow = TimeSpan.FromSeconds(30);
+    public Surface Surface => Surface.Slack;
 
-    [AutomaticRetry(Attempts = 10, DelaysInSeconds = [1, 2, 5, 10, 20, 30, 60, 120, 300, 600])]
-    public Task PostRequestAsync(Guid approvalId, string channel, CancellationToken ct) =>
-        PostRequestMessageAsync(approvalId, channel, DeliveryKeys.Root, j => j.PostRequestAsync(approvalId, channel, CancellationToken.None), ct);
+    public bool Enabled => options.CurrentValue.Enabled;
 
-    /// <summary>The request posted again, with the level's banner and mentions, to an escalation level's channel.</summary>
-    [AutomaticRetry(Attempts = 10, DelaysInSeconds = [1, 2, 5, 10, 20, 30, 60, 120, 300, 600])]
-    public Task PostEscalationAsync(Guid approvalId, string channel, int level, CancellationToken ct) =>
-        PostRequestMessageAsync(approvalId, channel, DeliveryKeys.Escalation(level), j => j.PostEscalationAsync(approvalId, channel, level, CancellationToken.None), ct);
+    public bool CanFindEarlierPost => true;
 
-    private async Task PostRequestMessageAsync(Guid approvalId, string channel, string deliveryKey,
-        System.Linq.Expressions.Expression<Func<SlackDeliveryJobs, Task>> again, CancellationToken ct)
+    public TimeSpan Spacing => TimeSpan.FromSeconds(options.CurrentValue.MinSecondsBetweenPostsPerChannel);
+
+    public async Task<PostedMessage> PostAsync(ApprovalRequest request, ChatMessage message, CancellationToken ct)
     {
-        var request = await approvals.GetAsync(approvalId, ct);
-        if (request is null)
+        var ts = await slack.PostMessageAsync(await BuildAsync(request, message.Channel, message.DeliveryKey, null, ct), ct);
+        return new PostedMessage(ts, message.Channel);
+    }
+
+    public async Task UpdateAsync(ApprovalRequest request, ChatMessage message, CancellationToken ct) =>
+        await slack.UpdateMessageAsync(await BuildAsync(request, message.Channel, message.DeliveryKey, message.MessageId, ct), ct);
+
+    public async Task<PostedMessage> ReplyAsync(ChatMessage root, ChatMessage reply, string text, CancellationToken ct)
+    {
+        var ts = await slack.PostMessageAsync(SlackMessages.ThreadReply(root.Channel, root.MessageId!, reply.ApprovalId, reply.DeliveryKey, text), ct);
+        return new PostedMessage(ts, root.Channel);
+    }
+
+    public async Task<EarlierPost> FindEarlierPostAsync(ChatMessage message, ChatMessage? root, CancellationToken ct)
+    {
+        try
         {
-            return;
+            var since = message.ClaimedAt - SearchWindow;
+            var ts = root?.MessageId is { } thread
+                ? await slack.FindReplyAsync(message.Channel, thread, message.ApprovalId, message.DeliveryKey, since, ct)
+                : await slack.FindPostedMessageAsync(message.Channel, message.ApprovalId, message.DeliveryKey, since, ct);
+            return ts is null ? EarlierPost.NotFound : new EarlierPost(LookupOutcome.Found, new PostedMessage(ts, message.Channel));
         }
-        var (message, claimed) = await messages.ClaimAsync(approvalId, Surface.Slack, channel, deliveryKey, time.GetUtcNow(), ct);
-        if (message.State != ChatMessageState.Claimed)
+        catch (SlackApiException e)
         {
-            return;
+            // not_in_channel (the bot posts through chat:write.public), missing_scope, ratelimited, ...
+            return EarlierPost.Unavailable($"{e.Method}: {e.Error}");
         }
-        if (!claimed && message.LastError is null && time.GetUtcNow() - message.ClaimedAt < ClaimInFlightWindow)
+        catch (Exception e) when (!ct.IsCancellationRequested && e is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
         {
-            // Another attempt claimed it moments ago and has not failed: it may be posting right now, and searching
-            // the channel could miss that post and send a second one. Let Hangfire run this attempt again later.
-            SlackLog.ClaimInFlight(logger, approvalId, channel);
-            throw new ChatClaimInFlightException(approvalId, channel);
-        }
-        if (!claimed && await AdoptEarlierPostAsync(message, ct))
-        {
-            jobs.Enqueue<SlackDeliveryJobs>(j => j.UpdateRequestAsync(approvalId, CancellationToken.None));
-            return;
-        }
-        var payload = await BuildAsync(request, channel, deliveryKey, null, ct);
-        var ts = await SendAsync(message, () => slack.PostMessageAsync(payload, ct), again, ct);
-        if (ts is null)
-        {
-            return;
-        }
-        await messages.MarkPostedAsync(message.Id, ts, null, channel, time.GetUtcNow(), ct);
-        SlackLog.Posted(logger, approvalId, channel, ts);
-        // The request may have changed while the message was on its way.
-        var now = await approvals.GetAsync(approvalId, ct);
-        if (now is not null && (now.Version != request.Version || now.Status != request.Status))
-        {
-            jobs.Enqueue<SlackDeliveryJobs>(j => j.UpdateRequestAsync(approvalId, CancellationToken.None));
+            return EarlierPost.Unavailable(e.Message);
         }
     }
+
+    public DeliveryFailure? Classify(Exception exception) => ClassifyAnswer(exception);
+
+    /// <summary>Slack's answers in the engine's classes (also used for Slack calls outside the engine).</summary>
+    public static DeliveryFailure? ClassifyAnswer(Exception exception) => exception switch
+    {
+        SlackRateLimitedException r => new(DeliveryErrorClass.NotDelivered, "ratelimited", r.RetryAfter),
+        SlackApiException { IsCredentials: true } a => new(DeliveryErrorClass.Credentials, a.Error),
+        SlackApiException { Error: "message_not_found", Method: "chat.update" } a => new(DeliveryErrorClass.Permanent, a.Error, MessageGone: true),
+        SlackApiException { IsPermanent: true } a => new(DeliveryErrorClass.Permanent, a.Error),
+        SlackApiException a when SlackApiException.ServerErrors.Contains(a.Error) || a.Error.StartsWith("no ts", StringComparison.Ordinal) =>
+            new(DeliveryErrorClass.Ambiguous, a.Error),
+        // Any other ok:false is an answer that Slack did not store the message (invalid_arguments and the like).
+        SlackApiException a => new(DeliveryErrorClass.NotDelivered, a.Error),
+        HttpRequestException h => new(DeliveryErrorClass.Ambiguous, h.StatusCode is { } status ? $"HTTP {(int)status}" : h.Message),
+        TaskCanceledException or TimeoutException => new(DeliveryErrorClass.Ambiguous, "timeout"),
+        System.Text.Json.JsonException => new(DeliveryErrorClass.Ambiguous, "an answer that is not JSON"),
+        _ => null,
+    };
+
+    public Task ProbeAsync(CancellationToken ct) => slack.TestAuthAsync(ct);
 
     /// <summary>The request's message as it should look now: the route's copy, or an escalation level's copy with its banner.</summary>
     private async Task<SlackMessage> BuildAsync(ApprovalRequest request, string channel, string deliveryKey, string? ts, CancellationToken ct)
@@ -117,138 +96,39 @@ public sealed class SlackDeliveryJobs(
         var escalation = DeliveryKeys.LevelOf(deliveryKey) is { } level ? FollowUpPlan.Escalation(FollowUpPlan.For(request, route), level) : null;
         return SlackMessages.RequestMessage(request, channel, route?.Mention, product.Value.PublicBaseUrl, ts, escalation);
     }
+}
 
-    /// <summary>Redraws every posted message of the request from its current state.</summary>
-    [AutomaticRetry(Attempts = 10, DelaysInSeconds = [1, 2, 5, 10, 20, 30, 60, 120, 300, 600])]
-    public async Task UpdateRequestAsync(Guid approvalId, CancellationToken ct)
-    {
-        var request = await approvals.GetAsync(approvalId, ct);
-        if (request is null)
-        {
-            return;
-        }
-        foreach (var message in await messages.ListAsync(approvalId, Surface.Slack, ct))
-        {
-            if (!DeliveryKeys.IsRequestMessage(message.DeliveryKey))
-            {
-                continue;
-            }
-            if (message.State == ChatMessageState.Claimed)
-            {
-                // Not posted yet: the post job enqueues an update when it sees a newer state.
-                continue;
-            }
-            if (message.State != ChatMessageState.Posted)
-            {
-                continue;
-            }
-            var payload = await BuildAsync(request, message.Channel, message.DeliveryKey, message.MessageId, ct);
-            using (await pacer.WaitTurnAsync(message.Channel, ct))
-            {
-                try
-                {
-                    await slack.UpdateMessageAsync(payload, ct);
-                }
-                catch (SlackRateLimitedException e)
-                {
-                    jobs.Schedule<SlackDeliveryJobs>(j => j.UpdateRequestAsync(approvalId, CancellationToken.None), e.RetryAfter);
-                    return;
-                }
-                catch (SlackApiException e) when (e.IsPermanent)
-                {
-                    SlackLog.DeliveryFailed(logger, approvalId, message.Channel, e.Error);
-                    continue;
-                }
-            }
-            SlackLog.Updated(logger, approvalId, message.Channel, request.Status.ToWire());
-        }
-    }
+/// <summary>Slack notes outside the engine: an ephemeral message to one person (only they see it). A 429 waits for
+/// its Retry-After; a note that cannot be sent within a few tries is dropped (it is only a courtesy).</summary>
+public sealed class SlackDeliveryJobs(ISlackApi slack, IBackgroundJobClient jobs, ILogger<SlackDeliveryJobs> logger)
+{
+    private const int MaxEphemeralAttempts = 4;
 
-    /// <summary>A reply in the thread of the request's message (an info request, the agent's answer).</summary>
-    [AutomaticRetry(Attempts = 10, DelaysInSeconds = [1, 2, 5, 10, 20, 30, 60, 120, 300, 600])]
-    public async Task PostReplyAsync(Guid approvalId, string deliveryKey, string text, CancellationToken ct)
-    {
-        foreach (var root in await messages.ListAsync(approvalId, Surface.Slack, ct))
-        {
-            if (root.DeliveryKey != DeliveryKeys.Root || root.State == ChatMessageState.Failed)
-            {
-                continue;
-            }
-            if (root.State != ChatMessageState.Posted)
-            {
-                // The thread does not exist yet; Hangfire retries this job shortly.
-                throw new InvalidOperationException($"The Slack message of {approvalId} in {root.Channel} is not posted yet.");
-            }
-            var (reply, claimed) = await messages.ClaimAsync(approvalId, Surface.Slack, root.Channel, deliveryKey, time.GetUtcNow(), ct);
-            if (reply.State != ChatMessageState.Claimed || (!claimed && await AdoptEarlierPostAsync(reply, ct)))
-            {
-                continue;
-            }
-            var payload = SlackMessages.ThreadReply(root.Channel, root.MessageId!, approvalId, deliveryKey, text);
-            var ts = await SendAsync(reply, () => slack.PostMessageAsync(payload, ct), j => j.PostReplyAsync(approvalId, deliveryKey, text, CancellationToken.None), ct);
-            if (ts is not null)
-            {
-                await messages.MarkPostedAsync(reply.Id, ts, root.MessageId, root.Channel, time.GetUtcNow(), ct);
-            }
-        }
-    }
-
-    [AutomaticRetry(Attempts = 3, DelaysInSeconds = [1, 5, 15])]
     public Task PostEphemeralAsync(string channel, string user, string text, CancellationToken ct) =>
-        slack.PostEphemeralAsync(channel, user, text, ct);
+        PostEphemeralAsync(channel, user, text, 1, ct);
 
-    /// <summary>A claimed message whose earlier attempt may have reached Slack: adopt it if the channel shows it.</summary>
-    private async Task<bool> AdoptEarlierPostAsync(ChatMessage message, CancellationToken ct)
+    public async Task PostEphemeralAsync(string channel, string user, string text, int attempt, CancellationToken ct)
     {
-        var ts = await slack.FindPostedMessageAsync(message.Channel, message.ApprovalId, message.DeliveryKey, message.ClaimedAt - SearchWindow, ct);
-        if (ts is null)
-        {
-            return false;
-        }
-        var root = DeliveryKeys.IsRequestMessage(message.DeliveryKey) ? null
-            : (await messages.ListAsync(message.ApprovalId, Surface.Slack, ct)).FirstOrDefault(m => m.DeliveryKey == DeliveryKeys.Root && m.Channel == message.Channel)?.MessageId;
-        await messages.MarkPostedAsync(message.Id, ts, root, message.Channel, time.GetUtcNow(), ct);
-        SlackLog.Adopted(logger, message.ApprovalId, message.Channel, ts);
-        return true;
-    }
-
-    /// <summary>Sends in the channel's turn. A 429 reschedules the job; a permanent error marks the message failed;
-    /// anything else is recorded and thrown so Hangfire retries.</summary>
-    private async Task<string?> SendAsync(ChatMessage message, Func<Task<string>> send, System.Linq.Expressions.Expression<Func<SlackDeliveryJobs, Task>> again, CancellationToken ct)
-    {
-        using var turn = await pacer.WaitTurnAsync(message.Channel, ct);
         try
         {
-            return await send();
+            await slack.PostEphemeralAsync(channel, user, text, ct);
         }
-        catch (SlackRateLimitedException e)
+        catch (Exception e) when (!ct.IsCancellationRequested && SlackTransport.ClassifyAnswer(e) is { } failure)
         {
-            await messages.RecordErrorAsync(message.Id, e.Message, failed: false, time.GetUtcNow(), ct);
-            jobs.Schedule(again, e.RetryAfter);
-            SlackLog.RateLimited(logger, message.ApprovalId, message.Channel, e.RetryAfter);
-            return null;
-        }
-        catch (SlackApiException e) when (e.IsPermanent)
-        {
-            await messages.RecordErrorAsync(message.Id, e.Message, failed: true, time.GetUtcNow(), ct);
-            SlackLog.DeliveryFailed(logger, message.ApprovalId, message.Channel, e.Error);
-            return null;
-        }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or SlackApiException)
-        {
-            await messages.RecordErrorAsync(message.Id, e.Message, failed: false, time.GetUtcNow(), CancellationToken.None);
-            throw;
+            if (failure.Class is DeliveryErrorClass.Permanent or DeliveryErrorClass.Credentials || attempt >= MaxEphemeralAttempts)
+            {
+                SlackLog.EphemeralDropped(logger, channel, failure.Reason);
+                return;
+            }
+            var next = attempt + 1;
+            jobs.Schedule<SlackDeliveryJobs>(j => j.PostEphemeralAsync(channel, user, text, next, CancellationToken.None), DeliveryPolicy.Delay(attempt, failure.RetryAfter));
         }
     }
 }
 
-/// <summary>Thrown (so that Hangfire retries later) when a message was claimed moments ago by another attempt.</summary>
-public sealed class ChatClaimInFlightException(Guid approvalId, string channel)
-    : Exception($"The Slack message of {approvalId} in {channel} was claimed moments ago by another attempt.");
-
 /// <summary>Slack as a chat surface. Its post job searches the channel for an earlier post before posting again, so
 /// start-up recovery may also retry posts an attempt claimed and never finished.</summary>
-public sealed class SlackSurface(IOptionsMonitor<SlackOptions> options, IBackgroundJobClient jobs, ILogger<SlackSurface> logger) : ChatSurface(Surface.Slack)
+public sealed class SlackSurface(IOptionsMonitor<SlackOptions> options, IBackgroundJobClient jobs, ILogger<SlackSurface> logger) : ChatSurface(Surface.Slack, jobs)
 {
     public override bool Enabled => options.CurrentValue.Enabled;
 
@@ -257,18 +137,6 @@ public sealed class SlackSurface(IOptionsMonitor<SlackOptions> options, IBackgro
     public override ChannelTarget? ChannelOf(RouteDefinition route) => route.Slack;
 
     public override ChannelTarget? ChannelOf(EscalationLevel level) => level.Slack;
-
-    public override void EnqueuePost(Guid approvalId, string channel) =>
-        jobs.Enqueue<SlackDeliveryJobs>(j => j.PostRequestAsync(approvalId, channel, CancellationToken.None));
-
-    public override void EnqueueEscalation(Guid approvalId, string channel, int level) =>
-        jobs.Enqueue<SlackDeliveryJobs>(j => j.PostEscalationAsync(approvalId, channel, level, CancellationToken.None));
-
-    public override void EnqueueRedraw(Guid approvalId) =>
-        jobs.Enqueue<SlackDeliveryJobs>(j => j.UpdateRequestAsync(approvalId, CancellationToken.None));
-
-    public override void EnqueueReply(Guid approvalId, string deliveryKey, string text) =>
-        jobs.Enqueue<SlackDeliveryJobs>(j => j.PostReplyAsync(approvalId, deliveryKey, text, CancellationToken.None));
 
     public override string InfoRequestedReply(ApprovalRequest request, Actor asker) => SlackMessages.InfoRequestedReply(
         asker.Surface == Surface.Slack && asker.UserId is { } u && SlackIds.IsUserId(u) ? $"<@{u}>" : SlackText.Escape(asker.AuditName),

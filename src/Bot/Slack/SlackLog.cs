@@ -6,24 +6,6 @@ namespace AgentSentinel.Bot.Slack;
 /// <summary>Slack log messages, source-generated. Event ids 3000-3099 (Socket Mode: 3050-3069).</summary>
 internal static partial class SlackLog
 {
-    [LoggerMessage(3000, LogLevel.Information, "Posted approval {ApprovalId} to Slack channel {Channel} as {Ts}")]
-    public static partial void Posted(ILogger logger, Guid approvalId, string channel, string ts);
-
-    [LoggerMessage(3001, LogLevel.Information, "Updated the Slack message of {ApprovalId} in {Channel} ({Status})")]
-    public static partial void Updated(ILogger logger, Guid approvalId, string channel, string status);
-
-    [LoggerMessage(3002, LogLevel.Warning, "Slack rate-limited a message of {ApprovalId} in {Channel}; retrying in {RetryAfter}")]
-    public static partial void RateLimited(ILogger logger, Guid approvalId, string channel, TimeSpan retryAfter);
-
-    public static void DeliveryFailed(ILogger logger, Guid approvalId, string channel, string error) =>
-        DeliveryFailedCore(logger, approvalId, ControlCharacters.Escape(channel)!, ControlCharacters.Escape(error)!);
-
-    [LoggerMessage(3003, LogLevel.Error, "Slack refused a message of {ApprovalId} in {Channel}: {Error}", EventName = "DeliveryFailed")]
-    private static partial void DeliveryFailedCore(ILogger logger, Guid approvalId, string channel, string error);
-
-    [LoggerMessage(3004, LogLevel.Information, "Found the Slack message of {ApprovalId} in {Channel} ({Ts}) from an earlier attempt; not posting again")]
-    public static partial void Adopted(ILogger logger, Guid approvalId, string channel, string ts);
-
     public static void Refused(ILogger logger, string path, string reason) =>
         RefusedCore(logger, ControlCharacters.Escape(path)!, ControlCharacters.Escape(reason)!);
 
@@ -39,8 +21,8 @@ internal static partial class SlackLog
     [LoggerMessage(3007, LogLevel.Warning, "Queued the Slack message of {Count} open request(s) left unposted by the last stop")]
     public static partial void PostsRecovered(ILogger logger, int count);
 
-    [LoggerMessage(3008, LogLevel.Information, "The Slack message of {ApprovalId} in {Channel} was claimed moments ago by another attempt; trying again later")]
-    public static partial void ClaimInFlight(ILogger logger, Guid approvalId, string channel);
+    [LoggerMessage(3009, LogLevel.Warning, "Dropped an ephemeral Slack note in {Channel}: {Reason}")]
+    public static partial void EphemeralDropped(ILogger logger, string channel, string reason);
 
     [LoggerMessage(3020, LogLevel.Warning, "Slack users.info failed for {UserId}; the click is refused")]
     public static partial void UserLookupFailed(ILogger logger, Exception exception, string userId);

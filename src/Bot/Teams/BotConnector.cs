@@ -31,7 +31,30 @@ public sealed record TeamsMember(string Id, string? Name, string? AadObjectId, s
 public class BotConnectorException(string operation, HttpStatusCode status, string? detail)
     : Exception($"Bot Connector {operation} answered {(int)status}: {detail}")
 {
+    /// <summary><c>token</c> for the token endpoint; the connector call (<c>create conversation</c>, <c>send</c>, ...) otherwise.</summary>
+    public string Operation { get; } = operation;
+
     public HttpStatusCode Status { get; } = status;
+
+    /// <summary>The connector's error code (<c>ConversationNotFound</c>, <c>BotNotInConversationRoster</c>, ...) when
+    /// the answer carried one as <c>{"error": {"code": ...}}</c>.</summary>
+    public string? Code { get; } = CodeOf(detail);
+
+    private static string? CodeOf(string? body)
+    {
+        if (string.IsNullOrWhiteSpace(body) || !body.TrimStart().StartsWith('{'))
+        {
+            return null;
+        }
+        try
+        {
+            return JsonNode.Parse(body)?["error"]?["code"]?.GetValue<string>();
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException)
+        {
+            return null;
+        }
+    }
 
     /// <summary>Retrying cannot help: the bot is not in the conversation, the activity is gone, the request is wrong.</summary>
     public bool IsPermanent => Status is HttpStatusCode.BadRequest or HttpStatusCode.Forbidden or HttpStatusCode.NotFound or HttpStatusCode.Gone;
@@ -48,6 +71,9 @@ public sealed class BotTokenProvider(HttpClient http, IOptionsMonitor<TeamsOptio
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private (string Token, DateTimeOffset RenewAt)? _cached;
+
+    /// <summary>Forgets the cached token, so the next call asks the token endpoint again.</summary>
+    public void Invalidate() => _cached = null;
 
     public async Task<string> GetTokenAsync(CancellationToken ct)
     {

@@ -1,5 +1,7 @@
+using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using AgentSentinel.Bot.Delivery;
 using AgentSentinel.Core.Approvals;
 using AgentSentinel.Core.Configuration;
 using AgentSentinel.Core.Routing;
@@ -11,21 +13,24 @@ using Microsoft.Extensions.Options;
 namespace AgentSentinel.Bot.Teams;
 
 /// <summary>
-/// Posting and updating Teams cards as Hangfire jobs. A card is claimed in the store before it is posted, so a job
-/// retried after a recorded post never posts again; 429 reschedules after Retry-After, 5xx and timeouts retry with
-/// backoff, and permanent refusals (the bot is not in the team) are recorded without retrying.
+/// Teams for the delivery engine: posts request cards (a new conversation in the channel), updates them, replies in
+/// their threads, and reads the Bot Connector's answers into the engine's classes. The connector offers no way to find
+/// a card by what it carries, so an ambiguous answer is followed by a second post (logged as a possible duplicate).
 /// </summary>
-public sealed class TeamsDeliveryJobs(
+public sealed class TeamsTransport(
     IBotConnector connector,
-    IChatMessageStore messages,
     IChatConversationStore conversations,
-    ApprovalService approvals,
+    BotTokenProvider tokens,
     RuntimeSettings settings,
-    IBackgroundJobClient jobs,
-    IOptions<AgentSentinelOptions> product,
-    TimeProvider time,
-    ILogger<TeamsDeliveryJobs> logger)
+    IOptionsMonitor<TeamsOptions> options,
+    IOptions<AgentSentinelOptions> product) : IChatTransport
 {
+    /// <summary>403 codes that concern one conversation, not the app's credentials.</summary>
+    private static readonly HashSet<string> ConversationRefusals = ["BotNotInConversationRoster", "ConversationBlockedByUser"];
+
+    /// <summary>404 codes of an update whose card was deleted.</summary>
+    private static readonly HashSet<string> ActivityGone = ["ActivityNotFound", "MessageNotFound"];
+
     public static JsonObject CardActivity(AdaptiveCard card) => new()
     {
         ["type"] = "message",
@@ -36,57 +41,81 @@ public sealed class TeamsDeliveryJobs(
         }),
     };
 
-    [AutomaticRetry(Attempts = 10, DelaysInSeconds = [1, 2, 5, 10, 20, 30, 60, 120, 300, 600])]
-    public Task PostRequestAsync(Guid approvalId, string channel, CancellationToken ct) =>
-        PostCardAsync(approvalId, channel, DeliveryKeys.Root, j => j.PostRequestAsync(approvalId, channel, CancellationToken.None), ct);
+    public Surface Surface => Surface.Teams;
 
-    /// <summary>The card posted again, with the level's banner, to an escalation level's channel.</summary>
-    [AutomaticRetry(Attempts = 10, DelaysInSeconds = [1, 2, 5, 10, 20, 30, 60, 120, 300, 600])]
-    public Task PostEscalationAsync(Guid approvalId, string channel, int level, CancellationToken ct) =>
-        PostCardAsync(approvalId, channel, DeliveryKeys.Escalation(level), j => j.PostEscalationAsync(approvalId, channel, level, CancellationToken.None), ct);
+    public bool Enabled => options.CurrentValue.Enabled;
 
-    private async Task PostCardAsync(Guid approvalId, string channel, string deliveryKey,
-        System.Linq.Expressions.Expression<Func<TeamsDeliveryJobs, Task>> again, CancellationToken ct)
+    public bool CanFindEarlierPost => false;
+
+    /// <summary>The Bot Connector allows about seven messages a second per conversation.</summary>
+    public TimeSpan Spacing => TimeSpan.FromMilliseconds(150);
+
+    public async Task<PostedMessage> PostAsync(ApprovalRequest request, ChatMessage message, CancellationToken ct)
     {
-        var request = await approvals.GetAsync(approvalId, ct);
-        if (request is null)
+        var target = await TargetAsync(message.Channel, ct);
+        var activity = CardActivity(await BuildAsync(request, message.DeliveryKey, ct));
+        if (target.Kind != "channel" && target.ConversationId == message.Channel)
         {
-            return;
+            return new PostedMessage(await connector.SendAsync(target.ServiceUrl, target.ConversationId, activity, null, ct), target.ConversationId);
         }
-        var (message, _) = await messages.ClaimAsync(approvalId, Surface.Teams, channel, deliveryKey, time.GetUtcNow(), ct);
-        if (message.State != ChatMessageState.Claimed)
-        {
-            return;
-        }
-        var target = await conversations.FindByChannelAsync(Surface.Teams, channel, ct) ?? await conversations.LatestTeamAsync(Surface.Teams, ct);
-        if (target is null)
-        {
-            TeamsLog.NoInstallation(logger, channel);
-            await messages.RecordErrorAsync(message.Id, "no Teams installation is known for this channel", failed: false, time.GetUtcNow(), ct);
-            throw new InvalidOperationException($"No Teams installation is known for channel {channel}.");
-        }
-        var activity = CardActivity(await BuildAsync(request, deliveryKey, ct));
-        var posted = await SendAsync(message, async () =>
-        {
-            if (target.Kind != "channel" && target.ConversationId == channel)
-            {
-                var id = await connector.SendAsync(target.ServiceUrl, target.ConversationId, activity, null, ct);
-                return (target.ConversationId, id);
-            }
-            return await connector.CreateChannelConversationAsync(target.ServiceUrl, channel, target.TenantId, activity, ct);
-        }, again, ct);
-        if (posted is not { } p)
-        {
-            return;
-        }
-        await messages.MarkPostedAsync(message.Id, p.ActivityId, null, p.ConversationId, time.GetUtcNow(), ct);
-        TeamsLog.Posted(logger, approvalId, channel, p.ActivityId);
-        var now = await approvals.GetAsync(approvalId, ct);
-        if (now is not null && (now.Version != request.Version || now.Status != request.Status))
-        {
-            jobs.Enqueue<TeamsDeliveryJobs>(j => j.UpdateRequestAsync(approvalId, CancellationToken.None));
-        }
+        var (conversationId, activityId) = await connector.CreateChannelConversationAsync(target.ServiceUrl, message.Channel, target.TenantId, activity, ct);
+        return new PostedMessage(activityId, conversationId);
     }
+
+    public async Task UpdateAsync(ApprovalRequest request, ChatMessage message, CancellationToken ct)
+    {
+        var target = await TargetAsync(message.Channel, ct);
+        var activity = CardActivity(await BuildAsync(request, message.DeliveryKey, ct));
+        await connector.UpdateAsync(target.ServiceUrl, message.ConversationId ?? message.Channel, message.MessageId!, activity, ct);
+    }
+
+    public async Task<PostedMessage> ReplyAsync(ChatMessage root, ChatMessage reply, string text, CancellationToken ct)
+    {
+        var target = await TargetAsync(root.Channel, ct);
+        var conversation = root.ConversationId ?? root.Channel;
+        var activity = new JsonObject { ["type"] = "message", ["text"] = text, ["textFormat"] = "markdown" };
+        return new PostedMessage(await connector.SendAsync(target.ServiceUrl, conversation, activity, root.MessageId, ct), conversation);
+    }
+
+    public Task<EarlierPost> FindEarlierPostAsync(ChatMessage message, ChatMessage? root, CancellationToken ct) =>
+        Task.FromResult(EarlierPost.Unavailable("the Bot Connector cannot search for earlier posts"));
+
+    public DeliveryFailure? Classify(Exception exception) => ClassifyAnswer(exception);
+
+    /// <summary>The Bot Connector's (and the token endpoint's) answers in the engine's classes.</summary>
+    public static DeliveryFailure? ClassifyAnswer(Exception exception) => exception switch
+    {
+        BotConnectorRateLimitedException r => new(DeliveryErrorClass.NotDelivered, "429 Too Many Requests", r.RetryAfter),
+        BotConnectorException { Operation: "token", Status: HttpStatusCode.BadRequest or HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden } t =>
+            new(DeliveryErrorClass.Credentials, $"the token endpoint answered {(int)t.Status}"),
+        BotConnectorException { Status: HttpStatusCode.Unauthorized } c => new(DeliveryErrorClass.Credentials, Reason(c)),
+        BotConnectorException { Status: HttpStatusCode.Forbidden } c when c.Code is null || !ConversationRefusals.Contains(c.Code) =>
+            new(DeliveryErrorClass.Credentials, Reason(c)),
+        BotConnectorException { Status: HttpStatusCode.NotFound, Operation: "update" } c when c.Code is { } code && ActivityGone.Contains(code) =>
+            new(DeliveryErrorClass.Permanent, Reason(c), MessageGone: true),
+        BotConnectorException { Status: HttpStatusCode.OK } c => new(DeliveryErrorClass.Ambiguous, Reason(c)),
+        BotConnectorException { IsPermanent: true } c => new(DeliveryErrorClass.Permanent, Reason(c)),
+        BotConnectorException c => new(DeliveryErrorClass.NotDelivered, Reason(c)),
+        HttpRequestException h => new(DeliveryErrorClass.Ambiguous, h.StatusCode is { } status ? $"HTTP {(int)status}" : h.Message),
+        TaskCanceledException or TimeoutException => new(DeliveryErrorClass.Ambiguous, "timeout"),
+        JsonException => new(DeliveryErrorClass.Ambiguous, "an answer that is not JSON"),
+        _ => null,
+    };
+
+    private static string Reason(BotConnectorException e) =>
+        e.Code is { } code ? $"{(int)e.Status} {code}" : $"{(int)e.Status} {e.Status}";
+
+    /// <summary>A fresh token from the token endpoint: the credentials work again when it issues one.</summary>
+    public async Task ProbeAsync(CancellationToken ct)
+    {
+        tokens.Invalidate();
+        await tokens.GetTokenAsync(ct);
+    }
+
+    private async Task<ChatConversation> TargetAsync(string channel, CancellationToken ct) =>
+        await conversations.FindByChannelAsync(Surface.Teams, channel, ct) ?? await conversations.LatestTeamAsync(Surface.Teams, ct)
+            ?? throw new ChatDeliveryException(new DeliveryFailure(DeliveryErrorClass.NotDelivered,
+                "no Teams installation is known for this channel: add the bot to its team"));
 
     /// <summary>The request's card as it should look now: the route's copy, or an escalation level's copy with its banner.</summary>
     private async Task<AdaptiveCard> BuildAsync(ApprovalRequest request, string deliveryKey, CancellationToken ct)
@@ -98,112 +127,11 @@ public sealed class TeamsDeliveryJobs(
         }
         return TeamsCards.RequestCard(request, product.Value.PublicBaseUrl, TeamsCards.RefreshUsers(request.Approvers), escalation: escalation);
     }
-
-    /// <summary>Redraws every posted card of the request from its current state.</summary>
-    [AutomaticRetry(Attempts = 10, DelaysInSeconds = [1, 2, 5, 10, 20, 30, 60, 120, 300, 600])]
-    public async Task UpdateRequestAsync(Guid approvalId, CancellationToken ct)
-    {
-        var request = await approvals.GetAsync(approvalId, ct);
-        if (request is null)
-        {
-            return;
-        }
-        foreach (var message in await messages.ListAsync(approvalId, Surface.Teams, ct))
-        {
-            if (!DeliveryKeys.IsRequestMessage(message.DeliveryKey) || message.State != ChatMessageState.Posted || message.ConversationId is null)
-            {
-                continue;
-            }
-            var target = await conversations.FindByChannelAsync(Surface.Teams, message.Channel, ct) ?? await conversations.LatestTeamAsync(Surface.Teams, ct);
-            if (target is null)
-            {
-                continue;
-            }
-            var activity = CardActivity(await BuildAsync(request, message.DeliveryKey, ct));
-            try
-            {
-                await connector.UpdateAsync(target.ServiceUrl, message.ConversationId, message.MessageId!, activity, ct);
-            }
-            catch (BotConnectorRateLimitedException e)
-            {
-                TeamsLog.RateLimited(logger, approvalId, message.Channel, e.RetryAfter);
-                jobs.Schedule<TeamsDeliveryJobs>(j => j.UpdateRequestAsync(approvalId, CancellationToken.None), e.RetryAfter);
-                return;
-            }
-            catch (BotConnectorException e) when (e.IsPermanent)
-            {
-                TeamsLog.DeliveryFailed(logger, approvalId, message.Channel, e.Message);
-                continue;
-            }
-            TeamsLog.Updated(logger, approvalId, message.Channel, request.Status.ToWire());
-        }
-    }
-
-    /// <summary>A reply in the card's thread (an info request, the agent's answer).</summary>
-    [AutomaticRetry(Attempts = 10, DelaysInSeconds = [1, 2, 5, 10, 20, 30, 60, 120, 300, 600])]
-    public async Task PostReplyAsync(Guid approvalId, string deliveryKey, string text, CancellationToken ct)
-    {
-        foreach (var root in await messages.ListAsync(approvalId, Surface.Teams, ct))
-        {
-            if (root.DeliveryKey != DeliveryKeys.Root || root.State == ChatMessageState.Failed)
-            {
-                continue;
-            }
-            if (root.State != ChatMessageState.Posted || root.ConversationId is null)
-            {
-                throw new InvalidOperationException($"The Teams card of {approvalId} in {root.Channel} is not posted yet.");
-            }
-            var (reply, _) = await messages.ClaimAsync(approvalId, Surface.Teams, root.Channel, deliveryKey, time.GetUtcNow(), ct);
-            if (reply.State != ChatMessageState.Claimed)
-            {
-                continue;
-            }
-            var target = await conversations.FindByChannelAsync(Surface.Teams, root.Channel, ct) ?? await conversations.LatestTeamAsync(Surface.Teams, ct);
-            if (target is null)
-            {
-                continue;
-            }
-            var activity = new JsonObject { ["type"] = "message", ["text"] = text, ["textFormat"] = "markdown" };
-            var sent = await SendAsync(reply, async () => (root.ConversationId, await connector.SendAsync(target.ServiceUrl, root.ConversationId, activity, root.MessageId, ct)),
-                j => j.PostReplyAsync(approvalId, deliveryKey, text, CancellationToken.None), ct);
-            if (sent is { } s)
-            {
-                await messages.MarkPostedAsync(reply.Id, s.ActivityId, root.MessageId, s.ConversationId, time.GetUtcNow(), ct);
-            }
-        }
-    }
-
-    private async Task<(string ConversationId, string ActivityId)?> SendAsync(ChatMessage message, Func<Task<(string, string)>> send,
-        System.Linq.Expressions.Expression<Func<TeamsDeliveryJobs, Task>> again, CancellationToken ct)
-    {
-        try
-        {
-            return await send();
-        }
-        catch (BotConnectorRateLimitedException e)
-        {
-            await messages.RecordErrorAsync(message.Id, e.Message, failed: false, time.GetUtcNow(), ct);
-            TeamsLog.RateLimited(logger, message.ApprovalId, message.Channel, e.RetryAfter);
-            jobs.Schedule(again, e.RetryAfter);
-            return null;
-        }
-        catch (BotConnectorException e) when (e.IsPermanent)
-        {
-            await messages.RecordErrorAsync(message.Id, e.Message, failed: true, time.GetUtcNow(), ct);
-            TeamsLog.DeliveryFailed(logger, message.ApprovalId, message.Channel, e.Message);
-            return null;
-        }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or BotConnectorException)
-        {
-            await messages.RecordErrorAsync(message.Id, e.Message, failed: false, time.GetUtcNow(), CancellationToken.None);
-            throw;
-        }
-    }
 }
 
 /// <summary>Teams as a chat surface. The Bot Connector cannot say whether an earlier attempt's card arrived, so start-up
 /// recovery queues only cards that were never queued; an unfinished attempt is left to Hangfire's own retry.</summary>
-public sealed class TeamsSurface(IOptionsMonitor<TeamsOptions> options, IBackgroundJobClient jobs, ILogger<TeamsSurface> logger) : ChatSurface(Surface.Teams)
+public sealed class TeamsSurface(IOptionsMonitor<TeamsOptions> options, IBackgroundJobClient jobs, ILogger<TeamsSurface> logger) : ChatSurface(Surface.Teams, jobs)
 {
     public override bool Enabled => options.CurrentValue.Enabled;
 
@@ -212,18 +140,6 @@ public sealed class TeamsSurface(IOptionsMonitor<TeamsOptions> options, IBackgro
     public override ChannelTarget? ChannelOf(RouteDefinition route) => route.Teams;
 
     public override ChannelTarget? ChannelOf(EscalationLevel level) => level.Teams;
-
-    public override void EnqueuePost(Guid approvalId, string channel) =>
-        jobs.Enqueue<TeamsDeliveryJobs>(j => j.PostRequestAsync(approvalId, channel, CancellationToken.None));
-
-    public override void EnqueueEscalation(Guid approvalId, string channel, int level) =>
-        jobs.Enqueue<TeamsDeliveryJobs>(j => j.PostEscalationAsync(approvalId, channel, level, CancellationToken.None));
-
-    public override void EnqueueRedraw(Guid approvalId) =>
-        jobs.Enqueue<TeamsDeliveryJobs>(j => j.UpdateRequestAsync(approvalId, CancellationToken.None));
-
-    public override void EnqueueReply(Guid approvalId, string deliveryKey, string text) =>
-        jobs.Enqueue<TeamsDeliveryJobs>(j => j.PostReplyAsync(approvalId, deliveryKey, text, CancellationToken.None));
 
     public override string InfoRequestedReply(ApprovalRequest request, Actor asker) =>
         $"❓ {TeamsText.Escape(asker.AuditName, 254)} asked the agent: {TeamsText.Escape(request.InfoRequestMessage, 2500)}";

@@ -12,24 +12,6 @@ internal static partial class TeamsLog
     [LoggerMessage(3101, LogLevel.Warning, "Teams member lookup failed; the click is refused")]
     public static partial void MemberLookupFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(3102, LogLevel.Information, "Posted approval {ApprovalId} to Teams channel {Channel} as {ActivityId}")]
-    public static partial void Posted(ILogger logger, Guid approvalId, string channel, string activityId);
-
-    [LoggerMessage(3103, LogLevel.Information, "Updated the Teams card of {ApprovalId} in {Channel} ({Status})")]
-    public static partial void Updated(ILogger logger, Guid approvalId, string channel, string status);
-
-    [LoggerMessage(3104, LogLevel.Warning, "Teams rate-limited a card of {ApprovalId} in {Channel}; retrying in {RetryAfter}")]
-    public static partial void RateLimited(ILogger logger, Guid approvalId, string channel, TimeSpan retryAfter);
-
-    public static void DeliveryFailed(ILogger logger, Guid approvalId, string channel, string error) =>
-        DeliveryFailedCore(logger, approvalId, ControlCharacters.Escape(channel)!, ControlCharacters.Escape(error)!);
-
-    [LoggerMessage(3105, LogLevel.Error, "Teams refused a card of {ApprovalId} in {Channel}: {Error}", EventName = "DeliveryFailed")]
-    private static partial void DeliveryFailedCore(ILogger logger, Guid approvalId, string channel, string error);
-
-    [LoggerMessage(3106, LogLevel.Warning, "No Teams installation is known for channel {Channel}; add the bot to its team")]
-    public static partial void NoInstallation(ILogger logger, string channel);
-
     [LoggerMessage(3107, LogLevel.Warning, "Queued the Teams card of {Count} open request(s) left unposted by the last stop")]
     public static partial void PostsRecovered(ILogger logger, int count);
 

@@ -9,6 +9,20 @@ public enum ChatMessageState
     Failed,
 }
 
+/// <summary>How a platform answered a delivery attempt that did not succeed; it decides what the next attempt does.</summary>
+public enum DeliveryErrorClass
+{
+    /// <summary>The platform answered and did not store the message (a 429, a validation error): retry without a lookup.</summary>
+    NotDelivered,
+    /// <summary>No answer, or one that leaves it unknown whether the message arrived (a timeout, a 5xx, a dropped
+    /// connection): look for the earlier post before posting again, where the platform allows.</summary>
+    Ambiguous,
+    /// <summary>Retrying cannot help (the channel is gone, the bot is not in it, the message is too long).</summary>
+    Permanent,
+    /// <summary>The platform refused the app's credentials: the surface pauses until they work again.</summary>
+    Credentials,
+}
+
 /// <summary>A message the server posted, or is about to post, for a request.</summary>
 public sealed record ChatMessage
 {
@@ -28,6 +42,34 @@ public sealed record ChatMessage
     public string? LastError { get; init; }
     public DateTimeOffset ClaimedAt { get; init; }
     public DateTimeOffset? PostedAt { get; init; }
+    public DateTimeOffset UpdatedAt { get; init; }
+    /// <summary>How the platform answered the last attempt that did not succeed, if any.</summary>
+    public DeliveryErrorClass? ErrorClass { get; init; }
+    /// <summary>A thread reply's text (kept so a failed reply can be retried); null for the request's own messages.</summary>
+    public string? Body { get; init; }
+}
+
+/// <summary>A delivery as administrators list it: the message row and the request's action name.</summary>
+public sealed record DeliveryListItem(ChatMessage Message, string ActionName);
+
+public static class DeliveryErrorClasses
+{
+    public static string ToWire(this DeliveryErrorClass value) => value switch
+    {
+        DeliveryErrorClass.NotDelivered => "not_delivered",
+        DeliveryErrorClass.Ambiguous => "ambiguous",
+        DeliveryErrorClass.Permanent => "permanent",
+        _ => "credentials",
+    };
+
+    public static DeliveryErrorClass? Parse(string? value) => value switch
+    {
+        "not_delivered" => DeliveryErrorClass.NotDelivered,
+        "ambiguous" => DeliveryErrorClass.Ambiguous,
+        "permanent" => DeliveryErrorClass.Permanent,
+        "credentials" => DeliveryErrorClass.Credentials,
+        _ => null,
+    };
 }
 
 public static class DeliveryKeys
@@ -54,12 +96,24 @@ public static class DeliveryKeys
 public interface IChatMessageStore
 {
     /// <summary>Claims the delivery, or returns the existing claim; <c>Claimed</c> is true only for the first caller.
-    /// Every call counts an attempt.</summary>
-    Task<(ChatMessage Message, bool Claimed)> ClaimAsync(Guid approvalId, Surface surface, string channel, string deliveryKey, DateTimeOffset now, CancellationToken ct);
+    /// Every call counts an attempt. <paramref name="body"/> (a reply's text) is stored with a new claim.</summary>
+    Task<(ChatMessage Message, bool Claimed)> ClaimAsync(Guid approvalId, Surface surface, string channel, string deliveryKey, DateTimeOffset now, CancellationToken ct, string? body = null);
 
+    /// <summary>Records the post (or, for a message posted again after it was deleted, its new id).</summary>
     Task MarkPostedAsync(long id, string messageId, string? threadId, string? conversationId, DateTimeOffset now, CancellationToken ct);
 
-    Task RecordErrorAsync(long id, string error, bool failed, DateTimeOffset now, CancellationToken ct);
+    /// <summary>Records an attempt's error and how the platform answered; <paramref name="failed"/> turns a claim into a
+    /// failed delivery (a posted message stays posted).</summary>
+    Task RecordErrorAsync(long id, string error, DeliveryErrorClass errorClass, bool failed, DateTimeOffset now, CancellationToken ct);
+
+    Task<ChatMessage?> GetAsync(long id, CancellationToken ct);
+
+    /// <summary>Deliveries in a state (any surface, or one), newest first, before the id <paramref name="beforeId"/>.</summary>
+    Task<IReadOnlyList<DeliveryListItem>> ListDeliveriesAsync(ChatMessageState state, Surface? surface, long? beforeId, int limit, CancellationToken ct);
+
+    /// <summary>Turns a failed delivery back into a claim with no attempts, for a retry an administrator asked for;
+    /// false when it is not failed (any more).</summary>
+    Task<bool> ResetFailedAsync(long id, DateTimeOffset now, CancellationToken ct);
 
     Task<IReadOnlyList<ChatMessage>> ListAsync(Guid approvalId, Surface surface, CancellationToken ct);
 

@@ -544,16 +544,16 @@ public sealed partial class SqlStore(Database database, TimeProvider time) : IAp
 
     private const string ChatColumns = """
         id, approval_id, surface, channel, delivery_key, state, message_id, thread_id, conversation_id, attempts,
-        last_error, claimed_at, posted_at
+        last_error, claimed_at, posted_at, updated_at, error_class, body
         """;
 
-    public async Task<(ChatMessage Message, bool Claimed)> ClaimAsync(Guid approvalId, Surface surface, string channel, string deliveryKey, DateTimeOffset now, CancellationToken ct)
+    public async Task<(ChatMessage Message, bool Claimed)> ClaimAsync(Guid approvalId, Surface surface, string channel, string deliveryKey, DateTimeOffset now, CancellationToken ct, string? body = null)
     {
-        var p = new { approvalId = IdText(approvalId), surface = surface.ToWire(), channel, deliveryKey, now = now.ToUnixMicroseconds() };
+        var p = new { approvalId = IdText(approvalId), surface = surface.ToWire(), channel, deliveryKey, now = now.ToUnixMicroseconds(), body };
         await using var connection = await database.OpenAsync(ct);
         var inserted = await connection.ExecuteAsync(new CommandDefinition("""
-            INSERT INTO chat_messages (approval_id, surface, channel, delivery_key, state, attempts, claimed_at, updated_at)
-            VALUES (@approvalId, @surface, @channel, @deliveryKey, 'claimed', 1, @now, @now)
+            INSERT INTO chat_messages (approval_id, surface, channel, delivery_key, state, attempts, claimed_at, updated_at, body)
+            VALUES (@approvalId, @surface, @channel, @deliveryKey, 'claimed', 1, @now, @now, @body)
             ON CONFLICT (approval_id, surface, channel, delivery_key) DO NOTHING
             """, p, cancellationToken: ct));
         if (inserted == 0)
@@ -593,14 +593,46 @@ public sealed partial class SqlStore(Database database, TimeProvider time) : IAp
             """, new { id, messageId, threadId, conversationId, now = now.ToUnixMicroseconds() }, cancellationToken: ct));
     }
 
-    public async Task RecordErrorAsync(long id, string error, bool failed, DateTimeOffset now, CancellationToken ct)
+    public async Task RecordErrorAsync(long id, string error, DeliveryErrorClass errorClass, bool failed, DateTimeOffset now, CancellationToken ct)
     {
         await using var connection = await database.OpenAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition("""
-            UPDATE chat_messages SET last_error = @error, updated_at = @now,
+            UPDATE chat_messages SET last_error = @error, error_class = @errorClass, updated_at = @now,
                 state = CASE WHEN @failed AND state = 'claimed' THEN 'failed' ELSE state END
             WHERE id = @id
-            """, new { id, error = error.Length > 500 ? error[..500] : error, failed, now = now.ToUnixMicroseconds() }, cancellationToken: ct));
+            """, new { id, error = error.Length > 500 ? error[..500] : error, errorClass = errorClass.ToWire(), failed, now = now.ToUnixMicroseconds() }, cancellationToken: ct));
+    }
+
+    public async Task<ChatMessage?> GetAsync(long id, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var row = await connection.QuerySingleOrDefaultAsync<ChatRow>(new CommandDefinition(
+            $"SELECT {ChatColumns} FROM chat_messages WHERE id = @id", new { id }, cancellationToken: ct));
+        return row?.ToModel();
+    }
+
+    public async Task<IReadOnlyList<DeliveryListItem>> ListDeliveriesAsync(ChatMessageState state, Surface? surface, long? beforeId, int limit, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var filter = (surface is null ? "" : " AND m.surface = @surface") + (beforeId is null ? "" : " AND m.id < @beforeId");
+        var rows = await connection.QueryAsync<ChatRow>(new CommandDefinition($"""
+            SELECT m.id, m.approval_id, m.surface, m.channel, m.delivery_key, m.state, m.message_id, m.thread_id, m.conversation_id,
+                   m.attempts, m.last_error, m.claimed_at, m.posted_at, m.updated_at, m.error_class, m.body, a.action_name
+            FROM chat_messages m JOIN approvals a ON a.id = m.approval_id
+            WHERE m.state = @state{filter}
+            ORDER BY m.id DESC
+            LIMIT @limit
+            """, new { state = state.ToString().ToLowerInvariant(), surface = surface?.ToWire(), beforeId, limit }, cancellationToken: ct));
+        return [.. rows.Select(r => new DeliveryListItem(r.ToModel(), r.ActionName ?? ""))];
+    }
+
+    public async Task<bool> ResetFailedAsync(long id, DateTimeOffset now, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        return await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE chat_messages SET state = 'claimed', attempts = 0, claimed_at = @now, updated_at = @now
+            WHERE id = @id AND state = 'failed'
+            """, new { id, now = now.ToUnixMicroseconds() }, cancellationToken: ct)) == 1;
     }
 
     public async Task<IReadOnlyList<ChatMessage>> ListAsync(Guid approvalId, Surface surface, CancellationToken ct)
@@ -898,6 +930,10 @@ public sealed partial class SqlStore(Database database, TimeProvider time) : IAp
         public string? LastError { get; set; }
         public long ClaimedAt { get; set; }
         public long? PostedAt { get; set; }
+        public long UpdatedAt { get; set; }
+        public string? ErrorClass { get; set; }
+        public string? Body { get; set; }
+        public string? ActionName { get; set; }
 
         public ChatMessage ToModel() => new()
         {
@@ -914,6 +950,9 @@ public sealed partial class SqlStore(Database database, TimeProvider time) : IAp
             LastError = LastError,
             ClaimedAt = TimeConversions.FromUnixMicroseconds(ClaimedAt),
             PostedAt = TimeConversions.FromUnixMicroseconds(PostedAt),
+            UpdatedAt = TimeConversions.FromUnixMicroseconds(UpdatedAt),
+            ErrorClass = DeliveryErrorClasses.Parse(ErrorClass),
+            Body = Body,
         };
     }
 

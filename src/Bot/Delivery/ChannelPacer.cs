@@ -1,0 +1,70 @@
+using System.Collections.Concurrent;
+using AgentSentinel.Core.Approvals;
+
+namespace AgentSentinel.Bot.Delivery;
+
+/// <summary>Spaces the writes (posts and updates alike) to one channel of one surface: Slack allows about one message
+/// per second per channel. A 429 holds the channel back for its <c>Retry-After</c>.</summary>
+public sealed class ChannelPacer(TimeProvider time)
+{
+    private readonly ConcurrentDictionary<(Surface, string), Slot> _channels = new();
+
+    private sealed class Slot
+    {
+        public SemaphoreSlim Gate { get; } = new(1, 1);
+        public DateTimeOffset Next { get; set; } = DateTimeOffset.MinValue;
+    }
+
+    /// <summary>Waits for the channel's turn; disposing the turn starts the spacing before the next write.</summary>
+    public async Task<IDisposable> WaitTurnAsync(Surface surface, string channel, TimeSpan spacing, CancellationToken ct)
+    {
+        var slot = _channels.GetOrAdd((surface, channel), _ => new Slot());
+        await slot.Gate.WaitAsync(ct);
+        try
+        {
+            var wait = slot.Next - time.GetUtcNow();
+            if (wait > TimeSpan.Zero)
+            {
+                // Timers count whole milliseconds and may fire up to a millisecond early: round up and add one, so the
+                // write never reaches the platform a hair inside the spacing (which Slack answers with a 429).
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling(wait.TotalMilliseconds) + 1), time, ct);
+            }
+        }
+        catch
+        {
+            slot.Gate.Release();
+            throw;
+        }
+        return new Turn(slot, time, spacing);
+    }
+
+    /// <summary>No write to the channel before <paramref name="delay"/> from now (the platform said so).</summary>
+    public void Hold(Surface surface, string channel, TimeSpan delay)
+    {
+        var slot = _channels.GetOrAdd((surface, channel), _ => new Slot());
+        var until = time.GetUtcNow() + delay;
+        lock (slot)
+        {
+            if (until > slot.Next)
+            {
+                slot.Next = until;
+            }
+        }
+    }
+
+    private sealed class Turn(Slot slot, TimeProvider time, TimeSpan spacing) : IDisposable
+    {
+        public void Dispose()
+        {
+            lock (slot)
+            {
+                var next = time.GetUtcNow() + spacing;
+                if (next > slot.Next)
+                {
+                    slot.Next = next;
+                }
+            }
+            slot.Gate.Release();
+        }
+    }
+}

@@ -1,0 +1,361 @@
+using System.Linq.Expressions;
+using AgentSentinel.Core.Approvals;
+using AgentSentinel.Core.Storage;
+using Hangfire;
+using Microsoft.Extensions.Logging;
+
+namespace AgentSentinel.Bot.Delivery;
+
+/// <summary>The retry policy of chat delivery, in one place.</summary>
+public static class DeliveryPolicy
+{
+    private static readonly TimeSpan[] Backoff =
+        [.. new[] { 1, 2, 5, 10, 20, 30, 60, 120, 300, 600 }.Select(s => TimeSpan.FromSeconds(s))];
+
+    /// <summary>After this many attempts a delivery is recorded as failed (an administrator can retry it).</summary>
+    public const int MaxAttempts = 20;
+
+    /// <summary>How long a claim is presumed to belong to an attempt that is still running.</summary>
+    public static readonly TimeSpan ClaimInFlightWindow = TimeSpan.FromSeconds(30);
+
+    /// <summary>When an attempt that met a claim in flight tries again.</summary>
+    public static readonly TimeSpan InFlightRetry = TimeSpan.FromSeconds(10);
+
+    /// <summary>The wait before attempt <paramref name="attempt"/> + 1: the platform's <c>Retry-After</c> when it gave
+    /// one, the backoff otherwise.</summary>
+    public static TimeSpan Delay(int attempt, TimeSpan? retryAfter) =>
+        retryAfter is { } r && r > TimeSpan.Zero ? r : Backoff[Math.Clamp(attempt - 1, 0, Backoff.Length - 1)];
+}
+
+/// <summary>
+/// The delivery engine: every chat message (a request's message, an escalation level's copy, a thread reply) and every
+/// redraw goes through these jobs, on Slack and Teams alike. Each delivery is claimed in <c>chat_messages</c> before it
+/// is sent (a retried job never posts twice), paced per channel, sent through the surface's <see cref="IChatTransport"/>,
+/// and the platform's answer is classified:
+/// <list type="bullet">
+/// <item><b>not delivered</b> (a 429, a validation error): tried again after <c>Retry-After</c> or the backoff, with no lookup;</item>
+/// <item><b>ambiguous</b> (a timeout, a 5xx, a dropped connection): the next attempt first looks for the earlier post
+/// where the platform can, and posts anyway (logging that a duplicate is possible) when the lookup is unavailable;</item>
+/// <item><b>permanent</b> (the channel is gone, the bot is not in it, the message is refused): recorded as failed
+/// with the platform's reason, listed for administrators, retried only when one asks;</item>
+/// <item><b>credentials</b> (the token is revoked or refused): the surface pauses (<see cref="SurfacePause"/>), the
+/// job waits with its claim, and delivery resumes by itself once the credentials work again;</item>
+/// <item>an update of a deleted message: the current state is posted again and the new message adopted.</item>
+/// </list>
+/// Failures that are not the platform's answer (the database is down) are left to the job's own retries.
+/// </summary>
+[AutomaticRetry(Attempts = 10, DelaysInSeconds = [1, 2, 5, 10, 20, 30, 60, 120, 300, 600])]
+public sealed class ChatDeliveryJobs(
+    IEnumerable<IChatTransport> transports,
+    IChatMessageStore messages,
+    ApprovalService approvals,
+    ChannelPacer pacer,
+    SurfacePause pause,
+    IBackgroundJobClient jobs,
+    TimeProvider time,
+    ILogger<ChatDeliveryJobs> logger)
+{
+    /// <summary>Posts a request message (<see cref="DeliveryKeys.Root"/> or an escalation level's key) to a channel.</summary>
+    public async Task PostAsync(Surface surface, Guid approvalId, string channel, string deliveryKey, CancellationToken ct)
+    {
+        var transport = Transport(surface);
+        var request = transport.Enabled ? await approvals.GetAsync(approvalId, ct) : null;
+        if (request is null)
+        {
+            return;
+        }
+        Expression<Func<ChatDeliveryJobs, Task>> again = j => j.PostAsync(surface, approvalId, channel, deliveryKey, CancellationToken.None);
+        if (await pause.HoldAsync(transport, ct) is { } hold)
+        {
+            jobs.Schedule(again, hold);
+            return;
+        }
+        var (message, claimed) = await messages.ClaimAsync(approvalId, surface, channel, deliveryKey, time.GetUtcNow(), ct);
+        if (!await ReadyToSendAsync(transport, message, claimed, root: null, again, ct))
+        {
+            return;
+        }
+        PostedMessage posted;
+        try
+        {
+            using (await pacer.WaitTurnAsync(surface, channel, transport.Spacing, ct))
+            {
+                posted = await transport.PostAsync(request, message, ct);
+            }
+        }
+        catch (Exception e) when (Classify(transport, e, ct) is { } failure)
+        {
+            await HandleFailureAsync(transport, message, failure, again);
+            return;
+        }
+        await messages.MarkPostedAsync(message.Id, posted.MessageId, null, posted.ConversationId, time.GetUtcNow(), ct);
+        DeliveryLog.Posted(logger, surface.ToWire(), deliveryKey, approvalId, channel, posted.MessageId);
+        // The request may have changed while the message was on its way.
+        var now = await approvals.GetAsync(approvalId, ct);
+        if (now is not null && (now.Version != request.Version || now.Status != request.Status))
+        {
+            jobs.Enqueue<ChatDeliveryJobs>(j => j.RedrawAsync(surface, approvalId, 0, CancellationToken.None));
+        }
+    }
+
+    /// <summary>Redraws every posted request message of the request on the surface from its current state.</summary>
+    public async Task RedrawAsync(Surface surface, Guid approvalId, int attempt, CancellationToken ct)
+    {
+        var transport = Transport(surface);
+        var request = transport.Enabled ? await approvals.GetAsync(approvalId, ct) : null;
+        if (request is null)
+        {
+            return;
+        }
+        if (await pause.HoldAsync(transport, ct) is { } hold)
+        {
+            jobs.Schedule<ChatDeliveryJobs>(j => j.RedrawAsync(surface, approvalId, attempt, CancellationToken.None), hold);
+            return;
+        }
+        TimeSpan? retry = null;
+        foreach (var message in await messages.ListAsync(approvalId, surface, ct))
+        {
+            // A claim not posted yet is redrawn by its post job, which enqueues a redraw when it sees a newer state.
+            if (!DeliveryKeys.IsRequestMessage(message.DeliveryKey) || message.State != ChatMessageState.Posted)
+            {
+                continue;
+            }
+            var failure = await TryAsync(transport, message.Channel, () => transport.UpdateAsync(request, message, ct), ct);
+            if (failure is { MessageGone: true })
+            {
+                DeliveryLog.Reposting(logger, surface.ToWire(), approvalId, message.Channel, failure.Reason);
+                failure = await TryAsync(transport, message.Channel, async () =>
+                {
+                    var posted = await transport.PostAsync(request, message, ct);
+                    await messages.MarkPostedAsync(message.Id, posted.MessageId, message.ThreadId, posted.ConversationId, time.GetUtcNow(), ct);
+                    DeliveryLog.Posted(logger, surface.ToWire(), message.DeliveryKey, approvalId, message.Channel, posted.MessageId);
+                }, ct);
+            }
+            if (failure is null)
+            {
+                DeliveryLog.Updated(logger, surface.ToWire(), approvalId, message.Channel, request.Status.ToWire());
+                continue;
+            }
+            await messages.RecordErrorAsync(message.Id, failure.Reason, failure.Class, failed: false, time.GetUtcNow(), CancellationToken.None);
+            if (failure.Class == DeliveryErrorClass.Permanent)
+            {
+                DeliveryLog.Failed(logger, surface.ToWire(), "update", approvalId, message.Channel, failure.Reason);
+                continue;
+            }
+            if (failure.Class == DeliveryErrorClass.Credentials)
+            {
+                pause.Pause(surface, failure.Reason);
+                retry = await pause.HoldAsync(transport, CancellationToken.None) ?? TimeSpan.FromSeconds(1);
+                break;
+            }
+            // Not delivered or ambiguous: an update can be sent again safely; the whole redraw runs again later.
+            if (failure.RetryAfter is { } after)
+            {
+                pacer.Hold(surface, message.Channel, after);
+            }
+            retry = DeliveryPolicy.Delay(attempt + 1, failure.RetryAfter);
+            DeliveryLog.Retrying(logger, surface.ToWire(), "update", approvalId, message.Channel, failure.Class.ToWire(), failure.Reason, attempt + 1, retry.Value);
+            break;
+        }
+        if (retry is { } delay)
+        {
+            if (attempt + 1 >= DeliveryPolicy.MaxAttempts)
+            {
+                DeliveryLog.GaveUp(logger, surface.ToWire(), "redraw", approvalId, attempt + 1, "the platform kept refusing the update");
+                return;
+            }
+            var next = attempt + 1;
+            jobs.Schedule<ChatDeliveryJobs>(j => j.RedrawAsync(surface, approvalId, next, CancellationToken.None), delay);
+        }
+    }
+
+    /// <summary>A reply in the thread of the request's message (a question, the agent's answer, a reminder, an
+    /// escalation note). It waits for the request's message to be posted first.</summary>
+    public async Task ReplyAsync(Surface surface, Guid approvalId, string deliveryKey, string text, int attempt, CancellationToken ct)
+    {
+        var transport = Transport(surface);
+        if (!transport.Enabled)
+        {
+            return;
+        }
+        if (await pause.HoldAsync(transport, ct) is { } hold)
+        {
+            jobs.Schedule<ChatDeliveryJobs>(j => j.ReplyAsync(surface, approvalId, deliveryKey, text, attempt, CancellationToken.None), hold);
+            return;
+        }
+        var rootPending = false;
+        foreach (var root in await messages.ListAsync(approvalId, surface, ct))
+        {
+            if (root.DeliveryKey != DeliveryKeys.Root || root.State == ChatMessageState.Failed)
+            {
+                continue;
+            }
+            if (root.State != ChatMessageState.Posted)
+            {
+                rootPending = true; // the thread does not exist yet
+                continue;
+            }
+            Expression<Func<ChatDeliveryJobs, Task>> again = j => j.ReplyAsync(surface, approvalId, deliveryKey, text, attempt, CancellationToken.None);
+            var (reply, claimed) = await messages.ClaimAsync(approvalId, surface, root.Channel, deliveryKey, time.GetUtcNow(), ct, body: text);
+            if (!await ReadyToSendAsync(transport, reply, claimed, root, again, ct))
+            {
+                continue;
+            }
+            PostedMessage posted;
+            try
+            {
+                using (await pacer.WaitTurnAsync(surface, root.Channel, transport.Spacing, ct))
+                {
+                    posted = await transport.ReplyAsync(root, reply, text, ct);
+                }
+            }
+            catch (Exception e) when (Classify(transport, e, ct) is { } failure)
+            {
+                await HandleFailureAsync(transport, reply, failure, again);
+                continue;
+            }
+            await messages.MarkPostedAsync(reply.Id, posted.MessageId, root.MessageId, posted.ConversationId, time.GetUtcNow(), ct);
+            DeliveryLog.Posted(logger, surface.ToWire(), deliveryKey, approvalId, root.Channel, posted.MessageId);
+        }
+        if (rootPending)
+        {
+            var next = attempt + 1;
+            if (next >= DeliveryPolicy.MaxAttempts)
+            {
+                DeliveryLog.GaveUp(logger, surface.ToWire(), deliveryKey, approvalId, next, "the request's message was never posted");
+                return;
+            }
+            jobs.Schedule<ChatDeliveryJobs>(j => j.ReplyAsync(surface, approvalId, deliveryKey, text, next, CancellationToken.None), DeliveryPolicy.Delay(next, null));
+        }
+    }
+
+    /// <summary>Sends a failed delivery again, as an administrator asked: the claim is reset (attempts from zero)
+    /// and its job queued. False when the delivery is not failed.</summary>
+    public async Task<bool> RetryFailedAsync(ChatMessage message, string actor, CancellationToken ct)
+    {
+        if (!await messages.ResetFailedAsync(message.Id, time.GetUtcNow(), ct))
+        {
+            return false;
+        }
+        DeliveryLog.RetryRequested(logger, message.Surface.ToWire(), message.Id, message.DeliveryKey, message.ApprovalId, message.Channel, actor);
+        var (surface, id, channel, key) = (message.Surface, message.ApprovalId, message.Channel, message.DeliveryKey);
+        if (DeliveryKeys.IsRequestMessage(key))
+        {
+            jobs.Enqueue<ChatDeliveryJobs>(j => j.PostAsync(surface, id, channel, key, CancellationToken.None));
+        }
+        else
+        {
+            var text = message.Body ?? "";
+            jobs.Enqueue<ChatDeliveryJobs>(j => j.ReplyAsync(surface, id, key, text, 0, CancellationToken.None));
+        }
+        return true;
+    }
+
+    /// <summary>Decides what a claimed delivery needs before it is sent: nothing (a new claim, or a retry after an
+    /// answer that said the message was not stored), a search for an earlier post (after an ambiguous answer, or an
+    /// attempt that never finished), or waiting (another attempt holds the claim right now). False when it must not
+    /// be sent now.</summary>
+    private async Task<bool> ReadyToSendAsync(IChatTransport transport, ChatMessage message, bool claimed, ChatMessage? root,
+        Expression<Func<ChatDeliveryJobs, Task>> again, CancellationToken ct)
+    {
+        var surface = transport.Surface.ToWire();
+        if (message.State != ChatMessageState.Claimed || claimed)
+        {
+            return message.State == ChatMessageState.Claimed;
+        }
+        if (message.Attempts > DeliveryPolicy.MaxAttempts)
+        {
+            var reason = $"gave up after {message.Attempts - 1} attempts; the last answer: {message.LastError ?? "none"}";
+            await messages.RecordErrorAsync(message.Id, reason, message.ErrorClass ?? DeliveryErrorClass.Ambiguous, failed: true, time.GetUtcNow(), ct);
+            DeliveryLog.GaveUp(logger, surface, message.DeliveryKey, message.ApprovalId, message.Attempts - 1, message.LastError ?? "none");
+            return false;
+        }
+        if (message.LastError is null && time.GetUtcNow() - message.ClaimedAt < DeliveryPolicy.ClaimInFlightWindow)
+        {
+            // Another attempt claimed it moments ago and has not failed: it may be posting right now, and a search
+            // could miss that post and send a second one.
+            DeliveryLog.ClaimInFlight(logger, surface, message.DeliveryKey, message.ApprovalId, message.Channel);
+            jobs.Schedule(again, DeliveryPolicy.InFlightRetry);
+            return false;
+        }
+        if (message.ErrorClass is not (null or DeliveryErrorClass.Ambiguous))
+        {
+            // The platform answered the last attempt and did not store the message: no lookup.
+            return true;
+        }
+        if (!transport.CanFindEarlierPost)
+        {
+            DeliveryLog.DuplicatePossible(logger, surface, message.DeliveryKey, message.ApprovalId, message.Channel, $"{transport.Surface} offers no search for earlier posts");
+            return true;
+        }
+        var earlier = await transport.FindEarlierPostAsync(message, root, ct);
+        switch (earlier.Outcome)
+        {
+            case LookupOutcome.Found:
+                await messages.MarkPostedAsync(message.Id, earlier.Post!.MessageId, root?.MessageId, earlier.Post.ConversationId, time.GetUtcNow(), ct);
+                DeliveryLog.Adopted(logger, surface, message.DeliveryKey, message.ApprovalId, message.Channel, earlier.Post.MessageId);
+                if (DeliveryKeys.IsRequestMessage(message.DeliveryKey))
+                {
+                    var (s, id) = (transport.Surface, message.ApprovalId);
+                    jobs.Enqueue<ChatDeliveryJobs>(j => j.RedrawAsync(s, id, 0, CancellationToken.None));
+                }
+                return false;
+            case LookupOutcome.Unavailable:
+                DeliveryLog.DuplicatePossible(logger, surface, message.DeliveryKey, message.ApprovalId, message.Channel, earlier.Reason ?? "the lookup failed");
+                return true;
+            default:
+                return true;
+        }
+    }
+
+    /// <summary>Records a failed attempt and decides the next: failed for good, a pause, or another attempt later.</summary>
+    private async Task HandleFailureAsync(IChatTransport transport, ChatMessage message, DeliveryFailure failure, Expression<Func<ChatDeliveryJobs, Task>> again)
+    {
+        var surface = transport.Surface.ToWire();
+        var permanent = failure.Class == DeliveryErrorClass.Permanent;
+        await messages.RecordErrorAsync(message.Id, failure.Reason, failure.Class, failed: permanent, time.GetUtcNow(), CancellationToken.None);
+        switch (failure.Class)
+        {
+            case DeliveryErrorClass.Permanent:
+                DeliveryLog.Failed(logger, surface, message.DeliveryKey, message.ApprovalId, message.Channel, failure.Reason);
+                return;
+            case DeliveryErrorClass.Credentials:
+                pause.Pause(transport.Surface, failure.Reason);
+                jobs.Schedule(again, await pause.HoldAsync(transport, CancellationToken.None) ?? TimeSpan.FromSeconds(1));
+                return;
+            default:
+                if (failure.RetryAfter is { } after)
+                {
+                    pacer.Hold(transport.Surface, message.Channel, after);
+                }
+                var delay = DeliveryPolicy.Delay(message.Attempts, failure.RetryAfter);
+                DeliveryLog.Retrying(logger, surface, message.DeliveryKey, message.ApprovalId, message.Channel, failure.Class.ToWire(), failure.Reason, message.Attempts, delay);
+                jobs.Schedule(again, delay);
+                return;
+        }
+    }
+
+    /// <summary>Runs one paced write; null when it went through, the classified failure otherwise.</summary>
+    private async Task<DeliveryFailure?> TryAsync(IChatTransport transport, string channel, Func<Task> write, CancellationToken ct)
+    {
+        try
+        {
+            using (await pacer.WaitTurnAsync(transport.Surface, channel, transport.Spacing, ct))
+            {
+                await write();
+            }
+            return null;
+        }
+        catch (Exception e) when (Classify(transport, e, ct) is { } failure)
+        {
+            return failure;
+        }
+    }
+
+    /// <summary>The platform's answer, or null for anything else (a shutdown, a database error).</summary>
+    private static DeliveryFailure? Classify(IChatTransport transport, Exception e, CancellationToken ct) =>
+        ct.IsCancellationRequested ? null : e is ChatDeliveryException d ? d.Failure : transport.Classify(e);
+
+    private IChatTransport Transport(Surface surface) =>
+        transports.FirstOrDefault(t => t.Surface == surface) ?? throw new InvalidOperationException($"No chat transport for {surface}.");
+}
