@@ -27,7 +27,10 @@ public sealed record TeamsTestMember(string Name, string AadObjectId, string? Em
 /// <summary>
 /// The Bot Framework as a test sees it, on loopback: OpenID metadata and signing keys (so tests sign inbound tokens
 /// with a local key), a client-credentials token endpoint, and a Bot Connector that records what the bot sent, answers
-/// like the real one and fails on demand (429 with Retry-After, 500).
+/// like the real one and fails on demand (429 with Retry-After, 500, an error with the connector's code such as 404
+/// <c>ConversationNotFound</c> or 403 <c>BotNotInConversationRoster</c>). The token endpoint and the connector can refuse
+/// the app's credentials (401/403) from any moment on, and a card can be deleted (its update then answers 404
+/// <c>ActivityNotFound</c>).
 /// </summary>
 public sealed class FakeBotConnector : IAsyncDisposable
 {
@@ -38,7 +41,8 @@ public sealed class FakeBotConnector : IAsyncDisposable
     private WebApplication _app = null!;
     private readonly RSA _key = RSA.Create(2048);
     private readonly RSA _otherKey = RSA.Create(2048);
-    private readonly ConcurrentDictionary<string, ConcurrentQueue<HttpStatusCode>> _faults = new();
+    private readonly ConcurrentDictionary<string, ConcurrentQueue<(HttpStatusCode Status, string? Code)>> _faults = new();
+    private readonly ConcurrentDictionary<string, bool> _deleted = new();
     private long _ids = 1_700_000_000_000;
     private int _tokens;
 
@@ -70,6 +74,13 @@ public sealed class FakeBotConnector : IAsyncDisposable
     ];
 
     public int TokensIssued => _tokens;
+
+    /// <summary>When set, the token endpoint answers this status (401 or 403, <c>invalid_client</c>), as when the app's
+    /// secret was rotated or revoked; null restores it.</summary>
+    public HttpStatusCode? TokenRefusal { get; set; }
+
+    /// <summary>When set, every connector call answers this status (401 or 403) whatever the token; null restores it.</summary>
+    public HttpStatusCode? ConnectorRefusal { get; set; }
 
     /// <summary>The share of connector writes (create, send, reply, update) that fail at random: a 500, a 429 with
     /// Retry-After, or a connection dropped before anything is stored. Zero by default.</summary>
@@ -104,12 +115,20 @@ public sealed class FakeBotConnector : IAsyncDisposable
 
     public void FailNext(string operation, params HttpStatusCode[] statuses)
     {
-        var queue = _faults.GetOrAdd(operation, _ => new ConcurrentQueue<HttpStatusCode>());
+        var queue = _faults.GetOrAdd(operation, _ => new ConcurrentQueue<(HttpStatusCode, string?)>());
         foreach (var s in statuses)
         {
-            queue.Enqueue(s);
+            queue.Enqueue((s, null));
         }
     }
+
+    /// <summary>The next call to this operation answers <paramref name="status"/> with the connector's error body
+    /// <c>{"error": {"code": code, "message": ...}}</c>.</summary>
+    public void FailNext(string operation, HttpStatusCode status, string code) =>
+        _faults.GetOrAdd(operation, _ => new ConcurrentQueue<(HttpStatusCode, string?)>()).Enqueue((status, code));
+
+    /// <summary>Deletes a card, as a person in the channel can: updating it answers 404 <c>ActivityNotFound</c>.</summary>
+    public void DeleteActivity(string activityId) => _deleted[activityId] = true;
 
     public IReadOnlyList<Call> CallsTo(string operation) => [.. Calls.Where(c => c.Operation == operation)];
 
@@ -213,6 +232,10 @@ public sealed class FakeBotConnector : IAsyncDisposable
         {
             return Results.Json(new { error = "invalid_client" }, statusCode: 401);
         }
+        if (TokenRefusal is { } refusal)
+        {
+            return Results.Json(new { error = "invalid_client", error_description = "AADSTS7000215: Invalid client secret provided." }, statusCode: (int)refusal);
+        }
         var n = Interlocked.Increment(ref _tokens);
         return Results.Json(new { token_type = "Bearer", expires_in = 3600, ext_expires_in = 3600, access_token = $"connector-token-{n}" });
     }
@@ -228,13 +251,29 @@ public sealed class FakeBotConnector : IAsyncDisposable
             http.Response.StatusCode = 401;
             return;
         }
+        if (ConnectorRefusal is { } refusal)
+        {
+            http.Response.StatusCode = (int)refusal;
+            await http.Response.WriteAsJsonAsync(new { error = new { code = refusal == HttpStatusCode.Forbidden ? "Forbidden" : "Unauthorized", message = "Authorization has been denied for this request." } });
+            return;
+        }
         if (_faults.TryGetValue(operation, out var queue) && queue.TryDequeue(out var fault))
         {
-            http.Response.StatusCode = (int)fault;
-            if (fault == HttpStatusCode.TooManyRequests)
+            http.Response.StatusCode = (int)fault.Status;
+            if (fault.Status == HttpStatusCode.TooManyRequests)
             {
                 http.Response.Headers.RetryAfter = "1";
             }
+            if (fault.Code is { } code)
+            {
+                await http.Response.WriteAsJsonAsync(new { error = new { code, message = $"The connector refused the call: {code}" } });
+            }
+            return;
+        }
+        if (operation == "update" && http.Request.RouteValues["activityId"] is string deleted && _deleted.ContainsKey(deleted))
+        {
+            http.Response.StatusCode = 404;
+            await http.Response.WriteAsJsonAsync(new { error = new { code = "ActivityNotFound", message = "The activity was not found." } });
             return;
         }
         if (RandomFault() is { } random)

@@ -13,10 +13,15 @@ using Microsoft.Extensions.Logging;
 namespace AgentSentinel.Testing;
 
 /// <summary>A stand-in for the Slack Web API on loopback: answers the methods the product calls the way Slack does,
-/// records every call, keeps the messages of each channel (with metadata, for conversations.history), and fails on
-/// demand (429 with Retry-After, 500, or a post that lands but whose answer is lost). Optionally it enforces Slack's
-/// limit of about one message per second per channel (429 with Retry-After when posted or updated sooner) and fails a
-/// random share of posts and updates.</summary>
+/// records every call, keeps the messages of each channel (with metadata, for conversations.history and
+/// conversations.replies), and fails on demand (429 with Retry-After, 500, a post that lands but whose answer is lost,
+/// or any <c>ok: false</c> error). Like Slack, it lets the bot read a channel's history only where it is a member (it
+/// posts anywhere, as through chat:write.public) and only with the history scope, returns metadata only with
+/// <c>include_all_metadata</c>, reads after <c>oldest</c> (exclusive), rate-limits history reads to tier 3 (about 50 a
+/// minute, 429 with Retry-After), answers <c>message_not_found</c> to an update of a deleted message, and can refuse the
+/// token (<c>invalid_auth</c>, <c>token_revoked</c>) from any moment on. Optionally it enforces Slack's limit of about
+/// one message per second per channel (429 with Retry-After when posted or updated sooner) and fails a random share of
+/// posts and updates.</summary>
 public sealed class FakeSlackServer : IAsyncDisposable
 {
     public const string Token = "xoxb-test-token";
@@ -25,6 +30,8 @@ public sealed class FakeSlackServer : IAsyncDisposable
 
     private WebApplication _app = null!;
     private readonly ConcurrentDictionary<string, ConcurrentQueue<SlackFault>> _faults = new();
+    private readonly ConcurrentDictionary<string, ConcurrentQueue<string>> _errors = new();
+    private readonly ConcurrentDictionary<string, ConcurrentQueue<DateTimeOffset>> _tierCalls = new();
     private readonly Lock _lock = new();
     private readonly List<JsonObject> _messages = [];
     private readonly Dictionary<string, DateTimeOffset> _lastWrite = [];
@@ -60,6 +67,21 @@ public sealed class FakeSlackServer : IAsyncDisposable
     /// <summary>The workspace's users, as <c>users.info</c> describes them (a name and email pair converts to an
     /// active member of <see cref="TeamId"/> whose email Slack has confirmed).</summary>
     public ConcurrentDictionary<string, SlackTestUser> Users { get; } = new();
+
+    /// <summary>Channels the bot is not a member of: it still posts there (chat:write.public), but reading their history
+    /// answers <c>not_in_channel</c>.</summary>
+    public ConcurrentDictionary<string, bool> ChannelsWithoutBot { get; } = new();
+
+    /// <summary>False when the token lacks channels:history / groups:history: history reads answer <c>missing_scope</c>.</summary>
+    public bool HasHistoryScope { get; set; } = true;
+
+    /// <summary>Tier 3 of Slack's rate limits, for conversations.history and conversations.replies: calls allowed per
+    /// minute and method before a 429 with Retry-After (null: no limit).</summary>
+    public int? HistoryCallsPerMinute { get; set; } = 50;
+
+    /// <summary>When set, every call answers <c>ok: false</c> with this error (<c>token_revoked</c>,
+    /// <c>invalid_auth</c>, ...), as Slack does once a token is revoked; set it back to null to restore the token.</summary>
+    public string? TokenError { get; set; }
 
     public Uri BaseUrl { get; private set; } = null!;
 
@@ -116,6 +138,25 @@ public sealed class FakeSlackServer : IAsyncDisposable
         }
     }
 
+    /// <summary>The next call(s) to this method answer <c>ok: false</c> with these errors, in order.</summary>
+    public void AnswerNext(string method, params string[] errors)
+    {
+        var queue = _errors.GetOrAdd(method, _ => new ConcurrentQueue<string>());
+        foreach (var e in errors)
+        {
+            queue.Enqueue(e);
+        }
+    }
+
+    /// <summary>Deletes a message, as a person in the channel can; a later chat.update of it answers <c>message_not_found</c>.</summary>
+    public bool DeleteMessage(string channel, string ts)
+    {
+        lock (_lock)
+        {
+            return _messages.RemoveAll(m => (string?)m["channel"] == channel && (string?)m["ts"] == ts) > 0;
+        }
+    }
+
     public IReadOnlyList<Call> CallsTo(string method) => [.. Calls.Where(c => c.Method == method)];
 
     /// <summary>Messages posted in a channel (replies included), oldest first.</summary>
@@ -146,9 +187,21 @@ public sealed class FakeSlackServer : IAsyncDisposable
         }
         Calls.Enqueue(new Call(method, body, http.Request.Headers.Authorization.ToString(), DateTimeOffset.UtcNow));
 
-        if (http.Request.Headers.Authorization.ToString() != $"Bearer {Token}")
+        if (http.Request.Headers.Authorization.ToString() != $"Bearer {Token}" || TokenError is { } tokenError)
         {
-            await http.Response.WriteAsJsonAsync(new JsonObject { ["ok"] = false, ["error"] = "invalid_auth" });
+            await http.Response.WriteAsJsonAsync(new JsonObject { ["ok"] = false, ["error"] = TokenError ?? "invalid_auth" });
+            return;
+        }
+        if (_errors.TryGetValue(method, out var errors) && errors.TryDequeue(out var error))
+        {
+            await http.Response.WriteAsJsonAsync(new JsonObject { ["ok"] = false, ["error"] = error });
+            return;
+        }
+        if (method is "conversations.history" or "conversations.replies" && TierLimited(method) is { } tierRetryAfter)
+        {
+            Interlocked.Increment(ref _rateLimited);
+            http.Response.StatusCode = 429;
+            http.Response.Headers.RetryAfter = tierRetryAfter.ToString(CultureInfo.InvariantCulture);
             return;
         }
         SlackFault? fault = _faults.TryGetValue(method, out var queue) && queue.TryDequeue(out var f) ? f : RandomFault(method);
@@ -178,7 +231,9 @@ public sealed class FakeSlackServer : IAsyncDisposable
             "chat.postEphemeral" => new JsonObject { ["ok"] = true, ["message_ts"] = NextTs() },
             "views.open" => new JsonObject { ["ok"] = true, ["view"] = new JsonObject { ["id"] = "V" + NextTs().Replace(".", "", StringComparison.Ordinal) } },
             "users.info" => UserInfo((string?)body["user"]),
-            "conversations.history" => History((string?)body["channel"], (string?)body["oldest"]),
+            "conversations.history" => History(body, null),
+            "conversations.replies" => History(body, (string?)body["ts"]),
+            "auth.test" => new JsonObject { ["ok"] = true, ["url"] = "https://example.slack.com/", ["team"] = "Example", ["user"] = "agentsentinel", ["team_id"] = "T0TEAM", ["user_id"] = "U0BOT", ["bot_id"] = "B0BOT" },
             _ => new JsonObject { ["ok"] = false, ["error"] = "unknown_method" },
         };
         if (fault == SlackFault.PostThenDrop)
@@ -308,15 +363,59 @@ public sealed class FakeSlackServer : IAsyncDisposable
         };
     }
 
-    private JsonObject History(string? channel, string? oldest)
+    /// <summary>conversations.history (a channel's messages, newest first) or, with <paramref name="thread"/>,
+    /// conversations.replies (the thread's parent and replies, oldest first), read as Slack reads them.</summary>
+    private JsonObject History(JsonObject body, string? thread)
     {
-        var since = double.TryParse(oldest, NumberStyles.Float, CultureInfo.InvariantCulture, out var o) ? o : 0;
-        var list = new JsonArray();
-        foreach (var m in Messages(channel ?? "").Where(m => double.Parse((string)m["ts"]!, CultureInfo.InvariantCulture) >= since).Reverse())
+        var channel = (string?)body["channel"] ?? "";
+        if (!HasHistoryScope)
         {
+            return new JsonObject { ["ok"] = false, ["error"] = "missing_scope", ["needed"] = "channels:history", ["provided"] = "chat:write,chat:write.public" };
+        }
+        if (ChannelsWithoutBot.ContainsKey(channel))
+        {
+            return new JsonObject { ["ok"] = false, ["error"] = "not_in_channel" };
+        }
+        var inclusive = (string?)body["inclusive"] is "true" or "1";
+        var since = double.TryParse((string?)body["oldest"], NumberStyles.Float, CultureInfo.InvariantCulture, out var o) ? o : 0;
+        var metadata = (string?)body["include_all_metadata"] is "true" or "1";
+        var selected = Messages(channel)
+            .Where(m => thread is null ? m["thread_ts"] is null || (string?)m["thread_ts"] == (string?)m["ts"] : (string?)m["ts"] == thread || (string?)m["thread_ts"] == thread)
+            .Where(m => double.Parse((string)m["ts"]!, CultureInfo.InvariantCulture) is var ts && (inclusive ? ts >= since : ts > since));
+        var list = new JsonArray();
+        foreach (var m in thread is null ? selected.Reverse() : selected)
+        {
+            if (!metadata)
+            {
+                m.Remove("metadata");
+            }
             list.Add(m);
         }
         return new JsonObject { ["ok"] = true, ["messages"] = list, ["has_more"] = false };
+    }
+
+    /// <summary>Seconds to wait when a tier-3 method was called too often in the last minute; otherwise records the call.</summary>
+    private int? TierLimited(string method)
+    {
+        if (HistoryCallsPerMinute is not { } perMinute)
+        {
+            return null;
+        }
+        var calls = _tierCalls.GetOrAdd(method, _ => new ConcurrentQueue<DateTimeOffset>());
+        var now = DateTimeOffset.UtcNow;
+        lock (calls)
+        {
+            while (calls.TryPeek(out var first) && now - first >= TimeSpan.FromMinutes(1))
+            {
+                calls.TryDequeue(out _);
+            }
+            if (calls.Count >= perMinute && calls.TryPeek(out var oldest))
+            {
+                return Math.Max(1, (int)Math.Ceiling((oldest + TimeSpan.FromMinutes(1) - now).TotalSeconds));
+            }
+            calls.Enqueue(now);
+            return null;
+        }
     }
 
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();

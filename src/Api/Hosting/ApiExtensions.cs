@@ -103,6 +103,7 @@ public static class ApiExtensions
         app.MapTrendsApi();
         app.MapAdminApi();
         app.MapCallbacksApi();
+        app.MapDeliveriesApi();
         app.MapAgentSentinelMcp();
         app.MapWebConsole();
         app.MapAgentSentinelBots();
