@@ -43,4 +43,23 @@ public static class LoopbackHost
             await Task.Delay(25);
         }
     }
+
+    /// <summary>Polls an asynchronous <paramref name="probe"/> (such as an HTTP call) every 100 ms until it returns a
+    /// value; after <paramref name="timeout"/> (15 s by default) throws a <see cref="TimeoutException"/>.</summary>
+    public static async Task<T> WaitForAsync<T>(Func<Task<T?>> probe, TimeSpan? timeout, Func<string> describeTimeout) where T : class
+    {
+        var until = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
+        while (true)
+        {
+            if (await probe() is { } result)
+            {
+                return result;
+            }
+            if (DateTime.UtcNow > until)
+            {
+                throw new TimeoutException(describeTimeout());
+            }
+            await Task.Delay(100);
+        }
+    }
 }
