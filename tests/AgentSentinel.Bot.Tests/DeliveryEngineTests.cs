@@ -79,6 +79,11 @@ public abstract class DeliveryEngineTests(StorageProvider provider)
         await LoopbackHost.WaitForAsync(async () => (await DeliveriesAsync(app))["items"]!.AsArray().FirstOrDefault(d => (string?)d!["approval_id"] == id)?.AsObject(),
             Long, () => $"a failed delivery of {id}");
 
+    /// <summary>The request's delivery once it is recorded as posted (just after the platform answered).</summary>
+    private static Task<JsonObject> PostedAsync(AgentSentinelApp app, string id) =>
+        LoopbackHost.WaitForAsync(async () => (await DeliveriesAsync(app, "state=posted"))["items"]!.AsArray()
+            .FirstOrDefault(d => (string?)d!["approval_id"] == id)?.AsObject(), Long, () => $"the posted delivery of {id}");
+
     private static async Task<JsonObject> ReadyAsync(AgentSentinelApp app)
     {
         using var anonymous = app.Client(null);
@@ -167,8 +172,7 @@ public abstract class DeliveryEngineTests(StorageProvider provider)
 
         Assert.Single(SlackRoots(slack, id));
         Assert.Single(slack.CallsTo("chat.postMessage"));
-        var posted = await DeliveriesAsync(app, "state=posted");
-        Assert.Contains(posted["items"]!.AsArray(), d => (string?)d!["approval_id"] == id && (string?)d["message_id"] == (string?)SlackRoots(slack, id)[0]["ts"]);
+        Assert.Equal((string?)SlackRoots(slack, id)[0]["ts"], (string?)(await PostedAsync(app, id))["message_id"]);
     }
 
     [Fact]
@@ -335,8 +339,7 @@ public abstract class DeliveryEngineTests(StorageProvider provider)
         await using var app = await StartAsync(bot: bot);
         var id = await CreateAsync(app);
         await bot.WaitForAsync(b => TeamsCreates(b, id).Count > 0 ? id : null, Long, "the card");
-        var posted = await LoopbackHost.WaitForAsync(async () => (await DeliveriesAsync(app, "state=posted"))["items"]!.AsArray()
-            .FirstOrDefault(d => (string?)d!["approval_id"] == id)?.AsObject(), Long, () => "the posted card");
+        var posted = await PostedAsync(app, id);
         bot.DeleteActivity((string)posted["message_id"]!);
 
         using var approver = app.Client(await app.CreateKeyAsync("approver", [Scopes.Approver], "approver@example.com"));
@@ -374,8 +377,7 @@ public abstract class DeliveryEngineTests(StorageProvider provider)
         await using var slack = await FakeSlackServer.StartAsync();
         await using var app = await StartAsync(slack);
         var id = await CreateAsync(app);
-        await slack.WaitForAsync(s => SlackRoots(s, id).Count > 0 ? id : null, Long, "the message");
-        var posted = (await DeliveriesAsync(app, "state=posted"))["items"]!.AsArray().Single()!;
+        var posted = await PostedAsync(app, id);
 
         using var approver = app.Client(await app.CreateKeyAsync("approver", [Scopes.Approver], "approver@example.com"));
         Assert.Equal(HttpStatusCode.Forbidden, (await approver.GetAsync("/api/v1/admin/deliveries", Ct)).StatusCode);
@@ -398,7 +400,7 @@ public abstract class DeliveryEngineTests(StorageProvider provider)
 
         // Paging: one per page, newest first, until no next cursor.
         var second = await CreateAsync(app);
-        await slack.WaitForAsync(s => SlackRoots(s, second).Count > 0 ? second : null, Long, "the second message");
+        await PostedAsync(app, second);
         var page1 = await DeliveriesAsync(app, "state=posted&surface=slack&limit=1");
         Assert.Equal(second, (string?)page1["items"]![0]!["approval_id"]);
         var page2 = await DeliveriesAsync(app, $"state=posted&surface=slack&limit=1&cursor={(string?)page1["next_cursor"]}");

@@ -351,6 +351,30 @@ public sealed class ConsoleBrowserTests(ConsoleFixture f) : IClassFixture<Consol
     }
 
     [Fact]
+    public async Task Administration_lists_failed_chat_deliveries_and_retries_one()
+    {
+        f.Slack.AnswerNext("chat.postMessage", "channel_not_found");
+        var id = await f.CreateApprovalAsync("retry_delivery", "a post Slack refuses once");
+        using var adminApi = f.App.Client();
+        await AgentSentinel.Testing.LoopbackHost.WaitForAsync(async () => (await adminApi.GetStringAsync("/api/v1/admin/deliveries?state=failed", Ct)).Contains(id, StringComparison.Ordinal) ? "failed" : null,
+            TimeSpan.FromSeconds(30), () => "the failed delivery");
+
+        await using var admin = await f.SignedInPageAsync(f.AdminKey);
+        var page = admin.Page;
+        await page.GetByRole(AriaRole.Link, new() { Name = "Administration" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Failed chat deliveries" })).ToBeVisibleAsync();
+        var row = page.Locator("#deliveries-table tbody tr", new() { HasText = "retry_delivery" });
+        await Expect(row).ToContainTextAsync("channel_not_found");
+        await Expect(row).ToContainTextAsync(ConsoleFixture.SlackChannel);
+        await row.GetByRole(AriaRole.Button, new() { NameRegex = new System.Text.RegularExpressions.Regex("^Retry") }).ClickAsync();
+
+        await f.Slack.WaitForAsync(s => s.Messages(ConsoleFixture.SlackChannel).FirstOrDefault(m => (string?)m["metadata"]?["event_payload"]?["approval_id"] == id),
+            TimeSpan.FromSeconds(30), "the retried post");
+        await page.ReloadAsync();
+        await Expect(page.Locator("#admin-deliveries")).Not.ToContainTextAsync("retry_delivery");
+    }
+
+    [Fact]
     public async Task The_statistics_page_shows_figures_and_charts()
     {
         var approved = await f.CreateApprovalAsync("stats_approve", "for the charts", "high", "medium");

@@ -1,4 +1,4 @@
-// Administration (admin keys only): API keys, routes and policy.
+// Administration (admin keys only): API keys, routes, policy, and chat deliveries that failed.
 import { api } from './api.js';
 import { emptyState, errorBox, h, replace, skeleton, toast } from './dom.js';
 import { formatDateTime } from './format.js';
@@ -9,13 +9,47 @@ export function renderAdmin(main) {
   const keys = h('div', { id: 'admin-keys' }, skeleton(3));
   const routes = h('div', { id: 'admin-routes' }, skeleton(2));
   const policy = h('div', { id: 'admin-policy' }, skeleton(2));
+  const deliveries = h('div', { id: 'admin-deliveries' }, skeleton(2));
   replace(main,
     h('div', { class: 'page-head' }, h('div', {}, h('h1', {}, 'Administration'), h('p', { class: 'muted' }, 'Every change is recorded with who made it.'))),
     h('div', { class: 'stack' },
       h('section', { class: 'card', 'aria-labelledby': 'keys-title' }, h('h2', { id: 'keys-title' }, 'API keys'), keyForm(), keys),
       h('section', { class: 'card', 'aria-labelledby': 'routes-title' }, h('h2', { id: 'routes-title' }, 'Routes'),
         h('p', { class: 'muted' }, 'The first matching route wins; a route without match conditions is the default and goes last.'), routes),
-      h('section', { class: 'card', 'aria-labelledby': 'policy-title' }, h('h2', { id: 'policy-title' }, 'Policy'), policy)));
+      h('section', { class: 'card', 'aria-labelledby': 'policy-title' }, h('h2', { id: 'policy-title' }, 'Policy'), policy),
+      h('section', { class: 'card', 'aria-labelledby': 'deliveries-title' }, h('h2', { id: 'deliveries-title' }, 'Failed chat deliveries'),
+        h('p', { class: 'muted' }, 'Messages Slack or Teams refused for good (the channel is gone, the bot is not in it, the message was refused). Fix the cause, then retry.'),
+        deliveries)));
+
+  /** Failed deliveries, newest first, a page at a time; each can be sent again. */
+  async function loadDeliveries(cursor = null, rows = []) {
+    try {
+      const page = await api(`/api/v1/admin/deliveries?${new URLSearchParams({ state: 'failed', limit: '50', ...(cursor ? { cursor } : {}) })}`);
+      const all = rows.concat(page.items);
+      if (all.length === 0) { replace(deliveries, emptyState('✓', 'No failed deliveries')); return; }
+      replace(deliveries, h('div', { class: 'table-wrap' }, h('table', { id: 'deliveries-table' },
+        h('caption', { class: 'sr-only' }, 'Failed chat deliveries'),
+        h('thead', {}, h('tr', {}, ['Request', 'Surface', 'Channel', 'Message', 'Attempts', 'Last answer', 'Since', ''].map(t => h('th', { scope: 'col' }, t)))),
+        h('tbody', {}, all.map(d => h('tr', { dataset: { id: String(d.id) } },
+          h('td', {}, h('a', { href: `/approvals/${encodeURIComponent(d.approval_id)}`, 'data-link': '' }, d.action_name || d.approval_id)),
+          h('td', {}, d.surface), h('td', { class: 'mono' }, d.channel), h('td', { class: 'mono' }, d.delivery_key),
+          h('td', {}, String(d.attempts)), h('td', {}, d.last_error ?? '—'), h('td', {}, formatDateTime(d.updated_at)),
+          h('td', {}, h('button', { type: 'button', 'aria-label': `Retry the ${d.surface} message of ${d.action_name || d.approval_id}`, onclick: () => retry(d) }, 'Retry'))))))),
+        page.next_cursor ? h('div', { class: 'actions' }, h('button', { type: 'button', onclick: () => loadDeliveries(page.next_cursor, all) }, 'Show more')) : null);
+    } catch (error) {
+      replace(deliveries, errorBox(error, () => loadDeliveries()));
+    }
+  }
+
+  async function retry(delivery) {
+    try {
+      await api(`/api/v1/admin/deliveries/${encodeURIComponent(delivery.id)}/retry`, { method: 'POST' });
+      toast(`Sending the ${delivery.surface} message again.`);
+      loadDeliveries();
+    } catch (error) {
+      toast(error.message);
+    }
+  }
 
   async function loadKeys() {
     try {
@@ -122,4 +156,5 @@ export function renderAdmin(main) {
   loadKeys();
   loadDocument(routes, '/api/v1/admin/routes', 'routes');
   loadDocument(policy, '/api/v1/admin/policy', 'policy');
+  loadDeliveries();
 }
