@@ -329,9 +329,11 @@ public sealed class FakeBotConnector : IAsyncDisposable
         }
         if (_faults.TryGetValue("member", out var queue) && queue.TryDequeue(out var fault))
         {
-            return fault == HttpStatusCode.NotFound
-                ? Results.Json(new { error = new { code = "MemberNotFoundInConversation", message = "The member was not found in the conversation." } }, statusCode: 404)
-                : Results.StatusCode((int)fault);
+            return fault.Status == HttpStatusCode.NotFound
+                ? Results.Json(new { error = new { code = fault.Code ?? "MemberNotFoundInConversation", message = "The member was not found in the conversation." } }, statusCode: 404)
+                : fault.Code is { } code
+                    ? Results.Json(new { error = new { code, message = $"The connector refused the call: {code}" } }, statusCode: (int)fault.Status)
+                    : Results.StatusCode((int)fault.Status);
         }
         return Members.TryGetValue(userId, out var m)
             ? Results.Json(new
