@@ -33,6 +33,9 @@ internal static partial class DigestLog
     [LoggerMessage(3207, LogLevel.Warning, "The weekly digest {Week} is not over yet; only finished weeks are posted")]
     public static partial void NotFinished(ILogger logger, string week);
 
-    [LoggerMessage(3208, LogLevel.Warning, "Could not look for an earlier post of the weekly digest {Week} in Slack channel {Channel} ({Error}); posting anyway, so a duplicate is possible")]
-    public static partial void LookupUnavailable(ILogger logger, string week, string channel, string error);
+    public static void LookupUnavailable(ILogger logger, string week, string channel, string error) =>
+        LookupUnavailableCore(logger, week, channel, ControlCharacters.Escape(error)!);
+
+    [LoggerMessage(3208, LogLevel.Warning, "Could not look for an earlier post of the weekly digest {Week} in Slack channel {Channel} ({Error}); posting anyway, so a duplicate is possible", EventName = "LookupUnavailable")]
+    private static partial void LookupUnavailableCore(ILogger logger, string week, string channel, string error);
 }

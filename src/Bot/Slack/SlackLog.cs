@@ -21,8 +21,11 @@ internal static partial class SlackLog
     [LoggerMessage(3007, LogLevel.Warning, "Queued the Slack message of {Count} open request(s) left unposted by the last stop")]
     public static partial void PostsRecovered(ILogger logger, int count);
 
-    [LoggerMessage(3009, LogLevel.Warning, "Dropped an ephemeral Slack note in {Channel}: {Reason}")]
-    public static partial void EphemeralDropped(ILogger logger, string channel, string reason);
+    public static void EphemeralDropped(ILogger logger, string channel, string reason) =>
+        EphemeralDroppedCore(logger, channel, ControlCharacters.Escape(reason)!);
+
+    [LoggerMessage(3009, LogLevel.Warning, "Dropped an ephemeral Slack note in {Channel}: {Reason}", EventName = "EphemeralDropped")]
+    private static partial void EphemeralDroppedCore(ILogger logger, string channel, string reason);
 
     [LoggerMessage(3020, LogLevel.Warning, "Slack users.info failed for {UserId}; the click is refused")]
     public static partial void UserLookupFailed(ILogger logger, Exception exception, string userId);
