@@ -43,7 +43,7 @@ public sealed class SlackFlowTests : IAsyncLifetime
             ["AgentSentinel:Routing:Routes:1:Slack:Channel"] = "C0ALL",
         });
         _ = _app.Server;
-        _agent = _app.Client(await _app.CreateKeyAsync("billing-prod", [Scopes.Agent], agentIds: ["billing-agent", "agent"]));
+        _agent = _app.Client(await _app.CreateKeyAsync("billing-prod", [Scopes.Agent], agentIds: ["billing-agent", "agent", "*agent* evil.example"]));
         // Slack users decide as the approver identities their confirmed emails match; Eve has no key.
         _aliceKeyId = (await _app.CreateKeyWithIdAsync("alice", [Scopes.Approver], "alice@example.com")).Id;
         foreach (var person in new[] { "bob", "carol", "dan" })
@@ -346,7 +346,7 @@ public sealed class SlackFlowTests : IAsyncLifetime
         {
             action_name = "transfer_funds",
             action_description = hostile,
-            agent_id = "agent",
+            agent_id = "*agent* evil.example",
             run_id = "`run` #general",
             action_inputs = new { url = "https://evil.example/```*x*```" },
         });
@@ -359,7 +359,7 @@ public sealed class SlackFlowTests : IAsyncLifetime
             Block(sent, "description")), Block(sent, "description")!.ToJsonString());
         var fields = Block(sent, "fields")!["fields"]!.AsArray();
         Assert.True(JsonNode.DeepEquals(
-            new JsonObject { ["type"] = "mrkdwn", ["text"] = "*Agent*\n`agent` · key `billing-prod`", ["verbatim"] = true },
+            new JsonObject { ["type"] = "mrkdwn", ["text"] = $"*Agent*\n`*agent* evil{dot}example` · key `billing-prod`", ["verbatim"] = true },
             fields.Single(f => ((string)f!["text"]!).StartsWith("*Agent*", StringComparison.Ordinal))), fields.ToJsonString());
         Assert.Contains(fields, f => (string?)f!["text"] == $"*Run*\n`ˋrunˋ #{wj}general`");
         var inputs = (string)Block(sent, "inputs")!["text"]!["text"]!;
