@@ -26,6 +26,7 @@ public sealed class PostgresConsoleTests(PostgresConsoleFixture f) : IClassFixtu
         var created = await agent.PostAsync("/api/v1/approvals", System.Net.Http.Json.JsonContent.Create(new
         {
             action_name = "restart_database",
+            agent_id = "ops-bot",
             action_description = "Restart the primary during the maintenance window",
             priority = "critical",
             timeout_seconds = 600,
