@@ -28,14 +28,14 @@ public static class ApprovalsApi
         var api = app.MapGroup("/api/v1/approvals").WithTags("Approvals").RequireAuthorization(ApiPolicies.Any);
 
         api.MapPost("/", CreateAsync).WithName("CreateApproval").WithSummary("Ask for a human decision").RequireAuthorization(ApiPolicies.Agent)
-            .RequireRateLimiting(LimitPolicies.Intake);
+            .RequireCreateLimit();
         api.MapGet("/", ListAsync).WithName("ListApprovals").WithSummary("List approval requests, newest first (keyset pagination)");
         api.MapGet("/stats", StatsAsync).WithName("GetApprovalStats").WithSummary("Statistics for a time window");
         api.MapPost("/check", CheckAsync).WithName("CheckPolicy").WithSummary("Does this action need approval under the server policy?");
         api.MapGet("/{id}", GetAsync).WithName("GetApproval").WithSummary("One request with its audit trail");
         api.MapGet("/{id}/poll", PollAsync).WithName("PollApproval").WithSummary("The current status of a request");
         api.MapGet("/{id}/wait", WaitAsync).WithName("WaitForApproval").WithSummary("Long poll: answers as soon as the request changes")
-            .RequireRateLimiting(LimitPolicies.Wait);
+            .RequireWaitLimit();
         api.MapPost("/{id}/cancel", CancelAsync).WithName("CancelApproval").WithSummary("Withdraw a request").RequireAuthorization(ApiPolicies.Agent);
         api.MapPost("/{id}/respond", RespondAsync).WithName("RespondToInfoRequest").WithSummary("Answer an approver's question").RequireAuthorization(ApiPolicies.Agent);
         api.MapPost("/{id}/approve", ApproveAsync).WithName("Approve").WithSummary("Approve, with optional notes").RequireAuthorization(ApiPolicies.Approver);

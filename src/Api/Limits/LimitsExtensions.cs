@@ -13,12 +13,6 @@ namespace AgentSentinel.Api.Limits;
 /// <summary>The rate limiting policies endpoints name with <c>RequireRateLimiting</c>.</summary>
 public static class LimitPolicies
 {
-    /// <summary>Creates per API key (token bucket).</summary>
-    public const string Intake = "intake";
-
-    /// <summary>Open long polls per API key.</summary>
-    public const string Wait = "wait";
-
     /// <summary>Open live-update streams per console session.</summary>
     public const string EventStreams = "event-streams";
 }
@@ -31,11 +25,10 @@ public static class LimitsExtensions
         services.AddOptions<LimitsOptions>().Bind(configuration.GetSection(LimitsOptions.SectionName)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<LimitsOptions>, LimitsOptionsValidator>();
         services.AddSingleton<SignInThrottle>();
+        services.AddSingleton<KeyLimits>();
         services.AddRateLimiter(o =>
         {
             o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
-            o.AddPolicy<string, IntakePolicy>(LimitPolicies.Intake);
-            o.AddPolicy<string, WaitPolicy>(LimitPolicies.Wait);
             o.AddPolicy<string, EventStreamPolicy>(LimitPolicies.EventStreams);
         });
         return services;
@@ -72,9 +65,6 @@ public static class LimitsExtensions
     internal static TimeSpan RetryAfterOf(RateLimitLease lease, TimeSpan fallback) =>
         lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) && retryAfter > TimeSpan.Zero ? retryAfter : fallback;
 
-    /// <summary>The partition of an authenticated caller: its key's id (never the key).</summary>
-    private static string KeyPartition(HttpContext http) => "key:" + http.User.KeyId();
-
     private abstract class Policy(IOptionsMonitor<LimitsOptions> options) : IRateLimiterPolicy<string>
     {
         protected LimitsOptions Limits => options.CurrentValue;
@@ -88,25 +78,6 @@ public static class LimitsExtensions
         protected abstract RateLimitPartition<string> Partition(HttpContext http);
 
         protected abstract string Detail(HttpContext http);
-    }
-
-    private sealed class IntakePolicy(IOptionsMonitor<LimitsOptions> options) : Policy(options)
-    {
-        protected override RateLimitPartition<string> Partition(HttpContext http) =>
-            RateLimitPartition.GetTokenBucketLimiter(KeyPartition(http), _ => Limits.Intake.ToLimiterOptions());
-
-        protected override string Detail(HttpContext http) =>
-            $"This API key creates requests faster than allowed ({Limits.Intake.TokenLimit} at once, then {Limits.Intake.TokensPerPeriod} every {Limits.Intake.ReplenishmentPeriod}); retry after the time in Retry-After.";
-    }
-
-    private sealed class WaitPolicy(IOptionsMonitor<LimitsOptions> options) : Policy(options)
-    {
-        protected override RateLimitPartition<string> Partition(HttpContext http) =>
-            RateLimitPartition.GetConcurrencyLimiter(KeyPartition(http),
-                _ => new ConcurrencyLimiterOptions { PermitLimit = Limits.MaxConcurrentWaitsPerKey, QueueLimit = 0 });
-
-        protected override string Detail(HttpContext http) =>
-            $"This API key already holds {Limits.MaxConcurrentWaitsPerKey} wait calls open; poll, or wait for one of them to answer.";
     }
 
     private sealed class EventStreamPolicy(IOptionsMonitor<LimitsOptions> options) : Policy(options)

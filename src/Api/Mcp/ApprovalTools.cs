@@ -4,6 +4,7 @@ using AgentSentinel.Api.Apis;
 using AgentSentinel.Api.Auth;
 using AgentSentinel.Api.Contracts;
 using AgentSentinel.Api.Infrastructure;
+using AgentSentinel.Api.Limits;
 using AgentSentinel.Core.Approvals;
 using AgentSentinel.Core.Configuration;
 using AgentSentinel.Core.Notifications;
@@ -145,6 +146,11 @@ internal static class ApprovalTools
             IdempotencyKey = idempotencyKey.Length == 0 ? null : idempotencyKey,
             RequestHash = "mcp:" + body.Hash,
         };
+        // The same per-key budget as POST /api/v1/approvals: a key cannot create faster by switching to MCP.
+        if (call.Service<KeyLimits>().TryCreate(call.User) is { } refused)
+        {
+            throw new ToolError(refused.Detail);
+        }
         var service = call.Service<ApprovalService>();
         var created = await service.CreateAsync(input, call.User.ToActor(), call.Ct);
         var id = created.Request.Id.ToString();
@@ -152,7 +158,7 @@ internal static class ApprovalTools
         {
             throw new ToolError($"The idempotency_key '{idempotencyKey}' was already used for a different request ({id}). Use a new key for a new request.");
         }
-        var (request, problem) = await AwaitDecisionAsync(call, id, waitSeconds);
+        var (request, problem, waitRefused) = await AwaitDecisionAsync(call, id, waitSeconds);
         if (problem is not null)
         {
             return ApprovalTool.Error(problem);
@@ -160,6 +166,10 @@ internal static class ApprovalTools
         var prefix = created.Outcome == CreateOutcome.Replayed
             ? "This idempotency_key was used before with the same arguments: this is the original request; no new request was created. "
             : "";
+        if (waitRefused is not null)
+        {
+            prefix += $"The request was made, but this call did not wait: {waitRefused.Detail} ";
+        }
         return Result(call, ApprovalDto.From(request!), prefix);
     }
 
@@ -167,7 +177,11 @@ internal static class ApprovalTools
     {
         var id = call.Args.String("approval_id", 64, required: true)!;
         var waitSeconds = WaitSeconds(call.Args);
-        var (request, problem) = await AwaitDecisionAsync(call, id, waitSeconds);
+        var (request, problem, waitRefused) = await AwaitDecisionAsync(call, id, waitSeconds);
+        if (waitRefused is not null)
+        {
+            throw new ToolError(waitRefused.Detail);
+        }
         return problem is not null ? ApprovalTool.Error(problem) : Result(call, ApprovalDto.From(request!));
     }
 
@@ -230,8 +244,30 @@ internal static class ApprovalTools
     private static int WaitSeconds(JsonBody args) => args.Integer("wait_seconds", 0, MaxWaitSeconds) ?? DefaultWaitSeconds;
 
     /// <summary>Waits through the REST long poll until the request is no longer pending or <paramref name="waitSeconds"/>
-    /// have passed, sending MCP progress notifications meanwhile when the client asked for them.</summary>
-    private static async Task<(ApprovalRequest? Request, ProblemHttpResult? Problem)> AwaitDecisionAsync(ToolCall call, string id, int waitSeconds)
+    /// have passed, sending MCP progress notifications meanwhile when the client asked for them. A wait holds one of
+    /// the key's wait permits, shared with the REST long poll; when none is free the call reads the request without
+    /// waiting and says why.</summary>
+    private static async Task<(ApprovalRequest? Request, ProblemHttpResult? Problem, KeyLimits.Refusal? WaitRefused)> AwaitDecisionAsync(
+        ToolCall call, string id, int waitSeconds)
+    {
+        KeyLimits.Refusal? refused = null;
+        IDisposable? permit = null;
+        if (waitSeconds > 0)
+        {
+            (permit, refused) = call.Service<KeyLimits>().TryWait(call.User);
+            if (refused is not null)
+            {
+                waitSeconds = 0;
+            }
+        }
+        using (permit)
+        {
+            var (request, problem) = await AwaitDecisionCoreAsync(call, id, waitSeconds);
+            return (request, problem, refused);
+        }
+    }
+
+    private static async Task<(ApprovalRequest? Request, ProblemHttpResult? Problem)> AwaitDecisionCoreAsync(ToolCall call, string id, int waitSeconds)
     {
         var time = call.Service<TimeProvider>();
         var service = call.Service<ApprovalService>();
