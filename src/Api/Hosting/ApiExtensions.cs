@@ -106,6 +106,7 @@ public static class ApiExtensions
         app.MapDeliveriesApi();
         app.MapAgentSentinelMcp();
         app.MapWebConsole();
+        app.MapJobDashboard();
         app.MapAgentSentinelBots();
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealthAsync });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = WriteHealthAsync });

@@ -1,4 +1,4 @@
-// Administration (admin keys only): API keys, routes, policy, and chat deliveries that failed.
+// Administration (admin keys only): API keys, routes, policy, chat deliveries that failed, and the job dashboard.
 import { api } from './api.js';
 import { emptyState, errorBox, h, replace, skeleton, toast } from './dom.js';
 import { formatDateTime } from './format.js';
@@ -19,7 +19,10 @@ export function renderAdmin(main) {
       h('section', { class: 'card', 'aria-labelledby': 'policy-title' }, h('h2', { id: 'policy-title' }, 'Policy'), policy),
       h('section', { class: 'card', 'aria-labelledby': 'deliveries-title' }, h('h2', { id: 'deliveries-title' }, 'Failed chat deliveries'),
         h('p', { class: 'muted' }, 'Messages Slack or Teams refused for good (the channel is gone, the bot is not in it, the message was refused). Fix the cause, then retry.'),
-        deliveries)));
+        deliveries),
+      h('section', { class: 'card', 'aria-labelledby': 'jobs-title' }, h('h2', { id: 'jobs-title' }, 'Background jobs'),
+        h('p', { class: 'muted' }, 'Queues, scheduled and failed jobs, and servers, in the job dashboard (read-only; admin sessions only).'),
+        h('p', {}, h('a', { id: 'jobs-dashboard-link', href: '/hangfire' }, 'Open the job dashboard')))));
 
   /** Failed deliveries, newest first, a page at a time; each can be sent again. */
   async function loadDeliveries(cursor = null, rows = []) {
