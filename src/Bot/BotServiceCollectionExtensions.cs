@@ -3,6 +3,7 @@ using AgentSentinel.Bot.Digest;
 using AgentSentinel.Bot.Slack;
 using AgentSentinel.Bot.Teams;
 using AgentSentinel.Core.Approvals;
+using AgentSentinel.Core.Grants;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -71,6 +72,7 @@ public static class BotServiceCollectionExtensions
         services.AddSingleton<TSurface>();
         services.AddSingleton<ChatSurface>(sp => sp.GetRequiredService<TSurface>());
         services.AddSingleton<IApprovalObserver>(sp => ActivatorUtilities.CreateInstance<ChatNotifier>(sp, sp.GetRequiredService<TSurface>()));
+        services.AddSingleton<IGrantObserver>(sp => ActivatorUtilities.CreateInstance<ChatNotifier>(sp, sp.GetRequiredService<TSurface>()));
         services.AddSingleton<IStartupRecovery>(sp => ActivatorUtilities.CreateInstance<ChatRecovery>(sp, sp.GetRequiredService<TSurface>()));
     }
 

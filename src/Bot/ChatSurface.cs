@@ -1,6 +1,7 @@
 using AgentSentinel.Bot.Delivery;
 using AgentSentinel.Core.Approvals;
 using AgentSentinel.Core.Configuration;
+using AgentSentinel.Core.Grants;
 using AgentSentinel.Core.Routing;
 using AgentSentinel.Core.Storage;
 using Hangfire;
@@ -52,9 +53,19 @@ public abstract class ChatSurface(Surface surface, IBackgroundJobClient jobs)
 
 /// <summary>Tells a chat surface about every request and change: posts on creation to the route's channel, redraws
 /// the messages after any transition from any surface, replies in the thread for questions, answers, reminders and
-/// escalations, and posts the request to each escalation level's channel.</summary>
-public sealed class ChatNotifier(ChatSurface chat, RuntimeSettings settings, IChatMessageStore messages, TimeProvider time) : IApprovalObserver
+/// escalations, posts the request to each escalation level's channel, and redraws the message of an approval whose
+/// grant was revoked.</summary>
+public sealed class ChatNotifier(ChatSurface chat, RuntimeSettings settings, IChatMessageStore messages, TimeProvider time) : IApprovalObserver, IGrantObserver
 {
+    /// <summary>A revoked grant: the message of the approval that gave it is redrawn (its Revoke button goes).</summary>
+    public async Task OnGrantRevokedAsync(Grant grant, CancellationToken ct)
+    {
+        if (chat.Enabled && (await messages.ListAsync(grant.SourceApprovalId, chat.Surface, ct)).Count > 0)
+        {
+            chat.EnqueueRedraw(grant.SourceApprovalId);
+        }
+    }
+
     public async Task OnCreatedAsync(ApprovalRequest request, CancellationToken ct)
     {
         if (!chat.Enabled || request.RouteName is null)

@@ -255,6 +255,33 @@ public abstract class GrantTests(StorageProvider provider)
     }
 
     [Fact]
+    public async Task The_allowance_says_what_the_approve_form_may_offer_by_the_same_rule()
+    {
+        await using var s = await StartAsync();
+        var low = (await s.Agent.CreateApprovalAsync(Refund(1))).Id();
+        var allowance = await (await s.Approver.GetAsync($"/api/v1/grants/allowance/{low}", Ct)).Json();
+        Assert.True(allowance["allowed"]!.GetValue<bool>());
+        Assert.Equal(60, allowance["max_minutes"]!.GetValue<int>());
+        Assert.Null(allowance.Str("reason"));
+
+        var critical = (await s.Agent.CreateApprovalAsync(Refund(2, priority: "critical"))).Id();
+        var refused = await (await s.Approver.GetAsync($"/api/v1/grants/allowance/{critical}", Ct)).Json();
+        Assert.False(refused["allowed"]!.GetValue<bool>());
+        Assert.Null(refused["max_minutes"]);
+        Assert.Contains("never allowed for critical", refused.Str("reason"), StringComparison.Ordinal);
+
+        // Once decided, nothing more may be offered; a malformed or unknown id is a 4xx.
+        await GrantAsync(s, new { minutes = 5 });
+        var decided = await s.Approver.PostJsonAsync($"/api/v1/approvals/{low}/approve", new { });
+        Assert.Equal(HttpStatusCode.OK, decided.StatusCode);
+        Assert.False((await (await s.Approver.GetAsync($"/api/v1/grants/allowance/{low}", Ct)).Json())["allowed"]!.GetValue<bool>());
+        await (await s.Approver.GetAsync("/api/v1/grants/allowance/nope", Ct)).AssertProblemAsync(HttpStatusCode.BadRequest, "approval id");
+        await (await s.Approver.GetAsync($"/api/v1/grants/allowance/{Guid.CreateVersion7()}", Ct)).AssertProblemAsync(HttpStatusCode.NotFound, "does not exist");
+        // Agents cannot ask.
+        Assert.Equal(HttpStatusCode.Forbidden, (await s.Agent.GetAsync($"/api/v1/grants/allowance/{low}", Ct)).StatusCode);
+    }
+
+    [Fact]
     public async Task Malformed_grant_offers_are_refused_naming_grant()
     {
         await using var s = await StartAsync();

@@ -480,6 +480,27 @@ public static class SlackRequests
         }),
     };
 
+    /// <summary>The approve modal's submission with its grant fields as Slack sends them: each number field's value as a
+    /// string (null when empty), the match as the selected radio option.</summary>
+    public static JsonObject ApproveWithGrant(string userId, string approvalId, string? notes, string? minutes, string? maxUses = null, string? maxTotalCost = null, string? match = null)
+    {
+        var payload = ViewSubmission(userId, "decision_approve", approvalId, notes);
+        var values = payload["view"]!["state"]!["values"]!.AsObject();
+        static JsonObject Number(string? value) => new() { ["value"] = new JsonObject { ["type"] = "number_input", ["value"] = value is null ? null : JsonValue.Create(value) } };
+        values["grant_minutes"] = Number(minutes);
+        values["grant_max_uses"] = Number(maxUses);
+        values["grant_max_total_cost"] = Number(maxTotalCost);
+        values["grant_match"] = new JsonObject
+        {
+            ["value"] = new JsonObject
+            {
+                ["type"] = "radio_buttons",
+                ["selected_option"] = match is null ? null : new JsonObject { ["text"] = new JsonObject { ["type"] = "plain_text", ["text"] = match }, ["value"] = match },
+            },
+        };
+        return payload;
+    }
+
     public static JsonObject ViewSubmission(string userId, string callbackId, string approvalId, string? text) => new()
     {
         ["type"] = "view_submission",

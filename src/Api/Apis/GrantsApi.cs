@@ -2,6 +2,7 @@ using System.Security.Claims;
 using AgentSentinel.Api.Auth;
 using AgentSentinel.Api.Contracts;
 using AgentSentinel.Api.Infrastructure;
+using AgentSentinel.Core.Approvals;
 using AgentSentinel.Core.Configuration;
 using AgentSentinel.Core.Grants;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -19,6 +20,8 @@ public static class GrantsApi
         var api = app.MapGroup("/api/v1/grants").WithTags("Grants").RequireAuthorization(ApiPolicies.Approver);
         api.MapGet("/", ListAsync).WithName("ListGrants").WithSummary("Standing grants, newest first (active ones unless state=all)");
         api.MapGet("/{id}", GetAsync).WithName("GetGrant").WithSummary("One standing grant");
+        api.MapGet("/allowance/{approvalId}", AllowanceAsync).WithName("GetGrantAllowance")
+            .WithSummary("Whether approving a request may also give a grant, and its longest length in minutes");
         api.MapPost("/{id}/revoke", RevokeAsync).WithName("RevokeGrant").WithSummary("Revoke a standing grant (its giver or an admin)");
         return api;
     }
@@ -59,10 +62,26 @@ public static class GrantsApi
         {
             RevokeOutcome.Revoked => TypedResults.Ok(GrantDto.From(result.Grant!, grants.Now)),
             RevokeOutcome.NotFound => Problems.NotFound($"No grant has the id '{guid}'."),
-            RevokeOutcome.NotAllowed => Problems.Forbidden("Only the person who gave a grant, or an admin, can revoke it."),
-            _ => Problems.Status(StatusCodes.Status409Conflict, "Conflict",
-                $"This grant was already revoked by {result.Grant?.RevokedBy ?? "someone"} at {(result.Grant?.RevokedAt is { } at ? ApiJson.Format(at) : "an earlier time")}."),
+            RevokeOutcome.NotAllowed => Problems.Forbidden(GrantTexts.NotAllowedToRevoke),
+            _ => Problems.Status(StatusCodes.Status409Conflict, "Conflict", GrantTexts.AlreadyRevoked(result.Grant)),
         };
+    }
+
+    /// <summary>What the approve form of a request may offer: <c>allowed</c>, <c>max_minutes</c>, and <c>reason</c> when
+    /// no grant may be given (the same rule and wording as the approval itself).</summary>
+    public static async Task<Results<Ok<GrantAllowanceDto>, ProblemHttpResult>> AllowanceAsync(
+        string approvalId, ApprovalService approvals, GrantService grants, CancellationToken ct)
+    {
+        if (!Guid.TryParse(approvalId, out var guid))
+        {
+            return Problems.BadRequest($"'{(approvalId.Length > 64 ? approvalId[..64] + "..." : approvalId)}' is not an approval id (a UUID).", "approvalId");
+        }
+        if (await approvals.GetAsync(guid, ct) is not { } request)
+        {
+            return Problems.NotFound(DecisionTexts.NotFound);
+        }
+        var allowance = await grants.AllowanceAsync(request, ct);
+        return TypedResults.Ok(new GrantAllowanceDto(allowance.Allowed, allowance.Allowed ? allowance.MaxMinutes : null, allowance.Refusal));
     }
 
     /// <summary>The <c>grant</c> of an approve body, or null; a malformed one is a 400 naming <c>grant</c>.</summary>
@@ -77,12 +96,8 @@ public static class GrantsApi
         {
             throw JsonBody.Invalid("grant", "'grant.minutes' is required: how many minutes the grant lasts.");
         }
-        var match = offer.Match switch
-        {
-            null or "action_and_inputs" => GrantMatch.ActionAndInputs,
-            "action" => GrantMatch.Action,
-            _ => throw JsonBody.Invalid("grant", "'grant.match' must be 'action' or 'action_and_inputs'."),
-        };
+        var match = offer.Match is null ? GrantMatch.ActionAndInputs
+            : GrantForm.ParseMatch(offer.Match) ?? throw JsonBody.Invalid("grant", GrantTexts.MatchInvalid);
         return new GrantOffer(minutes, offer.MaxUses, offer.MaxTotalCost, match);
     }
 

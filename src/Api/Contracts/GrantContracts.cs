@@ -50,10 +50,13 @@ public sealed record GrantDto
         SourceApprovalId = g.SourceApprovalId.ToString(),
     };
 
-    public static string MatchName(GrantMatch match) => match == GrantMatch.Action ? "action" : "action_and_inputs";
+    public static string MatchName(GrantMatch match) => GrantForm.MatchName(match);
 }
 
 public sealed record GrantListDto(IReadOnlyList<GrantDto> Items);
+
+/// <summary>Whether approving a request may also give a grant: <c>max_minutes</c> when it may, <c>reason</c> when not.</summary>
+public sealed record GrantAllowanceDto(bool Allowed, int? MaxMinutes, string? Reason);
 
 /// <summary>The optional <c>grant</c> of an approve body.</summary>
 public sealed class GrantOfferBody

@@ -86,22 +86,58 @@ public sealed record ButtonElement(TextObject Text, string ActionId)
     /// <summary><c>primary</c> or <c>danger</c>; null for the default style.</summary>
     public string? Style { get; init; }
     public string? Url { get; init; }
+    /// <summary>A dialog Slack shows before the click is sent.</summary>
+    public ConfirmDialog? Confirm { get; init; }
 }
 
-public sealed record InputBlock(TextObject Label, PlainTextInput Element) : Block
+/// <summary>A confirmation dialog on a button (plain text only).</summary>
+public sealed record ConfirmDialog(TextObject Title, TextObject Text, TextObject Confirm, TextObject Deny)
+{
+    /// <summary><c>danger</c> for a red confirm button.</summary>
+    public string? Style { get; init; }
+}
+
+public sealed record InputBlock(TextObject Label, InputElement Element) : Block
 {
     public override string Type => "input";
     public bool? Optional { get; init; }
     public TextObject? Hint { get; init; }
 }
 
-public sealed record PlainTextInput(string ActionId)
+/// <summary>An element of an input block in a modal.</summary>
+[JsonDerivedType(typeof(PlainTextInput))]
+[JsonDerivedType(typeof(NumberInput))]
+[JsonDerivedType(typeof(RadioButtonsElement))]
+public abstract record InputElement(string ActionId)
 {
-    [JsonPropertyOrder(-1)]
-    public string Type => "plain_text_input";
+    [JsonPropertyOrder(-2)]
+    public abstract string Type { get; }
+}
+
+public sealed record PlainTextInput(string ActionId) : InputElement(ActionId)
+{
+    public override string Type => "plain_text_input";
     public bool? Multiline { get; init; }
     public int? MaxLength { get; init; }
     public TextObject? Placeholder { get; init; }
+}
+
+/// <summary>A number field; Slack sends its value as a string. Limits are strings too, as Block Kit defines them.</summary>
+public sealed record NumberInput(string ActionId, bool IsDecimalAllowed) : InputElement(ActionId)
+{
+    public override string Type => "number_input";
+    public string? MinValue { get; init; }
+    public string? MaxValue { get; init; }
+    public string? InitialValue { get; init; }
+    public TextObject? Placeholder { get; init; }
+}
+
+public sealed record OptionObject(TextObject Text, string Value);
+
+public sealed record RadioButtonsElement(string ActionId, IReadOnlyList<OptionObject> Options) : InputElement(ActionId)
+{
+    public override string Type => "radio_buttons";
+    public OptionObject? InitialOption { get; init; }
 }
 
 public sealed record ModalView(string CallbackId, TextObject Title, IReadOnlyList<Block> Blocks)

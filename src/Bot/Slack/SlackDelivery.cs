@@ -2,6 +2,7 @@ using AgentSentinel.Bot.Delivery;
 using AgentSentinel.Core.Auth;
 using AgentSentinel.Core.Approvals;
 using AgentSentinel.Core.Configuration;
+using AgentSentinel.Core.Grants;
 using AgentSentinel.Core.Routing;
 using AgentSentinel.Core.Storage;
 using Hangfire;
@@ -18,6 +19,7 @@ namespace AgentSentinel.Bot.Slack;
 public sealed class SlackTransport(
     ISlackApi slack,
     RuntimeSettings settings,
+    GrantService grants,
     IOptionsMonitor<SlackOptions> options,
     IOptions<AgentSentinelOptions> product) : IChatTransport
 {
@@ -94,7 +96,8 @@ public sealed class SlackTransport(
     {
         var route = await settings.RouteOfAsync(request, ct);
         var escalation = DeliveryKeys.LevelOf(deliveryKey) is { } level ? FollowUpPlan.Escalation(FollowUpPlan.For(request, route), level) : null;
-        return SlackMessages.RequestMessage(request, channel, route?.Mention, product.Value.PublicBaseUrl, ts, escalation);
+        var grant = request is { Status: ApprovalStatus.Approved, GrantId: null } && escalation is null ? await grants.GetBySourceAsync(request.Id, ct) : null;
+        return SlackMessages.RequestMessage(request, channel, route?.Mention, product.Value.PublicBaseUrl, ts, escalation, grant, grants.Now);
     }
 }
 

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using AgentSentinel.Core.Approvals;
+using AgentSentinel.Core.Grants;
 using AgentSentinel.Core.Storage;
 using Hangfire;
 using Microsoft.AspNetCore.Builder;
@@ -135,17 +136,22 @@ public static class SlackEndpoints
         var channel = Str(payload["channel"], "id") ?? Str(payload["container"], "channel_id");
         var triggerId = Str(payload, "trigger_id");
         http.Response.StatusCode = StatusCodes.Status200OK;
-        if (kind is null || userId is null || triggerId is null || !Guid.TryParse(Str(action, "value"), out var approvalId))
-        {
-            return;
-        }
         var jobs = services.GetRequiredService<IBackgroundJobClient>();
         void Tell(string text)
         {
-            if (channel is not null)
+            if (channel is not null && userId is not null)
             {
                 jobs.Enqueue<SlackDeliveryJobs>(j => j.PostEphemeralAsync(channel, userId, SlackText.Escape(text), CancellationToken.None));
             }
+        }
+        if (Str(action, "action_id") == SlackActions.RevokeGrant && userId is not null && Guid.TryParse(Str(action, "value"), out var grantId))
+        {
+            await RevokeGrantAsync(http, payload, userId, grantId, Tell);
+            return;
+        }
+        if (kind is null || userId is null || triggerId is null || !Guid.TryParse(Str(action, "value"), out var approvalId))
+        {
+            return;
         }
         try
         {
@@ -174,12 +180,45 @@ public static class SlackEndpoints
                 Tell(DecisionTexts.State(request, kind.Value));
                 return;
             }
-            await services.GetRequiredService<ISlackApi>().OpenViewAsync(triggerId, SlackMessages.DecisionModal(kind.Value, request), budget.Token);
+            var grants = kind == TransitionKind.Approve ? await services.GetRequiredService<GrantService>().AllowanceAsync(request, budget.Token) : null;
+            await services.GetRequiredService<ISlackApi>().OpenViewAsync(triggerId, SlackMessages.DecisionModal(kind.Value, request, grants), budget.Token);
         }
         catch (Exception e) when (e is HttpRequestException or OperationCanceledException or SlackApiException)
         {
             SlackLog.ClickFailed(services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(SlackEndpoints)), e, approvalId.ToString());
             Tell(DecisionTexts.UnknownPerson(SlackDirectory.Platform, IdentityProblem.LookupFailed));
+        }
+    }
+
+    /// <summary>"Revoke grant" on the message of the approval that gave it: the person is looked up as for a decision,
+    /// and the one rule of <see cref="GrantService.MayRevoke"/> decides. The message is redrawn by the delivery engine
+    /// (every surface's message of that approval), and the person is told the outcome privately.</summary>
+    private static async Task RevokeGrantAsync(HttpContext http, JsonNode payload, string userId, Guid grantId, Action<string> tell)
+    {
+        var services = http.RequestServices;
+        try
+        {
+            using var budget = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
+            budget.CancelAfter(TimeSpan.FromSeconds(2.5));
+            var decider = await services.GetRequiredService<SlackDirectory>().DeciderAsync(userId, TeamOf(payload), Str(payload["user"], "name"), budget.Token);
+            if (!decider.IsKnown)
+            {
+                tell(DecisionTexts.UnknownPerson(SlackDirectory.Platform, decider.Problem));
+                return;
+            }
+            var result = await services.GetRequiredService<GrantService>().RevokeAsync(grantId, decider, budget.Token);
+            tell(result.Outcome switch
+            {
+                RevokeOutcome.Revoked => GrantTexts.Revoked(result.Grant!),
+                RevokeOutcome.NotFound => GrantTexts.NotFound,
+                RevokeOutcome.NotAllowed => GrantTexts.NotAllowedToRevoke,
+                _ => GrantTexts.AlreadyRevoked(result.Grant),
+            });
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or SlackApiException)
+        {
+            SlackLog.ClickFailed(services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(SlackEndpoints)), e, grantId.ToString());
+            tell(DecisionTexts.UnknownPerson(SlackDirectory.Platform, IdentityProblem.LookupFailed));
         }
     }
 
@@ -220,7 +259,39 @@ public static class SlackEndpoints
             }
             text = null;
         }
-        var result = await services.GetRequiredService<ApprovalService>().DecideAsync(approvalId, kind.Value, decider, text, http.RequestAborted);
+        var approvals = services.GetRequiredService<ApprovalService>();
+        GrantOffer? grant = null;
+        if (kind == TransitionKind.Approve)
+        {
+            var values = view?["state"]?["values"];
+            string? Field(GrantField field)
+            {
+                var input = values?[SlackActions.GrantBlockOf(field)]?[SlackActions.GrantValue];
+                return field == GrantField.Match ? Str(input?["selected_option"], "value") : Str(input, "value");
+            }
+            var (offer, refusal) = GrantForm.Read(Field(GrantField.Minutes), Field(GrantField.MaxUses), Field(GrantField.MaxTotalCost), Field(GrantField.Match));
+            if (refusal is null && offer is not null && await approvals.GetAsync(approvalId, http.RequestAborted) is { } current)
+            {
+                refusal = await services.GetRequiredService<GrantService>().CheckAsync(current, offer, http.RequestAborted);
+            }
+            if (refusal is not null)
+            {
+                await Errors(http, refusal.Message, SlackActions.GrantBlockOf(refusal.Field));
+                return;
+            }
+            grant = offer;
+        }
+        TransitionResult result;
+        try
+        {
+            result = await approvals.DecideAsync(approvalId, kind.Value, decider, text, grant, http.RequestAborted);
+        }
+        catch (RequestValidationException e)
+        {
+            // The route changed between the check and the approval: nothing was decided.
+            await Errors(http, e.Message, SlackActions.GrantBlockOf(GrantField.Minutes));
+            return;
+        }
         if (result.Applied)
         {
             http.Response.StatusCode = StatusCodes.Status200OK;
@@ -229,13 +300,14 @@ public static class SlackEndpoints
         await Errors(http, DecisionTexts.For(result.Outcome, result.Request, kind.Value, SlackDirectory.Platform, decider.Problem)!);
     }
 
-    private static Task Errors(HttpContext http, string message)
+    /// <summary>Keeps the modal open with <paramref name="message"/> under the block it concerns (the text field by default).</summary>
+    private static Task Errors(HttpContext http, string message, string block = SlackActions.TextBlock)
     {
         http.Response.StatusCode = StatusCodes.Status200OK;
         return http.Response.WriteAsJsonAsync(new JsonObject
         {
             ["response_action"] = "errors",
-            ["errors"] = new JsonObject { [SlackActions.TextBlock] = message },
+            ["errors"] = new JsonObject { [block] = message },
         });
     }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using AgentSentinel.Core.Approvals;
+using AgentSentinel.Core.Grants;
 using AgentSentinel.Core.Storage;
 
 namespace AgentSentinel.Bot.Slack;
@@ -39,7 +40,10 @@ public static class SlackMessages
     /// not, the outcome in their place.</summary>
     /// <param name="escalation">Set for the copy posted to an escalation level's channel: a banner naming the level and
     /// mentioning its people, and its own delivery key in the metadata.</param>
-    public static SlackMessage RequestMessage(ApprovalRequest r, string channel, string? mention, string? publicBaseUrl, string? ts = null, FollowUp? escalation = null)
+    /// <param name="grant">The grant given with this request's approval, if any: described under the outcome, with a
+    /// Revoke button while it is active at <paramref name="now"/>.</param>
+    public static SlackMessage RequestMessage(ApprovalRequest r, string channel, string? mention, string? publicBaseUrl, string? ts = null, FollowUp? escalation = null,
+        Grant? grant = null, DateTimeOffset? now = null)
     {
         var id = r.Id.ToString();
         var title = $"{PriorityEmoji(r.Priority)} Approval needed: ";
@@ -115,6 +119,10 @@ public static class SlackMessages
         else
         {
             blocks.Add(new SectionBlock { BlockId = "outcome", Text = TextObject.Markdown(Outcome(r)) });
+            if (grant is not null && r.Status == ApprovalStatus.Approved && escalation is null)
+            {
+                blocks.AddRange(GrantBlocks(grant, now ?? grant.CreatedAt));
+            }
         }
         var footer = $"Request `{id}`" + (r.RouteName is null ? "" : $" · route {SlackText.EscapeAndTruncate(r.RouteName, 100)}");
         if (link is not null)
@@ -172,6 +180,9 @@ public static class SlackMessages
 
     public static string Outcome(ApprovalRequest r) => r.Status switch
     {
+        ApprovalStatus.Approved when r.GrantId is not null =>
+            $":white_check_mark: *{GrantTexts.ApprovedByGrant}* given by {Who(r)} {SlackText.Date(r.DecidedAt!.Value)}"
+            + (r.DecisionNotes is null ? "" : $"\n>{SlackText.EscapeAndTruncate(r.DecisionNotes, 2000)}"),
         ApprovalStatus.Approved => $":white_check_mark: *Approved* by {Who(r)} {SlackText.Date(r.DecidedAt!.Value)}"
             + (r.DecisionNotes is null ? "" : $"\n>{SlackText.EscapeAndTruncate(r.DecisionNotes, 2000)}"),
         ApprovalStatus.Rejected => $":x: *Rejected* by {Who(r)} {SlackText.Date(r.DecidedAt!.Value)}"
@@ -221,8 +232,36 @@ public static class SlackMessages
     public static string InfoProvidedReply(string answer) =>
         $":speech_balloon: The agent answered:\n>{SlackText.Inert(answer, 2500)}\nThe request is pending again.";
 
-    /// <summary>The modal a button opens: notes optional for Approve; a reason or a question required otherwise.</summary>
-    public static ModalView DecisionModal(TransitionKind kind, ApprovalRequest r)
+    /// <summary>The grant given with a request's approval: what it approves, and a Revoke button while it is active
+    /// (Slack asks to confirm first). Whether the person who clicks may revoke it is checked at the click.</summary>
+    public static IEnumerable<Block> GrantBlocks(Grant grant, DateTimeOffset now)
+    {
+        var ended = GrantTexts.Ended(grant, now);
+        yield return new SectionBlock
+        {
+            BlockId = SlackActions.GrantBlock,
+            Text = TextObject.Markdown($":repeat: *{GrantTexts.StandingGrant}* given by {SlackText.Escape(grant.GrantedBy)}: {SlackText.Inert(GrantTexts.Scope(grant), 1500)}."
+                + (ended is null ? "" : $"\n{SlackText.EscapeAndTruncate(ended, 500)}")),
+        };
+        if (ended is null)
+        {
+            yield return new ActionsBlock(
+            [
+                new ButtonElement(TextObject.Plain("Revoke grant"), SlackActions.RevokeGrant)
+                {
+                    Value = grant.Id.ToString(),
+                    Style = "danger",
+                    Confirm = new ConfirmDialog(TextObject.Plain("Revoke this grant?"), TextObject.Plain(GrantTexts.RevokeConfirm),
+                        TextObject.Plain("Revoke"), TextObject.Plain("Keep it")) { Style = "danger" },
+                },
+            ]) { BlockId = SlackActions.GrantActionsBlock };
+        }
+    }
+
+    /// <summary>The modal a button opens: notes optional for Approve; a reason or a question required otherwise. When
+    /// <paramref name="grants"/> allows it, the approve modal also offers a standing grant (every field optional; no
+    /// minutes, no grant).</summary>
+    public static ModalView DecisionModal(TransitionKind kind, ApprovalRequest r, GrantAllowance? grants = null)
     {
         var (callback, title, submit, label, required, placeholder) = kind switch
         {
@@ -230,8 +269,8 @@ public static class SlackMessages
             TransitionKind.Reject => (SlackActions.RejectModal, "Reject request", "Reject", "Reason", true, "Why this must not happen"),
             _ => (SlackActions.RequestInfoModal, "Ask the agent", "Ask", "Question", true, "What do you need to know before deciding?"),
         };
-        return new ModalView(callback, TextObject.Plain(title),
-        [
+        var blocks = new List<Block>
+        {
             new SectionBlock
             {
                 BlockId = "summary",
@@ -247,12 +286,51 @@ public static class SlackMessages
                 BlockId = SlackActions.TextBlock,
                 Optional = required ? null : true,
             },
-        ])
+        };
+        if (kind == TransitionKind.Approve && grants is { Allowed: true } allowance)
+        {
+            blocks.AddRange(GrantInputs(allowance));
+        }
+        return new ModalView(callback, TextObject.Plain(title), blocks)
         {
             Submit = TextObject.Plain(submit),
             Close = TextObject.Plain("Cancel"),
             PrivateMetadata = r.Id.ToString(),
         };
+    }
+
+    /// <summary>The grant fields of the approve modal, all optional.</summary>
+    private static IEnumerable<Block> GrantInputs(GrantAllowance allowance)
+    {
+        yield return new DividerBlock { BlockId = "grant_divider" };
+        yield return new SectionBlock { BlockId = "grant_intro", Text = TextObject.Markdown($"*{GrantTexts.StandingGrant}*\n{GrantTexts.Offer}") };
+        yield return new InputBlock(TextObject.Plain("For the next N minutes"), new NumberInput(SlackActions.GrantValue, false)
+        {
+            MinValue = "1",
+            MaxValue = allowance.MaxMinutes.ToString(CultureInfo.InvariantCulture),
+            Placeholder = TextObject.Plain($"1 to {allowance.MaxMinutes}; empty for no grant"),
+        })
+        {
+            BlockId = SlackActions.GrantBlockOf(GrantField.Minutes),
+            Optional = true,
+            Hint = TextObject.Plain($"At most {allowance.MaxMinutes} minutes for this request's route."),
+        };
+        yield return new InputBlock(TextObject.Plain("At most K times"), new NumberInput(SlackActions.GrantValue, false)
+        {
+            MinValue = "1",
+            Placeholder = TextObject.Plain("Empty for no limit"),
+        }) { BlockId = SlackActions.GrantBlockOf(GrantField.MaxUses), Optional = true };
+        yield return new InputBlock(TextObject.Plain("Up to a total estimated cost of ($)"), new NumberInput(SlackActions.GrantValue, true)
+        {
+            MinValue = "0",
+            Placeholder = TextObject.Plain("Empty for no limit"),
+        }) { BlockId = SlackActions.GrantBlockOf(GrantField.MaxTotalCost), Optional = true };
+        var sameInputs = new OptionObject(TextObject.Plain(GrantTexts.MatchActionAndInputs), GrantForm.MatchActionAndInputs);
+        yield return new InputBlock(TextObject.Plain("Match on"), new RadioButtonsElement(SlackActions.GrantValue,
+            [sameInputs, new OptionObject(TextObject.Plain(GrantTexts.MatchAction), GrantForm.MatchAction)])
+        {
+            InitialOption = sameInputs,
+        }) { BlockId = SlackActions.GrantBlockOf(GrantField.Match), Optional = true };
     }
 
     /// <summary>The <c>/approvals</c> answer: the pending requests this person may decide, each with its buttons.</summary>
@@ -305,6 +383,19 @@ public static class SlackActions
     public const string RequestInfoModal = "decision_request_info";
     public const string TextBlock = "decision_text";
     public const string TextInput = "text";
+    public const string RevokeGrant = "revoke_grant";
+    public const string GrantBlock = "grant";
+    public const string GrantActionsBlock = "grant_actions";
+    /// <summary>The action id of every grant field of the approve modal (each in its own block).</summary>
+    public const string GrantValue = "value";
+
+    public static string GrantBlockOf(GrantField field) => field switch
+    {
+        GrantField.Minutes => "grant_minutes",
+        GrantField.MaxUses => "grant_max_uses",
+        GrantField.MaxTotalCost => "grant_max_total_cost",
+        _ => "grant_match",
+    };
 
     public static TransitionKind? FromAction(string? actionId) => actionId switch
     {

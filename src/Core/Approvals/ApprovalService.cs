@@ -234,26 +234,11 @@ public sealed class ApprovalService(
     {
         if (kind != TransitionKind.Approve)
         {
-            throw new RequestValidationException("grant", "A grant can only be given with an approval.");
+            throw new RequestValidationException("grant", GrantTexts.OnlyWithApproval);
         }
-        var (routes, _, _) = await settings.GetRoutesAsync(ct);
-        var route = routes.FirstOrDefault(r => r.Name == request.RouteName);
-        if (GrantRules.Refusal(route, request) is { } refusal)
+        if (GrantRules.Check(await settings.GrantRouteOfAsync(request, ct), request, offer) is { } refusal)
         {
-            throw new RequestValidationException("grant", refusal);
-        }
-        var maxMinutes = GrantRules.MaxMinutes(route);
-        if (offer.Minutes < 1 || offer.Minutes > maxMinutes)
-        {
-            throw new RequestValidationException("grant", $"grant.minutes must be between 1 and {maxMinutes} on {(route is null ? "the server's default" : $"route '{route.Name}'")}, got {offer.Minutes}.");
-        }
-        if (offer.MaxUses is < 1)
-        {
-            throw new RequestValidationException("grant", "grant.max_uses must be at least 1.");
-        }
-        if (offer.MaxTotalCost is < 0)
-        {
-            throw new RequestValidationException("grant", "grant.max_total_cost must not be negative.");
+            throw new RequestValidationException("grant", refusal.Message);
         }
         var now = Now;
         return new GrantCreation(Guid.CreateVersion7(now), offer, now, now.AddMinutes(offer.Minutes));

@@ -47,6 +47,14 @@ public sealed class RuntimeSettings(ISettingsStore store, IOptionsMonitor<AgentS
         return routes.FirstOrDefault(r => r.Name == request.RouteName);
     }
 
+    /// <summary>The route whose grant rules apply to a request: the route of its name in the current table, so that an
+    /// admin who turns grants off stops them for requests already waiting.</summary>
+    public async Task<RouteDefinition?> GrantRouteOfAsync(Approvals.ApprovalRequest request, CancellationToken ct)
+    {
+        var (routes, _, _) = await GetRoutesAsync(ct);
+        return routes.FirstOrDefault(r => r.Name == request.RouteName);
+    }
+
     /// <summary>What a request keeps of its route: a deep copy without the match conditions and approvers (the
     /// request has its own approver list).</summary>
     public static RouteDefinition Snapshot(RouteDefinition route)

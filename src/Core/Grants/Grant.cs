@@ -160,7 +160,7 @@ public static class GrantRules
         {
             return "Grants are never allowed for critical requests (critical priority or critical risk).";
         }
-        var name = route is null ? "the server's default" : $"route '{route.Name}'";
+        var name = RouteLabel(route);
         if (route?.Grants?.Allowed is { } allowed)
         {
             return allowed ? null : $"Grants are not allowed on {name}.";
@@ -171,6 +171,34 @@ public static class GrantRules
     }
 
     public static int MaxMinutes(RouteDefinition? route) => route?.Grants?.MaxMinutes ?? DefaultMaxMinutes;
+
+    /// <summary>How a route is named in the sentences about grants.</summary>
+    public static string RouteLabel(RouteDefinition? route) => route is null ? "the server's default" : $"route '{route.Name}'";
+
+    /// <summary>The one rule for a grant offered with the approval of <paramref name="request"/>, on every surface: the
+    /// route allows grants for it, the length is within the route's maximum, a use limit is at least 1 and a cost limit
+    /// is not negative. Null when the offer may be given.</summary>
+    public static GrantRefusal? Check(RouteDefinition? route, ApprovalRequest request, GrantOffer offer)
+    {
+        if (Refusal(route, request) is { } refusal)
+        {
+            return new GrantRefusal(GrantField.Minutes, refusal);
+        }
+        var maxMinutes = MaxMinutes(route);
+        if (offer.Minutes < 1 || offer.Minutes > maxMinutes)
+        {
+            return new GrantRefusal(GrantField.Minutes, GrantTexts.MinutesOutOfRange(maxMinutes, RouteLabel(route), offer.Minutes));
+        }
+        if (offer.MaxUses is < 1)
+        {
+            return new GrantRefusal(GrantField.MaxUses, GrantTexts.MaxUsesInvalid);
+        }
+        if (offer.MaxTotalCost is < 0)
+        {
+            return new GrantRefusal(GrantField.MaxTotalCost, GrantTexts.MaxTotalCostInvalid);
+        }
+        return null;
+    }
 
     /// <summary>The request approved by <paramref name="grant"/> at <paramref name="now"/>, and the event that says so.</summary>
     public static (ApprovalRequest Approved, ApprovalEvent Event) Approve(ApprovalRequest request, Grant grant, DateTimeOffset now)

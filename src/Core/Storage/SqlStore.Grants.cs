@@ -13,6 +13,9 @@ public interface IGrantStore
 {
     Task<Grant?> GetGrantAsync(Guid id, CancellationToken ct);
 
+    /// <summary>The grant given with the approval of <paramref name="approvalId"/>, if any (at most one is).</summary>
+    Task<Grant?> GetGrantBySourceAsync(Guid approvalId, CancellationToken ct);
+
     /// <summary>Grants newest first: only those still active at <paramref name="now"/>, or all of them.</summary>
     Task<IReadOnlyList<Grant>> ListGrantsAsync(bool activeOnly, DateTimeOffset now, int limit, CancellationToken ct);
 
@@ -175,6 +178,14 @@ public sealed partial class SqlStore : IGrantStore
         await using var connection = await database.OpenAsync(ct);
         var row = await connection.QuerySingleOrDefaultAsync<GrantRow>(new CommandDefinition(
             $"SELECT {GrantColumns} FROM grants WHERE id = @id", new { id = IdText(id) }, cancellationToken: ct));
+        return row?.ToModel();
+    }
+
+    public async Task<Grant?> GetGrantBySourceAsync(Guid approvalId, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var row = await connection.QueryFirstOrDefaultAsync<GrantRow>(new CommandDefinition(
+            $"SELECT {GrantColumns} FROM grants WHERE source_approval_id = @id ORDER BY created_at, id LIMIT 1", new { id = IdText(approvalId) }, cancellationToken: ct));
         return row?.ToModel();
     }
 
