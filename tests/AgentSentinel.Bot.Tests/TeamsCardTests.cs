@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using AgentSentinel.Bot.Teams;
 using AgentSentinel.Core.Approvals;
+using AgentSentinel.Core.Grants;
 using AgentSentinel.Testing;
 
 namespace AgentSentinel.Bot.Tests;
@@ -73,6 +74,22 @@ public sealed class TeamsCardTests
     public static TheoryData<string> Cards => new()
     {
         { "pending" }, { "approved" }, { "rejected" }, { "expired" }, { "cancelled" }, { "info_requested" }, { "notice" }, { "escalation" },
+        { "grant_offered" }, { "grant_given" }, { "approved_by_grant" },
+    };
+
+    private static Grant GrantOf(ApprovalRequest source) => new()
+    {
+        Id = Guid.CreateVersion7(),
+        CreatedByEmail = "alice@example.com",
+        CreatedByKeyId = "key-alice",
+        AgentKeyId = "key-agent",
+        ActionName = source.ActionName + " [x](https://evil.example)",
+        InputsHash = GrantInputs.Hash(source.ActionInputs),
+        ExpiresAt = source.CreatedAt.AddMinutes(30),
+        MaxUses = 3,
+        MaxTotalCost = 50m,
+        SourceApprovalId = source.Id,
+        CreatedAt = source.CreatedAt,
     };
 
     [Theory]
@@ -83,6 +100,9 @@ public sealed class TeamsCardTests
         {
             "notice" => TeamsCards.Notice("This approval request no longer exists."),
             "escalation" => TeamsCards.RequestCard(Request(), "https://approvals.example.com", [], escalation: Escalation(Request())),
+            "grant_offered" => TeamsCards.RequestCard(Request() with { Priority = Priority.Medium, RiskLevel = RiskLevel.Low }, null, [], grants: new GrantAllowance(true, 60, null)),
+            "grant_given" => TeamsCards.RequestCard(Request(ApprovalStatus.Approved), null, [], grant: GrantOf(Request()), now: DateTimeOffset.UtcNow),
+            "approved_by_grant" => TeamsCards.RequestCard(Request(ApprovalStatus.Approved) with { GrantId = Guid.CreateVersion7() }, null, []),
             _ => TeamsCards.RequestCard(Request(WireNames.ParseStatus(which)), "https://approvals.example.com",
                 ["6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f"], notice: which == "approved" ? "You approved this request." : null),
         };
@@ -92,9 +112,14 @@ public sealed class TeamsCardTests
         Assert.Equal("1.5", (string?)result["version"]);
         Assert.Empty(result["errors"]!.AsArray());
         Assert.InRange((int)result["actions"]!, 0, 6);
-        if (which == "pending")
+        if (which is "pending" or "grant_offered")
         {
             Assert.Equal(3, (int)result["actions"]!);
+        }
+        if (which == "grant_given")
+        {
+            // The grant's action name came from an agent: it cannot render a link.
+            Assert.DoesNotContain("](", JsonSerializer.SerializeToNode(card, CardJson.Options)!["body"]!.AsArray().Single(e => (string?)e!["id"] == "grant")!["text"]!.ToString(), StringComparison.Ordinal);
         }
     }
 

@@ -389,13 +389,7 @@ public static class SlackActions
     /// <summary>The action id of every grant field of the approve modal (each in its own block).</summary>
     public const string GrantValue = "value";
 
-    public static string GrantBlockOf(GrantField field) => field switch
-    {
-        GrantField.Minutes => "grant_minutes",
-        GrantField.MaxUses => "grant_max_uses",
-        GrantField.MaxTotalCost => "grant_max_total_cost",
-        _ => "grant_match",
-    };
+    public static string GrantBlockOf(GrantField field) => "grant_" + GrantForm.FieldName(field);
 
     public static TransitionKind? FromAction(string? actionId) => actionId switch
     {

@@ -44,6 +44,8 @@ public sealed record CardMsTeams(string Width);
 [JsonDerivedType(typeof(FactSet))]
 [JsonDerivedType(typeof(InputText))]
 [JsonDerivedType(typeof(Container))]
+[JsonDerivedType(typeof(InputNumber))]
+[JsonDerivedType(typeof(InputChoiceSet))]
 public abstract record CardElement
 {
     [JsonPropertyOrder(-2)]
@@ -82,6 +84,26 @@ public sealed record InputText : CardElement
     public string? Placeholder { get; init; }
     public bool? IsMultiline { get; init; }
     public int? MaxLength { get; init; }
+}
+
+public sealed record InputNumber : CardElement
+{
+    public override string Type => "Input.Number";
+    public string? Label { get; init; }
+    public string? Placeholder { get; init; }
+    public decimal? Min { get; init; }
+    public decimal? Max { get; init; }
+}
+
+public sealed record Choice(string Title, string Value);
+
+public sealed record InputChoiceSet(IReadOnlyList<Choice> Choices) : CardElement
+{
+    public override string Type => "Input.ChoiceSet";
+    public string? Label { get; init; }
+    /// <summary><c>compact</c> (a drop-down) or <c>expanded</c> (radio buttons).</summary>
+    public string? Style { get; init; }
+    public string? Value { get; init; }
 }
 
 public sealed record Container(IReadOnlyList<CardElement> Items) : CardElement

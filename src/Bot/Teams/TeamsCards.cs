@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using AgentSentinel.Core.Approvals;
+using AgentSentinel.Core.Grants;
 
 namespace AgentSentinel.Bot.Teams;
 
@@ -39,7 +40,10 @@ public static class TeamsCards
     /// field and the three actions; otherwise the outcome. <paramref name="notice"/> is a line for the person who clicked.</summary>
     /// <param name="escalation">Set for the copy posted to an escalation level's channel: a banner naming the level and its people.</param>
     /// <param name="withDetails">False for someone who may not decide the request: the card leaves out its inputs and context.</param>
-    public static AdaptiveCard RequestCard(ApprovalRequest r, string? publicBaseUrl, IReadOnlyList<string> refreshUserIds, bool withActions = true, string? notice = null, bool noticeIsError = false, FollowUp? escalation = null, bool withDetails = true)
+    /// <param name="grants">When it allows a grant, the pending card with actions also offers one (optional fields).</param>
+    /// <param name="grant">The grant given with this request's approval, if any, described under the outcome.</param>
+    public static AdaptiveCard RequestCard(ApprovalRequest r, string? publicBaseUrl, IReadOnlyList<string> refreshUserIds, bool withActions = true, string? notice = null, bool noticeIsError = false, FollowUp? escalation = null, bool withDetails = true,
+        GrantAllowance? grants = null, Grant? grant = null, DateTimeOffset? now = null)
     {
         var body = new List<CardElement>();
         if (notice is not null)
@@ -109,6 +113,10 @@ public static class TeamsCards
         if (r.Status == ApprovalStatus.Pending && withActions)
         {
             body.Add(new InputText { Id = NotesInput, Label = "Notes (required to reject or to ask a question)", Placeholder = "Why, or what you need to know", IsMultiline = true, MaxLength = 3000 });
+            if (grants is { Allowed: true } allowance)
+            {
+                body.Add(GrantInputs(allowance));
+            }
             actions =
             [
                 new CardAction("Approve", Approve) { Data = data, Style = "positive", AssociatedInputs = "auto" },
@@ -119,6 +127,15 @@ public static class TeamsCards
         else if (r.Status != ApprovalStatus.Pending)
         {
             body.Add(new TextBlock(Outcome(r)) { Id = "outcome", Wrap = true, Weight = "Bolder", Color = r.Status == ApprovalStatus.Approved ? "Good" : r.Status == ApprovalStatus.InfoRequested ? "Accent" : "Attention" });
+            if (grant is not null && r.Status == ApprovalStatus.Approved && escalation is null)
+            {
+                var ended = GrantTexts.Ended(grant, now ?? grant.CreatedAt);
+                body.Add(new TextBlock($"🔁 {GrantTexts.StandingGrant} given by {TeamsText.Escape(grant.GrantedBy, 254)}: {TeamsText.Escape(GrantTexts.Scope(grant), 1500)}."
+                    + (ended is null ? "" : " " + TeamsText.Escape(ended, 500)))
+                {
+                    Id = "grant", Wrap = true, IsSubtle = ended is not null,
+                });
+            }
         }
         if (r.Status is ApprovalStatus.Pending or ApprovalStatus.InfoRequested && refreshUserIds.Count > 0)
         {
@@ -132,6 +149,28 @@ public static class TeamsCards
         body.Add(new TextBlock(footer) { Id = "footer", IsSubtle = true, Wrap = true, Size = "Small" });
         return new AdaptiveCard { Body = body, Actions = actions, Refresh = refresh, Msteams = new CardMsTeams("Full") };
     }
+
+    /// <summary>The input id of a grant field on the card.</summary>
+    public static string GrantInput(GrantField field) => "grant_" + GrantForm.FieldName(field);
+
+    /// <summary>The grant fields under the notes, all optional; Approve sends them with the notes (Reject and Request info
+    /// ignore them).</summary>
+    private static Container GrantInputs(GrantAllowance allowance) => new(
+    [
+        new TextBlock($"{GrantTexts.StandingGrant}: {GrantTexts.Offer}") { Id = "grant_intro", Wrap = true, Weight = "Bolder" },
+        new InputNumber
+        {
+            Id = GrantInput(GrantField.Minutes), Label = $"For the next N minutes (at most {allowance.MaxMinutes})",
+            Placeholder = "Empty for no grant", Min = 1, Max = allowance.MaxMinutes,
+        },
+        new InputNumber { Id = GrantInput(GrantField.MaxUses), Label = "At most K times", Placeholder = "Empty for no limit", Min = 1 },
+        new InputNumber { Id = GrantInput(GrantField.MaxTotalCost), Label = "Up to a total estimated cost of ($)", Placeholder = "Empty for no limit", Min = 0 },
+        new InputChoiceSet([new Choice(GrantTexts.MatchActionAndInputs, GrantForm.MatchActionAndInputs), new Choice(GrantTexts.MatchAction, GrantForm.MatchAction)])
+        {
+            Id = GrantInput(GrantField.Match), Label = "Match on", Style = "compact", Value = GrantForm.MatchActionAndInputs,
+        },
+    ])
+    { Id = "grant_offer", Style = "emphasis" };
 
     /// <summary>The people an escalation level names, as text; <c>here</c>/<c>channel</c> (critical requests only)
     /// become "everyone in this channel".</summary>
@@ -153,6 +192,8 @@ public static class TeamsCards
 
     public static string Outcome(ApprovalRequest r) => r.Status switch
     {
+        ApprovalStatus.Approved when r.GrantId is not null => $"✅ {GrantTexts.ApprovedByGrant} given by {Who(r)} at {Utc(r.DecidedAt!.Value)}"
+            + (r.DecisionNotes is null ? "" : $": {TeamsText.Escape(r.DecisionNotes, 1000)}"),
         ApprovalStatus.Approved => $"✅ Approved by {Who(r)} at {Utc(r.DecidedAt!.Value)}" + (r.DecisionNotes is null ? "" : $": {TeamsText.Escape(r.DecisionNotes, 1000)}"),
         ApprovalStatus.Rejected => $"❌ Rejected by {Who(r)} at {Utc(r.DecidedAt!.Value)}" + (r.DecisionNotes is null ? "" : $": {TeamsText.Escape(r.DecisionNotes, 1000)}"),
         ApprovalStatus.Expired => $"⌛ Expired at {Utc(r.ExpiresAt)}: nobody decided in time, so the action will not run.",

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using AgentSentinel.Bot.Delivery;
 using AgentSentinel.Core.Approvals;
 using AgentSentinel.Core.Configuration;
+using AgentSentinel.Core.Grants;
 using AgentSentinel.Core.Routing;
 using AgentSentinel.Core.Storage;
 using Hangfire;
@@ -22,6 +23,7 @@ public sealed class TeamsTransport(
     IChatConversationStore conversations,
     BotTokenProvider tokens,
     RuntimeSettings settings,
+    GrantService grants,
     IOptionsMonitor<TeamsOptions> options,
     IOptions<AgentSentinelOptions> product) : IChatTransport
 {
@@ -125,7 +127,10 @@ public sealed class TeamsTransport(
         {
             escalation = FollowUpPlan.Escalation(FollowUpPlan.For(request, await settings.RouteOfAsync(request, ct)), level);
         }
-        return TeamsCards.RequestCard(request, product.Value.PublicBaseUrl, TeamsCards.RefreshUsers(request.Approvers), escalation: escalation);
+        var grant = request is { Status: ApprovalStatus.Approved, GrantId: null } && escalation is null ? await grants.GetBySourceAsync(request.Id, ct) : null;
+        var allowance = request.Status == ApprovalStatus.Pending ? await grants.AllowanceAsync(request, ct) : null;
+        return TeamsCards.RequestCard(request, product.Value.PublicBaseUrl, TeamsCards.RefreshUsers(request.Approvers), escalation: escalation,
+            grants: allowance, grant: grant, now: grants.Now);
     }
 }
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using AgentSentinel.Core.Approvals;
+using AgentSentinel.Core.Grants;
 using AgentSentinel.Core.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -199,15 +200,19 @@ public static class TeamsEndpoints
         }
         var refreshUsers = TeamsCards.RefreshUsers(request.Approvers);
         var refusal = DecisionRule.Refusal(request, decider);
+        var grantService = services.GetRequiredService<GrantService>();
+        var grants = refusal is null && request.Status == ApprovalStatus.Pending ? await grantService.AllowanceAsync(request, ct) : null;
         if (verb == TeamsCards.Refresh)
         {
             // Someone who may not decide sees the card without the request's inputs and context.
-            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: refusal is null, withDetails: refusal is null));
+            var given = request.Status == ApprovalStatus.Approved && request.GrantId is null ? await grantService.GetBySourceAsync(request.Id, ct) : null;
+            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: refusal is null, withDetails: refusal is null,
+                grants: grants, grant: given, now: grantService.Now));
         }
         var kind = TeamsCards.FromVerb(verb);
         if (kind is null)
         {
-            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: refusal is null, notice: "Unknown action.", noticeIsError: true, withDetails: refusal is null));
+            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: refusal is null, notice: "Unknown action.", noticeIsError: true, withDetails: refusal is null, grants: grants));
         }
         if (refusal is not null)
         {
@@ -222,23 +227,51 @@ public static class TeamsEndpoints
         if (notes is null && kind != TransitionKind.Approve)
         {
             var missing = kind == TransitionKind.Reject ? "A reason is required to reject: write it in Notes, then choose Reject again." : "Write your question in Notes, then choose Request info again.";
-            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: true, notice: missing, noticeIsError: true));
+            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: true, notice: missing, noticeIsError: true, grants: grants));
         }
-        var result = await approvals.DecideAsync(approvalId, kind.Value, decider, notes, ct);
+        GrantOffer? offer = null;
+        if (kind == TransitionKind.Approve)
+        {
+            // The grant fields travel with every action of the card; only Approve reads them.
+            var (read, wrong) = GrantForm.Read(Input(data, GrantField.Minutes), Input(data, GrantField.MaxUses), Input(data, GrantField.MaxTotalCost), Input(data, GrantField.Match));
+            wrong ??= read is null ? null : await grantService.CheckAsync(request, read, ct);
+            if (wrong is not null)
+            {
+                return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: true, notice: TeamsText.Escape(wrong.Message, 1000), noticeIsError: true, grants: grants));
+            }
+            offer = read;
+        }
+        TransitionResult result;
+        try
+        {
+            result = await approvals.DecideAsync(approvalId, kind.Value, decider, notes, offer, ct);
+        }
+        catch (RequestValidationException e)
+        {
+            // The route changed between the check and the approval: nothing was decided.
+            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: true, notice: TeamsText.Escape(e.Message, 1000), noticeIsError: true, grants: grants));
+        }
         if (result.Applied)
         {
             var done = kind switch
             {
+                TransitionKind.Approve when result.Grant is not null => "You approved this request and gave a standing grant.",
                 TransitionKind.Approve => "You approved this request.",
                 TransitionKind.Reject => "You rejected this request.",
                 _ => "Your question was sent to the agent.",
             };
-            return CardResponse(TeamsCards.RequestCard(result.Request!, publicBaseUrl, refreshUsers, withActions: true, notice: done));
+            return CardResponse(TeamsCards.RequestCard(result.Request!, publicBaseUrl, refreshUsers, withActions: true, notice: done, grant: result.Grant, now: grantService.Now));
         }
         var current = result.Request ?? request;
         var refused = DecisionTexts.For(result.Outcome, current, kind.Value, TeamsDirectory.Platform, decider.Problem)!;
         return CardResponse(TeamsCards.RequestCard(current, publicBaseUrl, refreshUsers, withActions: false, notice: TeamsText.Escape(refused, 1000), noticeIsError: true));
     }
+
+    /// <summary>A grant field of the card's data: Teams sends input values as strings (a number is read as written).</summary>
+    private static string? Input(JsonNode? data, GrantField field) =>
+        data?[TeamsCards.GrantInput(field)] is JsonValue value
+            ? value.TryGetValue<string>(out var text) ? text : value.GetValueKind() == JsonValueKind.Number ? value.ToJsonString() : null
+            : null;
 
     private static JsonObject CardResponse(AdaptiveCard card) => new()
     {

@@ -138,6 +138,15 @@ public static class GrantForm
         return (new GrantOffer(length, uses, cost, kind.Value), null);
     }
 
+    /// <summary>The field's name in the API's <c>grant</c> object; forms prefix it (<c>grant_minutes</c>).</summary>
+    public static string FieldName(GrantField field) => field switch
+    {
+        GrantField.Minutes => "minutes",
+        GrantField.MaxUses => "max_uses",
+        GrantField.MaxTotalCost => "max_total_cost",
+        _ => "match",
+    };
+
     public static GrantMatch? ParseMatch(string? match) => match switch
     {
         MatchAction => GrantMatch.Action,

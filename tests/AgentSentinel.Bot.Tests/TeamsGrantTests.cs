@@ -1,0 +1,148 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using AgentSentinel.Core.Auth;
+using AgentSentinel.Core.Configuration;
+using AgentSentinel.Testing;
+
+namespace AgentSentinel.Bot.Tests;
+
+/// <summary>Standing grants in Teams, through the fake Bot Connector: the card offers the grant fields only where the
+/// route allows a grant, Approve gives the grant with the approval, bad grant input is refused on the card with nothing
+/// stored, and the card of a request a grant approved says so and names the granter.</summary>
+public sealed class TeamsGrantTests : IAsyncLifetime
+{
+    private const string Channel = "19:refunds0123@thread.tacv2";
+    private FakeBotConnector _bot = null!;
+    private AgentSentinelApp _app = null!;
+    private HttpClient _agent = null!;
+    private HttpClient _teams = null!;
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync()
+    {
+        _bot = await FakeBotConnector.StartAsync();
+        _bot.Members["29:alice"] = ("Alice", "aad-alice-0001", "alice@example.com");
+        _app = new AgentSentinelApp(await TestStorage.CreateAsync(StorageProvider.Sqlite, "teams-grants"), runJobServer: true, settings: new Dictionary<string, string?>(_bot.HostSettings())
+        {
+            ["AgentSentinel:Routing:Routes:0:Name"] = "refunds",
+            ["AgentSentinel:Routing:Routes:0:Teams:Channel"] = Channel,
+            ["AgentSentinel:Routing:Routes:0:Grants:MaxMinutes"] = "45",
+        });
+        _ = _app.Server;
+        _agent = _app.Client(await _app.CreateKeyAsync("refund-bot", [Scopes.Agent]));
+        await _app.CreateKeyAsync("alice", [Scopes.Approver], "alice@example.com");
+        _teams = _app.Client(null);
+        Assert.Equal(HttpStatusCode.OK, (await SendActivityAsync(_bot.ConversationUpdate(Channel, "29:alice", "aad-alice-0001"))).StatusCode);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _agent.Dispose();
+        _teams.Dispose();
+        await _app.DisposeAsync();
+        await _bot.DisposeAsync();
+    }
+
+    private Task<HttpResponseMessage> SendActivityAsync(JsonObject activity)
+    {
+        var message = new HttpRequestMessage(HttpMethod.Post, "/api/messages") { Content = JsonContent.Create(activity) };
+        message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _bot.SignToken());
+        return _teams.SendAsync(message, Ct);
+    }
+
+    private static object Refund(int order, string priority = "medium") => new
+    {
+        action_name = "refund",
+        agent_id = "refund-bot",
+        risk_level = "low",
+        priority,
+        estimated_cost = 10,
+        action_inputs = new { order },
+    };
+
+    private async Task<(string Id, JsonObject Card)> CreateAndAwaitCardAsync(object body)
+    {
+        var response = await _agent.PostAsJsonAsync("/api/v1/approvals", body, Ct);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var id = (string)(await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["id"]!;
+        var post = await _bot.WaitForAsync(b => b.CallsTo("create").LastOrDefault(c => c.Body!.ToJsonString().Contains(id, StringComparison.Ordinal)), what: $"the card of {id}");
+        return (id, post.Body!["activity"]!["attachments"]![0]!["content"]!.AsObject());
+    }
+
+    /// <summary>Approve on the card with the grant fields as Teams sends input values (strings; empty ones left out).</summary>
+    private async Task<JsonObject> ApproveAsync(string id, string? minutes, string? maxUses = null, string? maxCost = null, string? match = null)
+    {
+        var activity = _bot.Invoke(Channel, "29:alice", "approve", id, null, $"{Channel};messageid=1");
+        var data = activity["value"]!["action"]!["data"]!.AsObject();
+        foreach (var (name, value) in new[] { ("grant_minutes", minutes), ("grant_max_uses", maxUses), ("grant_max_total_cost", maxCost), ("grant_match", match) })
+        {
+            if (value is not null)
+            {
+                data[name] = value;
+            }
+        }
+        var response = await SendActivityAsync(activity);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return (await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["value"]!.AsObject();
+    }
+
+    private static JsonNode? Element(JsonObject card, string id) =>
+        card["body"]!.AsArray().Concat(card["body"]!.AsArray().SelectMany(e => e!["items"]?.AsArray() ?? [])).FirstOrDefault(e => (string?)e!["id"] == id);
+
+    private static string Plain(string text) => text.Replace("\\", "", StringComparison.Ordinal).Replace("\u2060", "", StringComparison.Ordinal);
+
+    private async Task<JsonObject> GetAsync(string path) => (await (await _app.Client().GetAsync(path, Ct)).Content.ReadFromJsonAsync<JsonObject>(Ct))!;
+
+    [Fact]
+    public async Task The_card_offers_the_grant_fields_only_where_a_grant_is_allowed()
+    {
+        var (_, card) = await CreateAndAwaitCardAsync(Refund(1));
+        var minutes = Element(card, "grant_minutes")!;
+        Assert.Equal("Input.Number", (string?)minutes["type"]);
+        Assert.Equal(45, (int)minutes["max"]!);
+        Assert.Equal("Input.Number", (string?)Element(card, "grant_max_uses")!["type"]);
+        Assert.Equal("action_and_inputs", (string?)Element(card, "grant_match")!["value"]);
+        var parsed = await TeamsCardTests.ParseWithLibraryAsync(card.ToJsonString());
+        Assert.Empty(parsed["errors"]!.AsArray());
+
+        var (_, critical) = await CreateAndAwaitCardAsync(Refund(2, priority: "critical"));
+        Assert.Null(Element(critical, "grant_minutes"));
+        Assert.NotNull(Element(critical, "notes"));
+    }
+
+    [Fact]
+    public async Task Approve_with_a_grant_gives_it_and_the_next_matching_card_says_approved_by_grant()
+    {
+        var (id, _) = await CreateAndAwaitCardAsync(Refund(1));
+        var answer = await ApproveAsync(id, "30", maxUses: "3", match: "action");
+        Assert.Contains("gave a standing grant", (string?)Element(answer, "notice")!["text"], StringComparison.Ordinal);
+        Assert.Contains("Standing grant given by alice@example.com", Plain((string)Element(answer, "grant")!["text"]!), StringComparison.Ordinal);
+        var grant = Assert.Single((await GetAsync("/api/v1/grants"))["items"]!.AsArray())!;
+        Assert.Equal(id, (string?)grant["source_approval_id"]);
+        Assert.Equal(3, (int)grant["max_uses"]!);
+        Assert.Equal("action", (string?)grant["match"]);
+
+        var (next, card) = await CreateAndAwaitCardAsync(Refund(2));
+        Assert.Equal("approved", (string?)(await GetAsync($"/api/v1/approvals/{next}"))["status"]);
+        Assert.Contains("Approved by grant given by alice@example.com", Plain((string)Element(card, "outcome")!["text"]!), StringComparison.Ordinal);
+        Assert.Null(card["actions"]);
+    }
+
+    [Theory]
+    [InlineData("500", null, "between 1 and 45 minutes")]
+    [InlineData("1.5", null, "whole number")]
+    [InlineData("30", "0", "at least 1")]
+    [InlineData(null, "2", "Give the number of minutes")]
+    public async Task Bad_grant_input_is_refused_on_the_card_and_changes_nothing(string? minutes, string? maxUses, string reason)
+    {
+        var (id, _) = await CreateAndAwaitCardAsync(Refund(1));
+        var answer = await ApproveAsync(id, minutes, maxUses);
+        Assert.Contains(reason, Plain((string)Element(answer, "notice")!["text"]!), StringComparison.Ordinal);
+        Assert.Equal("Attention", (string?)Element(answer, "notice")!["color"]);
+        Assert.NotNull(answer["actions"]);
+        Assert.Equal("pending", (string?)(await GetAsync($"/api/v1/approvals/{id}"))["status"]);
+        Assert.Empty((await GetAsync("/api/v1/grants?state=all"))["items"]!.AsArray());
+    }
+}
