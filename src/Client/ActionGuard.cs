@@ -18,7 +18,9 @@ namespace AgentSentinel.Client;
 ///         ApprovalDescription = "Transfer funds between customer accounts",
 ///     });
 /// </code>
-/// Approved: the action runs and its result is returned. Rejected, expired, cancelled: the action does not run and
+/// Approved: the request's signed receipt is verified with the server's keys and must approve exactly the arguments
+/// in <see cref="GuardOptions.ActionInputs"/> as they are then (<see cref="ReceiptVerificationException"/>,
+/// <see cref="ReceiptArgumentsMismatchException"/> otherwise); then the action runs and its result is returned. Rejected, expired, cancelled: the action does not run and
 /// <see cref="ApprovalRejectedException"/>, <see cref="ApprovalExpiredException"/> or
 /// <see cref="ApprovalCancelledException"/> is thrown, carrying the response. Any other failure (server unreachable,
 /// a refused request) propagates as it is: the action never runs without an approval.
@@ -73,6 +75,19 @@ public sealed class ActionGuard
         // Continuations stay on the caller's context, so the action runs where the caller would have run it.
         await EnsureApprovedAsync(actionName, options ?? new GuardOptions(), cancellationToken);
         return await action(cancellationToken);
+    }
+
+    /// <summary>Runs <paramref name="action"/> with <paramref name="inputs"/> if it needs no approval or once it is
+    /// approved for exactly these inputs: they are sent as the request's <c>action_inputs</c> (replacing
+    /// <see cref="GuardOptions.ActionInputs"/>), and the receipt must approve their hash as they are when the action is
+    /// about to run (see <see cref="ApprovalClientOptions.VerifyReceipts"/>).</summary>
+    /// <exception cref="ReceiptArgumentsMismatchException">The inputs changed after they were approved.</exception>
+    public async Task<TResult> GuardAsync<TInputs, TResult>(string actionName, TInputs inputs, Func<TInputs, CancellationToken, Task<TResult>> action, GuardOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(actionName);
+        ArgumentNullException.ThrowIfNull(action);
+        await EnsureApprovedAsync(actionName, (options ?? new GuardOptions()) with { ActionInputs = inputs }, cancellationToken);
+        return await action(inputs, cancellationToken);
     }
 
     /// <summary>Runs <paramref name="action"/> if it needs no approval or once it is approved; see
@@ -146,6 +161,11 @@ public sealed class ActionGuard
         }
         if (response.Status == ApprovalStatus.Approved)
         {
+            if (_handler is ApprovalClient server && server.Options.VerifyReceipts)
+            {
+                // The arguments are hashed now, after the wait: changed since they were approved, they are refused.
+                await server.VerifyApprovalAsync(response, actionName, options.ActionInputs, agentId, cancellationToken).ConfigureAwait(false);
+            }
             return response;
         }
         Log.NotGranted(_logger, actionName, response.Status);

@@ -50,6 +50,7 @@ public sealed class ApprovalClient : IApprovalHandler, IDisposable
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly JsonSerializerOptions _serializerOptions;
+    private readonly ReceiptVerifier _receipts;
     private volatile bool _waitUnsupported;
 
     /// <summary>Creates a client with an <see cref="HttpClient"/> of its own (disposed with the client).</summary>
@@ -112,6 +113,7 @@ public sealed class ApprovalClient : IApprovalHandler, IDisposable
         _logger = logger ?? NullLogger.Instance;
         _time = time ?? TimeProvider.System;
         _serializerOptions = options.SerializerOptions ?? DefaultSerializerOptions;
+        _receipts = new ReceiptVerifier(FetchJwksAsync);
     }
 
     /// <summary>The options the client was created with.</summary>
@@ -415,6 +417,72 @@ public sealed class ApprovalClient : IApprovalHandler, IDisposable
 
     Task<ApprovalResponse> IApprovalHandler.RequestApprovalAsync(ApprovalRequest request, CancellationToken cancellationToken) =>
         RequestApprovalAsync(request, cancellationToken);
+
+    // ---- receipts --------------------------------------------------------------------------------------------------
+
+    /// <summary>Checks that <paramref name="response"/> carries a receipt, signed with a key the server lists at
+    /// <c>/.well-known/jwks.json</c>, that approves exactly this request, this action and these arguments: the SHA-256 of
+    /// the RFC 8785 canonical JSON of <paramref name="actionInputs"/> (serialized as the request's inputs are) must equal
+    /// the receipt's <c>action_inputs_sha256</c>. <see cref="ActionGuard"/> calls it before every approved action.</summary>
+    /// <param name="response">The approved response (from this client).</param>
+    /// <param name="actionName">The action about to run.</param>
+    /// <param name="actionInputs">The arguments it is about to run with (null: none).</param>
+    /// <param name="agentId">The agent the request was made for, when the caller named one.</param>
+    /// <param name="cancellationToken">Cancels fetching the keys.</param>
+    /// <returns>The verified receipt.</returns>
+    /// <exception cref="ReceiptArgumentsMismatchException">The arguments hash differently from the approved ones.</exception>
+    /// <exception cref="ReceiptVerificationException">No receipt, a bad signature, an unknown key, or a receipt about
+    /// another request, action, agent or outcome.</exception>
+    public async Task<ApprovalReceipt> VerifyApprovalAsync(ApprovalResponse response, string actionName, object? actionInputs, string? agentId = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(response);
+        ArgumentException.ThrowIfNullOrWhiteSpace(actionName);
+        var id = response.ApprovalId;
+        var token = response.Receipt ?? throw ReceiptVerifier.Refused(id,
+            "the server sent none (a server that issues no receipts needs ApprovalClientOptions.VerifyReceipts = false)");
+        var receipt = await _receipts.VerifyAsync(id, token, cancellationToken).ConfigureAwait(false);
+        if (receipt.ApprovalId != id)
+        {
+            throw ReceiptVerifier.Refused(id, $"it is the receipt of another request ({receipt.ApprovalId})");
+        }
+        if (receipt.Decision != "approved")
+        {
+            throw ReceiptVerifier.Refused(id, $"it states the decision '{receipt.Decision}', not approved");
+        }
+        if (receipt.ActionName != actionName)
+        {
+            throw ReceiptVerifier.Refused(id, $"it approves action '{receipt.ActionName}', not '{actionName}'");
+        }
+        if (agentId is not null && receipt.AgentId != agentId)
+        {
+            throw ReceiptVerifier.Refused(id, $"it approves agent '{receipt.AgentId}', not '{agentId}'");
+        }
+        var actual = InputsHash(id, actionInputs);
+        if (receipt.ActionInputsSha256 != actual)
+        {
+            throw new ReceiptArgumentsMismatchException(id, receipt.ActionInputsSha256 ?? "(none)", actual);
+        }
+        return receipt;
+    }
+
+    /// <summary>SHA-256 of the RFC 8785 form of the inputs, serialized exactly as a request's inputs are sent.</summary>
+    private string InputsHash(string approvalId, object? actionInputs)
+    {
+        try
+        {
+            return ToJsonObject(actionInputs, nameof(ApprovalRequest.ActionInputs)) is { } element ? Jcs.Sha256Hex(element) : Jcs.Sha256Hex((string?)null);
+        }
+        catch (Exception ex) when (ex is JcsException or ArgumentException or NotSupportedException or JsonException)
+        {
+            throw ReceiptVerifier.Refused(approvalId, $"the arguments cannot be hashed ({ex.Message})", ex);
+        }
+    }
+
+    private async Task<string> FetchJwksAsync(CancellationToken ct)
+    {
+        var raw = await SendAsync("jwks", () => new HttpRequestMessage(HttpMethod.Get, Url(".well-known/jwks.json")), ct).ConfigureAwait(false);
+        return raw.IsSuccess ? raw.Body : throw Refused(raw);
+    }
 
     /// <summary>Disposes the <see cref="HttpClient"/> the client created for itself, if any.</summary>
     public void Dispose() => _owned?.Dispose();
@@ -742,6 +810,7 @@ public sealed class ApprovalClient : IApprovalHandler, IDisposable
             DecidedVia = wire.DecidedVia,
             CreatedAt = wire.CreatedAt,
             ExpiresAt = wire.ExpiresAt,
+            Receipt = wire.Receipt,
         };
     }
 

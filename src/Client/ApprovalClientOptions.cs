@@ -49,6 +49,13 @@ public sealed class ApprovalClientOptions
     /// Default <see langword="true"/>.</summary>
     public bool WithdrawOnCancellation { get; set; } = true;
 
+    /// <summary>Before <see cref="ActionGuard"/> runs an approved action, verify the request's signed receipt with the
+    /// server's published keys (<c>/.well-known/jwks.json</c>) and check that it approves this action with exactly the
+    /// arguments it is about to use; refuse otherwise (<see cref="ReceiptVerificationException"/>,
+    /// <see cref="ReceiptArgumentsMismatchException"/>). Default <see langword="true"/>; turn off only against a server
+    /// that issues no receipts.</summary>
+    public bool VerifyReceipts { get; set; } = true;
+
     /// <summary>How <see cref="ApprovalRequest.ActionInputs"/> and <see cref="ApprovalRequest.Context"/> are
     /// serialized. Default: System.Text.Json with snake_case property names.</summary>
     public JsonSerializerOptions? SerializerOptions { get; set; }

@@ -39,6 +39,10 @@ public sealed record ApprovalResponse
     /// <summary>The deadline (server time): with no decision by then the request expires.</summary>
     public DateTimeOffset? ExpiresAt { get; init; }
 
+    /// <summary>The server's signed receipt once the request is final (a compact JWS); verify it with
+    /// <see cref="ApprovalClient.VerifyApprovalAsync"/>. Null while the request is open, and from custom handlers.</summary>
+    public string? Receipt { get; init; }
+
     /// <summary><see langword="true"/> when <see cref="Status"/> is <see cref="ApprovalStatus.Approved"/>.</summary>
     public bool IsApproved => Status == ApprovalStatus.Approved;
 

@@ -38,6 +38,9 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<MigrationRunner>();
         services.AddSingleton<RuntimeSettings>();
         services.AddSingleton<ApprovalChangeHub>();
+        services.AddSingleton<Receipts.IReceiptKeyStore>(sp => sp.GetRequiredService<SqlStore>());
+        services.AddSingleton<Receipts.ReceiptKeyring>();
+        services.AddSingleton<Receipts.ReceiptIssuer>();
         services.AddSingleton<ApprovalService>();
         services.AddSingleton<Grants.GrantService>();
         services.AddSingleton<HangfireExpiryScheduler>();
@@ -112,6 +115,10 @@ public sealed class AgentSentinelOptionsValidator : IValidateOptions<AgentSentin
         if (options.Jobs.SchedulePollingInterval <= TimeSpan.Zero || options.Jobs.SchedulePollingInterval > TimeSpan.FromMinutes(1))
         {
             errors.Add($"{root}:Jobs:SchedulePollingInterval must be between 00:00:00.001 and 00:01:00.");
+        }
+        if (options.Receipts.SigningKey is { Length: > 0 } pem && Receipts.ReceiptOptions.Problem(pem) is { } keyProblem)
+        {
+            errors.Add($"{root}:Receipts:SigningKey cannot sign receipts: {keyProblem}");
         }
         errors.AddRange(PolicyEvaluator.Validate(options.Policy).Select(e => $"{root}:Policy: {e}"));
         errors.AddRange(RouteTable.Validate(options.Routing.Routes).Select(e => $"{root}:Routing: {e}"));

@@ -121,10 +121,16 @@ public static class ApprovalsApi
         RiskLevel = body.Enum<RiskLevel>("risk_level", WireNames.TryParseRisk, WireNames.RiskLevels),
         Priority = body.Enum<Priority>("priority", WireNames.TryParsePriority, WireNames.Priorities),
         TimeoutSeconds = body.Integer("timeout_seconds", 1, int.MaxValue),
-        ActionInputs = body.Object("action_inputs", MaxJsonObjectBytes),
+        ActionInputs = HashableInputs(body.Object("action_inputs", MaxJsonObjectBytes)),
         Context = body.Object("context", MaxJsonObjectBytes),
         RequestHash = body.Hash,
     };
+
+    /// <summary>Inputs a receipt can be bound to: RFC 8785 canonical JSON needs every number within the range of a double.</summary>
+    private static string? HashableInputs(string? inputs) =>
+        Core.Receipts.ActionInputsHash.Problem(inputs) is { } problem
+            ? throw JsonBody.Invalid("action_inputs", $"'action_inputs' cannot be bound to a receipt: {problem}")
+            : inputs;
 
     /// <summary>A callback URL the server may call (see <see cref="CallbackUrlPolicy"/>), and a secret to sign it with;
     /// anything else is refused before anything is stored.</summary>
@@ -200,6 +206,7 @@ public static class ApprovalsApi
             Version = dto.Version,
             UpdatedAt = dto.UpdatedAt,
             GrantId = dto.GrantId,
+            Receipt = dto.Receipt,
             Events = [.. events.Select(EventDto.From)],
         });
     }

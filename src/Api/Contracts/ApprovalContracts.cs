@@ -46,6 +46,8 @@ public record ApprovalDto
     public string? GrantId { get; init; }
     /// <summary>In the answer to an approval that gave a standing grant: that grant.</summary>
     public GrantDto? Grant { get; init; }
+    /// <summary>The signed receipt (compact JWS, ES256) once the request is final; null while it is open.</summary>
+    public string? Receipt { get; init; }
 
     public static ApprovalDto From(ApprovalRequest r) => new()
     {
@@ -81,6 +83,7 @@ public record ApprovalDto
         Version = r.Version,
         UpdatedAt = r.UpdatedAt,
         GrantId = r.GrantId?.ToString(),
+        Receipt = r.Receipt,
     };
 
     internal static JsonElement? ParseJson(string? text)
@@ -112,6 +115,8 @@ public sealed record PollDto
     public string? InfoResponse { get; init; }
     public int Version { get; init; }
     public DateTimeOffset UpdatedAt { get; init; }
+    /// <summary>The signed receipt once the request is final; null while it is open.</summary>
+    public string? Receipt { get; init; }
 
     public static PollDto From(ApprovalRequest r) => new()
     {
@@ -130,6 +135,7 @@ public sealed record PollDto
         InfoResponse = r.InfoResponse,
         Version = r.Version,
         UpdatedAt = r.UpdatedAt,
+        Receipt = r.Receipt,
     };
 }
 

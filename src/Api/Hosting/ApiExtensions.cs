@@ -99,6 +99,7 @@ public static class ApiExtensions
 
         app.MapApprovalsApi();
         app.MapGrantsApi();
+        app.MapReceiptsApi();
         app.MapDigestApi();
         app.MapTrendsApi();
         app.MapAdminApi();

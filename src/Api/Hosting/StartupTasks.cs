@@ -11,7 +11,7 @@ using Microsoft.Extensions.Options;
 
 namespace AgentSentinel.Api.Hosting;
 
-/// <summary>Runs before the job server and the HTTP server start: migrations, the first admin key, the recurring
+/// <summary>Runs before the job server and the HTTP server start: migrations, the first admin key, the receipt key, the recurring
 /// sweeps (expiry, follow-ups, callbacks), and recovery of expiries and chat posts missed while the server was down.</summary>
 public sealed class StartupTasks(
     MigrationRunner migrations,
@@ -23,6 +23,7 @@ public sealed class StartupTasks(
     JobStorage jobStorage,
     IOptions<AgentSentinelOptions> options,
     IOptions<DigestOptions> digest,
+    Core.Receipts.ReceiptKeyring receiptKeys,
     TimeProvider time,
     ILogger<StartupTasks> logger) : IHostedService
 {
@@ -32,6 +33,8 @@ public sealed class StartupTasks(
     {
         await migrations.MigrateAsync(cancellationToken);
         await EnsureAdminKeyAsync(cancellationToken);
+        // The receipt signing key exists (or the configured one is recorded) before the first receipt or JWKS read.
+        await receiptKeys.CurrentAsync(cancellationToken);
         recurring.AddOrUpdate<ExpiryJobs>(ExpiryJobs.SweepJobId, j => j.SweepAsync(CancellationToken.None), Cron.Minutely());
         recurring.AddOrUpdate<FollowUpJobs>(FollowUpJobs.SweepJobId, j => j.SweepAsync(CancellationToken.None), Cron.Minutely());
         recurring.AddOrUpdate<CallbackJobs>(CallbackJobs.SweepJobId, j => j.SweepAsync(CancellationToken.None), Cron.Minutely());

@@ -33,6 +33,7 @@ internal sealed record ApprovalWire
     public string? DecisionNotes { get; init; }
     public string? InfoRequestMessage { get; init; }
     public string? InfoResponse { get; init; }
+    public string? Receipt { get; init; }
 }
 
 internal sealed record RespondWire(string Response);

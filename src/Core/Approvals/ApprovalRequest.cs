@@ -43,6 +43,9 @@ public sealed record ApprovalRequest
     public Routing.RouteDefinition? RoutePlan { get; init; }
     /// <summary>The standing grant that approved this request at intake, when one did.</summary>
     public Guid? GrantId { get; init; }
+    /// <summary>The signed receipt of a final request (a compact JWS, see <see cref="Receipts.ReceiptIssuer"/>); null
+    /// while the request is open.</summary>
+    public string? Receipt { get; init; }
     /// <summary>Who may decide this request (from its route, plus escalations); empty means any approver.</summary>
     public IReadOnlyList<string> Approvers { get; init; } = [];
     /// <summary>Reminders sent so far.</summary>

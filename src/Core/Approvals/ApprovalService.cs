@@ -24,6 +24,7 @@ public sealed class ApprovalService(
     IExpiryScheduler scheduler,
     IFollowUpScheduler followUps,
     IEnumerable<IApprovalObserver> observers,
+    Receipts.ReceiptIssuer receipts,
     TimeProvider time,
     ILogger<ApprovalService> logger)
 {
@@ -182,14 +183,15 @@ public sealed class ApprovalService(
     /// <summary>What a read may report. An open request past its deadline is never merely reported <c>expired</c>: a
     /// decision may hold the write lock and still commit. The expiry is recorded first (the conditional transition waits
     /// for that lock) and what is then stored is reported, so once a read has said <c>expired</c> no decision can succeed.
-    /// Only requests already past their deadline pay for this.</summary>
+    /// Only requests already past their deadline pay for this.
+    /// A final request is reported with its receipt (issued now if the server stopped before issuing it).</summary>
     private async Task<ApprovalRequest> SettleAsync(ApprovalRequest request, CancellationToken ct)
     {
-        if (request.IsTerminal || Now < request.ExpiresAt)
+        if (!request.IsTerminal && Now >= request.ExpiresAt)
         {
-            return request;
+            request = (await ExpireAsync(request.Id, ct)).Request ?? request;
         }
-        return (await ExpireAsync(request.Id, ct)).Request ?? request;
+        return await receipts.EnsureAsync(request, ct);
     }
 
     /// <summary>An approve, reject or request-info by a person, under the one rule of <see cref="DecisionRule"/>:
@@ -356,9 +358,28 @@ public sealed class ApprovalService(
         return count;
     }
 
+    /// <summary>The receipt of a request that has just become final. The decision is committed whatever happens here: a
+    /// receipt that cannot be issued now (the database is briefly unreachable) is issued at the next read instead.</summary>
+    private async Task<ApprovalRequest> IssueReceiptAsync(ApprovalRequest request, CancellationToken ct)
+    {
+        try
+        {
+            return await receipts.EnsureAsync(request, ct);
+        }
+        catch (Exception ex) when (ex is System.Data.Common.DbException or TimeoutException or System.Security.Cryptography.CryptographicException)
+        {
+            Receipts.ReceiptLog.ReceiptDeferred(logger, request.Id, ex);
+            return request;
+        }
+    }
+
     public async Task<TransitionResult> TransitionAsync(TransitionCommand command, CancellationToken ct)
     {
         var result = await store.TransitionAsync(command, ct);
+        if (result is { Applied: true, Request.IsTerminal: true })
+        {
+            result = result with { Request = await IssueReceiptAsync(result.Request!, ct) };
+        }
         if (result.Applied)
         {
             hub.Publish(command.Id);

@@ -14,6 +14,7 @@ public sealed class AgentSentinelOptions
     public ApiOptions Api { get; set; } = new();
     public PolicyOptions Policy { get; set; } = new();
     public RoutingOptions Routing { get; set; } = new();
+    public Receipts.ReceiptOptions Receipts { get; set; } = new();
 
     /// <summary>The address people use to reach this server; links in chat messages point here.</summary>
     public string? PublicBaseUrl { get; set; }

@@ -1,6 +1,3 @@
-using System.Globalization;
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using AgentSentinel.Core.Approvals;
 using AgentSentinel.Core.Routing;
@@ -83,63 +80,12 @@ public sealed record GrantCreation(Guid Id, GrantOffer Offer, DateTimeOffset Cre
 /// <summary>What a new request offers to the grants: who asks, for what, with which inputs and cost, on which route.</summary>
 public sealed record GrantProbe(string AgentKeyId, string? AgentId, string ActionName, string InputsHash, string? RouteName, decimal? Cost, DateTimeOffset Now);
 
-/// <summary>The hash a grant for the same inputs compares: SHA-256 (lowercase hex) of the canonical JSON of
-/// <c>action_inputs</c>: object members sorted by name (ordinal, UTF-16 code units), no whitespace, strings and
-/// numbers as System.Text.Json writes them. Requests without inputs hash the JSON literal <c>null</c>.</summary>
+/// <summary>The hash a grant for the same inputs compares: the one a receipt carries (<see cref="Receipts.ActionInputsHash"/>),
+/// SHA-256 (lowercase hex) of the RFC 8785 canonical JSON of <c>action_inputs</c>. Requests without inputs hash the JSON
+/// literal <c>null</c>.</summary>
 public static class GrantInputs
 {
-    public static string Hash(string? actionInputs)
-    {
-        if (actionInputs is null)
-        {
-            return Convert.ToHexStringLower(SHA256.HashData("null"u8));
-        }
-        using var document = JsonDocument.Parse(actionInputs);
-        using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            Write(document.RootElement, writer);
-        }
-        return Convert.ToHexStringLower(SHA256.HashData(buffer.ToArray()));
-    }
-
-    private static void Write(JsonElement element, Utf8JsonWriter writer)
-    {
-        switch (element.ValueKind)
-        {
-            case JsonValueKind.Object:
-                writer.WriteStartObject();
-                foreach (var property in element.EnumerateObject().OrderBy(p => p.Name, StringComparer.Ordinal))
-                {
-                    writer.WritePropertyName(property.Name);
-                    Write(property.Value, writer);
-                }
-                writer.WriteEndObject();
-                break;
-            case JsonValueKind.Array:
-                writer.WriteStartArray();
-                foreach (var item in element.EnumerateArray())
-                {
-                    Write(item, writer);
-                }
-                writer.WriteEndArray();
-                break;
-            case JsonValueKind.Number:
-                // 1.0 and 1 are the same number: written in one form so that they hash alike.
-                if (element.TryGetDecimal(out var number))
-                {
-                    writer.WriteRawValue(number.Normalize().ToString(CultureInfo.InvariantCulture));
-                }
-                else
-                {
-                    writer.WriteRawValue(element.GetRawText());
-                }
-                break;
-            default:
-                element.WriteTo(writer);
-                break;
-        }
-    }
+    public static string Hash(string? actionInputs) => Receipts.ActionInputsHash.Of(actionInputs);
 }
 
 /// <summary>Where grants are allowed, and how long they may last.</summary>

@@ -22,7 +22,7 @@ public sealed partial class SqlStore(Database database, TimeProvider time) : IAp
         action_inputs, context, callback_url, created_at, expires_at, status, decided_at, decided_by_email,
         decided_by_user_id, decided_via, decision_notes, info_request_message, info_response, requester_key_id,
         requester_email, idempotency_key, request_hash, route_name, approvers, version, updated_at, reminders_sent, escalation_level, follow_up_at,
-        decided_by_key_id, requester_key_name, route_plan, grant_id
+        decided_by_key_id, requester_key_name, route_plan, grant_id, receipt
         """;
 
     static SqlStore() => DefaultTypeMap.MatchNamesWithUnderscores = true;
@@ -37,7 +37,7 @@ public sealed partial class SqlStore(Database database, TimeProvider time) : IAp
                 @Priority, @ActionInputs, @Context, @CallbackUrl, @CreatedAt, @ExpiresAt, @Status, @DecidedAt,
                 @DecidedByEmail, @DecidedByUserId, @DecidedVia, @DecisionNotes, @InfoRequestMessage, @InfoResponse,
                 @RequesterKeyId, @RequesterEmail, @IdempotencyKey, @RequestHash, @RouteName, @Approvers, @Version, @UpdatedAt, @RemindersSent, @EscalationLevel, @FollowUpAt,
-                @DecidedByKeyId, @RequesterKeyName, @RoutePlan, @GrantId)
+                @DecidedByKeyId, @RequesterKeyName, @RoutePlan, @GrantId, @Receipt)
         ON CONFLICT (requester_key_id, idempotency_key) DO NOTHING
         """;
 
@@ -758,6 +758,7 @@ public sealed partial class SqlStore(Database database, TimeProvider time) : IAp
         public string? RequesterKeyName { get; set; }
         public string? RoutePlan { get; set; }
         public string? GrantId { get; set; }
+        public string? Receipt { get; set; }
 
         public static ApprovalRow From(ApprovalRequest r, string? requestHash) => new()
         {
@@ -799,6 +800,7 @@ public sealed partial class SqlStore(Database database, TimeProvider time) : IAp
             RequesterKeyName = r.RequesterKeyName,
             RoutePlan = r.RoutePlan is null ? null : JsonSerializer.Serialize(r.RoutePlan, Configuration.SettingsJson.Options),
             GrantId = r.GrantId is { } grantId ? IdText(grantId) : null,
+            Receipt = r.Receipt,
         };
 
         public ApprovalRequest ToModel() => new()
@@ -846,6 +848,7 @@ public sealed partial class SqlStore(Database database, TimeProvider time) : IAp
             RequesterKeyName = RequesterKeyName,
             RoutePlan = RoutePlan is null ? null : JsonSerializer.Deserialize<Routing.RouteDefinition>(RoutePlan, Configuration.SettingsJson.Options),
             GrantId = GrantId is null ? null : Guid.Parse(GrantId),
+            Receipt = Receipt,
         };
     }
 
