@@ -42,6 +42,8 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<Receipts.ReceiptKeyring>();
         services.AddSingleton<Receipts.ReceiptIssuer>();
         services.AddSingleton<ApprovalService>();
+        services.AddSingleton<Telemetry.OperationalReadings>();
+        services.AddSingleton<Telemetry.ProductMetrics>();
         services.AddSingleton<Grants.GrantService>();
         services.AddSingleton<HangfireExpiryScheduler>();
         services.AddSingleton<IExpiryScheduler>(sp => sp.GetRequiredService<HangfireExpiryScheduler>());

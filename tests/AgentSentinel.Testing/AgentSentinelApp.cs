@@ -16,11 +16,15 @@ public sealed class AgentSentinelApp : WebApplicationFactory<Program>
 
     private readonly Dictionary<string, string?> _settings;
     private readonly TimeProvider? _time;
+    private readonly Action<IServiceCollection>? _services;
 
-    public AgentSentinelApp(TestStorage storage, TimeProvider? time = null, bool runJobServer = false, IDictionary<string, string?>? settings = null)
+    /// <param name="services">Extra service registrations (for example an in-memory trace exporter), after the host's own.</param>
+    public AgentSentinelApp(TestStorage storage, TimeProvider? time = null, bool runJobServer = false, IDictionary<string, string?>? settings = null,
+        Action<IServiceCollection>? services = null)
     {
         Storage = storage;
         _time = time;
+        _services = services;
         _settings = new Dictionary<string, string?>
         {
             ["AgentSentinel:Storage:Provider"] = storage.Provider.ToString(),
@@ -54,6 +58,10 @@ public sealed class AgentSentinelApp : WebApplicationFactory<Program>
         if (_time is not null)
         {
             builder.ConfigureServices(s => s.Replace(ServiceDescriptor.Singleton(_time)));
+        }
+        if (_services is not null)
+        {
+            builder.ConfigureServices(_services);
         }
     }
 

@@ -10,6 +10,7 @@ using AgentSentinel.Core.Configuration;
 using AgentSentinel.Core.Notifications;
 using AgentSentinel.Core.Policy;
 using AgentSentinel.Core.Storage;
+using AgentSentinel.Core.Telemetry;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
@@ -216,8 +217,9 @@ public static class ApprovalsApi
     /// <c>timeout_seconds</c> with its state.</summary>
     public static async Task<Results<Ok<PollDto>, ProblemHttpResult>> WaitAsync(
         string id, ClaimsPrincipal user, ApprovalService service, ApprovalChangeHub hub, TimeProvider time,
-        IOptions<AgentSentinelOptions> options, HttpContext http, CancellationToken ct)
+        IOptions<AgentSentinelOptions> options, ProductMetrics metrics, HttpContext http, CancellationToken ct)
     {
+        using var open = metrics.TrackWait();
         var api = options.Value.Api;
         var timeoutText = http.Request.Query["timeout_seconds"].ToString();
         var timeoutSeconds = api.DefaultWaitSeconds;

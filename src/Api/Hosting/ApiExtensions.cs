@@ -66,6 +66,7 @@ public static class ApiExtensions
             .AddPolicy(ApiPolicies.Admin, p => p.RequireClaim(ApiClaims.Scope, Scopes.Admin));
 
         builder.AddAgentSentinelMcp();
+        builder.AddAgentSentinelTelemetry();
         services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
         {
@@ -90,6 +91,7 @@ public static class ApiExtensions
     public static WebApplication MapAgentSentinel(this WebApplication app)
     {
         app.UseAgentSentinelProxy();
+        app.UseAgentSentinelMetrics();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseConsoleSecurityHeaders();

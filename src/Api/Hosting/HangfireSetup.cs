@@ -3,6 +3,7 @@ using AgentSentinel.Core.Jobs;
 using AgentSentinel.Core.Storage;
 using Hangfire;
 using Hangfire.AspNetCore;
+using Hangfire.Common;
 using Hangfire.InMemory;
 using Hangfire.PostgreSql;
 using Hangfire.PostgreSql.Factories;
@@ -85,12 +86,17 @@ public static class HangfireSetup
         return services;
     }
 
-    private static void AddClient(IServiceCollection services) =>
+    private static void AddClient(IServiceCollection services)
+    {
+        // Registered before AddHangfire, which keeps it: the client and the server use the global providers (attribute
+        // filters such as AutomaticRetry) plus this host's own filters, without touching Hangfire's static global list.
+        services.AddSingleton<IJobFilterProvider>(_ => new JobFilterProviderCollection(JobFilterProviders.Providers, new JobFilterCollection { new JobTraceFilter() }));
         services.AddHangfire((sp, config) => config
             .UseLogProvider(new HangfireLogProvider(sp.GetRequiredService<ILoggerFactory>()))
             .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
             .UseSimpleAssemblyNameTypeSerializer()
             .UseRecommendedSerializerSettings());
+    }
 
     public static bool IsPersistent(JobStorage storage) => storage is not InMemoryStorage;
 }

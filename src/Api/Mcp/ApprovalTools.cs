@@ -10,6 +10,7 @@ using AgentSentinel.Core.Configuration;
 using AgentSentinel.Core.Notifications;
 using AgentSentinel.Core.Policy;
 using AgentSentinel.Core.Storage;
+using AgentSentinel.Core.Telemetry;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
@@ -272,6 +273,7 @@ internal static class ApprovalTools
         var time = call.Service<TimeProvider>();
         var service = call.Service<ApprovalService>();
         var hub = call.Service<ApprovalChangeHub>();
+        using var open = call.Service<ProductMetrics>().TrackWait();
         var until = time.GetUtcNow().AddSeconds(waitSeconds);
         using var stopProgress = CancellationTokenSource.CreateLinkedTokenSource(call.Ct);
         var progress = call.Request.Params?.ProgressToken is { } token && waitSeconds > 0

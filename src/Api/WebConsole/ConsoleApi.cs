@@ -5,6 +5,7 @@ using AgentSentinel.Api.Infrastructure;
 using AgentSentinel.Api.Limits;
 using AgentSentinel.Core.Auth;
 using AgentSentinel.Core.Notifications;
+using AgentSentinel.Core.Telemetry;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
@@ -92,8 +93,9 @@ public static class ConsoleApi
     /// <c>session-ended</c> before closing when the session is no longer valid. The session is checked every
     /// <c>EventsSessionCheck</c> on the clock, however many changes flow meanwhile.</summary>
     public static async Task EventsAsync(HttpContext http, ConsoleSessions sessions, ApprovalChangeHub hub, TimeProvider time,
-        IOptions<ConsoleOptions> options, CancellationToken ct)
+        IOptions<ConsoleOptions> options, ProductMetrics metrics, CancellationToken ct)
     {
+        using var open = metrics.TrackEventStream();
         var sessionId = ConsoleSessions.SessionIdOf(http.Request)!;
         http.Response.ContentType = "text/event-stream";
         http.Response.Headers.CacheControl = "no-store";

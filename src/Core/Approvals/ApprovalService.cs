@@ -4,6 +4,7 @@ using AgentSentinel.Core.Notifications;
 using AgentSentinel.Core.Policy;
 using AgentSentinel.Core.Routing;
 using AgentSentinel.Core.Storage;
+using AgentSentinel.Core.Telemetry;
 using Microsoft.Extensions.Logging;
 
 namespace AgentSentinel.Core.Approvals;
@@ -25,6 +26,7 @@ public sealed class ApprovalService(
     IFollowUpScheduler followUps,
     IEnumerable<IApprovalObserver> observers,
     Receipts.ReceiptIssuer receipts,
+    ProductMetrics metrics,
     TimeProvider time,
     ILogger<ApprovalService> logger)
 {
@@ -93,10 +95,12 @@ public sealed class ApprovalService(
             ?? await store.CreateAsync(request, input.RequestHash, createdEvent, ct);
         if (result is { Outcome: CreateOutcome.Created, Request.GrantId: not null })
         {
+            metrics.RequestCreated(result.Request);
             await ApprovedByGrantAsync(result.Request, ct);
         }
         else if (result.Outcome == CreateOutcome.Created)
         {
+            metrics.RequestCreated(request);
             hub.Publish(request.Id);
             scheduler.ScheduleExpiry(request.Id, request.ExpiresAt);
             if (firstFollowUp is not null)
@@ -152,6 +156,7 @@ public sealed class ApprovalService(
         hub.Publish(request.Id);
         GrantLog.ApprovedByGrant(logger, request.Id, request.GrantId!.Value, request.DecidedByEmail ?? request.DecidedByKeyId);
         var granter = new Actor(request.DecidedByEmail ?? request.DecidedByKeyId ?? "grant", Surface.System, request.DecidedByEmail, null, request.DecidedByKeyId);
+        metrics.TransitionApplied(request, TransitionKind.Approve, granter);
         foreach (var observer in _observers)
         {
             await observer.OnCreatedAsync(request, ct);
@@ -383,6 +388,7 @@ public sealed class ApprovalService(
         if (result.Applied)
         {
             hub.Publish(command.Id);
+            metrics.TransitionApplied(result.Request!, command.Kind, command.Actor);
             Log.TransitionApplied(logger, command.Id, command.Kind.ToString(), command.Actor.AuditName, command.Actor.Surface.ToWire());
             foreach (var observer in _observers)
             {

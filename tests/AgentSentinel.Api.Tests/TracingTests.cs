@@ -1,0 +1,74 @@
+using System.Diagnostics;
+using AgentSentinel.Core.Auth;
+using AgentSentinel.Core.Configuration;
+using AgentSentinel.Testing;
+using OpenTelemetry.Trace;
+
+namespace AgentSentinel.Api.Tests;
+
+/// <summary>One trace follows a request from the HTTP call through its Hangfire job to the Slack call.</summary>
+[Collection(TelemetryCollection.Name)]
+public sealed class TracingTests
+{
+    private static CancellationToken Ct => Http.Ct;
+
+    [Fact]
+    public async Task One_trace_runs_from_the_create_call_through_the_delivery_job_to_the_slack_call()
+    {
+        var spans = new List<Activity>();
+        await using var slack = await FakeSlackServer.StartAsync();
+        var settings = new Dictionary<string, string?>(slack.HostSettings())
+        {
+            ["AgentSentinel:Routing:Routes:0:Name"] = "default",
+            ["AgentSentinel:Routing:Routes:0:Slack:Channel"] = "C0TRACE",
+        };
+        await using var app = new AgentSentinelApp(await TestStorage.CreateAsync(StorageProvider.Sqlite, "tracing"), runJobServer: true, settings: settings,
+            services: s => s.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(spans)));
+        using var agent = app.Client(await app.CreateKeyAsync("trace-agent", [Scopes.Agent]));
+
+        var id = (await agent.CreateApprovalAsync(new { action_name = "transfer_funds", timeout_seconds = 300 })).Id();
+
+        var postUrl = new Uri(slack.BaseUrl, "chat.postMessage").ToString();
+        Activity? slackCall = null;
+        var deadline = DateTimeOffset.UtcNow.AddSeconds(30);
+        while (slackCall is null && DateTimeOffset.UtcNow < deadline)
+        {
+            await Task.Delay(50, Ct);
+            lock (spans)
+            {
+                slackCall = spans.FirstOrDefault(s => s.Kind == ActivityKind.Client && (s.GetTagItem("url.full") as string) == postUrl);
+            }
+        }
+        Assert.NotNull(slackCall);
+        Assert.Contains(slack.Calls, c => c.Method == "chat.postMessage" && c.Body.ToJsonString().Contains(id, StringComparison.Ordinal));
+
+        // A span is exported when it ends: the job's ends after its Slack call.
+        List<Activity> trace = [];
+        while (DateTimeOffset.UtcNow < deadline)
+        {
+            lock (spans)
+            {
+                trace = [.. spans.Where(s => s.TraceId == slackCall.TraceId)];
+            }
+            if (trace.Any(s => s.SpanId == slackCall.ParentSpanId))
+            {
+                break;
+            }
+            await Task.Delay(50, Ct);
+        }
+        // The root is the create call (the fake Slack server, in this process too, adds its own server span below the call).
+        var create = Assert.Single(trace, s => s.ParentSpanId == default);
+        Assert.Equal(ActivityKind.Server, create.Kind);
+        Assert.Equal("POST", create.GetTagItem("http.request.method"));
+        Assert.StartsWith("/api/v1/approvals", create.GetTagItem("http.route") as string, StringComparison.Ordinal);
+        var job = Assert.Single(trace, s => s.Source.Name == "AgentSentinel" && s.DisplayName == "job ChatDeliveryJobs.PostAsync");
+        Assert.Equal(create.SpanId, job.ParentSpanId);
+        // The Slack call is made inside the job's span (directly or below the product's own spans).
+        var ancestor = slackCall;
+        while (ancestor is not null && ancestor.SpanId != job.SpanId)
+        {
+            ancestor = trace.FirstOrDefault(s => s.SpanId == ancestor.ParentSpanId);
+        }
+        Assert.NotNull(ancestor);
+    }
+}
