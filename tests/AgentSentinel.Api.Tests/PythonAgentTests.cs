@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using AgentSentinel.Core.Auth;
 using AgentSentinel.Core.Configuration;
 using AgentSentinel.Testing;
@@ -26,17 +25,7 @@ public sealed class PythonAgentTests
         var approverKey = await app.CreateKeyAsync("python approver", [Scopes.Approver], "approver@example.com");
 
         var script = Path.Combine(Repository.Root, "tests", "python", "sdk_wire_client.py");
-        var psi = new ProcessStartInfo(python, [script, baseUrl, agentKey, approverKey])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync(Http.Ct);
-        var stderr = process.StandardError.ReadToEndAsync(Http.Ct);
-        await process.WaitForExitAsync(Http.Ct).WaitAsync(TimeSpan.FromSeconds(90), Http.Ct);
-        var output = await stdout + await stderr;
-        Assert.True(process.ExitCode == 0, output);
+        var output = await PythonRun.RunAsync(python, [script, baseUrl, agentKey, approverKey], TimeSpan.FromSeconds(90));
         foreach (var scenario in new[] { "approved: ok", "rejected: ok", "expired: ok", "info requested and answered: ok", "cancelled: ok", "check: ok" })
         {
             Assert.Contains(scenario, output, StringComparison.Ordinal);
