@@ -72,7 +72,7 @@ public sealed class ConventionTests
             .Select(e => $"{string.Join(",", e.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? [])} {e.RoutePattern.RawText}")
             .Order(StringComparer.Ordinal).ToList();
         Assert.Equal(
-            ["GET /", "GET /admin", "GET /approvals/{id}", "GET /console/assets/{name}", "GET /inbox", "GET /signin", "GET /stats", "POST /console/api/session"],
+            ["GET /", "GET /admin", "GET /approvals/{id}", "GET /console/assets/{name}", "GET /grants", "GET /inbox", "GET /signin", "GET /stats", "POST /console/api/session"],
             open);
     }
 

@@ -52,3 +52,9 @@ export const approvals = {
   get: (id) => api(`/api/v1/approvals/${encodeURIComponent(id)}`),
   decide: (id, action, body) => api(`/api/v1/approvals/${encodeURIComponent(id)}/${action}`, { method: 'POST', body }),
 };
+
+export const grants = {
+  list: (state = 'active') => api(`/api/v1/grants?${new URLSearchParams({ state })}`),
+  allowance: (approvalId) => api(`/api/v1/grants/allowance/${encodeURIComponent(approvalId)}`),
+  revoke: (id) => api(`/api/v1/grants/${encodeURIComponent(id)}/revoke`, { method: 'POST' }),
+};

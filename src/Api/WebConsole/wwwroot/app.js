@@ -5,6 +5,7 @@ import { renderInbox } from './inbox.js';
 import { renderRequest } from './request.js';
 import { renderStats } from './stats.js';
 import { renderAdmin } from './admin.js';
+import { renderGrants } from './grants.js';
 
 const main = document.getElementById('main');
 let cleanup = null;
@@ -14,6 +15,7 @@ const pages = [
   { pattern: /^\/(inbox)?$/, nav: '/inbox', title: 'Inbox', render: renderInbox },
   { pattern: /^\/approvals\/([^/]+)$/, nav: '/inbox', title: 'Request', render: renderRequest },
   { pattern: /^\/stats$/, nav: '/stats', title: 'Statistics', render: renderStats },
+  { pattern: /^\/grants$/, nav: '/grants', title: 'Grants', render: renderGrants },
   { pattern: /^\/admin$/, nav: '/admin', title: 'Administration', render: renderAdmin, admin: true },
 ];
 
@@ -66,7 +68,7 @@ function renderTopbar(session) {
   const bar = document.getElementById('topbar');
   bar.hidden = !session;
   if (!session) return;
-  const items = [['/inbox', 'Inbox'], ['/stats', 'Statistics']];
+  const items = [['/inbox', 'Inbox'], ['/stats', 'Statistics'], ['/grants', 'Grants']];
   if (session.is_admin) items.push(['/admin', 'Administration']);
   replace(document.getElementById('nav'), items.map(([href, text]) => h('li', {}, h('a', { href, 'data-link': '' }, text))));
   replace(document.getElementById('session-box'),

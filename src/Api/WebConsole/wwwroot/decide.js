@@ -15,36 +15,69 @@ export function allowed(approval, kind) {
   return open && beforeDeadline && (kind !== 'info' || approval.status === 'pending');
 }
 
-/** Sends the decision; the server checks required texts, deadlines and who may decide, and its answer is shown. */
-export function submitDecision(approval, kind, text) {
+/** Sends the decision (with a grant when one is given); the server checks required texts, deadlines, who may decide
+ * and what grant the request's route allows, and its answer is shown. */
+export function submitDecision(approval, kind, text, grant = null) {
   const d = DECISIONS[kind];
-  return approvals.decide(approval.id, d.action, { [d.field]: text });
+  return approvals.decide(approval.id, d.action, grant ? { [d.field]: text, grant } : { [d.field]: text });
 }
 
-/** A form for one decision; `onDecided` gets the updated approval. */
-export function decisionForm(approval, kind, onDecided, idPrefix = 'decide') {
+/** The grant part of the approve form: shown only when the request's route allows a grant. Every field is optional;
+ * no minutes (and no limits) means no grant. The server applies the one rule and words any refusal. */
+function grantFields(id, allowance) {
+  const minutes = h('input', { type: 'number', id: `${id}-grant-minutes`, name: 'grant_minutes', min: '1', max: String(allowance.max_minutes), step: '1', inputmode: 'numeric', 'aria-describedby': `${id}-grant-hint` });
+  const uses = h('input', { type: 'number', id: `${id}-grant-uses`, name: 'grant_max_uses', min: '1', step: '1', inputmode: 'numeric' });
+  const cost = h('input', { type: 'number', id: `${id}-grant-cost`, name: 'grant_max_total_cost', min: '0', step: '0.01', inputmode: 'decimal' });
+  const match = [['action_and_inputs', 'Same action name and the same inputs'], ['action', 'Same action name']].map(([value, label], i) =>
+    h('label', { class: 'choice' }, h('input', { type: 'radio', id: `${id}-grant-match-${value}`, name: `${id}-grant-match`, value, checked: i === 0 }), label));
+  const fieldset = h('fieldset', { class: 'grant', id: `${id}-grant` },
+    h('legend', {}, 'Standing grant (optional)'),
+    h('p', { class: 'hint', id: `${id}-grant-hint` }, `Also approve matching requests from this agent for the next N minutes, at most K times, up to a total estimated cost. At most ${allowance.max_minutes} minutes for this request's route; leave the minutes empty for no grant.`),
+    h('div', { class: 'grid cols-3' },
+      h('div', {}, h('label', { for: minutes.id }, 'For the next N minutes'), minutes),
+      h('div', {}, h('label', { for: uses.id }, 'At most K times'), uses),
+      h('div', {}, h('label', { for: cost.id }, 'Up to a total cost of ($)'), cost)),
+    h('div', { class: 'choices', role: 'radiogroup', 'aria-label': 'Match on' }, match));
+  const value = () => {
+    const given = [minutes, uses, cost].some(input => input.value.trim() !== '' || input.validity.badInput);
+    if (!given) return null;
+    const number = (input) => (input.value.trim() === '' && !input.validity.badInput ? undefined : Number(input.value === '' ? NaN : input.value));
+    return {
+      minutes: number(minutes), max_uses: number(uses), max_total_cost: number(cost),
+      match: fieldset.querySelector('input[type=radio]:checked')?.value ?? 'action_and_inputs',
+    };
+  };
+  return { fieldset, minutes, value };
+}
+
+/** A form for one decision; `onDecided` gets the updated approval. The approve form offers a grant when `allowance`
+ * (from /api/v1/grants/allowance) allows one. */
+export function decisionForm(approval, kind, onDecided, idPrefix = 'decide', allowance = null) {
   const d = DECISIONS[kind];
   const id = `${idPrefix}-${kind}`;
   const text = h('textarea', { id: `${id}-text`, name: d.field, rows: 3, 'aria-describedby': `${id}-error` });
   const error = h('div', { class: 'alert', role: 'alert', id: `${id}-error` });
   const button = h('button', { type: 'submit', class: d.cls, id: `${id}-submit` }, d.button);
+  const grant = kind === 'approve' && allowance?.allowed ? grantFields(id, allowance) : null;
   const form = h('form', { id, novalidate: true, 'aria-label': d.title, onsubmit: async (e) => {
     e.preventDefault();
     error.replaceChildren();
     text.removeAttribute('aria-invalid');
+    grant?.minutes.removeAttribute('aria-invalid');
     button.disabled = true;
     try {
-      const updated = await submitDecision(approval, kind, text.value);
+      const updated = await submitDecision(approval, kind, text.value, grant?.value());
       onDecided(updated, d);
     } catch (err) {
       error.textContent = err.message;
-      if (err.status === 400) text.setAttribute('aria-invalid', 'true');
-      text.focus();
+      const field = grant && err.status === 400 && err.problem.field === 'grant' ? grant.minutes : text;
+      if (err.status === 400) field.setAttribute('aria-invalid', 'true');
+      field.focus();
     } finally {
       button.disabled = false;
     }
   } },
-  h('label', { for: text.id }, d.label), text, error, h('div', { class: 'actions' }, button));
+  h('label', { for: text.id }, d.label), text, grant?.fieldset, error, h('div', { class: 'actions' }, button));
   return { form, text };
 }
 

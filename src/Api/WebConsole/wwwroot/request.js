@@ -1,5 +1,5 @@
 // One request: what the agent wants to do, its context, the full event trail, and the three decisions.
-import { approvals } from './api.js';
+import { approvals, grants } from './api.js';
 import { allowed, decisionForm } from './decide.js';
 import { errorBox, h, replace, skeleton, toast, typingTarget, watchPage } from './dom.js';
 import { agentLabel, formatCost, formatDateTime, isOpen, prettyJson, statusLabel, updateCountdowns } from './format.js';
@@ -8,11 +8,13 @@ const EVENT_TEXT = {
   created: 'Requested', approved: 'Approved', rejected: 'Rejected', info_requested: 'Asked for more information',
   info_provided: 'Agent answered', cancelled: 'Cancelled', expired: 'Expired at its deadline', reminder_sent: 'Reminder sent',
   escalated: 'Escalated', message_posted: 'Message posted', message_updated: 'Message updated',
+  grant_created: 'Gave a standing grant', grant_revoked: 'Revoked the standing grant',
 };
 
 export function renderRequest(main, { params }) {
   const id = params[0];
   let approval = null;
+  let allowance = null;
   const drafts = {};
   const announcer = h('div', { class: 'sr-only', 'aria-live': 'polite' });
   replace(main, h('p', { class: 'crumbs' }, h('a', { href: '/inbox', 'data-link': '' }, '← Inbox')), skeleton(6));
@@ -21,6 +23,8 @@ export function renderRequest(main, { params }) {
     try {
       const next = await approvals.get(id);
       const changed = approval && approval.version !== next.version;
+      // Whether the approve form may offer a grant; without an answer it simply offers none.
+      allowance = isOpen(next) ? await grants.allowance(id).catch(() => null) : null;
       approval = next;
       render();
       if (changed) announcer.textContent = `This request is now ${statusLabel(approval.status)}.`;
@@ -33,7 +37,7 @@ export function renderRequest(main, { params }) {
   }
 
   function render() {
-    for (const el of main.querySelectorAll('.decide textarea')) drafts[el.name] = el.value;
+    for (const el of main.querySelectorAll('.decide textarea, .decide input')) drafts[el.id] = el.type === 'radio' ? el.checked : el.value;
     const a = approval;
     document.title = `${a.action_name} · Agent Sentinel`;
     const facts = [
@@ -64,14 +68,17 @@ export function renderRequest(main, { params }) {
         h('section', { class: 'card', 'aria-labelledby': 'trail-title' }, h('h2', { id: 'trail-title' }, 'Event trail'),
           h('ol', { class: 'trail', id: 'trail' }, a.events.map(eventItem)))),
       announcer);
-    for (const el of main.querySelectorAll('.decide textarea')) if (drafts[el.name]) el.value = drafts[el.name];
+    for (const el of main.querySelectorAll('.decide textarea, .decide input')) {
+      if (!(el.id in drafts)) continue;
+      if (el.type === 'radio') el.checked = drafts[el.id]; else el.value = drafts[el.id];
+    }
     tick();
   }
 
   function outcome(a) {
     if (a.status === 'approved' || a.status === 'rejected') {
       return h('section', { class: `card decision-summary ${a.status}`, id: 'decision-summary' },
-        h('h2', {}, a.status === 'approved' ? 'Approved' : 'Rejected'),
+        h('h2', {}, a.status === 'approved' ? (a.grant_id ? 'Approved by grant' : 'Approved') : 'Rejected'),
         h('p', {}, 'By ', h('strong', {}, a.decided_by_email ?? a.decided_by_user_id ?? 'unknown'), ' on ', formatDateTime(a.decided_at),
           a.decided_via ? [' from ', h('span', { class: 'surface' }, a.decided_via)] : null, '.'),
         a.decision_notes ? h('p', { class: 'description' }, a.decision_notes) : null);
@@ -91,12 +98,12 @@ export function renderRequest(main, { params }) {
     if (kinds.length === 0) return null;
     return h('section', { class: 'card', 'aria-labelledby': 'decide-title' }, h('h2', { id: 'decide-title' }, 'Decide'),
       h('div', { class: 'decide' }, kinds.map(k => decisionForm(a, k, (updated, d) => {
-        toast(`${d.done}.`);
+        toast(updated.grant ? `${d.done}, with a standing grant until ${formatDateTime(updated.grant.expires_at)}.` : `${d.done}.`);
         for (const key of Object.keys(drafts)) delete drafts[key];
-        main.querySelectorAll('.decide textarea').forEach(el => { el.value = ''; });
+        main.querySelectorAll('.decide textarea, .decide input[type=number]').forEach(el => { el.value = ''; });
         approval = { ...approval, ...updated, events: approval.events };
         load();
-      }).form)),
+      }, 'decide', allowance).form)),
       h('p', { class: 'shortcuts' }, h('kbd', {}, 'a'), ', ', h('kbd', {}, 'r'), ' and ', h('kbd', {}, 'i'), ' jump to the approve, reject and question fields.'));
   }
 
