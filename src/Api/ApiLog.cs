@@ -58,4 +58,19 @@ internal static partial class ApiLog
 
     [LoggerMessage(2080, LogLevel.Error, "MCP tool {Tool} failed")]
     public static partial void McpToolFailed(ILogger logger, Exception exception, string tool);
+
+    public static void OidcSignInFailed(ILogger logger, string failure, string message) =>
+        OidcSignInFailedCore(logger, failure, ControlCharacters.Escape(message.Length > 300 ? message[..300] : message)!);
+
+    [LoggerMessage(2090, LogLevel.Warning, "A console sign-in through the identity provider failed ({Failure}): {Message}", EventName = "OidcSignInFailed")]
+    private static partial void OidcSignInFailedCore(ILogger logger, string failure, string message);
+
+    [LoggerMessage(2091, LogLevel.Warning, "The console refused the sign-in of person {PersonId}: {Reason}")]
+    public static partial void OidcSignInRefused(ILogger logger, string personId, string reason);
+
+    [LoggerMessage(2092, LogLevel.Information, "Person {PersonId} signed in to the console through the identity provider with scopes {Scopes}")]
+    public static partial void OidcSignedIn(ILogger logger, string personId, string scopes);
+
+    [LoggerMessage(2093, LogLevel.Warning, "The identity provider's metadata could not be read; signing out ends the console session only")]
+    public static partial void OidcMetadataUnavailable(ILogger logger, Exception exception);
 }

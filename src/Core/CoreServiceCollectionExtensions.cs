@@ -31,6 +31,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<IApprovalStore>(sp => sp.GetRequiredService<SqlStore>());
         services.AddSingleton<IApiKeyStore>(sp => sp.GetRequiredService<SqlStore>());
         services.AddSingleton<IGrantStore>(sp => sp.GetRequiredService<SqlStore>());
+        services.AddSingleton<IConsolePeopleStore, ConsolePeopleStore>();
         services.AddSingleton<Auth.IApproverDirectory, Auth.ApproverDirectory>();
         services.AddSingleton<ISettingsStore>(sp => sp.GetRequiredService<SqlStore>());
         services.AddSingleton<IChatMessageStore>(sp => sp.GetRequiredService<SqlStore>());
@@ -100,6 +101,10 @@ public sealed class AgentSentinelOptionsValidator : IValidateOptions<AgentSentin
         if (options.Auth.BootstrapAdminKey is { Length: > 0 } key && key.Length < 20)
         {
             errors.Add($"{root}:Auth:BootstrapAdminKey must be at least 20 characters long (use a random value).");
+        }
+        if (options.Auth.SignedInPersonDays is < 0 or > 365)
+        {
+            errors.Add($"{root}:Auth:SignedInPersonDays must be from 0 to 365, got {options.Auth.SignedInPersonDays}.");
         }
         if (options.PublicBaseUrl is { Length: > 0 } url
             && (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")))

@@ -67,12 +67,14 @@ public sealed class ConventionTests
             Assert.True(anonymous == (byDesign is not null), $"{e.DisplayName}: anonymous endpoints, and only they, say why");
             Assert.True(anonymous || e.Metadata.GetOrderedMetadata<IAuthorizeData>().Any(a => a.Policy is not null), $"{e.DisplayName} is not authorized");
         });
-        // Only the sign-in call, the page shell and the console's files are open; every other console call needs a session.
+        // Only the sign-in calls (key, identity provider, which of them are offered, the provider sign-out link), the page
+        // shell and the console's files are open; every other console call needs a session.
         var open = endpoints.Where(e => e.Metadata.GetMetadata<IAllowAnonymous>() is not null)
             .Select(e => $"{string.Join(",", e.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? [])} {e.RoutePattern.RawText}")
             .Order(StringComparer.Ordinal).ToList();
         Assert.Equal(
-            ["GET /", "GET /admin", "GET /approvals/{id}", "GET /console/assets/{name}", "GET /grants", "GET /inbox", "GET /signin", "GET /stats", "POST /console/api/session"],
+            ["GET /", "GET /admin", "GET /approvals/{id}", "GET /console/api/sign-in-options", "GET /console/assets/{name}", "GET /console/oidc/signin",
+                "GET /console/oidc/signout", "GET /grants", "GET /inbox", "GET /signin", "GET /stats", "POST /console/api/session"],
             open);
     }
 

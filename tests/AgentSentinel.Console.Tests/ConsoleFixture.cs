@@ -37,6 +37,13 @@ public class ConsoleFixture : IAsyncLifetime
     /// <summary>A fixture that needs history (the README's statistics) runs the server on a clock it moves.</summary>
     protected virtual FakeTimeProvider? CreateTime() => null;
 
+    /// <summary>Settings added to (or replacing) the fixture's own, decided before the server starts.</summary>
+    protected virtual Task<IReadOnlyDictionary<string, string?>> MoreSettingsAsync() =>
+        Task.FromResult<IReadOnlyDictionary<string, string?>>(new Dictionary<string, string?>());
+
+    /// <summary>The loopback port the server listens on; 0 for any free port.</summary>
+    protected int ListenPort { get; set; }
+
     /// <summary>Runs after the server and keys are ready, before the browser starts.</summary>
     protected virtual Task SeedAsync() => Task.CompletedTask;
 
@@ -44,7 +51,7 @@ public class ConsoleFixture : IAsyncLifetime
     {
         Slack = await FakeSlackServer.StartAsync();
         Time = CreateTime();
-        App = new AgentSentinelApp(await TestStorage.CreateAsync(Provider, "console"), Time, runJobServer: Time is null, settings: new Dictionary<string, string?>
+        var settings = new Dictionary<string, string?>
         {
             ["AgentSentinel:PublicBaseUrl"] = "https://approvals.example.com",
             ["AgentSentinel:Slack:BotToken"] = FakeSlackServer.Token,
@@ -53,8 +60,13 @@ public class ConsoleFixture : IAsyncLifetime
             ["AgentSentinel:Slack:MinSecondsBetweenPostsPerChannel"] = "0.02",
             ["AgentSentinel:Routing:Routes:0:Name"] = "default",
             ["AgentSentinel:Routing:Routes:0:Slack:Channel"] = SlackChannel,
-        });
-        BaseUrl = App.StartOnLoopback();
+        };
+        foreach (var (key, value) in await MoreSettingsAsync())
+        {
+            settings[key] = value;
+        }
+        App = new AgentSentinelApp(await TestStorage.CreateAsync(Provider, "console"), Time, runJobServer: Time is null, settings: settings);
+        BaseUrl = App.StartOnLoopback(ListenPort);
         ApproverKey = await App.CreateKeyAsync("Approver", [Scopes.Approver], ApproverEmail);
         AdminKey = await App.CreateKeyAsync("Admin", [Scopes.Admin], "admin@example.com");
         // The fixture's requests come from several agents (agent-7, filter-agent-..., treasury-agent, ...), all under this key.
@@ -82,7 +94,7 @@ public class ConsoleFixture : IAsyncLifetime
         Assertions.SetDefaultExpectTimeout(15_000);
     }
 
-    public async ValueTask DisposeAsync()
+    public virtual async ValueTask DisposeAsync()
     {
         GC.SuppressFinalize(this);
         if (Browser is not null)

@@ -98,6 +98,9 @@ public static class ApiClaims
     /// <summary>Where the caller acts from when it is not the API itself (<c>console</c> for a console session,
     /// <c>mcp</c> for a tool call on the MCP endpoint).</summary>
     public const string Surface = "surface";
+    /// <summary>For a console session opened through the identity provider: when the person last proved who they are
+    /// there (Unix seconds, the ID token's <c>auth_time</c>).</summary>
+    public const string AuthTime = "auth_time";
 }
 
 public static class ApiPolicies

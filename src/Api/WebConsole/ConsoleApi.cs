@@ -4,6 +4,7 @@ using AgentSentinel.Api.Auth;
 using AgentSentinel.Api.Infrastructure;
 using AgentSentinel.Api.Limits;
 using AgentSentinel.Core.Auth;
+using AgentSentinel.Core.Storage;
 using AgentSentinel.Core.Notifications;
 using AgentSentinel.Core.Telemetry;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -19,6 +20,14 @@ public sealed record ConsoleSessionDto(
 /// <summary>Marks an endpoint that is anonymous on purpose, with the reason; the convention test accepts only these.</summary>
 public sealed record AnonymousByDesignMetadata(string Reason);
 
+/// <summary>How people may sign in to this console: with an API key, through the company identity provider, or both.</summary>
+public sealed record SignInOptionsDto(bool ApiKeySignIn, OidcSignInDto? Oidc);
+
+public sealed record OidcSignInDto(string DisplayName, string SignInUrl);
+
+/// <summary>The answer to sign-out when the identity provider's session can be ended too: the browser goes there next.</summary>
+public sealed record SignedOutDto(string EndSessionUrl);
+
 /// <summary>The console's own calls: sign-in, the signed-in session, sign-out and the live-update stream. Everything
 /// else the console does goes through the public API with the session cookie.</summary>
 public static class ConsoleApi
@@ -32,6 +41,8 @@ public static class ConsoleApi
 
         api.MapPost("/session", SignInAsync).WithName("ConsoleSignIn").WithSummary("Exchange an approver or admin API key for a session cookie")
             .AllowAnonymous().WithMetadata(new AnonymousByDesignMetadata("Sign-in is how a session starts; it checks the API key in the body."));
+        api.MapGet("/sign-in-options", GetSignInOptions).WithName("ConsoleSignInOptions").WithSummary("How people may sign in to this console")
+            .AllowAnonymous().WithMetadata(new AnonymousByDesignMetadata("The sign-in page needs to know which ways to sign in it offers."));
         api.MapGet("/session", GetSessionAsync).WithName("ConsoleSession").WithSummary("The signed-in person and the anti-forgery token");
         api.MapDelete("/session", SignOutAsync).WithName("ConsoleSignOut").WithSummary("End the session");
         api.MapGet("/events", EventsAsync).WithName("ConsoleEvents").WithSummary("Server-sent events: which requests changed")
@@ -81,10 +92,23 @@ public static class ConsoleApi
         return TypedResults.Ok(ToDto(user.KeyId(), session.Name, session.Email, session.Scopes, sessionId, sessions.EndsAt(session)));
     }
 
-    public static async Task<NoContent> SignOutAsync(HttpContext http, ConsoleSessions sessions, CancellationToken ct)
+    public static Ok<SignInOptionsDto> GetSignInOptions(IOptionsMonitor<ConsoleOptions> options)
+    {
+        var console = options.CurrentValue;
+        return TypedResults.Ok(new SignInOptionsDto(console.ApiKeySignIn,
+            console.Oidc.Enabled ? new OidcSignInDto(console.Oidc.DisplayName, OidcSignIn.SignInPath) : null));
+    }
+
+    /// <summary>Ends the console session. A person who signed in through the identity provider gets the link that ends
+    /// the provider's session too, when the provider offers an end-session endpoint.</summary>
+    public static async Task<Results<NoContent, Ok<SignedOutDto>>> SignOutAsync(HttpContext http, ClaimsPrincipal user, ConsoleSessions sessions, CancellationToken ct)
     {
         await sessions.SignOutAsync(ConsoleSessions.SessionIdOf(http.Request)!, ct);
         http.Response.Cookies.Delete(ConsoleSessions.CookieNameFor(http.Request), CookieOptions(http, null));
+        if (ConsolePerson.IsPersonId(user.KeyId()) && await OidcSignIn.ProviderSignOutLinkAsync(http, ct) is { } link)
+        {
+            return TypedResults.Ok(new SignedOutDto(link));
+        }
         return TypedResults.NoContent();
     }
 
@@ -165,7 +189,7 @@ public static class ConsoleApi
     private static ConsoleSessionDto ToDto(string keyId, string name, string? email, IReadOnlyList<string> scopes, string sessionId, DateTimeOffset endsAt) =>
         new(keyId, name, email, scopes, scopes.Contains(Scopes.Admin), ConsoleSessions.CsrfToken(sessionId), endsAt);
 
-    private static CookieOptions CookieOptions(HttpContext http, DateTimeOffset? expires) => new()
+    internal static CookieOptions CookieOptions(HttpContext http, DateTimeOffset? expires) => new()
     {
         HttpOnly = true,
         SameSite = SameSiteMode.Strict,

@@ -19,6 +19,7 @@ public static class ConsoleExtensions
             .AddScheme<AuthenticationSchemeOptions, ConsoleSessionAuthenticationHandler>(ConsoleSessionAuthenticationHandler.SchemeName, null)
             .AddPolicyScheme(ConsoleSessionAuthenticationHandler.ApiKeyOrSessionScheme, "API key or console session",
                 o => o.ForwardDefaultSelector = ConsoleSessionAuthenticationHandler.SelectScheme);
+        services.AddOidcSignIn(configuration, authentication);
         services.AddAuthorizationBuilder().AddPolicy(ConsoleApi.SessionPolicy, p => p
             .AddAuthenticationSchemes(ConsoleSessionAuthenticationHandler.SchemeName)
             .RequireClaim(ApiClaims.Scope, Scopes.Approver, Scopes.Admin));
@@ -29,6 +30,7 @@ public static class ConsoleExtensions
     {
         app.MapConsolePages();
         app.MapConsoleApi().WithMetadata(ConsoleEndpointMetadata.Instance);
+        app.MapOidcSignIn();
         return app;
     }
 }

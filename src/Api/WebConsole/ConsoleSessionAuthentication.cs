@@ -54,6 +54,10 @@ public sealed class ConsoleSessionAuthenticationHandler(
         {
             claims.Add(new Claim(ClaimTypes.Email, session.Email));
         }
+        if (session.AuthTime is { } authTime)
+        {
+            claims.Add(new Claim(ApiClaims.AuthTime, authTime.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture), ClaimValueTypes.Integer64));
+        }
         claims.AddRange(session.Scopes.Select(s => new Claim(ApiClaims.Scope, s)));
         var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName));
         return AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));

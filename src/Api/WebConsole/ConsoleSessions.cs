@@ -38,6 +38,11 @@ public sealed class ConsoleSessions(
 
     public async Task<SignInResult> SignInAsync(string apiKey, CancellationToken ct)
     {
+        if (consoleOptions.CurrentValue is { ApiKeySignIn: false } console)
+        {
+            return new SignInResult(null, null, StatusCodes.Status403Forbidden,
+                $"Signing in to the console with an API key is turned off on this server. Sign in with {console.Oidc.DisplayName}.");
+        }
         var auth = options.CurrentValue.Auth;
         string keyId, name;
         string? email;
@@ -60,23 +65,39 @@ public sealed class ConsoleSessions(
                 "This key has only the agent scope. Sign in to the console with an approver or admin key.");
         }
 
+        return await CreateAsync(keyId, ApiKeyFactory.Hash(apiKey), name, email, scopes, authTime: null, ct);
+    }
+
+    /// <summary>Opens a session for a person the identity provider vouched for (the caller checked their email and
+    /// roles). The session lasts while the person's latest sign-in still gives them a scope and the provider is still
+    /// configured; idle and absolute lifetimes are those of every session.</summary>
+    public Task<SignInResult> SignInPersonAsync(ConsolePerson person, DateTimeOffset? authTime, CancellationToken ct) =>
+        CreateAsync(person.Id, PersonKeyHash(person.Id), person.Name, person.Email, person.Scopes, authTime, ct);
+
+    private async Task<SignInResult> CreateAsync(string keyId, string keyHash, string name, string? email, IReadOnlyList<string> scopes,
+        DateTimeOffset? authTime, CancellationToken ct)
+    {
         var sessionId = NewSessionId();
         var now = time.GetUtcNow().TruncateToMicroseconds();
         var session = new ConsoleSession
         {
             IdHash = ApiKeyFactory.Hash(sessionId),
             KeyId = keyId,
-            KeyHash = ApiKeyFactory.Hash(apiKey),
+            KeyHash = keyHash,
             Name = name,
             Email = email,
             Scopes = scopes,
             CreatedAt = now,
             LastSeenAt = now,
             ExpiresAt = now + consoleOptions.CurrentValue.SessionLifetime,
+            AuthTime = authTime?.TruncateToMicroseconds(),
         };
         await store.CreateAsync(session, ct);
         return new SignInResult(sessionId, session, StatusCodes.Status200OK, null);
     }
+
+    /// <summary>A person's session has no API key: this stands in its place and can never equal a key's hash (hex).</summary>
+    private static string PersonKeyHash(string personId) => "person:" + personId;
 
     /// <summary>The open session with this id, or null (ended, expired, idle too long, or its key revoked).</summary>
     public async Task<ConsoleSession?> ValidateAsync(string? sessionId, bool touch, CancellationToken ct)
@@ -119,6 +140,16 @@ public sealed class ConsoleSessions(
 
     private bool KeyStillActive(ConsoleSession session)
     {
+        var console = consoleOptions.CurrentValue;
+        if (ConsolePerson.IsPersonId(session.KeyId))
+        {
+            // Signed in through the identity provider: ends when the provider is no longer configured.
+            return console.Oidc.Enabled && session.StoredKeyActive;
+        }
+        if (!console.ApiKeySignIn)
+        {
+            return false; // key sign-in was turned off: key sessions end too
+        }
         if (session.KeyId != ApiKeyAuthenticationHandler.BootstrapKeyId)
         {
             return session.StoredKeyActive;

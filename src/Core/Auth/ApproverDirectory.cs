@@ -9,12 +9,14 @@ namespace AgentSentinel.Core.Auth;
 /// stops its person on every surface and every instance at their next click.</summary>
 public interface IApproverDirectory
 {
-    /// <summary>The active approver identity with this email (an approver- or admin-scoped key that is not revoked, or
-    /// the configured bootstrap admin), or null. Emails compare case-insensitively.</summary>
+    /// <summary>The active approver identity with this email (an approver- or admin-scoped key that is not revoked, the
+    /// configured bootstrap admin, or a person whose sign-in through the identity provider within
+    /// <c>Auth:SignedInPersonDays</c> gave them a console scope), or null. Emails compare case-insensitively.</summary>
     Task<ApproverIdentity?> FindByEmailAsync(string email, CancellationToken ct);
 }
 
-public sealed class ApproverDirectory(IApiKeyStore keys, IOptionsMonitor<AgentSentinelOptions> options) : IApproverDirectory
+public sealed class ApproverDirectory(IApiKeyStore keys, IConsolePeopleStore people, IOptionsMonitor<AgentSentinelOptions> options, TimeProvider time)
+    : IApproverDirectory
 {
     /// <summary>The key id recorded for the bootstrap admin key (it is configured, not stored).</summary>
     public const string BootstrapKeyId = "bootstrap";
@@ -37,6 +39,23 @@ public sealed class ApproverDirectory(IApiKeyStore keys, IOptionsMonitor<AgentSe
             .ToList();
         // Several keys may share an email: an admin key speaks for the person first, then the oldest approver key.
         var key = candidates.FirstOrDefault(k => k.HasScope(Scopes.Admin)) ?? candidates.FirstOrDefault();
-        return key is null ? null : new ApproverIdentity(key.Id, key.Name, key.Email, key.HasScope(Scopes.Admin));
+        if (key is not null)
+        {
+            return new ApproverIdentity(key.Id, key.Name, key.Email, key.HasScope(Scopes.Admin));
+        }
+        return await SignedInPersonAsync(email, auth.SignedInPersonDays, ct);
+    }
+
+    /// <summary>A person known from a recent sign-in through the identity provider. Their roles may have changed at the
+    /// provider since, so the record counts only for a bounded time; their latest sign-in decides their scopes.</summary>
+    private async Task<ApproverIdentity?> SignedInPersonAsync(string email, int days, CancellationToken ct)
+    {
+        if (days <= 0)
+        {
+            return null;
+        }
+        var since = time.GetUtcNow().AddDays(-days);
+        var person = (await people.FindByEmailAsync(email, ct)).FirstOrDefault(p => p.LastSignedInAt > since);
+        return person is null ? null : new ApproverIdentity(person.Id, person.Name, person.Email, person.Scopes.Contains(Scopes.Admin));
     }
 }

@@ -49,6 +49,10 @@ public sealed class AuthOptions
     /// Relative paths are taken from the working folder.
     /// </summary>
     public string InitialAdminKeyFile { get; set; } = "agentsentinel-admin.key";
+
+    /// <summary>For how many days after their latest console sign-in through the identity provider a person counts
+    /// as an approver identity in Slack and Teams (matched by verified email). 0: never; they decide in the console only.</summary>
+    public int SignedInPersonDays { get; set; } = 30;
 }
 
 public sealed class JobsOptions

@@ -17,8 +17,12 @@ public sealed record ConsoleSession
     /// <summary>The absolute end, whatever the activity.</summary>
     public required DateTimeOffset ExpiresAt { get; init; }
     public DateTimeOffset? EndedAt { get; init; }
-    /// <summary>True when the key is a stored, unrevoked key (false for the bootstrap key, which is not stored).</summary>
+    /// <summary>True when the key is a stored, unrevoked key, or the session's person (signed in through the identity
+    /// provider) still has a console scope (false for the bootstrap key, which is not stored).</summary>
     public bool StoredKeyActive { get; init; }
+    /// <summary>When the person last proved who they are at the identity provider (the ID token's <c>auth_time</c>);
+    /// null for a session signed in with an API key, or when the provider did not say.</summary>
+    public DateTimeOffset? AuthTime { get; init; }
 }
 
 public interface IConsoleSessionStore
@@ -40,9 +44,10 @@ public interface IConsoleSessionStore
 public sealed class ConsoleSessionStore(Database database) : IConsoleSessionStore
 {
     private const string FindSql = """
-        SELECT s.id_hash, s.key_id, s.key_hash, s.name, s.email, s.scopes, s.created_at, s.last_seen_at, s.expires_at, s.ended_at,
-               CASE WHEN k.id IS NOT NULL AND k.revoked_at IS NULL THEN 1 ELSE 0 END AS stored_key_active
-        FROM console_sessions s LEFT JOIN api_keys k ON k.key_hash = s.key_hash
+        SELECT s.id_hash, s.key_id, s.key_hash, s.name, s.email, s.scopes, s.created_at, s.last_seen_at, s.expires_at, s.ended_at, s.auth_time,
+               CASE WHEN k.id IS NOT NULL AND k.revoked_at IS NULL THEN 1
+                    WHEN p.id IS NOT NULL AND p.scopes <> '' THEN 1 ELSE 0 END AS stored_key_active
+        FROM console_sessions s LEFT JOIN api_keys k ON k.key_hash = s.key_hash LEFT JOIN console_people p ON p.id = s.key_id
         WHERE s.id_hash = @idHash AND s.ended_at IS NULL AND s.expires_at > @now
         """;
 
@@ -52,8 +57,8 @@ public sealed class ConsoleSessionStore(Database database) : IConsoleSessionStor
     {
         await using var connection = await database.OpenAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition("""
-            INSERT INTO console_sessions (id_hash, key_id, key_hash, name, email, scopes, created_at, last_seen_at, expires_at, ended_at)
-            VALUES (@IdHash, @KeyId, @KeyHash, @Name, @Email, @scopes, @createdAt, @lastSeenAt, @expiresAt, NULL)
+            INSERT INTO console_sessions (id_hash, key_id, key_hash, name, email, scopes, created_at, last_seen_at, expires_at, ended_at, auth_time)
+            VALUES (@IdHash, @KeyId, @KeyHash, @Name, @Email, @scopes, @createdAt, @lastSeenAt, @expiresAt, NULL, @authTime)
             """, new
         {
             session.IdHash,
@@ -65,6 +70,7 @@ public sealed class ConsoleSessionStore(Database database) : IConsoleSessionStor
             createdAt = session.CreatedAt.ToUnixMicroseconds(),
             lastSeenAt = session.LastSeenAt.ToUnixMicroseconds(),
             expiresAt = session.ExpiresAt.ToUnixMicroseconds(),
+            authTime = session.AuthTime?.ToUnixMicroseconds(),
         }, cancellationToken: ct));
     }
 
@@ -106,6 +112,7 @@ public sealed class ConsoleSessionStore(Database database) : IConsoleSessionStor
         public long ExpiresAt { get; set; }
         public long? EndedAt { get; set; }
         public long StoredKeyActive { get; set; }
+        public long? AuthTime { get; set; }
 
         public ConsoleSession ToModel() => new()
         {
@@ -120,6 +127,7 @@ public sealed class ConsoleSessionStore(Database database) : IConsoleSessionStor
             ExpiresAt = TimeConversions.FromUnixMicroseconds(ExpiresAt),
             EndedAt = TimeConversions.FromUnixMicroseconds(EndedAt),
             StoredKeyActive = StoredKeyActive == 1,
+            AuthTime = TimeConversions.FromUnixMicroseconds(AuthTime),
         };
     }
 }

@@ -112,48 +112,80 @@ function disconnectEvents() {
 }
 
 async function signOut() {
+  let answer = null;
   try {
-    await api('/console/api/session', { method: 'DELETE' });
+    answer = await api('/console/api/session', { method: 'DELETE' });
   } catch (error) {
     if (!(error instanceof ApiError && error.status === 401)) { toast(error.message); return; }
+  }
+  if (answer?.end_session_url) {
+    // Signed in through the company identity provider: end its session too, then come back to the sign-in page.
+    location.assign(answer.end_session_url);
+    return;
   }
   setSession(null);
   toast('You are signed out.');
 }
 
+/** How people may sign in (API key, identity provider); asked once, before the sign-in page is shown. */
+let signInOptions = { api_key_sign_in: true, oidc: null };
+
+/** Why the identity provider's sign-in was refused, worded for the person (the address carries only the code). */
+const REFUSALS = {
+  'no-role': 'You signed in at your identity provider, but your account has neither an approver nor an admin role for Agent Sentinel. Ask your administrator to give you one.',
+  'unverified-email': 'Your identity provider has not confirmed your email address, so Agent Sentinel cannot tell who you are. Confirm your email address there, then sign in again.',
+  'no-email': 'Your identity provider did not send an email address for your account, so Agent Sentinel cannot tell who you are. Ask your administrator to check the provider\'s email claim.',
+  provider: 'The sign-in through your identity provider did not complete. Try again; if it keeps failing, tell your administrator.',
+};
+
 function renderSignIn(back) {
   document.title = 'Sign in · Agent Sentinel';
-  const keyInput = h('input', { type: 'password', id: 'api-key', name: 'api_key', autocomplete: 'off', spellcheck: 'false', required: true, 'aria-describedby': 'key-hint' });
-  const error = h('div', { class: 'alert', role: 'alert', id: 'signin-error' });
-  const button = h('button', { type: 'submit', class: 'primary' }, 'Sign in');
-  const form = h('form', { class: 'card', novalidate: true, onsubmit: async (e) => {
-    e.preventDefault();
-    error.textContent = '';
-    keyInput.removeAttribute('aria-invalid');
-    button.disabled = true;
-    try {
-      const session = await api('/console/api/session', { method: 'POST', body: { api_key: keyInput.value } });
-      history.replaceState(null, '', safeReturn(back));
-      setSession(session);
-    } catch (err) {
-      error.textContent = err.message;
-      keyInput.setAttribute('aria-invalid', 'true');
-      keyInput.focus();
-    } finally {
-      button.disabled = false;
-    }
-  } },
-  h('h1', {}, 'Sign in'),
-  h('p', { class: 'muted' }, 'Use an API key with the approver or admin scope. It is exchanged for a session cookie and is not kept by the browser.'),
-  h('div', { class: 'field' }, h('label', { for: 'api-key' }, 'API key'), keyInput,
-    h('p', { class: 'hint', id: 'key-hint' }, 'On a fresh install the first admin key is in the file named in the server\'s start-up log (agentsentinel-admin.key by default).')),
-  error,
-  h('div', { class: 'actions' }, button));
+  const query = new URLSearchParams(location.search);
+  const refused = REFUSALS[query.get('refused')] ?? null;
+  const notice = refused
+    ? h('div', { class: 'alert', role: 'alert', id: 'signin-refused' }, h('strong', {}, 'Sign-in refused. '), refused)
+    : query.get('signed_out') ? h('div', { class: 'alert ok', role: 'status', id: 'signin-signed-out' }, 'You are signed out.') : null;
+  const parts = [h('h1', {}, 'Sign in'), notice];
+  let focus = null;
+  if (signInOptions.oidc) {
+    const href = `${signInOptions.oidc.sign_in_url}?return=${encodeURIComponent(safeReturn(back))}`;
+    focus = h('a', { class: 'button primary', id: 'oidc-sign-in', href }, `Sign in with ${signInOptions.oidc.display_name}`);
+    parts.push(h('div', { class: 'actions' }, focus));
+  }
+  if (signInOptions.api_key_sign_in) {
+    const keyInput = h('input', { type: 'password', id: 'api-key', name: 'api_key', autocomplete: 'off', spellcheck: 'false', required: true, 'aria-describedby': 'key-hint' });
+    const error = h('div', { class: 'alert', role: 'alert', id: 'signin-error' });
+    const button = h('button', { type: 'submit', class: signInOptions.oidc ? '' : 'primary' }, 'Sign in');
+    const form = h('form', { novalidate: true, id: 'key-sign-in', onsubmit: async (e) => {
+      e.preventDefault();
+      error.textContent = '';
+      keyInput.removeAttribute('aria-invalid');
+      button.disabled = true;
+      try {
+        const session = await api('/console/api/session', { method: 'POST', body: { api_key: keyInput.value } });
+        history.replaceState(null, '', safeReturn(back));
+        setSession(session);
+      } catch (err) {
+        error.textContent = err.message;
+        keyInput.setAttribute('aria-invalid', 'true');
+        keyInput.focus();
+      } finally {
+        button.disabled = false;
+      }
+    } },
+    h('p', { class: 'muted' }, signInOptions.oidc ? 'Or use an API key with the approver or admin scope.' : 'Use an API key with the approver or admin scope. It is exchanged for a session cookie and is not kept by the browser.'),
+    h('div', { class: 'field' }, h('label', { for: 'api-key' }, 'API key'), keyInput,
+      h('p', { class: 'hint', id: 'key-hint' }, 'On a fresh install the first admin key is in the file named in the server\'s start-up log (agentsentinel-admin.key by default).')),
+    error,
+    h('div', { class: 'actions' }, button));
+    parts.push(form);
+    focus ??= keyInput;
+  }
   replace(main, h('section', { class: 'signin', 'aria-labelledby': 'signin-title' },
     h('div', { class: 'logo', id: 'signin-title' }, h('img', { src: '/console/assets/icon.svg', alt: '' }), h('strong', {}, 'Agent Sentinel Approval Inbox')),
-    form,
+    h('div', { class: 'card' }, parts),
     h('p', { class: 'muted' }, 'Agents and automation use the API: ', h('a', { href: '/scalar' }, 'API reference'), '.')));
-  keyInput.focus();
+  focus?.focus();
 }
 
 onSessionChange((session) => {
@@ -171,6 +203,11 @@ document.addEventListener('click', (e) => {
 window.addEventListener('popstate', route);
 
 async function start() {
+  try {
+    signInOptions = await api('/console/api/sign-in-options');
+  } catch (error) {
+    toast(error.message);
+  }
   let session = null;
   try {
     session = await api('/console/api/session');
