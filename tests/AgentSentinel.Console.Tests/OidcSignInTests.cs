@@ -20,6 +20,7 @@ public class OidcConsoleFixture : ConsoleFixture
     public const string DisplayName = "Test IdP";
     public const string ApproverRole = "sentinel-approver";
     public const string AdminRole = "sentinel-admin";
+    public const int StepUpMinutes = 5;
 
     public TestOpenIdProvider OpenIdProvider { get; private set; } = null!;
 
@@ -42,6 +43,13 @@ public class OidcConsoleFixture : ConsoleFixture
             ["AgentSentinel:Console:Oidc:DisplayName"] = DisplayName,
             ["AgentSentinel:Console:Oidc:ApproverRoles:0"] = ApproverRole,
             ["AgentSentinel:Console:Oidc:AdminRoles:0"] = AdminRole,
+            // Critical requests need a sign-in at the provider within the last StepUpMinutes (step-up).
+            ["AgentSentinel:Routing:Routes:0:Name"] = "critical-step-up",
+            ["AgentSentinel:Routing:Routes:0:Match:Priorities:0"] = "critical",
+            ["AgentSentinel:Routing:Routes:0:Slack:Channel"] = SlackChannel,
+            ["AgentSentinel:Routing:Routes:0:RequireRecentSignInMinutes"] = StepUpMinutes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["AgentSentinel:Routing:Routes:1:Name"] = "default",
+            ["AgentSentinel:Routing:Routes:1:Slack:Channel"] = SlackChannel,
         };
     }
 
@@ -240,5 +248,49 @@ public sealed class OidcSignInTests(OidcConsoleFixture f) : IClassFixture<OidcCo
         var redirect = await anonymous.GetAsync("/console/oidc/signin?return=//evil.example.com/", Ct);
         Assert.Equal(HttpStatusCode.Redirect, redirect.StatusCode);
         Assert.StartsWith(f.OpenIdProvider.Authority.ToString(), redirect.Headers.Location!.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_critical_decision_after_the_step_up_window_sends_the_person_back_to_the_provider_then_completes()
+    {
+        var user = User("dave", [OidcConsoleFixture.ApproverRole]);
+        await using var c = await f.NewPageAsync();
+        var page = c.Page;
+        await f.SignInThroughProviderAsync(page, user.Login);
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Sign out" })).ToBeVisibleAsync();
+        var id = await f.CreateApprovalAsync("wire_transfer", "Wire 250,000 EUR to a new supplier", priority: "critical");
+        var logins = f.OpenIdProvider.Logins;
+
+        // The sign-in is now older than the route allows.
+        f.Time!.Advance(TimeSpan.FromMinutes(OidcConsoleFixture.StepUpMinutes + 1));
+        await page.GotoAsync($"/approvals/{id}");
+        await page.GetByLabel("Notes (optional)").FillAsync("Called the supplier back.");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Approve", Exact = true }).ClickAsync();
+
+        // The provider asks the person to sign in again before anything is decided.
+        await Expect(page.GetByLabel("Provider login")).ToBeVisibleAsync();
+        var authorize = f.OpenIdProvider.AuthorizationRequests.Last();
+        Assert.Equal("login", authorize["prompt"]);
+        Assert.Equal((OidcConsoleFixture.StepUpMinutes * 60).ToString(System.Globalization.CultureInfo.InvariantCulture), authorize["max_age"]);
+        Assert.Equal("pending", (await f.GetApprovalAsync(id))["status"]!.GetValue<string>());
+
+        await OidcConsoleFixture.LogInAtProviderAsync(page, user.Login);
+
+        // Back on the request, the decision the person made completes.
+        await Expect(page).ToHaveURLAsync(new Uri(f.BaseUrl, $"/approvals/{id}").ToString());
+        await Expect(page.Locator("#request-status")).ToHaveTextAsync("approved");
+        Assert.Equal(logins + 1, f.OpenIdProvider.Logins);
+        var stored = await f.GetApprovalAsync(id);
+        Assert.Equal(user.Email, stored["decided_by_email"]!.GetValue<string>());
+        Assert.Equal("Called the supplier back.", stored["decision_notes"]!.GetValue<string>());
+
+        // Within the window, the next critical decision needs no new sign-in.
+        var next = await f.CreateApprovalAsync("wire_transfer", "Second wire", priority: "critical");
+        await page.GotoAsync($"/approvals/{next}");
+        await page.GetByLabel("Reason (required)").FillAsync("Not budgeted.");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Reject", Exact = true }).ClickAsync();
+        await Expect(page.Locator("#request-status")).ToHaveTextAsync("rejected");
+        Assert.Equal(logins + 1, f.OpenIdProvider.Logins);
+        Assert.Empty(c.Errors);
     }
 }

@@ -4,6 +4,7 @@ using AgentSentinel.Api.Auth;
 using AgentSentinel.Api.Contracts;
 using AgentSentinel.Api.Infrastructure;
 using AgentSentinel.Api.Limits;
+using AgentSentinel.Api.WebConsole;
 using AgentSentinel.Core.Approvals;
 using AgentSentinel.Core.Callbacks;
 using AgentSentinel.Core.Configuration;
@@ -516,10 +517,37 @@ public static class ApprovalsApi
             text = null;
         }
         var grant = kind == TransitionKind.Approve ? GrantsApi.ReadOffer(body) : null;
-        var result = await service.DecideAsync(guid, kind, user.ToDecider(), text, grant, ct);
+        var decider = user.ToDecider();
+        var result = await service.DecideAsync(guid, kind, decider, text, grant, ct);
+        if (result.Outcome == TransitionOutcome.RecentSignInRequired && result.Request is { } stepUp)
+        {
+            return RecentSignInProblem(http, stepUp, decider.Surface);
+        }
         return result.Applied
             ? TypedResults.Ok(ApprovalDto.From(result.Request!) with { Grant = result.Grant is { } given ? GrantDto.From(given, service.Now) : null })
             : Problems.ForTransition(result, kind);
+    }
+
+    /// <summary>A decision on a step-up route without a recent enough sign-in. In the console, when the company identity
+    /// provider is configured, the answer names the sign-in that asks the person to authenticate again and returns
+    /// them to the request (<c>sign_in_url</c>); an API key is told to decide in the console.</summary>
+    private static ProblemHttpResult RecentSignInProblem(HttpContext http, ApprovalRequest request, Surface surface)
+    {
+        var minutes = DecisionRule.RecentSignInMinutes(request) ?? 0;
+        var publicBaseUrl = http.RequestServices.GetRequiredService<IOptions<AgentSentinelOptions>>().Value.PublicBaseUrl;
+        var oidc = http.RequestServices.GetRequiredService<IOptionsMonitor<ConsoleOptions>>().CurrentValue.Oidc.Enabled;
+        var console = surface == Surface.Console;
+        var detail = console
+            ? oidc
+                ? DecisionTexts.RecentSignIn(request, "console")
+                : "This request's route needs a recent sign-in through the company identity provider, which this server does not offer; nothing was changed. An admin must configure AgentSentinel:Console:Oidc or change the route."
+            : DecisionTexts.RecentSignIn(request, "an API key", publicBaseUrl);
+        var extensions = new Dictionary<string, object?> { ["recent_sign_in_minutes"] = minutes };
+        if (console && oidc)
+        {
+            extensions["sign_in_url"] = $"{OidcSignIn.SignInPath}?return={Uri.EscapeDataString($"/approvals/{request.Id}")}&max_age={minutes}";
+        }
+        return TypedResults.Problem(detail, statusCode: StatusCodes.Status403Forbidden, title: "Recent sign-in required", extensions: extensions);
     }
 
     // ---- shared --------------------------------------------------------------------------------------------------

@@ -135,6 +135,9 @@ public static class ClaimsPrincipalExtensions
     public static Decider ToDecider(this ClaimsPrincipal user)
     {
         var actor = user.ToActor();
-        return Decider.Known(new ApproverIdentity(user.KeyId(), actor.DisplayName, actor.Email, user.IsAdmin()), actor.Surface);
+        var signedInAt = long.TryParse(user.FindFirstValue(ApiClaims.AuthTime), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seconds)
+            ? DateTimeOffset.FromUnixTimeSeconds(seconds)
+            : (DateTimeOffset?)null;
+        return Decider.Known(new ApproverIdentity(user.KeyId(), actor.DisplayName, actor.Email, user.IsAdmin()), actor.Surface) with { SignedInAt = signedInAt };
     }
 }

@@ -34,6 +34,9 @@ public static class Problems
                 return Status(StatusCodes.Status404NotFound, "Not found", detail);
             case TransitionOutcome.SelfDecision or TransitionOutcome.NotAnApprover or TransitionOutcome.UnknownPerson:
                 return Forbidden(detail);
+            case TransitionOutcome.RecentSignInRequired:
+                return TypedResults.Problem(detail, statusCode: StatusCodes.Status403Forbidden, title: "Recent sign-in required",
+                    extensions: new Dictionary<string, object?> { ["recent_sign_in_minutes"] = DecisionRule.RecentSignInMinutes(request!) });
         }
         return TypedResults.Problem(detail, statusCode: StatusCodes.Status409Conflict, title: "Conflict",
             extensions: new Dictionary<string, object?>

@@ -172,7 +172,8 @@ public static class SlackEndpoints
             }
             if (DecisionRule.Refusal(request, decider) is { } refusal)
             {
-                Tell(DecisionTexts.For(refusal, request, kind.Value, SlackDirectory.Platform, decider.Problem)!);
+                var publicBaseUrl = services.GetRequiredService<IOptions<Core.Configuration.AgentSentinelOptions>>().Value.PublicBaseUrl;
+                Tell(DecisionTexts.For(refusal, request, kind.Value, SlackDirectory.Platform, decider.Problem, publicBaseUrl)!);
                 return;
             }
             if (request.IsTerminal || (kind == TransitionKind.RequestInfo && request.Status != ApprovalStatus.Pending))

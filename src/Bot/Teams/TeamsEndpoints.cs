@@ -206,7 +206,7 @@ public static class TeamsEndpoints
         {
             // Someone who may not decide sees the card without the request's inputs and context.
             var given = request.Status == ApprovalStatus.Approved && request.GrantId is null ? await grantService.GetBySourceAsync(request.Id, ct) : null;
-            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: refusal is null, withDetails: refusal is null,
+            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: refusal is null, withDetails: DecisionRule.MayDecide(request, decider),
                 grants: grants, grant: given, now: grantService.Now));
         }
         var kind = TeamsCards.FromVerb(verb);
@@ -216,8 +216,8 @@ public static class TeamsEndpoints
         }
         if (refusal is not null)
         {
-            var text = DecisionTexts.For(refusal.Value, request, kind.Value, TeamsDirectory.Platform, decider.Problem)!;
-            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: false, notice: TeamsText.Escape(text, 1000), noticeIsError: true, withDetails: false));
+            var text = DecisionTexts.For(refusal.Value, request, kind.Value, TeamsDirectory.Platform, decider.Problem, publicBaseUrl)!;
+            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: false, notice: TeamsText.Escape(text, 1000), noticeIsError: true, withDetails: DecisionRule.MayDecide(request, decider)));
         }
         var notes = Str(data, TeamsCards.NotesInput)?.Trim();
         if (string.IsNullOrEmpty(notes))

@@ -218,7 +218,7 @@ public sealed class ApprovalService(
         {
             return new TransitionResult(TransitionOutcome.NotFound, null);
         }
-        if (DecisionRule.Refusal(current, decider) is { } refusal)
+        if (DecisionRule.Refusal(current, decider, Now) is { } refusal)
         {
             return new TransitionResult(refusal, current.AsOf(Now));
         }

@@ -38,6 +38,9 @@ public sealed record Decider
     public required string DisplayName { get; init; }
     public string? PlatformUserId { get; init; }
     public IdentityProblem? Problem { get; init; }
+    /// <summary>For a console session opened through the identity provider: when the person last proved who they are
+    /// there (<c>auth_time</c>). Null on every other surface.</summary>
+    public DateTimeOffset? SignedInAt { get; init; }
 
     public bool IsKnown => Identity is not null;
 
@@ -69,10 +72,33 @@ public sealed record Decider
 /// </summary>
 public static class DecisionRule
 {
-    /// <summary>Null when <paramref name="decider"/> may decide <paramref name="request"/> (its state aside); otherwise
-    /// <see cref="TransitionOutcome.UnknownPerson"/>, <see cref="TransitionOutcome.SelfDecision"/> or
-    /// <see cref="TransitionOutcome.NotAnApprover"/>.</summary>
-    public static TransitionOutcome? Refusal(ApprovalRequest request, Decider decider)
+    /// <summary>Null when <paramref name="decider"/> may decide <paramref name="request"/> (its state aside) at
+    /// <paramref name="now"/>; otherwise <see cref="TransitionOutcome.UnknownPerson"/>,
+    /// <see cref="TransitionOutcome.SelfDecision"/>, <see cref="TransitionOutcome.NotAnApprover"/> or, on a step-up route
+    /// (<see cref="Routing.RouteDefinition.RequireRecentSignInMinutes"/>), <see cref="TransitionOutcome.RecentSignInRequired"/>
+    /// unless the decider signed in to the console through the identity provider recently enough. Without
+    /// <paramref name="now"/> every step-up decision is refused.</summary>
+    public static TransitionOutcome? Refusal(ApprovalRequest request, Decider decider, DateTimeOffset? now = null) =>
+        Eligibility(request, decider) ?? StepUp(request, decider, now);
+
+    /// <summary>Whether the person may decide the request on some surface (step-up aside): what listings show them.</summary>
+    public static bool MayDecide(ApprovalRequest request, Decider decider) => Eligibility(request, decider) is null;
+
+    /// <summary>The minutes within which a decider must have signed in through the identity provider, or null.</summary>
+    public static int? RecentSignInMinutes(ApprovalRequest request) => request.RoutePlan?.RequireRecentSignInMinutes;
+
+    private static TransitionOutcome? StepUp(ApprovalRequest request, Decider decider, DateTimeOffset? now)
+    {
+        if (RecentSignInMinutes(request) is not { } minutes)
+        {
+            return null;
+        }
+        var recent = decider.Surface == Surface.Console && decider.SignedInAt is { } at && now is { } n
+            && n - at <= TimeSpan.FromMinutes(minutes);
+        return recent ? null : TransitionOutcome.RecentSignInRequired;
+    }
+
+    private static TransitionOutcome? Eligibility(ApprovalRequest request, Decider decider)
     {
         if (decider.Identity is not { } identity)
         {
@@ -91,8 +117,6 @@ public static class DecisionRule
             || (decider.PlatformUserId is not null && string.Equals(a, decider.PlatformUserId, StringComparison.Ordinal)));
         return listed ? null : TransitionOutcome.NotAnApprover;
     }
-
-    public static bool MayDecide(ApprovalRequest request, Decider decider) => Refusal(request, decider) is null;
 
     /// <summary>The same key, or the same person (by email) holding another key.</summary>
     public static bool IsRequester(ApprovalRequest request, Actor actor) =>
@@ -131,10 +155,25 @@ public static class DecisionTexts
             + $"To decide requests, ask an admin to create an approver key with your {platform} email address.";
     }
 
-    /// <summary>The text for a refused decision, or null when <paramref name="outcome"/> is not a refusal.</summary>
-    public static string? For(TransitionOutcome outcome, ApprovalRequest? request, TransitionKind kind, string platform, IdentityProblem? problem = null) => outcome switch
+    /// <summary>Why a step-up request was not decided from <paramref name="platform"/> (a chat platform, or
+    /// <c>API</c>), and where to decide it: the console's page of the request, under <paramref name="publicBaseUrl"/>
+    /// when it is known.</summary>
+    public static string RecentSignIn(ApprovalRequest request, string platform, string? publicBaseUrl = null)
+    {
+        var minutes = DecisionRule.RecentSignInMinutes(request) ?? 0;
+        var page = $"{publicBaseUrl?.TrimEnd('/')}/approvals/{request.Id}";
+        return platform == "console"
+            ? $"This request needs a sign-in through your company's identity provider within the last {minutes} minutes; sign in there again to decide it. Nothing was changed."
+            : $"This request needs a recent sign-in through your company's identity provider (within {minutes} minutes), so it cannot be decided from {platform}; nothing was changed. Decide it in the web console: {page}";
+    }
+
+    /// <summary>The text for a refused decision, or null when <paramref name="outcome"/> is not a refusal.
+    /// <paramref name="publicBaseUrl"/> makes the console link of a step-up refusal absolute.</summary>
+    public static string? For(TransitionOutcome outcome, ApprovalRequest? request, TransitionKind kind, string platform, IdentityProblem? problem = null,
+        string? publicBaseUrl = null) => outcome switch
     {
         TransitionOutcome.Applied => null,
+        TransitionOutcome.RecentSignInRequired when request is not null => RecentSignIn(request, platform, publicBaseUrl),
         TransitionOutcome.UnknownPerson => UnknownPerson(platform, problem),
         TransitionOutcome.SelfDecision => Requester,
         TransitionOutcome.NotAnApprover => NotOnList,

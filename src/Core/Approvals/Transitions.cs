@@ -43,6 +43,9 @@ public enum TransitionOutcome
     NotAnApprover,
     /// <summary>The actor is not an approver identity known to the server (a chat user without an active approver key).</summary>
     UnknownPerson,
+    /// <summary>The request's route needs a recent sign-in through the company identity provider (step-up), and the
+    /// decider has none: a chat click or an API key, or a console sign-in older than the route allows.</summary>
+    RecentSignInRequired,
 }
 
 /// <summary>The result of a transition: the request after it when applied, otherwise its current state

@@ -24,6 +24,9 @@ public sealed class RouteDefinition
     /// <summary>Whether approvers may give standing grants for this route's requests, and for how long; null for the
     /// default (low and medium risk only, at most 60 minutes). Never for critical requests.</summary>
     public RouteGrants? Grants { get; set; }
+    /// <summary>Step-up: a decision on this route's requests needs a console sign-in through the company identity
+    /// provider no older than this many minutes (its <c>auth_time</c>); chat and API-key decisions are refused.</summary>
+    public int? RequireRecentSignInMinutes { get; set; }
 
     [JsonIgnore]
     public bool IsDefault => Match is null || Match.IsEmpty;

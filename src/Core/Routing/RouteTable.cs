@@ -86,6 +86,10 @@ public static partial class RouteTable
             }
             CheckChannels(errors, at, r.Slack, r.Teams);
             CheckGrants(errors, at, r);
+            if (r.RequireRecentSignInMinutes is { } recent && recent is < 1 or > MaxRecentSignInMinutes)
+            {
+                errors.Add($"{at}.require_recent_sign_in_minutes: must be between 1 and {MaxRecentSignInMinutes} minutes, got {recent}.");
+            }
             for (var j = 0; j < r.Approvers.Count; j++)
             {
                 if (string.IsNullOrWhiteSpace(r.Approvers[j]) || r.Approvers[j].Length > 254)
@@ -140,6 +144,9 @@ public static partial class RouteTable
             errors.Add($"{at}.teams.channel: '{Truncate(t)}' is not a Teams channel id (like 19:abc@thread.tacv2).");
         }
     }
+
+    /// <summary>The longest step-up window a route may set (one day).</summary>
+    public const int MaxRecentSignInMinutes = 1440;
 
     private static void CheckGrants(List<string> errors, string at, RouteDefinition r)
     {

@@ -15,11 +15,40 @@ export function allowed(approval, kind) {
   return open && beforeDeadline && (kind !== 'info' || approval.status === 'pending');
 }
 
+const PENDING_KEY = 'agentsentinel.pending-decision';
+const PENDING_LIFETIME_MS = 10 * 60 * 1000;
+
 /** Sends the decision (with a grant when one is given); the server checks required texts, deadlines, who may decide
- * and what grant the request's route allows, and its answer is shown. */
-export function submitDecision(approval, kind, text, grant = null) {
+ * and what grant the request's route allows, and its answer is shown. When the request's route needs a recent
+ * sign-in (step-up), the decision is kept in this tab and the person is sent through the identity provider again;
+ * the request page completes it on return (once: a second refusal is shown). */
+export async function submitDecision(approval, kind, text, grant = null, { stepUp = true } = {}) {
   const d = DECISIONS[kind];
-  return approvals.decide(approval.id, d.action, grant ? { [d.field]: text, grant } : { [d.field]: text });
+  try {
+    return await approvals.decide(approval.id, d.action, grant ? { [d.field]: text, grant } : { [d.field]: text });
+  } catch (err) {
+    const signIn = err.problem?.sign_in_url;
+    if (stepUp && err.status === 403 && typeof signIn === 'string' && signIn.startsWith('/console/oidc/signin?')) {
+      sessionStorage.setItem(PENDING_KEY, JSON.stringify({ id: approval.id, kind, text, grant, at: Date.now() }));
+      location.assign(signIn);
+      return new Promise(() => {}); // the page is leaving for the identity provider
+    }
+    throw err;
+  }
+}
+
+/** Completes the decision the person made before the identity provider asked them to sign in again, if it was for
+ * this request, is recent, and is still possible. `onDone` gets the updated approval, `onError` the refusal. */
+export function resumeDecision(approval, onDone, onError) {
+  const raw = sessionStorage.getItem(PENDING_KEY);
+  if (!raw) return;
+  sessionStorage.removeItem(PENDING_KEY);
+  let pending = null;
+  try { pending = JSON.parse(raw); } catch { return; }
+  if (pending?.id !== approval.id || !DECISIONS[pending.kind] || !(Date.now() - pending.at < PENDING_LIFETIME_MS)) return;
+  if (!allowed(approval, pending.kind)) return;
+  submitDecision(approval, pending.kind, pending.text ?? '', pending.grant ?? null, { stepUp: false })
+    .then((updated) => onDone(updated, DECISIONS[pending.kind]), onError);
 }
 
 /** The grant part of the approve form: shown only when the request's route allows a grant. Every field is optional;

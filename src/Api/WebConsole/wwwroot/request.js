@@ -1,6 +1,6 @@
 // One request: what the agent wants to do, its context, the full event trail, and the three decisions.
 import { approvals, grants } from './api.js';
-import { allowed, decisionForm } from './decide.js';
+import { allowed, decisionForm, resumeDecision } from './decide.js';
 import { errorBox, h, replace, skeleton, toast, typingTarget, watchPage } from './dom.js';
 import { agentLabel, formatCost, formatDateTime, isOpen, prettyJson, statusLabel, updateCountdowns } from './format.js';
 
@@ -25,8 +25,10 @@ export function renderRequest(main, { params }) {
       const changed = approval && approval.version !== next.version;
       // Whether the approve form may offer a grant; without an answer it simply offers none.
       allowance = isOpen(next) ? await grants.allowance(id).catch(() => null) : null;
+      const first = approval === null;
       approval = next;
       render();
+      if (first) resumeDecision(approval, decided, (error) => toast(error.message));
       if (changed) announcer.textContent = `This request is now ${statusLabel(approval.status)}.`;
     } catch (error) {
       replace(main, h('p', { class: 'crumbs' }, h('a', { href: '/inbox', 'data-link': '' }, '← Inbox')),
@@ -93,17 +95,19 @@ export function renderRequest(main, { params }) {
     return null;
   }
 
+  function decided(updated, d) {
+    toast(updated.grant ? `${d.done}, with a standing grant until ${formatDateTime(updated.grant.expires_at)}.` : `${d.done}.`);
+    for (const key of Object.keys(drafts)) delete drafts[key];
+    main.querySelectorAll('.decide textarea, .decide input[type=number]').forEach(el => { el.value = ''; });
+    approval = { ...approval, ...updated, events: approval.events };
+    load();
+  }
+
   function decideSection(a) {
     const kinds = ['approve', 'reject', 'info'].filter(k => allowed(a, k));
     if (kinds.length === 0) return null;
     return h('section', { class: 'card', 'aria-labelledby': 'decide-title' }, h('h2', { id: 'decide-title' }, 'Decide'),
-      h('div', { class: 'decide' }, kinds.map(k => decisionForm(a, k, (updated, d) => {
-        toast(updated.grant ? `${d.done}, with a standing grant until ${formatDateTime(updated.grant.expires_at)}.` : `${d.done}.`);
-        for (const key of Object.keys(drafts)) delete drafts[key];
-        main.querySelectorAll('.decide textarea, .decide input[type=number]').forEach(el => { el.value = ''; });
-        approval = { ...approval, ...updated, events: approval.events };
-        load();
-      }, 'decide', allowance).form)),
+      h('div', { class: 'decide' }, kinds.map(k => decisionForm(a, k, decided, 'decide', allowance).form)),
       h('p', { class: 'shortcuts' }, h('kbd', {}, 'a'), ', ', h('kbd', {}, 'r'), ' and ', h('kbd', {}, 'i'), ' jump to the approve, reject and question fields.'));
   }
 
