@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using AgentSentinel.Core.Auth;
 using AgentSentinel.Core.Configuration;
+using AgentSentinel.Core.Grants;
 using AgentSentinel.Testing;
 using Microsoft.Extensions.Time.Testing;
 
@@ -270,8 +271,13 @@ public abstract class GrantTests(StorageProvider provider)
         Assert.Null(refused["max_minutes"]);
         Assert.Contains("never allowed for critical", refused.Str("reason"), StringComparison.Ordinal);
 
+        // The grant is found from the approval it was given with (chat messages show it there).
+        var given = await GrantAsync(s, new { minutes = 5 });
+        var source = await s.App.Service<GrantService>().GetBySourceAsync(Guid.Parse(given.Str("source_approval_id")!), Ct);
+        Assert.Equal(given.Id(), source?.Id.ToString());
+        Assert.Null(await s.App.Service<GrantService>().GetBySourceAsync(Guid.Parse(low), Ct));
+
         // Once decided, nothing more may be offered; a malformed or unknown id is a 4xx.
-        await GrantAsync(s, new { minutes = 5 });
         var decided = await s.Approver.PostJsonAsync($"/api/v1/approvals/{low}/approve", new { });
         Assert.Equal(HttpStatusCode.OK, decided.StatusCode);
         Assert.False((await (await s.Approver.GetAsync($"/api/v1/grants/allowance/{low}", Ct)).Json())["allowed"]!.GetValue<bool>());

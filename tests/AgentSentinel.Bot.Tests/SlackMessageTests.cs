@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using AgentSentinel.Bot.Slack;
 using AgentSentinel.Core.Approvals;
+using AgentSentinel.Core.Grants;
 
 namespace AgentSentinel.Bot.Tests;
 
@@ -276,5 +277,43 @@ public sealed class SlackMessageTests
         Assert.False(SlackSignature.IsValid("secret", ts, signature.ToUpperInvariant(), body, now, TimeSpan.FromMinutes(5)));
         Assert.False(SlackSignature.IsValid("secret", null, signature, body, now, TimeSpan.FromMinutes(5)));
         Assert.False(SlackSignature.IsValid("", ts, SlackSignature.Compute("", ts, body), body, now, TimeSpan.FromMinutes(5)));
+    }
+
+    [Fact]
+    public void The_grant_block_cannot_link_or_mention_with_the_agents_action_name_and_loses_its_button_once_ended()
+    {
+        var source = Request(status: ApprovalStatus.Approved) with
+        {
+            ActionName = "<!channel> refund *now* https://evil.example",
+            DecidedAt = DateTimeOffset.UtcNow,
+            DecidedByEmail = "alice@example.com",
+        };
+        var grant = new Grant
+        {
+            Id = Guid.CreateVersion7(),
+            CreatedByEmail = "alice@example.com",
+            CreatedByKeyId = "key-alice",
+            AgentKeyId = "key-agent",
+            ActionName = source.ActionName,
+            ExpiresAt = source.CreatedAt.AddMinutes(30),
+            MaxUses = 2,
+            SourceApprovalId = source.Id,
+            CreatedAt = source.CreatedAt,
+        };
+        var message = Json(SlackMessages.RequestMessage(source, "C0PAY", null, null, grant: grant, now: source.CreatedAt.AddMinutes(1)));
+        var blocks = message["blocks"]!.AsArray();
+        var text = (string)blocks.Single(b => (string?)b!["block_id"] == "grant")!["text"]!["text"]!;
+        Assert.DoesNotContain("<!channel>", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("https://evil.example", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("*now*", text, StringComparison.Ordinal);
+        Assert.Contains("at most 2 times", text, StringComparison.Ordinal);
+        Assert.Equal("revoke_grant", (string?)blocks.Single(b => (string?)b!["block_id"] == "grant_actions")!["elements"]![0]!["action_id"]);
+
+        // Past its expiry the grant is described as ended, without a button.
+        var expired = Json(SlackMessages.RequestMessage(source, "C0PAY", null, null, grant: grant, now: grant.ExpiresAt));
+        Assert.Contains("Expired at", expired["blocks"]!.ToJsonString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("grant_actions", expired["blocks"]!.ToJsonString(), StringComparison.Ordinal);
+        // A pending request never shows a grant.
+        Assert.DoesNotContain("\"grant\"", Json(SlackMessages.RequestMessage(Request(), "C0PAY", null, null, grant: grant)).ToJsonString(), StringComparison.Ordinal);
     }
 }

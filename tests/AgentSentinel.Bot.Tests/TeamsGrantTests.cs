@@ -145,4 +145,18 @@ public sealed class TeamsGrantTests : IAsyncLifetime
         Assert.Equal("pending", (string?)(await GetAsync($"/api/v1/approvals/{id}"))["status"]);
         Assert.Empty((await GetAsync("/api/v1/grants?state=all"))["items"]!.AsArray());
     }
+
+    [Fact]
+    public async Task A_revoked_grant_redraws_the_card_of_the_approval_that_gave_it()
+    {
+        var (id, _) = await CreateAndAwaitCardAsync(Refund(1));
+        await ApproveAsync(id, "20");
+        var grantId = (string)(await GetAsync("/api/v1/grants"))["items"]![0]!["id"]!;
+        var revoke = await _app.Client().PostAsync($"/api/v1/grants/{grantId}/revoke", null, Ct);
+        Assert.Equal(HttpStatusCode.OK, revoke.StatusCode);
+        var update = await _bot.WaitForAsync(b => b.CallsTo("update").LastOrDefault(c => Plain(c.Body!.ToJsonString()).Contains("Revoked by", StringComparison.Ordinal)),
+            what: "the card redrawn after the revocation");
+        var card = update.Body!["attachments"]![0]!["content"]!.AsObject();
+        Assert.Contains("Standing grant given by alice@example.com", Plain((string)Element(card, "grant")!["text"]!), StringComparison.Ordinal);
+    }
 }
