@@ -45,6 +45,11 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<ApprovalService>();
         services.AddSingleton<Telemetry.OperationalReadings>();
         services.AddSingleton<Telemetry.ProductMetrics>();
+        services.AddSingleton<Audit.AuditStore>();
+        services.AddSingleton<Audit.RetentionService>();
+        services.AddTransient<Audit.AuditJobs>();
+        services.AddOptions<Audit.RetentionOptions>().Bind(configuration.GetSection(Audit.RetentionOptions.SectionName)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<Audit.RetentionOptions>, Audit.RetentionOptionsValidator>();
         services.AddSingleton<Grants.GrantService>();
         services.AddSingleton<HangfireExpiryScheduler>();
         services.AddSingleton<IExpiryScheduler>(sp => sp.GetRequiredService<HangfireExpiryScheduler>());

@@ -38,4 +38,10 @@ internal static partial class Log
 
     [LoggerMessage(1301, LogLevel.Warning, "Change listener lost its database connection; reconnecting")]
     public static partial void ChangeListenerFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(1350, LogLevel.Information, "Sealed {Count} event(s) into the audit chain")]
+    public static partial void AuditSealed(ILogger logger, int count);
+
+    [LoggerMessage(1351, LogLevel.Information, "Retention deleted {Count} request(s) decided more than {Days} day(s) ago; a signed checkpoint anchors the audit chain")]
+    public static partial void RetentionDeleted(ILogger logger, int count, int days);
 }

@@ -107,6 +107,7 @@ public static class ApiExtensions
         app.MapAdminApi();
         app.MapCallbacksApi();
         app.MapDeliveriesApi();
+        app.MapAuditApi();
         app.MapAgentSentinelMcp();
         app.MapWebConsole();
         app.MapJobDashboard();

@@ -1,6 +1,7 @@
 using AgentSentinel.Api.Callbacks;
 using AgentSentinel.Bot.Digest;
 using AgentSentinel.Core.Approvals;
+using AgentSentinel.Core.Audit;
 using AgentSentinel.Core.Auth;
 using AgentSentinel.Core.Configuration;
 using AgentSentinel.Core.Digest;
@@ -23,6 +24,7 @@ public sealed class StartupTasks(
     JobStorage jobStorage,
     IOptions<AgentSentinelOptions> options,
     IOptions<DigestOptions> digest,
+    IOptions<RetentionOptions> retention,
     Core.Receipts.ReceiptKeyring receiptKeys,
     TimeProvider time,
     ILogger<StartupTasks> logger) : IHostedService
@@ -38,6 +40,15 @@ public sealed class StartupTasks(
         recurring.AddOrUpdate<ExpiryJobs>(ExpiryJobs.SweepJobId, j => j.SweepAsync(CancellationToken.None), Cron.Minutely());
         recurring.AddOrUpdate<FollowUpJobs>(FollowUpJobs.SweepJobId, j => j.SweepAsync(CancellationToken.None), Cron.Minutely());
         recurring.AddOrUpdate<CallbackJobs>(CallbackJobs.SweepJobId, j => j.SweepAsync(CancellationToken.None), Cron.Minutely());
+        recurring.AddOrUpdate<AuditJobs>(AuditJobs.SealJobId, j => j.SealAsync(CancellationToken.None), Cron.Minutely());
+        if (retention.Value.DecidedDays is null)
+        {
+            recurring.RemoveIfExists(RetentionService.RecurringJobId);
+        }
+        else
+        {
+            recurring.AddOrUpdate<AuditJobs>(RetentionService.RecurringJobId, j => j.RetainAsync(CancellationToken.None), retention.Value.Cron);
+        }
         AddDigestJob();
         // The embedded job storage lives in memory: after a restart every open request needs its expiry again.
         await recovery.RecoverAsync(rescheduleOpen: !HangfireSetup.IsPersistent(jobStorage), cancellationToken);

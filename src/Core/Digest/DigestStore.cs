@@ -57,7 +57,7 @@ public sealed class DigestStore(Database database)
             COALESCE(SUM(CASE WHEN status = 'rejected' AND decided_at <= @asOf THEN 1 ELSE 0 END), 0) AS rejected,
             COALESCE(SUM(CASE WHEN expires_at <= @asOf AND (status IN ('pending', 'info_requested', 'expired')) THEN 1 ELSE 0 END), 0) AS expired,
             COALESCE(SUM(CASE WHEN status = 'cancelled' AND decided_at <= @asOf THEN 1 ELSE 0 END), 0) AS cancelled
-        FROM approvals WHERE {Window}
+        FROM approval_facts WHERE {Window}
         """;
 
     public async Task<DigestCounts> CountAsync(DigestWindow window, CancellationToken ct)
@@ -80,7 +80,7 @@ public sealed class DigestStore(Database database)
                 sums.Add($"COALESCE(SUM(CASE WHEN created_at >= @b{i - 1} AND created_at < @b{i} THEN 1 ELSE 0 END), 0) AS n{i - 1}");
             }
         }
-        var sql = $"SELECT {string.Join(", ", sums)} FROM approvals WHERE created_at >= @b0 AND created_at < @b{boundaries.Count - 1}";
+        var sql = $"SELECT {string.Join(", ", sums)} FROM approval_facts WHERE created_at >= @b0 AND created_at < @b{boundaries.Count - 1}";
         await using var connection = await database.OpenAsync(ct);
         var row = (IDictionary<string, object>)await connection.QuerySingleAsync(new CommandDefinition(sql, p, cancellationToken: ct));
         return [.. Enumerable.Range(0, boundaries.Count - 1).Select(i => Convert.ToInt64(row[$"n{i}"], System.Globalization.CultureInfo.InvariantCulture))];
@@ -92,15 +92,15 @@ public sealed class DigestStore(Database database)
         await using var connection = await database.OpenAsync(ct);
         var p = Parameters(window);
         var byPriority = await connection.QueryAsync<(string Key, long Count)>(new CommandDefinition(
-            $"SELECT priority, COUNT(*) FROM approvals WHERE {Window} GROUP BY priority", p, cancellationToken: ct));
+            $"SELECT priority, COUNT(*) FROM approval_facts WHERE {Window} GROUP BY priority", p, cancellationToken: ct));
         var byRisk = await connection.QueryAsync<(string Key, long Count)>(new CommandDefinition(
-            $"SELECT COALESCE(risk_level, 'unspecified'), COUNT(*) FROM approvals WHERE {Window} GROUP BY COALESCE(risk_level, 'unspecified')",
+            $"SELECT COALESCE(risk_level, 'unspecified'), COUNT(*) FROM approval_facts WHERE {Window} GROUP BY COALESCE(risk_level, 'unspecified')",
             p, cancellationToken: ct));
         return (byPriority.ToDictionary(r => r.Key, r => r.Count), byRisk.ToDictionary(r => r.Key, r => r.Count));
     }
 
     private const string DecisionAtRankSql = $"""
-        SELECT decided_at - created_at FROM approvals
+        SELECT decided_at - created_at FROM approval_facts
         WHERE {Window} AND {DecidedByAsOf}
         ORDER BY decided_at - created_at, id
         LIMIT @take OFFSET @skip
@@ -124,7 +124,7 @@ public sealed class DigestStore(Database database)
             SELECT route_name, decided_at - created_at AS us,
                    ROW_NUMBER() OVER (PARTITION BY route_name ORDER BY decided_at - created_at, id) - 1 AS rn,
                    COUNT(*) OVER (PARTITION BY route_name) AS n
-            FROM approvals WHERE {Window} AND {DecidedByAsOf}
+            FROM approval_facts WHERE {Window} AND {DecidedByAsOf}
         ) ranked
         WHERE rn = (n - 1) / 2 OR rn = n / 2
         """;

@@ -26,6 +26,10 @@ public abstract class Database : IAsyncDisposable
     /// null where <see cref="BeginWriteAsync"/> already holds a lock that covers it.</summary>
     public abstract string? LockApprovalSql { get; }
 
+    /// <summary>SQL run first in a write transaction that appends to the audit chain, so one writer at a time does;
+    /// null where <see cref="BeginWriteAsync"/> already holds a lock that covers it.</summary>
+    public virtual string? AuditChainLockSql => null;
+
     public abstract bool IsUniqueViolation(Exception ex);
 
     /// <summary>True when the error means the database could not be reached or is restarting.</summary>
@@ -78,6 +82,9 @@ public sealed class PostgresDatabase : Database
 
     // The conditional UPDATE alone would judge its deadline with an instant taken before it waited for the row.
     public override string LockApprovalSql => "SELECT 1 FROM approvals WHERE id = @id FOR UPDATE";
+
+    // Transaction-scoped: released at commit, so the chain's tail read under it is still the tail when the rows commit.
+    public override string AuditChainLockSql => "SELECT pg_advisory_xact_lock(7413290453)";
 
     public override bool IsUniqueViolation(Exception ex) => ex is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
 

@@ -348,13 +348,13 @@ public sealed partial class SqlStore(Database database, TimeProvider time) : IAp
             COALESCE(SUM(CASE WHEN status = 'expired' OR (status IN {OpenStatuses} AND expires_at <= @now) THEN 1 ELSE 0 END), 0) AS expired,
             COALESCE(SUM(CASE WHEN status = 'cancelled' THEN 1 ELSE 0 END), 0) AS cancelled,
             SUM(CASE WHEN status IN ('approved', 'rejected') THEN (decided_at - created_at) * 1.0 END) AS decision_us
-        FROM approvals WHERE {StatsWindow}
+        FROM approval_facts WHERE {StatsWindow}
         GROUP BY priority, COALESCE(risk_level, 'unspecified')
         """;
 
     // Exact median without window functions: the middle one or two decision times, averaged.
     private const string StatsMedianSql = $"""
-        SELECT decided_at - created_at FROM approvals
+        SELECT decided_at - created_at FROM approval_facts
         WHERE {StatsWindow} AND status IN ('approved', 'rejected')
         ORDER BY decided_at - created_at
         LIMIT @take OFFSET @skip

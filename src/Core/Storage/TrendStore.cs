@@ -21,7 +21,7 @@ public sealed class TrendStore(Database database) : ITrendStore
 
     private const string CreatedSql = """
         SELECT (created_at - @origin) / @bucket AS bucket, COUNT(*) AS count
-        FROM approvals WHERE created_at >= @from AND created_at < @to
+        FROM approval_facts WHERE created_at >= @from AND created_at < @to
         GROUP BY 1
         """;
 
@@ -30,7 +30,7 @@ public sealed class TrendStore(Database database) : ITrendStore
         SELECT (t - @origin) / @bucket AS bucket, outcome, COUNT(*) AS count FROM (
             SELECT CASE WHEN status IN {Open} THEN expires_at ELSE decided_at END AS t,
                    CASE WHEN status IN {Open} THEN 'expired' ELSE status END AS outcome
-            FROM approvals
+            FROM approval_facts
             WHERE (status IN ('approved', 'rejected', 'expired', 'cancelled') AND decided_at >= @from AND decided_at < @to)
                OR (status IN {Open} AND expires_at <= @now AND expires_at >= @from AND expires_at < @to)
         ) outcomes
@@ -40,7 +40,7 @@ public sealed class TrendStore(Database database) : ITrendStore
     private static readonly string DecisionTimesSql = $"""
         SELECT CASE {string.Concat(DecisionTimeBuckets.Edges.Select((e, i) => $"WHEN d < {e.UpperSeconds * 1_000_000L} THEN {i} "))}ELSE {DecisionTimeBuckets.Edges.Count} END AS bucket,
                status AS outcome, COUNT(*) AS count
-        FROM (SELECT decided_at - created_at AS d, status FROM approvals
+        FROM (SELECT decided_at - created_at AS d, status FROM approval_facts
               WHERE created_at >= @from AND created_at < @to AND status IN ('approved', 'rejected')) decided
         GROUP BY 1, 2
         """;
