@@ -96,6 +96,8 @@ public sealed class ApprovalService(
         if (result is { Outcome: CreateOutcome.Created, Request.GrantId: not null })
         {
             metrics.RequestCreated(result.Request);
+            // Issued before the observers run, so the callback of an approval by grant carries its receipt too.
+            result = result with { Request = await IssueReceiptAsync(result.Request, ct) };
             await ApprovedByGrantAsync(result.Request, ct);
         }
         else if (result.Outcome == CreateOutcome.Created)

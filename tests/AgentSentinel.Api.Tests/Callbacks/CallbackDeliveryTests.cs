@@ -59,6 +59,10 @@ public abstract class CallbackDeliveryTests(StorageProvider provider)
         Assert.Equal("approved", body.Str("status"));
         Assert.Equal("Fine <b>by</b> me & you", body.Str("decision_notes"));
         Assert.Equal("alice@example.com", body.Str("decided_by_email"));
+        // The callback carries the signed receipt, as the poll object does.
+        var receipt = Jwks.Verify(await Jwks.FetchAsync(h.App.Client(key: null)), body.Str("receipt")!);
+        Assert.Equal(id, receipt.Str("approval_id"));
+        Assert.Equal("approved", receipt.Str("decision"));
 
         // Nothing more is sent, and operators can see what happened.
         Assert.Equal(0, await h.RunJobsAsync());
