@@ -91,10 +91,11 @@ public static class OidcSignIn
 
     /// <summary>Sends the person to the provider. <paramref name="maxAge"/> (minutes) asks the provider to make the
     /// person sign in again (<c>prompt=login</c>, <c>max_age</c>), for a decision that needs a recent sign-in.</summary>
-    public static IResult SignIn(HttpContext http, IOptionsMonitor<ConsoleOptions> console,
+    public static async Task<IResult> SignIn(HttpContext http, IOptionsMonitor<ConsoleOptions> console, IAuthenticationSchemeProvider schemes,
         [Microsoft.AspNetCore.Mvc.FromQuery(Name = "return")] string? returnPath, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "max_age")] string? maxAge)
     {
-        if (!console.CurrentValue.Oidc.Enabled || http.RequestServices.GetService<IOptionsMonitor<OpenIdConnectOptions>>() is null)
+        // The scheme is registered at start-up: an Authority configured later takes effect at the next restart.
+        if (!console.CurrentValue.Oidc.Enabled || await schemes.GetSchemeAsync(SchemeName) is null)
         {
             return Problems.NotFound("Sign-in through an identity provider is not configured on this server.");
         }
@@ -111,9 +112,10 @@ public static class OidcSignIn
         return TypedResults.Challenge(properties, [SchemeName]);
     }
 
-    public static IResult SignOut(HttpContext http, IOptionsMonitor<ConsoleOptions> console, IDataProtectionProvider protection, TimeProvider time, string? t)
+    public static async Task<IResult> SignOut(HttpContext http, IOptionsMonitor<ConsoleOptions> console, IAuthenticationSchemeProvider schemes,
+        IDataProtectionProvider protection, TimeProvider time, string? t)
     {
-        if (!console.CurrentValue.Oidc.Enabled || !SignOutLinkValid(protection, time, t))
+        if (!console.CurrentValue.Oidc.Enabled || await schemes.GetSchemeAsync(SchemeName) is null || !SignOutLinkValid(protection, time, t))
         {
             return TypedResults.Redirect(SignedOutPage);
         }
