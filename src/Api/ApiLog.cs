@@ -35,9 +35,6 @@ internal static partial class ApiLog
     [LoggerMessage(2007, LogLevel.Debug, "Callback {DeliveryId} ({Event}) created for approval {ApprovalId}")]
     public static partial void CallbackCreated(ILogger logger, Guid approvalId, string deliveryId, string @event);
 
-    [LoggerMessage(2008, LogLevel.Error, "The callback of approval {ApprovalId} at version {Version} could not be created; the callback sweep will create it")]
-    public static partial void CallbackNotCreated(ILogger logger, Exception exception, Guid approvalId, int version);
-
     [LoggerMessage(2009, LogLevel.Information, "Callback {DeliveryId} of approval {ApprovalId} delivered on try {Attempt} ({Status})")]
     public static partial void CallbackDelivered(ILogger logger, Guid approvalId, string deliveryId, int attempt, int status);
 

@@ -32,6 +32,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<IApiKeyStore>(sp => sp.GetRequiredService<SqlStore>());
         services.AddSingleton<IGrantStore>(sp => sp.GetRequiredService<SqlStore>());
         services.AddSingleton<IConsolePeopleStore, ConsolePeopleStore>();
+        services.AddSingleton<IOutboxStore>(sp => sp.GetRequiredService<SqlStore>());
         services.AddSingleton<Auth.IApproverDirectory, Auth.ApproverDirectory>();
         services.AddSingleton<ISettingsStore>(sp => sp.GetRequiredService<SqlStore>());
         services.AddSingleton<IChatMessageStore>(sp => sp.GetRequiredService<SqlStore>());
@@ -50,6 +51,9 @@ public static class CoreServiceCollectionExtensions
         services.AddTransient<Audit.AuditJobs>();
         services.AddOptions<Audit.RetentionOptions>().Bind(configuration.GetSection(Audit.RetentionOptions.SectionName)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<Audit.RetentionOptions>, Audit.RetentionOptionsValidator>();
+        services.AddSingleton<OutboxSignal>();
+        services.AddSingleton<OutboxDispatcher>();
+        services.AddSingleton<IApprovalObserver, DeadlineScheduling>();
         services.AddSingleton<Grants.GrantService>();
         services.AddSingleton<HangfireExpiryScheduler>();
         services.AddSingleton<IExpiryScheduler>(sp => sp.GetRequiredService<HangfireExpiryScheduler>());
@@ -64,6 +68,10 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<DigestService>();
         return services;
     }
+
+    /// <summary>Carries out the effects recorded in the outbox; register it after the start-up work that migrates the database.</summary>
+    public static IServiceCollection AddOutboxDispatcher(this IServiceCollection services) =>
+        services.AddHostedService(sp => sp.GetRequiredService<OutboxDispatcher>());
 
     /// <summary>On PostgreSQL, listens for changes made by other instances so their waiters wake here too.</summary>
     public static IServiceCollection AddPostgresChangeListener(this IServiceCollection services)
@@ -123,6 +131,10 @@ public sealed class AgentSentinelOptionsValidator : IValidateOptions<AgentSentin
         if (options.Api.MaxWaitSeconds is < 1 or > 60 || options.Api.DefaultWaitSeconds < 1 || options.Api.DefaultWaitSeconds > options.Api.MaxWaitSeconds)
         {
             errors.Add($"{root}:Api:MaxWaitSeconds must be 1..60 and DefaultWaitSeconds 1..MaxWaitSeconds.");
+        }
+        if (options.Jobs.OutboxSweepInterval <= TimeSpan.Zero || options.Jobs.OutboxSweepInterval > TimeSpan.FromMinutes(10))
+        {
+            errors.Add($"{root}:Jobs:OutboxSweepInterval must be between 00:00:00.001 and 00:10:00.");
         }
         if (options.Jobs.SchedulePollingInterval <= TimeSpan.Zero || options.Jobs.SchedulePollingInterval > TimeSpan.FromMinutes(1))
         {

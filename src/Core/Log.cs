@@ -24,6 +24,9 @@ internal static partial class Log
     [LoggerMessage(1102, LogLevel.Information, "Approval {ApprovalId}: {Transition} refused ({Outcome})")]
     public static partial void TransitionRefused(ILogger logger, Guid approvalId, string transition, string outcome);
 
+    [LoggerMessage(1103, LogLevel.Error, "Approval {ApprovalId}: {Step} failed after the change was committed; the change stands and its effects are in the outbox")]
+    public static partial void AfterCommitFailed(ILogger logger, Exception exception, Guid approvalId, string step);
+
     [LoggerMessage(1200, LogLevel.Information, "Expired {Count} overdue approval request(s)")]
     public static partial void SweepExpired(ILogger logger, int count);
 
@@ -32,6 +35,12 @@ internal static partial class Log
 
     [LoggerMessage(1202, LogLevel.Debug, "Expiry job for {ApprovalId} ran {Early} before the deadline; rescheduled")]
     public static partial void ExpiryEarly(ILogger logger, Guid approvalId, TimeSpan early);
+
+    [LoggerMessage(1203, LogLevel.Warning, "Outbox entry {EntryId} ({Kind} of approval {ApprovalId}) failed on attempt {Attempt}; tried again at {DueAt:O}")]
+    public static partial void OutboxEntryFailed(ILogger logger, Exception exception, long entryId, Guid approvalId, string kind, int attempt, DateTimeOffset dueAt);
+
+    [LoggerMessage(1204, LogLevel.Warning, "Outbox dispatch failed; the entries stay and are taken at the next wake-up or sweep")]
+    public static partial void OutboxDispatchFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(1300, LogLevel.Information, "Listening for approval changes from other server instances")]
     public static partial void ChangeListenerConnected(ILogger logger);

@@ -1,6 +1,8 @@
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using AgentSentinel.Core.Approvals;
+using AgentSentinel.Core.Storage;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -18,7 +20,8 @@ public sealed class AgentSentinelApp : WebApplicationFactory<Program>
     private readonly TimeProvider? _time;
     private readonly Action<IServiceCollection>? _services;
 
-    /// <param name="services">Extra service registrations (for example an in-memory trace exporter), after the host's own.</param>
+    /// <param name="services">Extra service registrations after the host's own: an in-memory trace exporter, or a
+    /// decorator that injects a fault into a real service.</param>
     public AgentSentinelApp(TestStorage storage, TimeProvider? time = null, bool runJobServer = false, IDictionary<string, string?>? settings = null,
         Action<IServiceCollection>? services = null)
     {
@@ -81,6 +84,39 @@ public sealed class AgentSentinelApp : WebApplicationFactory<Program>
     }
 
     public T Service<T>() where T : notnull => Services.GetRequiredService<T>();
+
+    /// <summary>Waits until this host's job storage has no job enqueued or running (scheduled jobs may wait), so what a
+    /// test does next does not race a job that is still finishing.</summary>
+    public async Task JobsIdleAsync(TimeSpan? timeout = null)
+    {
+        var monitor = Service<Hangfire.JobStorage>().GetMonitoringApi();
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        while (monitor.ProcessingCount() > 0 || monitor.Queues().Any(q => q.Length > 0))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("Jobs are still enqueued or running.");
+            }
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>Waits until the outbox dispatcher has turned the effects of every committed change into jobs (chat
+    /// deliveries, callbacks, expiry and follow-up scheduling): effects are carried out after the commit, not in it.</summary>
+    public async Task EffectsQueuedAsync(TimeSpan? timeout = null)
+    {
+        var outbox = Service<IOutboxStore>();
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        while (await outbox.CountUnhandledAsync(CancellationToken.None) > 0)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("The outbox still has entries that were not handled.");
+            }
+            Service<OutboxSignal>().Wake();
+            await Task.Delay(20);
+        }
+    }
 
     /// <summary>A client that authenticates with the given key (the bootstrap admin key by default).</summary>
     public HttpClient Client(string? key = BootstrapAdminKey, string scheme = "ApiKey")

@@ -1,8 +1,8 @@
-using System.Data.Common;
 using System.Text.Json;
 using AgentSentinel.Api.Contracts;
 using AgentSentinel.Core.Approvals;
 using AgentSentinel.Core.Callbacks;
+using AgentSentinel.Core.Receipts;
 using AgentSentinel.Core.Storage;
 using Hangfire;
 using Microsoft.Extensions.Options;
@@ -48,22 +48,22 @@ public sealed class CallbackOutbox(
     public string Body(ApprovalRequest request) => JsonSerializer.Serialize(PollDto.From(request), json.Value.SerializerOptions);
 }
 
-/// <summary>Agents hear of final states and of questions: after each such transition a callback is created and queued.
-/// A database error here is logged, not thrown (the transition has happened; the sweep creates the callback later).</summary>
-public sealed class CallbackNotifier(CallbackOutbox outbox, ILogger<CallbackNotifier> logger) : IApprovalObserver
+/// <summary>Agents hear of final states and of questions: after each such transition (as the outbox entry recorded
+/// it) a callback is created and queued. A database error here fails the outbox entry, which is tried again later; a
+/// callback exists once per version, so a second try never creates a second one.</summary>
+public sealed class CallbackNotifier(CallbackOutbox outbox, ReceiptIssuer receipts) : IApprovalObserver
 {
     public Task OnCreatedAsync(ApprovalRequest request, CancellationToken ct) => Task.CompletedTask;
 
+    /// <summary>A final request's callback carries its receipt, like <c>/poll</c>: the one stored with the request
+    /// (issued here if the decision's own attempt could not).</summary>
     public async Task OnChangedAsync(ApprovalRequest request, TransitionKind transition, Actor actor, CancellationToken ct)
     {
-        try
+        if (request.CallbackUrl is null || !CallbackDelivery.IsCallbackEvent(request.Status))
         {
-            await outbox.CreateAsync(request, ct);
+            return;
         }
-        catch (DbException e)
-        {
-            ApiLog.CallbackNotCreated(logger, e, request.Id, request.Version);
-        }
+        await outbox.CreateAsync(await receipts.EnsureAsync(request, ct), ct);
     }
 }
 

@@ -16,22 +16,20 @@ public sealed class RequestValidationException(string field, string message) : E
 }
 
 /// <summary>The approval lifecycle: creation with policy and routing, and every transition, whichever surface
-/// asks for it. The store makes each transition atomic; this class adds authorization, wake-ups and observers.</summary>
+/// asks for it. The store makes each change atomic and records its effects in the outbox in the same transaction
+/// (<see cref="OutboxDispatcher"/> carries them out); this class adds authorization and in-process wake-ups. What the
+/// caller is told depends only on the commit: anything that fails after it is logged, never thrown.</summary>
 public sealed class ApprovalService(
     IApprovalStore store,
     IGrantStore grants,
     RuntimeSettings settings,
     ApprovalChangeHub hub,
-    IExpiryScheduler scheduler,
-    IFollowUpScheduler followUps,
-    IEnumerable<IApprovalObserver> observers,
     Receipts.ReceiptIssuer receipts,
     ProductMetrics metrics,
+    OutboxSignal outbox,
     TimeProvider time,
     ILogger<ApprovalService> logger)
 {
-    private readonly IApprovalObserver[] _observers = [.. observers];
-
     public DateTimeOffset Now => time.GetUtcNow().TruncateToMicroseconds();
 
     public async Task<CreateResult> CreateAsync(NewApproval input, Actor requester, CancellationToken ct)
@@ -93,29 +91,50 @@ public sealed class ApprovalService(
         request = request with { FollowUpAt = firstFollowUp?.DueAt };
         var result = await CreateByGrantAsync(request, input.RequestHash, createdEvent, route, ct)
             ?? await store.CreateAsync(request, input.RequestHash, createdEvent, ct);
-        if (result is { Outcome: CreateOutcome.Created, Request.GrantId: not null })
+        if (result.Outcome != CreateOutcome.Created)
         {
-            metrics.RequestCreated(result.Request);
-            // Issued before the observers run, so the callback of an approval by grant carries its receipt too.
-            result = result with { Request = await IssueReceiptAsync(result.Request, ct) };
-            await ApprovedByGrantAsync(result.Request, ct);
+            return result with { Request = await SettleAsync(result.Request, ct) };
         }
-        else if (result.Outcome == CreateOutcome.Created)
+        // Committed: the expiry, the follow-ups, chat and callbacks are in the outbox.
+        var created = result.Request;
+        AfterCommit(created.Id, "wake-up", () =>
         {
-            metrics.RequestCreated(request);
-            hub.Publish(request.Id);
-            scheduler.ScheduleExpiry(request.Id, request.ExpiresAt);
-            if (firstFollowUp is not null)
+            hub.Publish(created.Id);
+            metrics.RequestCreated(created);
+            if (created.GrantId is { } grantId)
             {
-                followUps.ScheduleFollowUp(request.Id, firstFollowUp.DueAt);
+                GrantLog.ApprovedByGrant(logger, created.Id, grantId, created.DecidedByEmail ?? created.DecidedByKeyId);
+                metrics.TransitionApplied(created, TransitionKind.Approve, GrantRules.Granter(created));
             }
-            Log.ApprovalCreated(logger, request.Id, request.ActionName, requester.KeyId, request.RouteName, request.ExpiresAt);
-            foreach (var observer in _observers)
+            else
             {
-                await observer.OnCreatedAsync(request, ct);
+                Log.ApprovalCreated(logger, created.Id, created.ActionName, requester.KeyId, created.RouteName, created.ExpiresAt);
             }
+        });
+        try
+        {
+            return result with { Request = await SettleAsync(created, ct) };
         }
-        return result with { Request = await SettleAsync(result.Request, ct) };
+        catch (Exception ex) when (!ct.IsCancellationRequested)
+        {
+            // Past its deadline already (a very short timeout): the expiry job records it; report what was stored.
+            Log.AfterCommitFailed(logger, ex, created.Id, "settle");
+            return result;
+        }
+    }
+
+    /// <summary>Runs in-process work that follows a commit (wake-ups, logs); a failure there is logged and changes
+    /// nothing the caller is told.</summary>
+    private void AfterCommit(Guid id, string step, Action action)
+    {
+        try
+        {
+            action();
+        }
+        catch (Exception ex)
+        {
+            Log.AfterCommitFailed(logger, ex, id, step);
+        }
     }
 
     /// <summary>The details of the <c>created</c> event: the route, and when a policy floor raised the agent's values,
@@ -150,20 +169,6 @@ public sealed class ApprovalService(
         }
         var probe = new GrantProbe(agentKey, request.AgentId, request.ActionName, GrantInputs.Hash(request.ActionInputs), request.RouteName, request.EstimatedCost, request.CreatedAt);
         return await grants.CreateByGrantAsync(request with { FollowUpAt = null }, requestHash, createdEvent, probe, ct);
-    }
-
-    /// <summary>The effects of an approval (waiters, chat, callbacks) for a request a grant approved at intake.</summary>
-    private async Task ApprovedByGrantAsync(ApprovalRequest request, CancellationToken ct)
-    {
-        hub.Publish(request.Id);
-        GrantLog.ApprovedByGrant(logger, request.Id, request.GrantId!.Value, request.DecidedByEmail ?? request.DecidedByKeyId);
-        var granter = new Actor(request.DecidedByEmail ?? request.DecidedByKeyId ?? "grant", Surface.System, request.DecidedByEmail, null, request.DecidedByKeyId);
-        metrics.TransitionApplied(request, TransitionKind.Approve, granter);
-        foreach (var observer in _observers)
-        {
-            await observer.OnCreatedAsync(request, ct);
-            await observer.OnChangedAsync(request, TransitionKind.Approve, granter, ct);
-        }
     }
 
     /// <summary>The request as callers must see it now; past its deadline it is expired (recorded before it is reported).</summary>
@@ -325,9 +330,8 @@ public sealed class ApprovalService(
                 });
             var updated = await store.AdvanceFollowUpAsync(new FollowUpAdvance(
                 id,
-                followUp.Kind,
+                followUp,
                 followUp.Kind == FollowUpKind.Reminder ? request.RemindersSent : request.EscalationLevel,
-                followUp.Number,
                 FollowUpPlan.Next(plan, reminders, level)?.DueAt,
                 approvers,
                 new ApprovalEvent
@@ -345,10 +349,7 @@ public sealed class ApprovalService(
                 return null;
             }
             request = updated;
-            foreach (var observer in _observers)
-            {
-                await observer.OnFollowUpAsync(updated, followUp, ct);
-            }
+            AfterCommit(id, "wake-up", outbox.Wake);
         }
         return request.FollowUpAt;
     }
@@ -373,8 +374,9 @@ public sealed class ApprovalService(
         {
             return await receipts.EnsureAsync(request, ct);
         }
-        catch (Exception ex) when (ex is System.Data.Common.DbException or TimeoutException or System.Security.Cryptography.CryptographicException)
+        catch (Exception ex)
         {
+            // Whatever failed, the decision stands and is answered as committed.
             Receipts.ReceiptLog.ReceiptDeferred(logger, request.Id, ex);
             return request;
         }
@@ -389,13 +391,14 @@ public sealed class ApprovalService(
         }
         if (result.Applied)
         {
-            hub.Publish(command.Id);
-            metrics.TransitionApplied(result.Request!, command.Kind, command.Actor);
-            Log.TransitionApplied(logger, command.Id, command.Kind.ToString(), command.Actor.AuditName, command.Actor.Surface.ToWire());
-            foreach (var observer in _observers)
+            // Committed, with its effects in the outbox: waiters and the dispatcher wake through the hub.
+            AfterCommit(command.Id, "wake-up", () =>
             {
-                await observer.OnChangedAsync(result.Request!, command.Kind, command.Actor, ct);
-            }
+                hub.Publish(command.Id);
+                metrics.TransitionApplied(result.Request!, command.Kind, command.Actor);
+                Log.TransitionApplied(logger, command.Id, command.Kind.ToString(), command.Actor.AuditName, command.Actor.Surface.ToWire());
+            });
+            return result;
         }
         else if (result.Outcome != TransitionOutcome.NotYetDue)
         {

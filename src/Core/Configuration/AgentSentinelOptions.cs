@@ -64,6 +64,10 @@ public sealed class JobsOptions
     public bool RunServer { get; set; } = true;
 
     public int WorkerCount { get; set; } = Math.Max(4, Environment.ProcessorCount * 2);
+
+    /// <summary>How often the outbox dispatcher looks for effects to carry out when nothing woke it (the safety net for
+    /// a lost wake-up, a failed attempt, or a process that stopped between a commit and its dispatch).</summary>
+    public TimeSpan OutboxSweepInterval { get; set; } = TimeSpan.FromSeconds(5);
 }
 
 public sealed class ApiOptions

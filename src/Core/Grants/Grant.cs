@@ -97,6 +97,10 @@ public static class GrantRules
     /// <summary>The longest grant any route may allow (one week).</summary>
     public const int MaxMinutesLimit = 10080;
 
+    /// <summary>Who approved a request a grant approved at intake: the person who gave the grant.</summary>
+    public static Actor Granter(ApprovalRequest request) =>
+        new(request.DecidedByEmail ?? request.DecidedByKeyId ?? "grant", Surface.System, request.DecidedByEmail, null, request.DecidedByKeyId);
+
     /// <summary>Why no grant may be given for, or approve, <paramref name="request"/> on <paramref name="route"/>; null when
     /// one may. Critical priority or risk: never. A route that says <c>Allowed</c> decides; otherwise grants are allowed
     /// for low, medium and minimal risk only.</summary>

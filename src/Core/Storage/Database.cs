@@ -22,6 +22,10 @@ public abstract class Database : IAsyncDisposable
     /// with an <c>@id</c> parameter; null where there are no other instances to tell.</summary>
     public abstract string? NotifySql { get; }
 
+    /// <summary>Appended to a <c>SELECT ... LIMIT</c> that picks rows to claim, so that concurrent claimers skip each
+    /// other's rows instead of waiting for them; empty where the write transaction already excludes other writers.</summary>
+    public abstract string SkipLockedClause { get; }
+
     /// <summary>SQL run first in a transition's write transaction to lock the request's row (<c>@id</c>) until commit;
     /// null where <see cref="BeginWriteAsync"/> already holds a lock that covers it.</summary>
     public abstract string? LockApprovalSql { get; }
@@ -79,6 +83,8 @@ public sealed class PostgresDatabase : Database
     public override async ValueTask<DbConnection> OpenAsync(CancellationToken ct) => await _dataSource.OpenConnectionAsync(ct);
 
     public override string NotifySql => $"SELECT pg_notify('{ChangeChannel}', @id)";
+
+    public override string SkipLockedClause => " FOR UPDATE SKIP LOCKED";
 
     // The conditional UPDATE alone would judge its deadline with an instant taken before it waited for the row.
     public override string LockApprovalSql => "SELECT 1 FROM approvals WHERE id = @id FOR UPDATE";
@@ -181,6 +187,9 @@ public sealed class SqliteDatabase : Database
         ValueTask.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(deferred: false));
 
     public override string? NotifySql => null;
+
+    // BEGIN IMMEDIATE: one writer at a time.
+    public override string SkipLockedClause => "";
 
     // BEGIN IMMEDIATE has taken the database's only write lock.
     public override string? LockApprovalSql => null;

@@ -39,8 +39,15 @@ public interface IApprovalStore
     Task<ApprovalStats> GetStatsAsync(DateTimeOffset from, DateTimeOffset to, DateTimeOffset now, CancellationToken ct);
 }
 
+/// <summary>A reminder or escalation level to record: <paramref name="FollowUp"/> is the one being sent (its effects go
+/// to the outbox with it), <paramref name="Expected"/> the counter's value it starts from.</summary>
 public sealed record FollowUpAdvance(
-    Guid Id, FollowUpKind Kind, int Expected, int Number, DateTimeOffset? NextFollowUpAt, IReadOnlyList<string>? Approvers, ApprovalEvent Event);
+    Guid Id, FollowUp FollowUp, int Expected, DateTimeOffset? NextFollowUpAt, IReadOnlyList<string>? Approvers, ApprovalEvent Event)
+{
+    public FollowUpKind Kind => FollowUp.Kind;
+
+    public int Number => FollowUp.Number;
+}
 
 public sealed record ApprovalQuery
 {

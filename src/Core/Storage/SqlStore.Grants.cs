@@ -115,6 +115,9 @@ public sealed partial class SqlStore : IGrantStore
             {
                 await InsertEventAsync(connection, tx, createdEvent, ct);
                 await InsertEventAsync(connection, tx, approvedEvent, ct);
+                // Created and approved at once: every effect of both, as if they had happened one after the other.
+                await InsertOutboxAsync(connection, tx, OutboxKind.Created, approved, approvedEvent.At, ct);
+                await InsertOutboxAsync(connection, tx, OutboxKind.Changed, approved, approvedEvent.At, ct, TransitionKind.Approve, GrantRules.Granter(approved));
                 if (database.NotifySql is { } notify)
                 {
                     await connection.ExecuteAsync(new CommandDefinition(notify, new { id = IdText(request.Id) }, tx, cancellationToken: ct));

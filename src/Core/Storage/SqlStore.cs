@@ -55,6 +55,7 @@ public sealed partial class SqlStore(Database database, TimeProvider time) : IAp
             if (inserted == 1)
             {
                 await InsertEventAsync(connection, tx, createdEvent, ct);
+                await InsertOutboxAsync(connection, tx, OutboxKind.Created, request, createdEvent.At, ct);
                 if (database.NotifySql is { } notify)
                 {
                     await connection.ExecuteAsync(new CommandDefinition(notify, new { id = IdText(request.Id) }, tx, cancellationToken: ct));
@@ -160,15 +161,17 @@ public sealed partial class SqlStore(Database database, TimeProvider time) : IAp
                 Surface = command.Actor.Surface,
                 Details = details,
             }, ct);
+            var changed = row.ToModel();
             var grant = command.Grant is { } creation
-                ? await InsertGrantAsync(connection, tx, creation.For(row.ToModel(), command.Actor), command.Actor, ct)
+                ? await InsertGrantAsync(connection, tx, creation.For(changed, command.Actor), command.Actor, ct)
                 : null;
+            await InsertOutboxAsync(connection, tx, OutboxKind.Changed, changed, at, ct, command.Kind, command.Actor);
             if (database.NotifySql is { } notify)
             {
                 await connection.ExecuteAsync(new CommandDefinition(notify, new { id }, tx, cancellationToken: ct));
             }
             await tx.CommitAsync(ct);
-            return new TransitionResult(TransitionOutcome.Applied, row.ToModel()) { Grant = grant };
+            return new TransitionResult(TransitionOutcome.Applied, changed) { Grant = grant };
         }
 
         // Explained from the state seen under the same lock and at the same instant as the refused statement.
@@ -318,8 +321,10 @@ public sealed partial class SqlStore(Database database, TimeProvider time) : IAp
             return null;
         }
         await InsertEventAsync(connection, tx, advance.Event, ct);
+        var advanced = row.ToModel();
+        await InsertOutboxAsync(connection, tx, OutboxKind.FollowUp, advanced, advance.Event.At, ct, followUp: advance.FollowUp);
         await tx.CommitAsync(ct);
-        return row.ToModel();
+        return advanced;
     }
 
     public async Task<IReadOnlyList<Guid>> ListDueFollowUpsAsync(DateTimeOffset now, int limit, CancellationToken ct)
@@ -814,7 +819,8 @@ public sealed partial class SqlStore(Database database, TimeProvider time) : IAp
             MissionId = MissionId,
             EstimatedCost = EstimatedCost switch
             {
-                null or DBNull => null,
+                // A row built from a model (an outbox entry's copy of the request) carries the typed value instead.
+                null or DBNull => EstimatedCostValue?.Normalize(),
                 decimal d => d.Normalize(),
                 string s => decimal.Parse(s, NumberStyles.Float, CultureInfo.InvariantCulture).Normalize(),
                 var other => Convert.ToDecimal(other, CultureInfo.InvariantCulture).Normalize(),

@@ -227,6 +227,7 @@ public abstract class CallbackDeliveryTests(StorageProvider provider)
         await h.App.Service<ExpiryJobs>().ExpireAsync(id, Ct);
         await h.App.Service<ExpiryJobs>().SweepAsync(Ct);
         var expired = (await h.App.Service<ApprovalService>().GetAsync(id, Ct))!;
+        await h.App.EffectsQueuedAsync();
         Assert.Null(await h.App.Service<CallbackOutbox>().CreateAsync(expired, Ct));
         h.Time.Advance(TimeSpan.FromMinutes(2));
         // The sweep queues the overdue delivery a second time: two jobs, one try.
@@ -321,24 +322,27 @@ public abstract class CallbackDeliveryTests(StorageProvider provider)
     }
 
     [Fact]
-    public async Task The_sweep_creates_callbacks_that_were_never_created_and_requeues_lost_jobs()
+    public async Task A_transition_committed_by_the_store_alone_gets_its_callback_and_the_sweep_requeues_lost_jobs()
     {
         await using var h = await CallbackHarness.StartAsync(provider);
-        // The server stopped between the transition and its observers: the store changed, nobody was told.
+        // Only the store's transaction ran (as when the server stops right after the commit): its outbox entry, written
+        // in that transaction, still brings the callback.
         var missed = Guid.Parse(await h.CreateAsync());
         var applied = await h.App.Service<IApprovalStore>().TransitionAsync(
             new TransitionCommand(missed, TransitionKind.Cancel, Actor.System, null), Ct);
         Assert.True(applied.Applied);
-        // A delivery whose job was lost with the in-memory job storage.
+        await h.App.EffectsQueuedAsync();
+        Assert.Single(await h.App.Service<ICallbackStore>().ListAsync(missed, Ct));
+        // Deliveries whose jobs were lost with the in-memory job storage.
         var lost = await h.CreateAsync();
         await h.DecideAsync(lost, "approve");
         h.LoseJobs();
 
         var sweep = h.App.Service<CallbackJobs>();
-        Assert.Equal(0, await sweep.SweepAsync(Ct)); // too recent: their own observer and jobs may still come
+        Assert.Equal(0, await sweep.SweepAsync(Ct)); // too recent: their own jobs may still come
         Assert.Equal(0, await h.RunJobsAsync());
         h.Time.Advance(CallbackJobs.SweepGrace + TimeSpan.FromSeconds(1));
-        Assert.Equal(2, await sweep.SweepAsync(Ct)); // one created (and queued), one queued again
+        Assert.Equal(2, await sweep.SweepAsync(Ct)); // both queued again
         Assert.Equal(2, await h.RunJobsAsync());
 
         var events = Received(h).Select(r => (r.Header("X-AgentSentinel-Delivery"), r.Header("X-AgentSentinel-Event"))).OrderBy(e => e.Item2).ToList();

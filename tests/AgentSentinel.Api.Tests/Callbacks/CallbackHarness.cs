@@ -58,13 +58,19 @@ public sealed class CallbackHarness : IAsyncDisposable
         return harness;
     }
 
-    public async Task<string> CreateAsync(string? callbackUrl = null, int timeoutSeconds = 600) =>
-        (await Agent.CreateApprovalAsync(new { action_name = "transfer_funds", timeout_seconds = timeoutSeconds, callback_url = callbackUrl ?? CallbackUrl() })).Id();
+    public async Task<string> CreateAsync(string? callbackUrl = null, int timeoutSeconds = 600)
+    {
+        var id = (await Agent.CreateApprovalAsync(new { action_name = "transfer_funds", timeout_seconds = timeoutSeconds, callback_url = callbackUrl ?? CallbackUrl() })).Id();
+        await App.EffectsQueuedAsync();
+        return id;
+    }
 
+    /// <summary>A decision through the API, then its effects queued (the callback job among them).</summary>
     public async Task DecideAsync(string id, string verb, object? body = null)
     {
         var response = await Approver.PostJsonAsync($"/api/v1/approvals/{id}/{verb}", body);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        await App.EffectsQueuedAsync();
     }
 
     /// <summary>Callback jobs waiting in the job storage, enqueued or scheduled.</summary>
@@ -88,6 +94,7 @@ public sealed class CallbackHarness : IAsyncDisposable
     /// returns how many ran.</summary>
     public async Task<int> RunJobsAsync()
     {
+        await App.EffectsQueuedAsync();
         var client = App.Service<IBackgroundJobClient>();
         var ran = 0;
         foreach (var (jobId, deliveryId, attempt, _) in PendingJobs())

@@ -1,0 +1,121 @@
+using System.Data.Common;
+using System.Text.Json;
+using AgentSentinel.Core.Approvals;
+using AgentSentinel.Core.Configuration;
+using Dapper;
+
+namespace AgentSentinel.Core.Storage;
+
+/// <summary>The transactional outbox: an entry is written in the transaction of every creation, transition and
+/// follow-up, and the dispatcher claims, handles and purges entries here.</summary>
+public sealed partial class SqlStore : IOutboxStore
+{
+    private const string InsertOutboxSql = """
+        INSERT INTO outbox (approval_id, kind, transition, actor, follow_up, request, created_at, due_at)
+        VALUES (@approvalId, @kind, @transition, @actor, @followUp, @request, @now, @now)
+        """;
+
+    /// <summary>Records the effects of a change in its own transaction: they are carried out once it has committed,
+    /// however the process fares afterwards.</summary>
+    private static Task InsertOutboxAsync(DbConnection connection, DbTransaction tx, OutboxKind kind, ApprovalRequest request,
+        DateTimeOffset at, CancellationToken ct, TransitionKind? transition = null, Actor? actor = null, FollowUp? followUp = null) =>
+        connection.ExecuteAsync(new CommandDefinition(InsertOutboxSql, new
+        {
+            approvalId = IdText(request.Id),
+            kind = kind.ToString(),
+            transition = transition?.ToString(),
+            actor = actor is null ? null : JsonSerializer.Serialize(OutboxActor.From(actor), SettingsJson.Options),
+            followUp = followUp is null ? null : JsonSerializer.Serialize(followUp, SettingsJson.Options),
+            request = JsonSerializer.Serialize(ApprovalRow.From(request, null)),
+            now = at.ToUnixMicroseconds(),
+        }, tx, cancellationToken: ct));
+
+    private const string OutboxColumns = "id, kind, transition, actor, follow_up, request, attempts";
+
+    public async Task<IReadOnlyList<OutboxEntry>> ClaimAsync(DateTimeOffset now, DateTimeOffset claimUntil, int limit, CancellationToken ct)
+    {
+        var sql = $"""
+            UPDATE outbox SET claimed_until = @until, attempts = attempts + 1
+            WHERE id IN (SELECT id FROM outbox
+                         WHERE handled_at IS NULL AND due_at <= @now AND (claimed_until IS NULL OR claimed_until <= @now)
+                         ORDER BY id LIMIT @limit{database.SkipLockedClause})
+            RETURNING {OutboxColumns}
+            """;
+        await using var connection = await database.OpenAsync(ct);
+        await using var tx = await database.BeginWriteAsync(connection, ct);
+        var rows = await connection.QueryAsync<OutboxRow>(new CommandDefinition(sql, new
+        {
+            now = now.ToUnixMicroseconds(),
+            until = claimUntil.ToUnixMicroseconds(),
+            limit,
+        }, tx, cancellationToken: ct));
+        var entries = rows.OrderBy(r => r.Id).Select(r => r.ToModel()).ToList();
+        await tx.CommitAsync(ct);
+        return entries;
+    }
+
+    public async Task MarkHandledAsync(IReadOnlyCollection<long> ids, DateTimeOffset now, CancellationToken ct)
+    {
+        if (ids.Count == 0)
+        {
+            return;
+        }
+        // Dapper expands a list for SQLite; Npgsql takes the array as one parameter.
+        var idIn = database.Provider == StorageProvider.Postgres ? "id = ANY(@ids)" : "id IN @ids";
+        await using var connection = await database.OpenAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition(
+            $"UPDATE outbox SET handled_at = @now, claimed_until = NULL, last_error = NULL WHERE {idIn}",
+            new { now = now.ToUnixMicroseconds(), ids = ids.ToArray() }, cancellationToken: ct));
+    }
+
+    public async Task RetryLaterAsync(long id, DateTimeOffset dueAt, string error, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE outbox SET due_at = @due, claimed_until = NULL, last_error = @error WHERE id = @id AND handled_at IS NULL",
+            new { id, due = dueAt.ToUnixMicroseconds(), error }, cancellationToken: ct));
+    }
+
+    public async Task<int> PurgeHandledAsync(DateTimeOffset before, int limit, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        return await connection.ExecuteAsync(new CommandDefinition(
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE handled_at IS NOT NULL AND handled_at < @before ORDER BY handled_at LIMIT @limit)",
+            new { before = before.ToUnixMicroseconds(), limit }, cancellationToken: ct));
+    }
+
+    public async Task<int> CountUnhandledAsync(CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        return await connection.ExecuteScalarAsync<int>(new CommandDefinition(
+            "SELECT COUNT(*) FROM outbox WHERE handled_at IS NULL", cancellationToken: ct));
+    }
+
+    /// <summary>The transition's actor as stored in an entry (the surface by its wire name).</summary>
+    private sealed record OutboxActor(string DisplayName, string Surface, string? Email, string? UserId, string? KeyId)
+    {
+        public static OutboxActor From(Actor a) => new(a.DisplayName, a.Surface.ToWire(), a.Email, a.UserId, a.KeyId);
+
+        public Actor ToModel() => new(DisplayName, WireNames.ParseSurface(Surface), Email, UserId, KeyId);
+    }
+
+    private sealed class OutboxRow
+    {
+        public long Id { get; set; }
+        public string Kind { get; set; } = "";
+        public string? Transition { get; set; }
+        public string? Actor { get; set; }
+        public string? FollowUp { get; set; }
+        public string Request { get; set; } = "";
+        public long Attempts { get; set; }
+
+        public OutboxEntry ToModel() => new(
+            Id,
+            Enum.Parse<OutboxKind>(Kind),
+            (JsonSerializer.Deserialize<ApprovalRow>(Request) ?? throw new InvalidDataException($"Outbox entry {Id} has no request.")).ToModel(),
+            Transition is null ? null : Enum.Parse<TransitionKind>(Transition),
+            Actor is null ? null : JsonSerializer.Deserialize<OutboxActor>(Actor, SettingsJson.Options)?.ToModel(),
+            FollowUp is null ? null : JsonSerializer.Deserialize<FollowUp>(FollowUp, SettingsJson.Options),
+            (int)Attempts);
+    }
+}
