@@ -6,7 +6,7 @@ using OpenTelemetry.Trace;
 
 namespace AgentSentinel.Api.Tests;
 
-/// <summary>One trace follows a request from the HTTP call through its Hangfire job to the Slack call.</summary>
+/// <summary>One trace follows a request from the HTTP call through its outbox entry and its Hangfire job to the Slack call.</summary>
 [Collection(TelemetryCollection.Name)]
 public sealed class TracingTests
 {
@@ -61,8 +61,11 @@ public sealed class TracingTests
         Assert.Equal(ActivityKind.Server, create.Kind);
         Assert.Equal("POST", create.GetTagItem("http.request.method"));
         Assert.StartsWith("/api/v1/approvals", create.GetTagItem("http.route") as string, StringComparison.Ordinal);
+        // The create call's outbox entry is dispatched in a span of its own, which queues the delivery job.
+        var dispatch = Assert.Single(trace, s => s.Source.Name == "AgentSentinel" && s.DisplayName == "outbox Created");
+        Assert.Equal(create.SpanId, dispatch.ParentSpanId);
         var job = Assert.Single(trace, s => s.Source.Name == "AgentSentinel" && s.DisplayName == "job ChatDeliveryJobs.PostAsync");
-        Assert.Equal(create.SpanId, job.ParentSpanId);
+        Assert.Equal(dispatch.SpanId, job.ParentSpanId);
         // The Slack call is made inside the job's span (directly or below the product's own spans).
         var ancestor = slackCall;
         while (ancestor is not null && ancestor.SpanId != job.SpanId)

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using AgentSentinel.Core.Configuration;
 using AgentSentinel.Core.Notifications;
 using AgentSentinel.Core.Storage;
@@ -169,8 +170,12 @@ public sealed class OutboxDispatcher(
         }
     }
 
+    /// <summary>Tells every observer about one entry, in a span that continues the trace of the call that made the
+    /// change, so the jobs queued here join that trace.</summary>
     private async Task HandleAsync(OutboxEntry entry, CancellationToken ct)
     {
+        var parent = entry.TraceParent is { } traceParent && ActivityContext.TryParse(traceParent, null, out var context) ? context : default;
+        using var activity = Telemetry.ProductTraces.Source.StartActivity($"outbox {entry.Kind}", ActivityKind.Internal, parent);
         foreach (var observer in _observers)
         {
             var task = entry.Kind switch

@@ -11,7 +11,8 @@ public enum OutboxKind
     FollowUp,
 }
 
-/// <summary>One committed change whose effects are still to be carried out, with the request as that change left it.</summary>
+/// <summary>One committed change whose effects are still to be carried out, with the request as that change left it
+/// and the W3C trace context of the call that made the change.</summary>
 public sealed record OutboxEntry(
     long Id,
     OutboxKind Kind,
@@ -19,7 +20,8 @@ public sealed record OutboxEntry(
     TransitionKind? Transition,
     Actor? Actor,
     FollowUp? FollowUp,
-    int Attempts);
+    int Attempts,
+    string? TraceParent = null);
 
 /// <summary>The transactional outbox. Entries are written by <see cref="IApprovalStore"/> and <see cref="IGrantStore"/>
 /// in the transaction of the change itself; the dispatcher claims them, carries out their effects and marks them handled.</summary>

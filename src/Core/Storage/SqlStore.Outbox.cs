@@ -11,8 +11,8 @@ namespace AgentSentinel.Core.Storage;
 public sealed partial class SqlStore : IOutboxStore
 {
     private const string InsertOutboxSql = """
-        INSERT INTO outbox (approval_id, kind, transition, actor, follow_up, request, created_at, due_at)
-        VALUES (@approvalId, @kind, @transition, @actor, @followUp, @request, @now, @now)
+        INSERT INTO outbox (approval_id, kind, transition, actor, follow_up, request, created_at, due_at, trace_parent)
+        VALUES (@approvalId, @kind, @transition, @actor, @followUp, @request, @now, @now, @traceParent)
         """;
 
     /// <summary>Records the effects of a change in its own transaction: they are carried out once it has committed,
@@ -28,9 +28,10 @@ public sealed partial class SqlStore : IOutboxStore
             followUp = followUp is null ? null : JsonSerializer.Serialize(followUp, SettingsJson.Options),
             request = JsonSerializer.Serialize(ApprovalRow.From(request, null)),
             now = at.ToUnixMicroseconds(),
+            traceParent = System.Diagnostics.Activity.Current?.Id,
         }, tx, cancellationToken: ct));
 
-    private const string OutboxColumns = "id, kind, transition, actor, follow_up, request, attempts";
+    private const string OutboxColumns = "id, kind, transition, actor, follow_up, request, attempts, trace_parent";
 
     public async Task<IReadOnlyList<OutboxEntry>> ClaimAsync(DateTimeOffset now, DateTimeOffset claimUntil, int limit, CancellationToken ct)
     {
@@ -108,6 +109,7 @@ public sealed partial class SqlStore : IOutboxStore
         public string? FollowUp { get; set; }
         public string Request { get; set; } = "";
         public long Attempts { get; set; }
+        public string? TraceParent { get; set; }
 
         public OutboxEntry ToModel() => new(
             Id,
@@ -116,6 +118,7 @@ public sealed partial class SqlStore : IOutboxStore
             Transition is null ? null : Enum.Parse<TransitionKind>(Transition),
             Actor is null ? null : JsonSerializer.Deserialize<OutboxActor>(Actor, SettingsJson.Options)?.ToModel(),
             FollowUp is null ? null : JsonSerializer.Deserialize<FollowUp>(FollowUp, SettingsJson.Options),
-            (int)Attempts);
+            (int)Attempts,
+            TraceParent);
     }
 }
