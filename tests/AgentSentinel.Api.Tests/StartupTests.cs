@@ -156,6 +156,8 @@ public sealed class StartupTests
     [InlineData("AgentSentinel:Limits:AgentStatsMaxDays", "0", "AgentSentinel:Limits:AgentStatsMaxDays")]
     [InlineData("AgentSentinel:Proxy:KnownProxies:0", "proxy.internal", "AgentSentinel:Proxy:KnownProxies")]
     [InlineData("AgentSentinel:Proxy:KnownNetworks:0", "10.0.0.0/33", "AgentSentinel:Proxy:KnownNetworks")]
+    [InlineData("AgentSentinel:Retention:DecidedDays", "0", "AgentSentinel:Retention:DecidedDays")]
+    [InlineData("AgentSentinel:Retention:DecidedDays", "30", "AgentSentinel:Retention:SigningKeyFile")]
     public async Task A_wrong_setting_stops_start_up_with_a_message_naming_it(string key, string value, string named)
     {
         // The host exactly as Program.cs builds it, started on a loopback port.

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using AgentSentinel.Core.Configuration;
 using AgentSentinel.Core.Storage;
 using Dapper;
 using Microsoft.Extensions.Logging;
@@ -34,6 +35,10 @@ public sealed class RetentionOptionsValidator : IValidateOptions<RetentionOption
         if (options.DecidedDays < 1)
         {
             return ValidateOptionsResult.Fail($"AgentSentinel:Retention:DecidedDays must be at least 1 day, got {options.DecidedDays}.");
+        }
+        if (!CronText.LooksValid(options.Cron))
+        {
+            return ValidateOptionsResult.Fail($"AgentSentinel:Retention:Cron '{options.Cron}' is not a cron expression (five fields, or six with seconds, e.g. '17 3 * * *').");
         }
         if (string.IsNullOrWhiteSpace(options.SigningKeyFile))
         {

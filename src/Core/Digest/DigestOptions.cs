@@ -1,3 +1,4 @@
+using AgentSentinel.Core.Configuration;
 using AgentSentinel.Core.Routing;
 using Microsoft.Extensions.Options;
 
@@ -46,8 +47,7 @@ public sealed class DigestOptionsValidator : IValidateOptions<DigestOptions>
         {
             errors.Add($"{section}:TimeZone '{options.TimeZone}' is not a known time zone id (use an IANA id such as Europe/Berlin, or UTC).");
         }
-        var fields = (options.Cron ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        if (fields.Length is not (5 or 6) || fields.Any(f => f.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '*' or '/' or ',' or '-' or '?' or '#' or 'L' or 'W'))))
+        if (!CronText.LooksValid(options.Cron))
         {
             errors.Add($"{section}:Cron '{options.Cron}' is not a cron expression (five fields, or six with seconds, e.g. '0 9 * * 1').");
         }
