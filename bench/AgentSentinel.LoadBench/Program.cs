@@ -5,6 +5,7 @@ using AgentSentinel.LoadBench;
 // PostgreSQL started for the run. Every scenario takes its sizes on the command line, so a smoke run is quick.
 // Build first: dotnet build AgentSentinel.sln -c Release
 // Usage: dotnet bench/AgentSentinel.LoadBench/bin/Release/net10.0/AgentSentinel.LoadBench.dll <scenario> [sizes...]
+// Set AGENTSENTINEL_PG_DURABLE=1 to run PostgreSQL with its durable defaults instead of the test fixture's fast settings.
 //   intake  [requests per level=2000] [levels=1,16,64]
 //   poll    [clients=64] [seconds=15]
 //   wait    [agents=1000]
@@ -20,6 +21,7 @@ int Arg(int i, int fallback) => args.Length > i ? int.Parse(args[i], CultureInfo
 Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}, " +
     $"{File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':')[1].Trim()}");
 Console.WriteLine($"command: {scenario} {string.Join(' ', args.Skip(1))}");
+Console.WriteLine($"postgresql: {(AgentSentinel.Testing.PostgresServer.Durable ? "durable (fsync, synchronous_commit, full_page_writes on; AGENTSENTINEL_PG_DURABLE=1)" : "fast test settings (fsync, synchronous_commit, full_page_writes off)")}");
 
 var failures = scenario switch
 {

@@ -593,13 +593,18 @@ internal static class Scenarios
         var notUpdated = stored.Keys.Count(id => !roots.TryGetValue(id, out var m) || !m[0]["blocks"]!.ToJsonString().Contains("*Expired*", StringComparison.Ordinal));
         var doubleExpired = await Pg.ScalarAsync<long>(cs, "SELECT count(*) FROM (SELECT approval_id FROM approval_events WHERE kind = 'expired' GROUP BY approval_id HAVING count(*) > 1) d");
         Line($"kill9: stored {stored.Count} (acknowledged {acked.Count}); missing {missing}; not expired {notExpired}; not posted {notPosted}; posted twice {duplicates}; message not showing the expiry {notUpdated}");
+        // Effects committed before the SIGKILL and never dispatched are in the outbox (servers with one): none may be left.
+        var unhandled = await Pg.ScalarAsync<long>(cs, "SELECT count(*) FROM pg_class WHERE relname = 'outbox' AND relkind = 'r'") == 0
+            ? 0 : await Pg.ScalarAsync<long>(cs, "SELECT count(*) FROM outbox WHERE handled_at IS NULL");
+        Line($"kill9: outbox entries not handled at the end {unhandled}");
         _ = pgServer;
         return Check(missing == 0, "every acknowledged request is stored")
             + Check(notExpired == 0, "every acknowledged request expired")
             + Check(doubleExpired == 0, "each expired once")
             + Check(notPosted == 0, "every stored request was posted to chat")
             + Check(duplicates == 0, "nothing posted twice")
-            + Check(notUpdated == 0, "every chat message shows the expiry");
+            + Check(notUpdated == 0, "every chat message shows the expiry")
+            + Check(unhandled == 0, "every outbox entry handled");
     }
 
     // ---- 11. two instances ---------------------------------------------------------------------------------------

@@ -115,8 +115,17 @@ public sealed class PostgresServer : IAsyncDisposable
 
     public void StopServer(bool immediate = true) => Run("pg_ctl", $"-D \"{DataDir}\" -m {(immediate ? "immediate" : "fast")} -w stop");
 
+    /// <summary>True when <c>AGENTSENTINEL_PG_DURABLE=1</c>: the server runs with PostgreSQL's durable defaults
+    /// (<c>fsync</c>, <c>synchronous_commit</c>, <c>full_page_writes</c> on), as benchmarks of a real deployment need.
+    /// Tests leave it unset and trade durability for speed.</summary>
+    public static bool Durable => Environment.GetEnvironmentVariable("AGENTSENTINEL_PG_DURABLE") == "1";
+
+    private static string DurabilitySettings => Durable
+        ? "-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+        : "-c fsync=off -c synchronous_commit=off -c full_page_writes=off";
+
     public void StartServer() =>
-        Run("pg_ctl", $"-D \"{DataDir}\" -l \"{Path.Combine(_root, "server.log")}\" -w -t 60 -o \"-p {Port} -k {_root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400 -c shared_buffers=128MB\" start");
+        Run("pg_ctl", $"-D \"{DataDir}\" -l \"{Path.Combine(_root, "server.log")}\" -w -t 60 -o \"-p {Port} -k {_root} -c listen_addresses=127.0.0.1 {DurabilitySettings} -c max_connections=400 -c shared_buffers=128MB\" start");
 
     private string DataDir => Path.Combine(_root, "data");
 
