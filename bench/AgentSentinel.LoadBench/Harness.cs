@@ -141,7 +141,8 @@ internal sealed class ServerProcess : IAsyncDisposable
     public async Task<string> CreateKeyAsync(string name, string[] scopes, string? email = null)
     {
         using var admin = Client();
-        var agentIds = scopes.Contains("agent") ? new[] { "billing-agent" } : null;
+        // The agent ids the scenarios use: the typical body's, and each scenario's own (fan-agent-N, kill-agent, ...).
+        var agentIds = scopes.Contains("agent") ? new[] { "billing-agent", "expiry-agent", "kill-agent", "twin-agent", "fan-agent-*" } : null;
         var response = await admin.PostAsJsonAsync("api/v1/admin/api-keys", new { name, scopes, email, agent_ids = agentIds });
         response.EnsureSuccessStatusCode();
         return (await response.Content.ReadFromJsonAsync<JsonObject>())!["key"]!.GetValue<string>();
