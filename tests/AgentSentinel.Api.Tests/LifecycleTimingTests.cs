@@ -64,6 +64,8 @@ public abstract class LifecycleTimingTests(StorageProvider provider)
         var (app, time, agent, _) = await FakeClockAppAsync();
         await using var _ = app;
         var id = Guid.Parse((await agent.CreateApprovalAsync(new { action_name = "wire", timeout_seconds = 60 })).Id());
+        // The creation's expiry job is scheduled by the outbox dispatcher after the commit: count from after it.
+        await app.EffectsQueuedAsync();
         var monitor = app.Service<JobStorage>().GetMonitoringApi();
         var scheduledBefore = monitor.ScheduledCount();
 
