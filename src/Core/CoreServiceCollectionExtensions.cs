@@ -27,20 +27,19 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton(sp => Database.Create(sp.GetRequiredService<IOptions<AgentSentinelOptions>>().Value.Storage));
         services.AddSingleton(sp => sp.GetRequiredService<Database>() as PostgresDatabase
             ?? throw new InvalidOperationException("The storage provider is not PostgreSQL."));
-        services.AddSingleton<SqlStore>();
-        services.AddSingleton<IApprovalStore>(sp => sp.GetRequiredService<SqlStore>());
-        services.AddSingleton<IApiKeyStore>(sp => sp.GetRequiredService<SqlStore>());
-        services.AddSingleton<IGrantStore>(sp => sp.GetRequiredService<SqlStore>());
+        services.AddSingleton<IApprovalStore, ApprovalStore>();
+        services.AddSingleton<IApiKeyStore, ApiKeyStore>();
+        services.AddSingleton<IGrantStore, GrantStore>();
         services.AddSingleton<IConsolePeopleStore, ConsolePeopleStore>();
-        services.AddSingleton<IOutboxStore>(sp => sp.GetRequiredService<SqlStore>());
+        services.AddSingleton<IOutboxStore, OutboxStore>();
         services.AddSingleton<Auth.IApproverDirectory, Auth.ApproverDirectory>();
-        services.AddSingleton<ISettingsStore>(sp => sp.GetRequiredService<SqlStore>());
-        services.AddSingleton<IChatMessageStore>(sp => sp.GetRequiredService<SqlStore>());
-        services.AddSingleton<IChatConversationStore>(sp => sp.GetRequiredService<SqlStore>());
+        services.AddSingleton<ISettingsStore, SettingsStore>();
+        services.AddSingleton<IChatMessageStore, ChatMessageStore>();
+        services.AddSingleton<IChatConversationStore, ChatConversationStore>();
         services.AddSingleton<MigrationRunner>();
         services.AddSingleton<RuntimeSettings>();
         services.AddSingleton<ApprovalChangeHub>();
-        services.AddSingleton<Receipts.IReceiptKeyStore>(sp => sp.GetRequiredService<SqlStore>());
+        services.AddSingleton<Receipts.IReceiptKeyStore, ReceiptKeyStore>();
         services.AddSingleton<Receipts.ReceiptKeyring>();
         services.AddSingleton<Receipts.ReceiptIssuer>();
         services.AddSingleton<ApprovalService>();

@@ -200,7 +200,7 @@ public abstract class DeadlineUnderLockTests(StorageProvider provider)
 
         private static bool InStoreTransition() => new StackTrace().GetFrames().Any(f =>
             f.GetMethod()?.DeclaringType is { } type
-            && (type == typeof(SqlStore) || type.DeclaringType == typeof(SqlStore))
-            && (f.GetMethod()!.Name == nameof(SqlStore.TransitionAsync) || type.Name.Contains(nameof(SqlStore.TransitionAsync), StringComparison.Ordinal)));
+            && (type == typeof(ApprovalStore) || type.DeclaringType == typeof(ApprovalStore))
+            && (f.GetMethod()!.Name == nameof(ApprovalStore.TransitionAsync) || type.Name.Contains(nameof(ApprovalStore.TransitionAsync), StringComparison.Ordinal)));
     }
 }

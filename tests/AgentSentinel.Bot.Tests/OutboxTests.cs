@@ -81,7 +81,7 @@ public abstract class OutboxTests(StorageProvider provider)
         FailingChatMessages? failing = null;
         await using var app = new AgentSentinelApp(await TestStorage.CreateAsync(provider, "outboxfault"), runJobServer: true, settings: Settings(slack),
             services: s => s.Replace(ServiceDescriptor.Singleton<IChatMessageStore>(sp =>
-                failing = new FailingChatMessages(sp.GetRequiredService<SqlStore>(), sp.GetRequiredService<Database>()))));
+                failing = new FailingChatMessages(new ChatMessageStore(sp.GetRequiredService<Database>()), sp.GetRequiredService<Database>()))));
         _ = app.Server;
         using var agent = app.Client(await app.CreateKeyAsync("agent", [Scopes.Agent]));
         using var approver = app.Client(await app.CreateKeyAsync("approver", [Scopes.Approver], "approver@example.com"));
@@ -117,7 +117,7 @@ public abstract class OutboxTests(StorageProvider provider)
         StoppableOutbox? outbox = null;
         await using (var first = new AgentSentinelApp(storage, runJobServer: true, settings: Settings(slack, receiver),
             services: s => s.Replace(ServiceDescriptor.Singleton<IOutboxStore>(sp =>
-                outbox = new StoppableOutbox(sp.GetRequiredService<SqlStore>(), sp.GetRequiredService<Database>())))))
+                outbox = new StoppableOutbox(new OutboxStore(sp.GetRequiredService<Database>()), sp.GetRequiredService<Database>())))))
         {
             _ = first.Server;
             using var agent = first.Client(await first.CreateKeyAsync("agent", [Scopes.Agent]));
@@ -164,7 +164,7 @@ public abstract class OutboxTests(StorageProvider provider)
 
     /// <summary>The real chat message store; armed for a request, its next message lookup for that request meets a real
     /// database error.</summary>
-    private sealed class FailingChatMessages(SqlStore inner, Database database) : IChatMessageStore
+    private sealed class FailingChatMessages(ChatMessageStore inner, Database database) : IChatMessageStore
     {
         private Guid? _failFor;
         private int _failures;
@@ -206,7 +206,7 @@ public abstract class OutboxTests(StorageProvider provider)
 
     /// <summary>The real outbox store; once stopped, every claim meets a real database error, so nothing committed after
     /// that point is dispatched by this server.</summary>
-    private sealed class StoppableOutbox(SqlStore inner, Database database) : IOutboxStore
+    private sealed class StoppableOutbox(OutboxStore inner, Database database) : IOutboxStore
     {
         private volatile bool _stopped;
         private int _refused;

@@ -9,6 +9,9 @@ namespace AgentSentinel.Core.Storage;
 /// statements whose text differs between PostgreSQL and SQLite.</summary>
 public abstract class Database : IAsyncDisposable
 {
+    // Every store maps snake_case columns onto its row classes, and every store reaches the database through here.
+    static Database() => Dapper.DefaultTypeMap.MatchNamesWithUnderscores = true;
+
     public abstract StorageProvider Provider { get; }
 
     public abstract ValueTask<DbConnection> OpenAsync(CancellationToken ct);

@@ -17,7 +17,7 @@ public interface ITrendStore
 /// on PostgreSQL and SQLite.</summary>
 public sealed class TrendStore(Database database) : ITrendStore
 {
-    private const string Open = "('pending', 'info_requested')";
+    private const string Open = ApprovalSql.OpenStatuses;
 
     private const string CreatedSql = """
         SELECT (created_at - @origin) / @bucket AS bucket, COUNT(*) AS count
@@ -32,7 +32,7 @@ public sealed class TrendStore(Database database) : ITrendStore
                    CASE WHEN status IN {Open} THEN 'expired' ELSE status END AS outcome
             FROM approval_facts
             WHERE (status IN ('approved', 'rejected', 'expired', 'cancelled') AND decided_at >= @from AND decided_at < @to)
-               OR (status IN {Open} AND expires_at <= @now AND expires_at >= @from AND expires_at < @to)
+               OR ({ApprovalSql.IsOverdue} AND expires_at >= @from AND expires_at < @to)
         ) outcomes
         GROUP BY 1, 2
         """;

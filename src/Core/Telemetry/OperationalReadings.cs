@@ -12,9 +12,9 @@ public sealed class OperationalReadings(Database database, TimeProvider time)
 
     public sealed record CallbackCount(string State, long Count);
 
-    private const string PendingSql = """
+    private const string PendingSql = $"""
         SELECT COUNT(*) AS count, MIN(created_at) AS oldest FROM approvals
-        WHERE status IN ('pending', 'info_requested') AND expires_at > @now
+        WHERE {ApprovalSql.IsOpen}
         """;
 
     private const string ChatSql = "SELECT surface, state, COUNT(*) AS count FROM chat_messages GROUP BY surface, state ORDER BY surface, state";

@@ -21,7 +21,7 @@ public abstract class ConsolePeopleStoreTests(StorageProvider provider) : IAsync
     private Database _db = null!;
     private ConsolePeopleStore _people = null!;
     private ConsoleSessionStore _sessions = null!;
-    private SqlStore _keys = null!;
+    private ApiKeyStore _keys = null!;
     private readonly FakeTimeProvider _time = new(T0);
     private readonly AgentSentinelOptions _options = new();
 
@@ -34,7 +34,7 @@ public abstract class ConsolePeopleStoreTests(StorageProvider provider) : IAsync
         await new MigrationRunner(_db, NullLogger<MigrationRunner>.Instance).MigrateAsync(CancellationToken.None);
         _people = new ConsolePeopleStore(_db);
         _sessions = new ConsoleSessionStore(_db);
-        _keys = new SqlStore(_db, TimeProvider.System);
+        _keys = new ApiKeyStore(_db);
     }
 
     public async ValueTask DisposeAsync() => await _db.DisposeAsync();

@@ -16,7 +16,7 @@ public abstract class ConsoleSessionStoreTests(StorageProvider provider) : IAsyn
     private static readonly DateTimeOffset T0 = new DateTimeOffset(2026, 11, 25, 10, 0, 0, TimeSpan.Zero).AddTicks(4560);
     private Database _db = null!;
     private ConsoleSessionStore _sessions = null!;
-    private SqlStore _keys = null!;
+    private ApiKeyStore _keys = null!;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -26,7 +26,7 @@ public abstract class ConsoleSessionStoreTests(StorageProvider provider) : IAsyn
         _db = Database.Create(new StorageOptions { Provider = provider, ConnectionString = storage.ConnectionString });
         await new MigrationRunner(_db, NullLogger<MigrationRunner>.Instance).MigrateAsync(CancellationToken.None);
         _sessions = new ConsoleSessionStore(_db);
-        _keys = new SqlStore(_db, TimeProvider.System);
+        _keys = new ApiKeyStore(_db);
     }
 
     public async ValueTask DisposeAsync() => await _db.DisposeAsync();

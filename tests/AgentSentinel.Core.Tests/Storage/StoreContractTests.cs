@@ -17,7 +17,8 @@ public abstract class StoreContractTests(StorageProvider provider) : IAsyncLifet
 {
     private static readonly DateTimeOffset T0 = new DateTimeOffset(2026, 11, 25, 10, 0, 0, TimeSpan.Zero).AddTicks(1234560);
     private Database _db = null!;
-    private SqlStore _store = null!;
+    private ApprovalStore _store = null!;
+    private ApiKeyStore _keys = null!;
     private readonly SettableClock _clock = new();
 
     public async ValueTask InitializeAsync()
@@ -25,7 +26,8 @@ public abstract class StoreContractTests(StorageProvider provider) : IAsyncLifet
         var storage = await TestStorage.CreateAsync(provider, "store");
         _db = Database.Create(new StorageOptions { Provider = provider, ConnectionString = storage.ConnectionString });
         await new MigrationRunner(_db, NullLogger<MigrationRunner>.Instance).MigrateAsync(CancellationToken.None);
-        _store = new SqlStore(_db, _clock);
+        _store = new ApprovalStore(_db, _clock);
+        _keys = new ApiKeyStore(_db);
     }
 
     public async ValueTask DisposeAsync() => await _db.DisposeAsync();
@@ -358,7 +360,7 @@ public abstract class StoreContractTests(StorageProvider provider) : IAsyncLifet
         while (cursor is not null);
         Assert.Equal(9, seen.Count);
         Assert.True(ids.SetEquals(seen));
-        Assert.Equal(seen.OrderByDescending(id => SqlStore.IdText(id), StringComparer.Ordinal), seen);
+        Assert.Equal(seen.OrderByDescending(id => id.ToString("D"), StringComparer.Ordinal), seen);
         Assert.True(ApprovalCursor.TryParse(new ApprovalCursor(T0, seen[0]).ToString(), out var parsed));
         Assert.Equal(new ApprovalCursor(T0.TruncateToMicroseconds(), seen[0]), parsed);
         Assert.False(ApprovalCursor.TryParse("zzz", out _));
@@ -435,21 +437,21 @@ public abstract class StoreContractTests(StorageProvider provider) : IAsyncLifet
             Email = "a@example.com",
             CreatedAt = T0.TruncateToMicroseconds(),
         };
-        await _store.CreateAsync(record, Ct);
-        var found = await _store.FindActiveByHashAsync(ApiKeyFactory.Hash(key), Ct);
+        await _keys.CreateAsync(record, Ct);
+        var found = await _keys.FindActiveByHashAsync(ApiKeyFactory.Hash(key), Ct);
         Assert.NotNull(found);
         Assert.Equal(record.Scopes, found.Scopes);
-        Assert.Null(await _store.FindActiveByHashAsync(ApiKeyFactory.Hash(key + "x"), Ct));
-        Assert.True(await _store.RevokeAsync(record.Id, T0, Ct));
-        Assert.False(await _store.RevokeAsync(record.Id, T0, Ct));
-        Assert.Null(await _store.FindActiveByHashAsync(ApiKeyFactory.Hash(key), Ct));
-        Assert.NotNull((await _store.GetAsync(record.Id, Ct))!.RevokedAt);
+        Assert.Null(await _keys.FindActiveByHashAsync(ApiKeyFactory.Hash(key + "x"), Ct));
+        Assert.True(await _keys.RevokeAsync(record.Id, T0, Ct));
+        Assert.False(await _keys.RevokeAsync(record.Id, T0, Ct));
+        Assert.Null(await _keys.FindActiveByHashAsync(ApiKeyFactory.Hash(key), Ct));
+        Assert.NotNull((await _keys.GetAsync(record.Id, Ct))!.RevokedAt);
     }
 
     [Fact]
     public async Task Settings_writes_are_versioned_and_a_stale_version_loses()
     {
-        ISettingsStore settings = _store;
+        ISettingsStore settings = new SettingsStore(_db);
         var v1 = await settings.PutAsync("routes", "[1]", "alice", 0, T0, Ct);
         Assert.Equal(1, v1!.Version);
         Assert.Null(await settings.PutAsync("routes", "[2]", "bob", 0, T0, Ct));

@@ -3,7 +3,8 @@ using Dapper;
 
 namespace AgentSentinel.Core.Storage;
 
-public sealed partial class SqlStore : IReceiptKeyStore
+/// <summary>The keys that sign decision receipts, and the receipt stored on each final request.</summary>
+public sealed class ReceiptKeyStore(Database database) : IReceiptKeyStore
 {
     private const string ReceiptKeyColumns = "kid, public_x, public_y, private_pem, source, slot, created_at, retired_at";
 
@@ -64,7 +65,7 @@ public sealed partial class SqlStore : IReceiptKeyStore
 
     public async Task<string?> SetReceiptAsync(Guid approvalId, string receipt, CancellationToken ct)
     {
-        var id = IdText(approvalId);
+        var id = ApprovalSql.IdText(approvalId);
         await using var connection = await database.OpenAsync(ct);
         // Only a final request gets one, and only once: a receipt never changes after it was first handed out.
         await connection.ExecuteAsync(new CommandDefinition(

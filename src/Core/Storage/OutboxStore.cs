@@ -8,7 +8,7 @@ namespace AgentSentinel.Core.Storage;
 
 /// <summary>The transactional outbox: an entry is written in the transaction of every creation, transition and
 /// follow-up, and the dispatcher claims, handles and purges entries here.</summary>
-public sealed partial class SqlStore : IOutboxStore
+public sealed class OutboxStore(Database database) : IOutboxStore
 {
     private const string InsertOutboxSql = """
         INSERT INTO outbox (approval_id, kind, transition, actor, follow_up, request, created_at, due_at, trace_parent)
@@ -17,11 +17,11 @@ public sealed partial class SqlStore : IOutboxStore
 
     /// <summary>Records the effects of a change in its own transaction: they are carried out once it has committed,
     /// however the process fares afterwards.</summary>
-    private static Task InsertOutboxAsync(DbConnection connection, DbTransaction tx, OutboxKind kind, ApprovalRequest request,
+    internal static Task InsertAsync(DbConnection connection, DbTransaction tx, OutboxKind kind, ApprovalRequest request,
         DateTimeOffset at, CancellationToken ct, TransitionKind? transition = null, Actor? actor = null, FollowUp? followUp = null) =>
         connection.ExecuteAsync(new CommandDefinition(InsertOutboxSql, new
         {
-            approvalId = IdText(request.Id),
+            approvalId = ApprovalSql.IdText(request.Id),
             kind = kind.ToString(),
             transition = transition?.ToString(),
             actor = actor is null ? null : JsonSerializer.Serialize(OutboxActor.From(actor), SettingsJson.Options),

@@ -30,7 +30,8 @@ public interface IGrantStore
     Task<CreateResult?> CreateByGrantAsync(ApprovalRequest request, string? requestHash, ApprovalEvent createdEvent, GrantProbe probe, CancellationToken ct);
 }
 
-public sealed partial class SqlStore : IGrantStore
+/// <summary>Standing grants: found and spent at intake in the transaction that creates the request they approve.</summary>
+public sealed class GrantStore(Database database) : IGrantStore
 {
     private const string GrantColumns = """
         id, created_by_email, created_by_key_id, agent_key_id, agent_id, action_name, inputs_hash, expires_at, max_uses, uses,
@@ -110,17 +111,17 @@ public sealed partial class SqlStore : IGrantStore
             }
             var (approved, approvedEvent) = GrantRules.Approve(request, used, probe.Now);
             var inserted = await connection.ExecuteAsync(new CommandDefinition(
-                InsertApprovalSql, ApprovalRow.From(approved, requestHash), tx, cancellationToken: ct));
+                ApprovalSql.InsertApprovalSql, ApprovalRow.From(approved, requestHash), tx, cancellationToken: ct));
             if (inserted == 1)
             {
-                await InsertEventAsync(connection, tx, createdEvent, ct);
-                await InsertEventAsync(connection, tx, approvedEvent, ct);
+                await ApprovalEventLog.InsertAsync(connection, tx, createdEvent, ct);
+                await ApprovalEventLog.InsertAsync(connection, tx, approvedEvent, ct);
                 // Created and approved at once: every effect of both, as if they had happened one after the other.
-                await InsertOutboxAsync(connection, tx, OutboxKind.Created, approved, approvedEvent.At, ct);
-                await InsertOutboxAsync(connection, tx, OutboxKind.Changed, approved, approvedEvent.At, ct, TransitionKind.Approve, GrantRules.Granter(approved));
+                await OutboxStore.InsertAsync(connection, tx, OutboxKind.Created, approved, approvedEvent.At, ct);
+                await OutboxStore.InsertAsync(connection, tx, OutboxKind.Changed, approved, approvedEvent.At, ct, TransitionKind.Approve, GrantRules.Granter(approved));
                 if (database.NotifySql is { } notify)
                 {
-                    await connection.ExecuteAsync(new CommandDefinition(notify, new { id = IdText(request.Id) }, tx, cancellationToken: ct));
+                    await connection.ExecuteAsync(new CommandDefinition(notify, new { id = ApprovalSql.IdText(request.Id) }, tx, cancellationToken: ct));
                 }
                 await tx.CommitAsync(ct);
                 return new CreateResult(CreateOutcome.Created, approved);
@@ -129,12 +130,12 @@ public sealed partial class SqlStore : IGrantStore
             await tx.RollbackAsync(ct);
         }
         var existing = await connection.QuerySingleAsync<ApprovalRow>(new CommandDefinition(
-            SelectByIdempotencySql, new { requester = request.RequesterKeyId, key = request.IdempotencyKey }, cancellationToken: ct));
+            ApprovalSql.SelectByIdempotencySql, new { requester = request.RequesterKeyId, key = request.IdempotencyKey }, cancellationToken: ct));
         var outcome = existing.RequestHash == requestHash ? CreateOutcome.Replayed : CreateOutcome.IdempotencyKeyReused;
         return new CreateResult(outcome, existing.ToModel());
     }
 
-    private static async Task<Grant> InsertGrantAsync(DbConnection connection, DbTransaction tx, Grant grant, Actor actor, CancellationToken ct)
+    internal static async Task<Grant> InsertGrantAsync(DbConnection connection, DbTransaction tx, Grant grant, Actor actor, CancellationToken ct)
     {
         await connection.ExecuteAsync(new CommandDefinition($"""
             INSERT INTO grants ({GrantColumns})
@@ -142,7 +143,7 @@ public sealed partial class SqlStore : IGrantStore
                     @MaxTotalCostMicros, 0, NULL, NULL, @RouteName, @SourceApprovalId, @CreatedAt)
             """, new
         {
-            Id = IdText(grant.Id),
+            Id = ApprovalSql.IdText(grant.Id),
             grant.CreatedByEmail,
             grant.CreatedByKeyId,
             grant.AgentKeyId,
@@ -153,10 +154,10 @@ public sealed partial class SqlStore : IGrantStore
             grant.MaxUses,
             MaxTotalCostMicros = GrantRules.Micros(grant.MaxTotalCost),
             grant.RouteName,
-            SourceApprovalId = IdText(grant.SourceApprovalId),
+            SourceApprovalId = ApprovalSql.IdText(grant.SourceApprovalId),
             CreatedAt = grant.CreatedAt.ToUnixMicroseconds(),
         }, tx, cancellationToken: ct));
-        await InsertEventAsync(connection, tx, new ApprovalEvent
+        await ApprovalEventLog.InsertAsync(connection, tx, new ApprovalEvent
         {
             ApprovalId = grant.SourceApprovalId,
             Kind = GrantEventKinds.Created,
@@ -180,7 +181,7 @@ public sealed partial class SqlStore : IGrantStore
     {
         await using var connection = await database.OpenAsync(ct);
         var row = await connection.QuerySingleOrDefaultAsync<GrantRow>(new CommandDefinition(
-            $"SELECT {GrantColumns} FROM grants WHERE id = @id", new { id = IdText(id) }, cancellationToken: ct));
+            $"SELECT {GrantColumns} FROM grants WHERE id = @id", new { id = ApprovalSql.IdText(id) }, cancellationToken: ct));
         return row?.ToModel();
     }
 
@@ -188,7 +189,7 @@ public sealed partial class SqlStore : IGrantStore
     {
         await using var connection = await database.OpenAsync(ct);
         var row = await connection.QueryFirstOrDefaultAsync<GrantRow>(new CommandDefinition(
-            $"SELECT {GrantColumns} FROM grants WHERE source_approval_id = @id ORDER BY created_at, id LIMIT 1", new { id = IdText(approvalId) }, cancellationToken: ct));
+            $"SELECT {GrantColumns} FROM grants WHERE source_approval_id = @id ORDER BY created_at, id LIMIT 1", new { id = ApprovalSql.IdText(approvalId) }, cancellationToken: ct));
         return row?.ToModel();
     }
 
@@ -214,14 +215,14 @@ public sealed partial class SqlStore : IGrantStore
         var row = await connection.QuerySingleOrDefaultAsync<GrantRow>(new CommandDefinition($"""
             UPDATE grants SET revoked_at = @at, revoked_by = @by WHERE id = @id AND revoked_at IS NULL
             RETURNING {GrantColumns}
-            """, new { id = IdText(id), at = now.ToUnixMicroseconds(), by = actor.AuditName }, tx, cancellationToken: ct));
+            """, new { id = ApprovalSql.IdText(id), at = now.ToUnixMicroseconds(), by = actor.AuditName }, tx, cancellationToken: ct));
         if (row is null)
         {
             await tx.RollbackAsync(ct);
             return null;
         }
         var grant = row.ToModel();
-        await InsertEventAsync(connection, tx, new ApprovalEvent
+        await ApprovalEventLog.InsertAsync(connection, tx, new ApprovalEvent
         {
             ApprovalId = grant.SourceApprovalId,
             Kind = GrantEventKinds.Revoked,
