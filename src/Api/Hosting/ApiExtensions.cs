@@ -101,6 +101,7 @@ public static class ApiExtensions
         app.UseAgentSentinelLimits();
 
         app.MapApprovalsApi();
+        app.MapBulkDecisionsApi();
         app.MapGrantsApi();
         app.MapReceiptsApi();
         app.MapDigestApi();

@@ -51,6 +51,7 @@ export const approvals = {
   list: (query) => api(`/api/v1/approvals?${new URLSearchParams(query)}`),
   get: (id) => api(`/api/v1/approvals/${encodeURIComponent(id)}`),
   decide: (id, action, body) => api(`/api/v1/approvals/${encodeURIComponent(id)}/${action}`, { method: 'POST', body }),
+  bulk: (body) => api('/api/v1/approvals/bulk-decisions', { method: 'POST', body }),
 };
 
 export const grants = {

@@ -1,6 +1,6 @@
 // The three decisions, as used by the inbox's dialog and the request page's forms.
 import { approvals } from './api.js';
-import { h } from './dom.js';
+import { h, showModal } from './dom.js';
 
 export const DECISIONS = {
   approve: { action: 'approve', field: 'notes', title: 'Approve', label: 'Notes (optional)', button: 'Approve', cls: 'approve', done: 'Approved' },
@@ -112,7 +112,6 @@ export function decisionForm(approval, kind, onDecided, idPrefix = 'decide', all
 
 /** A modal dialog for one decision (keyboard shortcuts in the inbox). Focus returns where it was. */
 export function openDecisionDialog(approval, kind, onDecided) {
-  const before = document.activeElement;
   const d = DECISIONS[kind];
   const dialog = h('dialog', { 'aria-labelledby': 'decision-title', id: 'decision-dialog' });
   const { form, text } = decisionForm(approval, kind, (updated, decision) => {
@@ -121,11 +120,5 @@ export function openDecisionDialog(approval, kind, onDecided) {
   }, 'dialog');
   form.querySelector('.actions').append(h('button', { type: 'button', onclick: () => dialog.close() }, 'Cancel'));
   dialog.append(h('h2', { id: 'decision-title' }, `${d.title}: `, approval.action_name), form);
-  dialog.addEventListener('close', () => {
-    dialog.remove();
-    if (before instanceof HTMLElement) before.focus();
-  });
-  document.body.append(dialog);
-  dialog.showModal();
-  text.focus();
+  showModal(dialog, text);
 }

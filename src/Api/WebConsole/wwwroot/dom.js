@@ -55,6 +55,18 @@ export function errorBox(error, retry) {
     retry ? h('div', { class: 'actions' }, h('button', { type: 'button', onclick: retry }, 'Try again')) : null);
 }
 
+/** Shows `dialog` as a modal with `focus` focused; closing removes it and returns focus where it was. */
+export function showModal(dialog, focus) {
+  const before = document.activeElement;
+  dialog.addEventListener('close', () => {
+    dialog.remove();
+    if (before instanceof HTMLElement) before.focus();
+  });
+  document.body.append(dialog);
+  dialog.showModal();
+  focus.focus();
+}
+
 /** True when a key press belongs to a text field or a dialog, not to the page's shortcuts. */
 export function typingTarget(event) {
   const t = event.target;
