@@ -33,6 +33,8 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<IConsolePeopleStore, ConsolePeopleStore>();
         services.AddSingleton<IOutboxStore, OutboxStore>();
         services.AddSingleton<Auth.IApproverDirectory, Auth.ApproverDirectory>();
+        services.AddSingleton<IDelegationStore, DelegationStore>();
+        services.AddSingleton<Delegation.DelegationService>();
         services.AddSingleton<ISettingsStore, SettingsStore>();
         services.AddSingleton<IChatMessageStore, ChatMessageStore>();
         services.AddSingleton<IChatConversationStore, ChatConversationStore>();

@@ -35,6 +35,8 @@ public record ApprovalDto
     /// <summary>The API key of the approver identity that decided (for chat decisions, the key matched by email).</summary>
     public string? DecidedByKeyId { get; init; }
     public string? DecidedVia { get; init; }
+    /// <summary>When a delegate decided: the email of the person they stood in for.</summary>
+    public string? DecidedOnBehalfOf { get; init; }
     public string? DecisionNotes { get; init; }
     public string? InfoRequestMessage { get; init; }
     public string? InfoResponse { get; init; }
@@ -75,6 +77,7 @@ public record ApprovalDto
         DecidedByUserId = r.DecidedByUserId,
         DecidedByKeyId = r.DecidedByKeyId,
         DecidedVia = r.DecidedVia?.ToWire(),
+        DecidedOnBehalfOf = r.DecidedOnBehalfOf,
         DecisionNotes = r.DecisionNotes,
         InfoRequestMessage = r.InfoRequestMessage,
         InfoResponse = r.InfoResponse,

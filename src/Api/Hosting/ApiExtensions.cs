@@ -103,6 +103,7 @@ public static class ApiExtensions
         app.MapApprovalsApi();
         app.MapBulkDecisionsApi();
         app.MapGrantsApi();
+        app.MapDelegationApi();
         app.MapReceiptsApi();
         app.MapDigestApi();
         app.MapTrendsApi();

@@ -32,7 +32,7 @@ public static class Problems
         {
             case TransitionOutcome.NotFound:
                 return Status(StatusCodes.Status404NotFound, "Not found", detail);
-            case TransitionOutcome.SelfDecision or TransitionOutcome.NotAnApprover or TransitionOutcome.UnknownPerson:
+            case TransitionOutcome.SelfDecision or TransitionOutcome.DelegatorsOwnRequest or TransitionOutcome.NotAnApprover or TransitionOutcome.UnknownPerson:
                 return Forbidden(detail);
             case TransitionOutcome.RecentSignInRequired:
                 return TypedResults.Problem(detail, statusCode: StatusCodes.Status403Forbidden, title: "Recent sign-in required",

@@ -161,7 +161,7 @@ public sealed class SlackSurface(IOptionsMonitor<SlackOptions> options, IBackgro
 /// so a revoked key or a deactivated account stops the person at once. When in doubt the person is unknown, with the
 /// reason, and decides nothing.
 /// </summary>
-public sealed class SlackDirectory(ISlackApi slack, IApproverDirectory approvers, ILogger<SlackDirectory> logger)
+public sealed class SlackDirectory(ISlackApi slack, IApproverDirectory approvers, Core.Delegation.DelegationService delegations, ILogger<SlackDirectory> logger)
 {
     public const string Platform = "Slack";
 
@@ -199,6 +199,6 @@ public sealed class SlackDirectory(ISlackApi slack, IApproverDirectory approvers
             SlackLog.UnknownPerson(logger, userId, refused.ToString());
             return Decider.Unknown(Surface.Slack, name, userId, refused);
         }
-        return Decider.Known(identity, Surface.Slack, name, userId);
+        return await delegations.WithDelegationsAsync(Decider.Known(identity, Surface.Slack, name, userId), ct);
     }
 }

@@ -172,11 +172,13 @@ public static class SlackMessages
     public static string? RequestUrl(string? publicBaseUrl, Guid id) =>
         string.IsNullOrWhiteSpace(publicBaseUrl) ? null : $"{publicBaseUrl.TrimEnd('/')}/approvals/{id}";
 
-    /// <summary>Who decided: a Slack mention when the decision came from Slack, otherwise the email, escaped.</summary>
+    /// <summary>Who decided: a Slack mention when the decision came from Slack, otherwise the email, escaped; a
+    /// delegate's decision says whom it was made for ("bob on behalf of alice").</summary>
     public static string Who(ApprovalRequest r) =>
-        r.DecidedVia == Surface.Slack && r.DecidedByUserId is { } user && SlackIds.IsUserId(user)
+        (r.DecidedVia == Surface.Slack && r.DecidedByUserId is { } user && SlackIds.IsUserId(user)
             ? $"<@{user}>"
-            : SlackText.Escape(r.DecidedByEmail ?? r.DecidedByUserId ?? "someone");
+            : SlackText.Escape(r.DecidedByEmail ?? r.DecidedByUserId ?? "someone"))
+        + (r.DecidedOnBehalfOf is { } person ? " on behalf of " + SlackText.Escape(person) : "");
 
     public static string Outcome(ApprovalRequest r) => r.Status switch
     {

@@ -188,7 +188,10 @@ public static class TeamsCards
         $"⏫ Escalated (level {escalation.Number}) after {FollowUpPlan.Describe(escalation.DueAt - r.CreatedAt)} without a decision"
         + (escalation.Level is { } level && People(level.Mention, r.Priority) is { Length: > 0 } people ? $": {people}" : "") + ".";
 
-    public static string Who(ApprovalRequest r) => TeamsText.Escape(r.DecidedByEmail ?? r.DecidedByUserId ?? "someone", 254);
+    /// <summary>Who decided; a delegate's decision says whom it was made for ("bob on behalf of alice").</summary>
+    public static string Who(ApprovalRequest r) =>
+        TeamsText.Escape(r.DecidedByEmail ?? r.DecidedByUserId ?? "someone", 254)
+        + (r.DecidedOnBehalfOf is { } person ? " on behalf of " + TeamsText.Escape(person, 254) : "");
 
     public static string Outcome(ApprovalRequest r) => r.Status switch
     {

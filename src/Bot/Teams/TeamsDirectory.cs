@@ -12,7 +12,7 @@ namespace AgentSentinel.Bot.Teams;
 /// active approver identity. A failed or empty lookup refuses the click. Nothing is cached, so a revoked key stops the
 /// person at their next click.
 /// </summary>
-public sealed class TeamsDirectory(IBotConnector connector, IApproverDirectory approvers, IOptionsMonitor<TeamsOptions> options, ILogger<TeamsDirectory> logger)
+public sealed class TeamsDirectory(IBotConnector connector, IApproverDirectory approvers, Core.Delegation.DelegationService delegations, IOptionsMonitor<TeamsOptions> options, ILogger<TeamsDirectory> logger)
 {
     public const string Platform = "Teams";
 
@@ -62,7 +62,7 @@ public sealed class TeamsDirectory(IBotConnector connector, IApproverDirectory a
         var identity = await approvers.FindByEmailAsync(member.Email, ct);
         return identity is null
             ? Refuse(name, platformId, IdentityProblem.NoApproverWithEmail)
-            : Decider.Known(identity, Surface.Teams, name, platformId);
+            : await delegations.WithDelegationsAsync(Decider.Known(identity, Surface.Teams, name, platformId), ct);
     }
 
     private Decider Refuse(string name, string userId, IdentityProblem problem)

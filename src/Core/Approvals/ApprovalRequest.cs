@@ -28,6 +28,8 @@ public sealed record ApprovalRequest
     /// <summary>The API key of the approver identity that decided (for a chat decision, the key matched by email).</summary>
     public string? DecidedByKeyId { get; init; }
     public Surface? DecidedVia { get; init; }
+    /// <summary>When a delegate decided: the email of the person they stood in for.</summary>
+    public string? DecidedOnBehalfOf { get; init; }
     public string? DecisionNotes { get; init; }
     public string? InfoRequestMessage { get; init; }
     public string? InfoResponse { get; init; }

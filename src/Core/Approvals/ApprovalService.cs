@@ -27,6 +27,7 @@ public sealed class ApprovalService(
     Receipts.ReceiptIssuer receipts,
     ProductMetrics metrics,
     OutboxSignal outbox,
+    Delegation.DelegationService delegations,
     TimeProvider time,
     ILogger<ApprovalService> logger)
 {
@@ -225,11 +226,15 @@ public sealed class ApprovalService(
         {
             return new TransitionResult(TransitionOutcome.NotFound, null);
         }
-        if (DecisionRule.Refusal(current, decider, Now) is { } refusal)
+        // Whom the person stands in for is looked up now, whatever the surface found before.
+        decider = await delegations.WithDelegationsAsync(decider, ct);
+        var standing = DecisionRule.Standing(current, decider, Now);
+        if (standing.Refusal is { } refusal)
         {
             return new TransitionResult(refusal, current.AsOf(Now));
         }
-        var command = new TransitionCommand(id, kind, decider.Actor, text);
+        var actor = decider.Actor with { OnBehalfOf = standing.OnBehalfOf?.Identity.Email };
+        var command = new TransitionCommand(id, kind, actor, text);
         if (grant is not null)
         {
             command = command with { Grant = await GrantCreationAsync(current, kind, grant, ct) };

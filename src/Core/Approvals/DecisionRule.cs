@@ -41,6 +41,9 @@ public sealed record Decider
     /// <summary>For a console session opened through the identity provider: when the person last proved who they are
     /// there (<c>auth_time</c>). Null on every other surface.</summary>
     public DateTimeOffset? SignedInAt { get; init; }
+    /// <summary>The people who delegated their decisions to this person and whose delegation runs now (looked up by
+    /// <see cref="Delegation.DelegationService.WithDelegationsAsync"/>); empty until then.</summary>
+    public IReadOnlyList<Delegation.Delegator> Represents { get; init; } = [];
 
     public bool IsKnown => Identity is not null;
 
@@ -64,10 +67,19 @@ public sealed record Decider
     };
 }
 
+/// <summary>Whether a person may decide a request, and as whom: in their own right (<see cref="OnBehalfOf"/> null) or
+/// standing in for someone who delegated their decisions to them.</summary>
+public sealed record DecisionStanding(TransitionOutcome? Refusal, Delegation.Delegator? OnBehalfOf = null)
+{
+    public bool Allowed => Refusal is null;
+}
+
 /// <summary>
 /// Who may decide a request, on every surface (API, console, Slack, Teams): an approver identity known to the server,
 /// not the requester, and, when the request lists its approvers, on that list (by email, or by the chat user id the
-/// list names). Admin identities may decide any request but their own. Surfaces render the outcome with
+/// list names). Admin identities may decide any request but their own. A delegate may also decide what a person who
+/// delegated to them (<see cref="Decider.Represents"/>) could, on their behalf, but never a request the delegate made
+/// nor one the person they stand in for made; delegations are not followed in chains. Surfaces render the outcome with
 /// <see cref="DecisionTexts"/>; they never decide on their own.
 /// </summary>
 public static class DecisionRule
@@ -79,10 +91,40 @@ public static class DecisionRule
     /// unless the decider signed in to the console through the identity provider recently enough. Without
     /// <paramref name="now"/> every step-up decision is refused.</summary>
     public static TransitionOutcome? Refusal(ApprovalRequest request, Decider decider, DateTimeOffset? now = null) =>
-        Eligibility(request, decider) ?? StepUp(request, decider, now);
+        Standing(request, decider, now).Refusal;
+
+    /// <summary>As <see cref="Refusal"/>, and when allowed, whom the decider stands in for (null: in their own right).
+    /// Their own right comes first; otherwise the first person they represent who could decide it.</summary>
+    public static DecisionStanding Standing(ApprovalRequest request, Decider decider, DateTimeOffset? now = null)
+    {
+        var own = Eligibility(request, decider);
+        if (own is TransitionOutcome.UnknownPerson or TransitionOutcome.SelfDecision)
+        {
+            // A delegate never decides a request they made, whoever they stand in for.
+            return new(own);
+        }
+        if (own is null)
+        {
+            return new(StepUp(request, decider, now));
+        }
+        var refusal = own;
+        foreach (var delegator in decider.Represents)
+        {
+            var standIn = Decider.Known(delegator.Identity, decider.Surface, platformUserId: delegator.SlackUserId);
+            switch (Eligibility(request, standIn))
+            {
+                case null:
+                    return StepUp(request, decider, now) is { } stepUp ? new(stepUp) : new(null, delegator);
+                case TransitionOutcome.SelfDecision:
+                    refusal = TransitionOutcome.DelegatorsOwnRequest;
+                    break;
+            }
+        }
+        return new(refusal);
+    }
 
     /// <summary>Whether the person may decide the request on some surface (step-up aside): what listings show them.</summary>
-    public static bool MayDecide(ApprovalRequest request, Decider decider) => Eligibility(request, decider) is null;
+    public static bool MayDecide(ApprovalRequest request, Decider decider) => Standing(request, decider).Refusal is null or TransitionOutcome.RecentSignInRequired;
 
     /// <summary>The minutes within which a decider must have signed in through the identity provider, or null.</summary>
     public static int? RecentSignInMinutes(ApprovalRequest request) => request.RoutePlan?.RequireRecentSignInMinutes;
@@ -132,6 +174,9 @@ public static class DecisionTexts
 
     public const string Requester = "You requested this action, so you cannot decide it; nothing was changed.";
 
+    public const string DelegatorsRequest =
+        "You stand in for the person who requested this action, and nobody decides their own request, even through a delegate; nothing was changed.";
+
     public const string NotFound = "This approval request does not exist.";
 
     /// <summary>For a chat user the server cannot match to an approver identity.</summary>
@@ -176,6 +221,7 @@ public static class DecisionTexts
         TransitionOutcome.RecentSignInRequired when request is not null => RecentSignIn(request, platform, publicBaseUrl),
         TransitionOutcome.UnknownPerson => UnknownPerson(platform, problem),
         TransitionOutcome.SelfDecision => Requester,
+        TransitionOutcome.DelegatorsOwnRequest => DelegatorsRequest,
         TransitionOutcome.NotAnApprover => NotOnList,
         TransitionOutcome.NotFound => NotFound,
         _ => request is null ? NotFound : State(request, kind, outcome == TransitionOutcome.PastDeadline),
@@ -191,7 +237,7 @@ public static class DecisionTexts
         return r.Status switch
         {
             ApprovalStatus.Approved or ApprovalStatus.Rejected =>
-                $"This request was already {r.Status.ToWire()} by {r.DecidedByEmail ?? r.DecidedByUserId ?? "someone"} at {Utc(r.DecidedAt ?? r.UpdatedAt)}; nothing was changed.",
+                $"This request was already {r.Status.ToWire()} by {Delegation.DelegationTexts.OnBehalfOf(r.DecidedByEmail ?? r.DecidedByUserId ?? "someone", r.DecidedOnBehalfOf)} at {Utc(r.DecidedAt ?? r.UpdatedAt)}; nothing was changed.",
             ApprovalStatus.Cancelled => $"This request was cancelled by the agent at {Utc(r.DecidedAt ?? r.UpdatedAt)}; nothing was changed.",
             ApprovalStatus.InfoRequested when kind == TransitionKind.RequestInfo =>
                 "This request is already waiting for the agent's answer; you can still approve or reject it.",

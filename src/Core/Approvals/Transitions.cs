@@ -17,6 +17,9 @@ public sealed record Actor(string DisplayName, Surface Surface, string? Email = 
 
     /// <summary>The value recorded as the event's actor: the email when known, else the platform id, else the name.</summary>
     public string AuditName => Email ?? UserId ?? DisplayName;
+
+    /// <summary>For a delegate's decision: the email of the person they stood in for.</summary>
+    public string? OnBehalfOf { get; init; }
 }
 
 /// <summary>A transition to apply. It carries no instant: the store judges the deadline with the clock it reads once it
@@ -46,6 +49,8 @@ public enum TransitionOutcome
     /// <summary>The request's route needs a recent sign-in through the company identity provider (step-up), and the
     /// decider has none: a chat click or an API key, or a console sign-in older than the route allows.</summary>
     RecentSignInRequired,
+    /// <summary>A delegate could decide only on behalf of the person who requested it, which nobody may.</summary>
+    DelegatorsOwnRequest,
 }
 
 /// <summary>The result of a transition: the request after it when applied, otherwise its current state

@@ -49,6 +49,7 @@ internal sealed class ApprovalRow
     public string? RoutePlan { get; set; }
     public string? GrantId { get; set; }
     public string? Receipt { get; set; }
+    public string? DecidedOnBehalfOf { get; set; }
 
     public static ApprovalRow From(ApprovalRequest r, string? requestHash) => new()
     {
@@ -91,6 +92,7 @@ internal sealed class ApprovalRow
         RoutePlan = r.RoutePlan is null ? null : JsonSerializer.Serialize(r.RoutePlan, Configuration.SettingsJson.Options),
         GrantId = r.GrantId is { } grantId ? ApprovalSql.IdText(grantId) : null,
         Receipt = r.Receipt,
+        DecidedOnBehalfOf = r.DecidedOnBehalfOf,
     };
 
     public ApprovalRequest ToModel() => new()
@@ -140,5 +142,6 @@ internal sealed class ApprovalRow
         RoutePlan = RoutePlan is null ? null : JsonSerializer.Deserialize<Routing.RouteDefinition>(RoutePlan, Configuration.SettingsJson.Options),
         GrantId = GrantId is null ? null : Guid.Parse(GrantId),
         Receipt = Receipt,
+        DecidedOnBehalfOf = DecidedOnBehalfOf,
     };
 }

@@ -67,7 +67,7 @@ public sealed class ApprovalStore(Database database, TimeProvider time) : IAppro
         var set = kind switch
         {
             TransitionKind.Approve or TransitionKind.Reject =>
-                ", decided_at = @now, decided_by_email = @email, decided_by_user_id = @userId, decided_by_key_id = @keyId, decided_via = @surface, decision_notes = @text",
+                ", decided_at = @now, decided_by_email = @email, decided_by_user_id = @userId, decided_by_key_id = @keyId, decided_via = @surface, decision_notes = @text, decided_on_behalf_of = @onBehalfOf",
             TransitionKind.RequestInfo => ", info_request_message = @text, info_response = NULL",
             TransitionKind.Respond => ", info_response = @text",
             TransitionKind.Cancel => ", decided_at = @now, decided_via = @surface",
@@ -93,6 +93,21 @@ public sealed class ApprovalStore(Database database, TimeProvider time) : IAppro
             """;
     }
 
+    /// <summary>The event details of a transition: its text, and for a delegate's decision whom it was made for.</summary>
+    private static string? TransitionDetails(string? field, string? text, string? onBehalfOf)
+    {
+        var details = new Dictionary<string, string>();
+        if (field is not null && text is not null)
+        {
+            details[field] = text;
+        }
+        if (onBehalfOf is not null)
+        {
+            details["on_behalf_of"] = onBehalfOf;
+        }
+        return details.Count == 0 ? null : JsonSerializer.Serialize(details);
+    }
+
     public async Task<TransitionResult> TransitionAsync(TransitionCommand command, CancellationToken ct)
     {
         var id = IdText(command.Id);
@@ -116,14 +131,13 @@ public sealed class ApprovalStore(Database database, TimeProvider time) : IAppro
                 surface = command.Actor.Surface.ToWire(),
                 text = command.Text,
                 keyId = command.Actor.KeyId,
+                onBehalfOf = command.Actor.OnBehalfOf,
             },
             tx, cancellationToken: ct));
         if (row is not null)
         {
             var field = TransitionRules.TextField(command.Kind);
-            var details = field is not null && command.Text is not null
-                ? JsonSerializer.Serialize(new Dictionary<string, string> { [field] = command.Text })
-                : null;
+            var details = TransitionDetails(field, command.Text, command.Actor.OnBehalfOf);
             await ApprovalEventLog.InsertAsync(connection, tx, new ApprovalEvent
             {
                 ApprovalId = command.Id,

@@ -93,11 +93,11 @@ public sealed class OutboxStore(Database database) : IOutboxStore
     }
 
     /// <summary>The transition's actor as stored in an entry (the surface by its wire name).</summary>
-    private sealed record OutboxActor(string DisplayName, string Surface, string? Email, string? UserId, string? KeyId)
+    private sealed record OutboxActor(string DisplayName, string Surface, string? Email, string? UserId, string? KeyId, string? OnBehalfOf = null)
     {
-        public static OutboxActor From(Actor a) => new(a.DisplayName, a.Surface.ToWire(), a.Email, a.UserId, a.KeyId);
+        public static OutboxActor From(Actor a) => new(a.DisplayName, a.Surface.ToWire(), a.Email, a.UserId, a.KeyId, a.OnBehalfOf);
 
-        public Actor ToModel() => new(DisplayName, WireNames.ParseSurface(Surface), Email, UserId, KeyId);
+        public Actor ToModel() => new(DisplayName, WireNames.ParseSurface(Surface), Email, UserId, KeyId) { OnBehalfOf = OnBehalfOf };
     }
 
     private sealed class OutboxRow
