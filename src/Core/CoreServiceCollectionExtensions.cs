@@ -66,6 +66,9 @@ public static class CoreServiceCollectionExtensions
         services.AddOptions<DigestOptions>().Bind(configuration.GetSection(DigestOptions.SectionName)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<DigestOptions>, DigestOptionsValidator>();
         services.AddSingleton<DigestStore>();
+        services.AddSingleton<ApprovalStatsStore>();
+        services.AddSingleton<ITrendStore>(sp => sp.GetRequiredService<ApprovalStatsStore>());
+        services.AddTransient<StatsJobs>();
         services.AddSingleton<DigestService>();
         return services;
     }

@@ -41,6 +41,7 @@ public sealed class StartupTasks(
         recurring.AddOrUpdate<FollowUpJobs>(FollowUpJobs.SweepJobId, j => j.SweepAsync(CancellationToken.None), Cron.Minutely());
         recurring.AddOrUpdate<CallbackJobs>(CallbackJobs.SweepJobId, j => j.SweepAsync(CancellationToken.None), Cron.Minutely());
         recurring.AddOrUpdate<AuditJobs>(AuditJobs.SealJobId, j => j.SealAsync(CancellationToken.None), Cron.Minutely());
+        recurring.AddOrUpdate<StatsJobs>(StatsJobs.FoldJobId, j => j.FoldAsync(CancellationToken.None), Cron.Minutely());
         if (retention.Value.DecidedDays is null)
         {
             recurring.RemoveIfExists(RetentionService.RecurringJobId);

@@ -7,13 +7,12 @@ namespace AgentSentinel.Api.WebConsole;
 
 public static class ConsoleExtensions
 {
-    /// <summary>Sessions, the session authentication scheme and its authorization policy, and the trend store.</summary>
+    /// <summary>Sessions, the session authentication scheme and its authorization policy.</summary>
     public static IServiceCollection AddWebConsole(this IServiceCollection services, IConfiguration configuration, AuthenticationBuilder authentication)
     {
         services.AddOptions<ConsoleOptions>().Bind(configuration.GetSection(ConsoleOptions.SectionName)).ValidateOnStart();
         services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<ConsoleOptions>, ConsoleOptionsValidator>();
         services.AddSingleton<IConsoleSessionStore, ConsoleSessionStore>();
-        services.AddSingleton<ITrendStore, TrendStore>();
         services.AddSingleton<ConsoleSessions>();
         authentication
             .AddScheme<AuthenticationSchemeOptions, ConsoleSessionAuthenticationHandler>(ConsoleSessionAuthenticationHandler.SchemeName, null)

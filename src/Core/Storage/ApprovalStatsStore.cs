@@ -1,68 +1,244 @@
+using System.Data.Common;
 using System.Globalization;
+using AgentSentinel.Core.Configuration;
 using AgentSentinel.Core.Stats;
 using Dapper;
 
 namespace AgentSentinel.Core.Storage;
 
-/// <summary>Counts and decision times over a window of creation times.</summary>
-public sealed class ApprovalStatsStore(Database database)
+/// <summary>
+/// Statistics, trends and the decision-time histogram from rollups (migration 0025), the same definitions as a scan
+/// of every request: a window [from, to) is read as whole UTC days and hours from the rollups and the partial hours at
+/// its edges from the requests themselves. An open request past its deadline reads as expired (at its deadline) even
+/// before the expiry job has updated its row: the rollups hold the stored status, and the few overdue open requests
+/// are read through the open-deadline index and moved to expired. Counts, sums and the histogram are exact; a median
+/// is exact while the window holds at most <see cref="ExactPercentileLimit"/> requests, and otherwise read from the
+/// fine decision-time buckets, within the width of the bucket that holds it (docs/benchmarks.md).
+/// </summary>
+public sealed class ApprovalStatsStore(Database database) : ITrendStore
 {
-    private const string StatsWindow = "created_at >= @from AND created_at < @to";
+    public const long HourUs = 3_600_000_000L;
+    public const long DayUs = 86_400_000_000L;
+    private const string Open = ApprovalSql.OpenStatuses;
+    private const string Decided = "('approved', 'rejected')";
 
-    // One pass over the window: counts per (priority, risk level), summed into totals and both breakdowns in code.
-    private const string StatsGroupsSql = $"""
-        SELECT
-            priority AS priority,
-            COALESCE(risk_level, 'unspecified') AS risk_level,
-            COUNT(*) AS total,
-            COALESCE(SUM(CASE WHEN status = 'pending' AND expires_at > @now THEN 1 ELSE 0 END), 0) AS pending,
-            COALESCE(SUM(CASE WHEN status = 'info_requested' AND expires_at > @now THEN 1 ELSE 0 END), 0) AS info_requested,
-            COALESCE(SUM(CASE WHEN status = 'approved' THEN 1 ELSE 0 END), 0) AS approved,
-            COALESCE(SUM(CASE WHEN status = 'rejected' THEN 1 ELSE 0 END), 0) AS rejected,
-            COALESCE(SUM(CASE WHEN {ApprovalSql.ReadsExpired} THEN 1 ELSE 0 END), 0) AS expired,
-            COALESCE(SUM(CASE WHEN status = 'cancelled' THEN 1 ELSE 0 END), 0) AS cancelled,
-            SUM(CASE WHEN status IN ('approved', 'rejected') THEN (decided_at - created_at) * 1.0 END) AS decision_us
-        FROM approval_facts WHERE {StatsWindow}
-        GROUP BY priority, COALESCE(risk_level, 'unspecified')
+    /// <summary>Windows with more requests than this take their median from the histogram.</summary>
+    public long ExactPercentileLimit { get; init; } = 20_000;
+
+    private IReadOnlyList<(long Lower, long Upper)>? _buckets;
+
+    // ---- folding --------------------------------------------------------------------------------------------------
+
+    private static readonly string PostgresFoldSql = $"""
+        WITH moved AS (DELETE FROM stats_changes RETURNING created_at, decided_at, priority, risk_level, status, n),
+        spans (span) AS (VALUES ({HourUs}::bigint), ({DayUs}::bigint)),
+        requests AS (
+            INSERT INTO stats_rollup AS r (span, start, priority, risk_level, status, n, decision_us)
+            SELECT span, created_at - created_at % span, priority, COALESCE(risk_level, ''), status, SUM(n),
+                   SUM(CASE WHEN status IN {Decided} THEN n * (decided_at - created_at) ELSE 0 END)
+            FROM moved CROSS JOIN spans
+            GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+            ON CONFLICT (span, start, priority, risk_level, status)
+            DO UPDATE SET n = r.n + EXCLUDED.n, decision_us = r.decision_us + EXCLUDED.decision_us),
+        decisions AS (
+            INSERT INTO stats_decision_rollup AS r (span, start, status, bucket, n)
+            SELECT span, created_at - created_at % span, status, b.bucket, SUM(n)
+            FROM moved CROSS JOIN spans
+            JOIN stats_decision_buckets b ON decided_at - created_at >= b.lower_us AND decided_at - created_at < b.upper_us
+            WHERE status IN {Decided}
+            GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+            ON CONFLICT (span, start, status, bucket) DO UPDATE SET n = r.n + EXCLUDED.n)
+        INSERT INTO stats_event_rollup AS r (span, start, kind, n)
+        SELECT span, t - t % span, kind, SUM(n)
+        FROM (SELECT created_at AS t, 'created' AS kind, n FROM moved
+              UNION ALL
+              SELECT decided_at, status, n FROM moved WHERE status NOT IN {Open} AND decided_at IS NOT NULL) events
+        CROSS JOIN spans
+        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+        ON CONFLICT (span, start, kind) DO UPDATE SET n = r.n + EXCLUDED.n
         """;
 
-    // Exact median without window functions: the middle one or two decision times, averaged.
-    private const string StatsMedianSql = $"""
+    // SQLite: one writer at a time (BEGIN IMMEDIATE), so the changes read by the inserts are the ones deleted after.
+    // "WHERE true" keeps the parser from reading ON CONFLICT as part of the SELECT's join.
+    private static readonly string[] SqliteFoldSql =
+    [
+        $"""
+        INSERT INTO stats_rollup (span, start, priority, risk_level, status, n, decision_us)
+        SELECT span, created_at - created_at % span, priority, COALESCE(risk_level, ''), status, SUM(n),
+               SUM(CASE WHEN status IN {Decided} THEN n * (decided_at - created_at) ELSE 0 END)
+        FROM stats_changes CROSS JOIN (SELECT {HourUs} AS span UNION ALL SELECT {DayUs}) spans WHERE true
+        GROUP BY 1, 2, 3, 4, 5
+        ON CONFLICT (span, start, priority, risk_level, status)
+        DO UPDATE SET n = n + excluded.n, decision_us = decision_us + excluded.decision_us
+        """,
+        $"""
+        INSERT INTO stats_decision_rollup (span, start, status, bucket, n)
+        SELECT span, created_at - created_at % span, status, b.bucket, SUM(n)
+        FROM stats_changes CROSS JOIN (SELECT {HourUs} AS span UNION ALL SELECT {DayUs}) spans
+        JOIN stats_decision_buckets b ON decided_at - created_at >= b.lower_us AND decided_at - created_at < b.upper_us
+        WHERE status IN {Decided}
+        GROUP BY 1, 2, 3, 4
+        ON CONFLICT (span, start, status, bucket) DO UPDATE SET n = n + excluded.n
+        """,
+        $"""
+        INSERT INTO stats_event_rollup (span, start, kind, n)
+        SELECT span, t - t % span, kind, SUM(n)
+        FROM (SELECT created_at AS t, 'created' AS kind, n FROM stats_changes
+              UNION ALL
+              SELECT decided_at, status, n FROM stats_changes WHERE status NOT IN {Open} AND decided_at IS NOT NULL) events
+        CROSS JOIN (SELECT {HourUs} AS span UNION ALL SELECT {DayUs}) spans WHERE true
+        GROUP BY 1, 2, 3
+        ON CONFLICT (span, start, kind) DO UPDATE SET n = n + excluded.n
+        """,
+        "DELETE FROM stats_changes",
+    ];
+
+    /// <summary>Moves the changes committed so far into the rollups. Every reader folds first; the statistics job
+    /// folds too, so the change rows stay few when nobody reads.</summary>
+    public async Task FoldAsync(CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        await FoldAsync(connection, ct);
+    }
+
+    private async Task FoldAsync(DbConnection connection, CancellationToken ct)
+    {
+        if (!await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
+            "SELECT EXISTS (SELECT 1 FROM stats_changes)", cancellationToken: ct)))
+        {
+            return;
+        }
+        await using var tx = await database.BeginWriteAsync(connection, ct);
+        if (database.Provider == StorageProvider.Postgres)
+        {
+            // One folder at a time; the statement after the lock sees every fold committed before it.
+            await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(7413290460)", transaction: tx, cancellationToken: ct));
+            await connection.ExecuteAsync(new CommandDefinition(PostgresFoldSql, transaction: tx, cancellationToken: ct));
+        }
+        else
+        {
+            foreach (var sql in SqliteFoldSql)
+            {
+                await connection.ExecuteAsync(new CommandDefinition(sql, transaction: tx, cancellationToken: ct));
+            }
+        }
+        await tx.CommitAsync(ct);
+    }
+
+    // ---- windows --------------------------------------------------------------------------------------------------
+
+    /// <summary>[From, H0) and [H1, To) are read from the requests; [H0, D0) and [D1, H1) from hourly rollups;
+    /// [D0, D1) from daily rollups. Empty parts have equal bounds.</summary>
+    private readonly record struct Window(long From, long H0, long D0, long D1, long H1, long To)
+    {
+        public static Window Of(long from, long to, bool days = true)
+        {
+            var h0 = CeilTo(from, HourUs);
+            var h1 = FloorTo(to, HourUs);
+            if (h0 >= h1)
+            {
+                return new Window(from, to, to, to, to, to);
+            }
+            var d0 = CeilTo(h0, DayUs);
+            var d1 = FloorTo(h1, DayUs);
+            return !days || d0 >= d1 ? new Window(from, h0, h1, h1, h1, to) : new Window(from, h0, d0, d1, h1, to);
+        }
+
+        public object Parameters(long now) => new { from = From, h0 = H0, d0 = D0, d1 = D1, h1 = H1, to = To, now };
+    }
+
+    private static long FloorTo(long value, long span) => value - (((value % span) + span) % span);
+
+    private static long CeilTo(long value, long span) => FloorTo(value, span) == value ? value : FloorTo(value, span) + span;
+
+    private static readonly string RollupPart = $"""
+        ((span = {HourUs} AND ((start >= @h0 AND start < @d0) OR (start >= @d1 AND start < @h1)))
+         OR (span = {DayUs} AND start >= @d0 AND start < @d1))
+        """;
+
+    /// <summary>The edges of the window read from the requests, on a timestamp column.</summary>
+    private static string EdgePart(string column) =>
+        $"(({column} >= @from AND {column} < @h0) OR ({column} >= @h1 AND {column} < @to))";
+
+    // ---- statistics -----------------------------------------------------------------------------------------------
+
+    private static readonly string RollupStatsSql = $"""
+        SELECT priority, risk_level, status, CAST(SUM(n) AS bigint) AS n, CAST(SUM(decision_us) AS bigint) AS decision_us
+        FROM stats_rollup WHERE {RollupPart}
+        GROUP BY priority, risk_level, status
+        """;
+
+    // The rollups hold stored statuses: open requests of the rolled-up part that are past their deadline read as expired.
+    private const string OverdueInRollupSql = $"""
+        SELECT status, COUNT(*) AS n FROM approvals
+        WHERE {ApprovalSql.IsOverdue} AND created_at >= @h0 AND created_at < @h1
+        GROUP BY status
+        """;
+
+    private static readonly string EdgeStatsSql = $"""
+        SELECT priority, COALESCE(risk_level, '') AS risk_level,
+               CASE WHEN {ApprovalSql.IsOverdue} THEN 'expired' ELSE status END AS status,
+               COUNT(*) AS n,
+               CAST(COALESCE(SUM(CASE WHEN status IN {Decided} THEN decided_at - created_at ELSE 0 END), 0) AS bigint) AS decision_us
+        FROM approval_facts WHERE {EdgePart("created_at")}
+        GROUP BY 1, 2, 3
+        """;
+
+    private const string MedianSql = $"""
         SELECT decided_at - created_at FROM approval_facts
-        WHERE {StatsWindow} AND status IN ('approved', 'rejected')
+        WHERE created_at >= @from AND created_at < @to AND status IN {Decided}
         ORDER BY decided_at - created_at
         LIMIT @take OFFSET @skip
+        """;
+
+    private static readonly string RollupHistogramSql = $"""
+        SELECT bucket, CAST(SUM(n) AS bigint) AS n FROM stats_decision_rollup
+        WHERE {RollupPart} AND status IN {Decided}
+        GROUP BY bucket
+        """;
+
+    private static readonly string EdgeDecisionTimesSql = $"""
+        SELECT decided_at - created_at FROM approval_facts WHERE {EdgePart("created_at")} AND status IN {Decided}
         """;
 
     private const string PendingTotalSql = $"SELECT COUNT(*) FROM approvals WHERE {ApprovalSql.IsOpen}";
 
     public async Task<ApprovalStats> GetStatsAsync(DateTimeOffset from, DateTimeOffset to, DateTimeOffset now, CancellationToken ct)
     {
-        var p = new { from = from.ToUnixMicroseconds(), to = to.ToUnixMicroseconds(), now = now.ToUnixMicroseconds() };
+        var w = Window.Of(from.ToUnixMicroseconds(), to.ToUnixMicroseconds());
+        var p = w.Parameters(now.ToUnixMicroseconds());
         await using var connection = await database.OpenAsync(ct);
-        var groups = (await connection.QueryAsync<StatsRow>(new CommandDefinition(StatsGroupsSql, p, cancellationToken: ct))).ToList();
-        var pendingTotal = await connection.ExecuteScalarAsync<long>(new CommandDefinition(PendingTotalSql, p, cancellationToken: ct));
-        var totals = new StatsRow
+        await FoldAsync(connection, ct);
+
+        var rows = new List<StatsRow>();
+        if (w.H0 < w.H1)
         {
-            Total = groups.Sum(g => g.Total),
-            Pending = groups.Sum(g => g.Pending),
-            InfoRequested = groups.Sum(g => g.InfoRequested),
-            Approved = groups.Sum(g => g.Approved),
-            Rejected = groups.Sum(g => g.Rejected),
-            Expired = groups.Sum(g => g.Expired),
-            Cancelled = groups.Sum(g => g.Cancelled),
-        };
-        var decisionUs = groups.Sum(g => g.DecisionUs is { } d ? Convert.ToDouble(d, CultureInfo.InvariantCulture) : 0d);
-        IReadOnlyDictionary<string, long> byPriority = groups.GroupBy(g => g.Priority).ToDictionary(g => g.Key, g => g.Sum(x => x.Total));
-        IReadOnlyDictionary<string, long> byRisk = groups.GroupBy(g => g.RiskLevel).ToDictionary(g => g.Key, g => g.Sum(x => x.Total));
+            rows.AddRange(await connection.QueryAsync<StatsRow>(new CommandDefinition(RollupStatsSql, p, cancellationToken: ct)));
+            foreach (var overdue in await connection.QueryAsync<(string Status, long N)>(new CommandDefinition(OverdueInRollupSql, p, cancellationToken: ct)))
+            {
+                rows.Add(new StatsRow { Priority = "", RiskLevel = "", Status = overdue.Status, N = -overdue.N });
+                rows.Add(new StatsRow { Priority = "", RiskLevel = "", Status = "expired", N = overdue.N });
+            }
+        }
+        rows.AddRange(await connection.QueryAsync<StatsRow>(new CommandDefinition(EdgeStatsSql, p, cancellationToken: ct)));
+        var pendingTotal = await connection.ExecuteScalarAsync<long>(new CommandDefinition(PendingTotalSql, p, cancellationToken: ct));
+
+        long Count(string status) => rows.Where(r => r.Status == status).Sum(r => r.N);
+        // The overdue correction rows (no priority) move requests between statuses and add nothing to the totals.
+        var counted = rows.Where(r => r.Priority.Length > 0).ToList();
+        var total = counted.Sum(r => r.N);
+        var approved = Count("approved");
+        var rejected = Count("rejected");
+        var decided = approved + rejected;
+        var decisionUs = rows.Sum(r => r.DecisionUs);
 
         double? median = null;
-        var decided = totals.Approved + totals.Rejected;
         if (decided > 0)
         {
-            var middle = await connection.QueryAsync<long>(new CommandDefinition(StatsMedianSql,
-                new { p.from, p.to, take = decided % 2 == 0 ? 2 : 1, skip = (decided - 1) / 2 }, cancellationToken: ct));
-            median = middle.Average() / 1_000_000d;
+            median = total <= ExactPercentileLimit
+                ? (await connection.QueryAsync<long>(new CommandDefinition(MedianSql,
+                    new { from = w.From, to = w.To, take = decided % 2 == 0 ? 2 : 1, skip = (decided - 1) / 2 }, cancellationToken: ct))).Average()
+                : (await HistogramAsync(connection, w, p, ct)).Median();
         }
 
         return new ApprovalStats
@@ -70,31 +246,234 @@ public sealed class ApprovalStatsStore(Database database)
             From = from,
             To = to,
             PendingTotal = pendingTotal,
-            Total = totals.Total,
-            Pending = totals.Pending,
-            InfoRequested = totals.InfoRequested,
-            Approved = totals.Approved,
-            Rejected = totals.Rejected,
-            Expired = totals.Expired,
-            Cancelled = totals.Cancelled,
-            AverageDecisionSeconds = totals.Approved + totals.Rejected > 0 ? Math.Round(decisionUs / (totals.Approved + totals.Rejected) / 1_000_000d, 3) : null,
-            MedianDecisionSeconds = median is { } m ? Math.Round(m, 3) : null,
-            ByPriority = byPriority,
-            ByRiskLevel = byRisk,
+            Total = total,
+            Pending = Count("pending"),
+            InfoRequested = Count("info_requested"),
+            Approved = approved,
+            Rejected = rejected,
+            Expired = Count("expired"),
+            Cancelled = Count("cancelled"),
+            AverageDecisionSeconds = decided > 0 ? Math.Round((double)decisionUs / decided / 1_000_000d, 3) : null,
+            MedianDecisionSeconds = median is { } m ? Math.Round(m / 1_000_000d, 3) : null,
+            ByPriority = Breakdown(counted, r => r.Priority),
+            ByRiskLevel = Breakdown(counted, r => r.RiskLevel.Length == 0 ? "unspecified" : r.RiskLevel),
         };
+    }
+
+    private static Dictionary<string, long> Breakdown(IEnumerable<StatsRow> rows, Func<StatsRow, string> key) =>
+        rows.GroupBy(key).Select(g => (g.Key, N: g.Sum(r => r.N))).Where(g => g.N != 0).ToDictionary(g => g.Key, g => g.N);
+
+    /// <summary>The decided requests of the window by fine bucket: the rolled-up part and the edges.</summary>
+    private async Task<FineHistogram> HistogramAsync(DbConnection connection, Window w, object p, CancellationToken ct)
+    {
+        var buckets = await BucketsAsync(connection, ct);
+        var counts = new long[buckets.Count];
+        if (w.H0 < w.H1)
+        {
+            foreach (var (bucket, n) in await connection.QueryAsync<(int Bucket, long N)>(new CommandDefinition(RollupHistogramSql, p, cancellationToken: ct)))
+            {
+                counts[bucket] += n;
+            }
+        }
+        foreach (var us in await connection.QueryAsync<long>(new CommandDefinition(EdgeDecisionTimesSql, p, cancellationToken: ct)))
+        {
+            counts[FineHistogram.BucketOf(buckets, us)]++;
+        }
+        return new FineHistogram(buckets, counts);
+    }
+
+    private async Task<IReadOnlyList<(long Lower, long Upper)>> BucketsAsync(DbConnection connection, CancellationToken ct) =>
+        _buckets ??= [.. await connection.QueryAsync<(long Lower, long Upper)>(new CommandDefinition(
+            "SELECT lower_us, upper_us FROM stats_decision_buckets ORDER BY bucket", cancellationToken: ct))];
+
+    // ---- trends ---------------------------------------------------------------------------------------------------
+
+    private static readonly string RollupEventsSql = $"""
+        SELECT start, kind, CAST(SUM(n) AS bigint) AS n FROM stats_event_rollup WHERE {RollupPart}
+        GROUP BY start, kind
+        """;
+
+    private const string OverdueByDeadlineSql = $"""
+        SELECT expires_at FROM approvals
+        WHERE {ApprovalSql.IsOverdue} AND expires_at >= @h0 AND expires_at < @h1
+        """;
+
+    private static readonly string EdgeCreatedSql = $"""
+        SELECT created_at AS t, 'created' AS kind FROM approval_facts WHERE {EdgePart("created_at")}
+        """;
+
+    // An open request past its deadline is expired (at its deadline) even before the expiry job has updated its row.
+    private static readonly string EdgeOutcomesSql = $"""
+        SELECT decided_at AS t, status AS kind FROM approval_facts
+        WHERE status NOT IN {Open} AND {EdgePart("decided_at")}
+        UNION ALL
+        SELECT expires_at, 'expired' FROM approvals
+        WHERE {ApprovalSql.IsOverdue} AND {EdgePart("expires_at")}
+        """;
+
+    public async Task<IReadOnlyList<TrendBucket>> GetTimeseriesAsync(DateTimeOffset from, DateTimeOffset to, TimeSpan bucket, DateTimeOffset now, CancellationToken ct)
+    {
+        var bucketUs = bucket.Ticks / TimeSpan.TicksPerMicrosecond;
+        if (bucketUs <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(bucket), bucket, "The bucket must be at least a microsecond.");
+        }
+        var fromUs = from.ToUnixMicroseconds();
+        var toUs = to.ToUnixMicroseconds();
+        var origin = FloorTo(fromUs, bucketUs);
+        var count = toUs <= origin ? 0 : (int)((toUs - origin + bucketUs - 1) / bucketUs);
+        // A rollup row counts whole in one bucket only when the bucket is a whole number of its spans.
+        var w = bucketUs % DayUs == 0 ? Window.Of(fromUs, toUs)
+            : bucketUs % HourUs == 0 ? Window.Of(fromUs, toUs, days: false)
+            : new Window(fromUs, toUs, toUs, toUs, toUs, toUs);
+        var p = w.Parameters(now.ToUnixMicroseconds());
+
+        var tally = new Dictionary<(long Bucket, string Kind), long>();
+        void Add(long t, string kind, long n)
+        {
+            var key = ((t - origin) / bucketUs, kind);
+            tally[key] = tally.GetValueOrDefault(key) + n;
+        }
+
+        await using var connection = await database.OpenAsync(ct);
+        await FoldAsync(connection, ct);
+        if (w.H0 < w.H1)
+        {
+            foreach (var row in await connection.QueryAsync<(long Start, string Kind, long N)>(new CommandDefinition(RollupEventsSql, p, cancellationToken: ct)))
+            {
+                Add(row.Start, row.Kind, row.N);
+            }
+            foreach (var deadline in await connection.QueryAsync<long>(new CommandDefinition(OverdueByDeadlineSql, p, cancellationToken: ct)))
+            {
+                Add(deadline, "expired", 1);
+            }
+        }
+        foreach (var row in await connection.QueryAsync<(long T, string Kind)>(new CommandDefinition(EdgeCreatedSql + " UNION ALL " + EdgeOutcomesSql, p, cancellationToken: ct)))
+        {
+            Add(row.T, row.Kind, 1);
+        }
+
+        long Get(long b, string kind) => tally.GetValueOrDefault((b, kind));
+        var result = new List<TrendBucket>(count);
+        for (long b = 0; b < count; b++)
+        {
+            result.Add(new TrendBucket(TimeConversions.FromUnixMicroseconds(origin + (b * bucketUs)),
+                Get(b, "created"), Get(b, "approved"), Get(b, "rejected"), Get(b, "expired"), Get(b, "cancelled")));
+        }
+        return result;
+    }
+
+    private static readonly string RollupDecisionTimesSql = $"""
+        SELECT bucket, status, CAST(SUM(n) AS bigint) AS n FROM stats_decision_rollup WHERE {RollupPart} AND status IN {Decided}
+        GROUP BY bucket, status
+        """;
+
+    private static readonly string EdgeDecisionTimesByStatusSql = $"""
+        SELECT decided_at - created_at AS us, status FROM approval_facts WHERE {EdgePart("created_at")} AND status IN {Decided}
+        """;
+
+    public async Task<IReadOnlyList<DecisionTimeBucket>> GetDecisionTimesAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken ct)
+    {
+        var w = Window.Of(from.ToUnixMicroseconds(), to.ToUnixMicroseconds());
+        var p = w.Parameters(0);
+        var edges = DecisionTimeBuckets.Edges;
+        var approved = new long[edges.Count + 1];
+        var rejected = new long[edges.Count + 1];
+        int Coarse(long us)
+        {
+            var i = 0;
+            while (i < edges.Count && us >= edges[i].UpperSeconds * 1_000_000L)
+            {
+                i++;
+            }
+            return i;
+        }
+        void Add(long us, string status, long n) => (status == "approved" ? approved : rejected)[Coarse(us)] += n;
+
+        await using var connection = await database.OpenAsync(ct);
+        await FoldAsync(connection, ct);
+        if (w.H0 < w.H1)
+        {
+            var buckets = await BucketsAsync(connection, ct);
+            foreach (var row in await connection.QueryAsync<(int Bucket, string Status, long N)>(new CommandDefinition(RollupDecisionTimesSql, p, cancellationToken: ct)))
+            {
+                // The coarse edges are fine-bucket edges: a fine bucket lies in the coarse bucket of its lower edge.
+                Add(buckets[row.Bucket].Lower, row.Status, row.N);
+            }
+        }
+        foreach (var row in await connection.QueryAsync<(long Us, string Status)>(new CommandDefinition(EdgeDecisionTimesByStatusSql, p, cancellationToken: ct)))
+        {
+            Add(row.Us, row.Status, 1);
+        }
+
+        var result = new List<DecisionTimeBucket>(edges.Count + 1);
+        for (var i = 0; i <= edges.Count; i++)
+        {
+            var min = i == 0 ? 0 : edges[i - 1].UpperSeconds;
+            long? max = i < edges.Count ? edges[i].UpperSeconds : null;
+            var label = i < edges.Count ? edges[i].Label : DecisionTimeBuckets.LastLabel;
+            result.Add(new DecisionTimeBucket(label, min, max, approved[i], rejected[i]));
+        }
+        return result;
     }
 
     private sealed class StatsRow
     {
         public string Priority { get; set; } = "";
         public string RiskLevel { get; set; } = "";
-        public long Total { get; set; }
-        public long Pending { get; set; }
-        public long InfoRequested { get; set; }
-        public long Approved { get; set; }
-        public long Rejected { get; set; }
-        public long Expired { get; set; }
-        public long Cancelled { get; set; }
-        public object? DecisionUs { get; set; }
+        public string Status { get; set; } = "";
+        public long N { get; set; }
+        public long DecisionUs { get; set; }
     }
+}
+
+/// <summary>Counts of decision times in fine buckets [Lower, Upper) (microseconds), in ascending order.</summary>
+public sealed class FineHistogram(IReadOnlyList<(long Lower, long Upper)> buckets, long[] counts)
+{
+    public long Count => counts.Sum();
+
+    public static int BucketOf(IReadOnlyList<(long Lower, long Upper)> buckets, long us)
+    {
+        int lo = 0, hi = buckets.Count - 1;
+        while (lo < hi)
+        {
+            var mid = (lo + hi + 1) / 2;
+            if (buckets[mid].Lower <= us)
+            {
+                lo = mid;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+        return lo;
+    }
+
+    /// <summary>The value at a 0-based rank: the bucket that holds it, interpolated linearly within the bucket (the
+    /// open last bucket gives its lower edge). The true value lies in the same bucket, so the error is less than the
+    /// bucket's width.</summary>
+    public double AtRank(long rank)
+    {
+        long below = 0;
+        for (var i = 0; i < counts.Length; i++)
+        {
+            if (below + counts[i] > rank)
+            {
+                var (lower, upper) = buckets[i];
+                return i == counts.Length - 1 ? lower : lower + ((upper - lower) * ((rank - below) + 0.5) / counts[i]);
+            }
+            below += counts[i];
+        }
+        throw new ArgumentOutOfRangeException(nameof(rank), rank, "The rank is beyond the histogram's count.");
+    }
+
+    /// <summary>The median as the mean of the middle one or two ranks, as the exact definition takes it.</summary>
+    public double Median()
+    {
+        var n = Count;
+        return (AtRank((n - 1) / 2) + AtRank(n / 2)) / 2;
+    }
+
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Count} decision times in {buckets.Count} buckets");
 }

@@ -1,0 +1,258 @@
+using AgentSentinel.Core.Approvals;
+using AgentSentinel.Core.Configuration;
+using AgentSentinel.Core.Stats;
+using AgentSentinel.Core.Storage;
+using AgentSentinel.Testing;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace AgentSentinel.Core.Tests.Storage;
+
+public sealed class SqliteStatsRollupTests() : StatsRollupTests(StorageProvider.Sqlite);
+
+public sealed class PostgresStatsRollupTests() : StatsRollupTests(StorageProvider.Postgres);
+
+/// <summary>
+/// The statistics, trends and decision-time histogram read from rollups are compared with a plain calculation over
+/// the requests the test seeded (what it created and which transitions it applied), for windows that start and end
+/// anywhere: on day and hour edges, inside hours, at a half-hour time-zone offset, inside one hour, on no data.
+/// </summary>
+public abstract class StatsRollupTests(StorageProvider provider) : IAsyncLifetime
+{
+    // A Monday, 00:00 UTC.
+    private static readonly DateTimeOffset T0 = new(2026, 11, 23, 0, 0, 0, TimeSpan.Zero);
+    private static readonly DateTimeOffset Now = T0.AddDays(5);
+    private static readonly Actor Approver = new("Alice", Surface.Api, "alice@example.com", null, "key-alice");
+
+    private Database _db = null!;
+    private ApprovalStore _store = null!;
+    private readonly SettableClock _clock = new();
+    private readonly List<Seeded> _seeded = [];
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync()
+    {
+        var storage = await TestStorage.CreateAsync(provider, "stats");
+        _db = Database.Create(new StorageOptions { Provider = provider, ConnectionString = storage.ConnectionString });
+        await new MigrationRunner(_db, NullLogger<MigrationRunner>.Instance).MigrateAsync(CancellationToken.None);
+        _store = new ApprovalStore(_db, _clock);
+    }
+
+    public async ValueTask DisposeAsync() => await _db.DisposeAsync();
+
+    /// <summary>What the test knows about a request it stored: its final stored state.</summary>
+    private sealed record Seeded(DateTimeOffset Created, DateTimeOffset Expires, string Status, DateTimeOffset? Decided, string Priority, string? Risk);
+
+    private sealed class SettableClock : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = T0;
+
+        public override DateTimeOffset GetUtcNow() => Now;
+    }
+
+    private async Task SeedAsync(int count, int seed, DateTimeOffset start, TimeSpan spread)
+    {
+        var random = new Random(seed);
+        var priorities = Enum.GetValues<Priority>();
+        var risks = Enum.GetValues<RiskLevel>();
+        for (var i = 0; i < count; i++)
+        {
+            var created = start.AddTicks((long)(random.NextDouble() * spread.Ticks)).TruncateToMicroseconds();
+            // Time to an outcome: 50 ms to about 40 hours, spread evenly on a log scale, at microsecond precision.
+            var delay = TimeSpan.FromMicroseconds(Math.Round(50_000 * Math.Pow(2_880_000, random.NextDouble())));
+            var roll = random.Next(100);
+            var (kind, timeout) = roll switch
+            {
+                < 30 => (TransitionKind.Approve, delay + TimeSpan.FromHours(1)),
+                < 45 => (TransitionKind.Reject, delay + TimeSpan.FromHours(1)),
+                < 55 => (TransitionKind.Cancel, delay + TimeSpan.FromHours(1)),
+                < 65 => (TransitionKind.Expire, delay),   // expired by the job at the deadline
+                < 75 => ((TransitionKind?)null, delay),   // past the deadline, not yet swept: reads as expired
+                < 85 => (TransitionKind.RequestInfo, TimeSpan.FromDays(10)),
+                _ => ((TransitionKind?)null, TimeSpan.FromDays(10)),
+            };
+            var priority = priorities[random.Next(priorities.Length)];
+            RiskLevel? risk = random.Next(5) == 0 ? null : risks[random.Next(risks.Length)];
+            var request = NewRequest(created, timeout, priority, risk);
+            var result = await _store.CreateAsync(request, "hash",
+                new ApprovalEvent { ApprovalId = request.Id, Kind = EventKinds.Created, At = created, Actor = "agent", Surface = Surface.Api }, Ct);
+            Assert.Equal(CreateOutcome.Created, result.Outcome);
+
+            var status = "pending";
+            DateTimeOffset? decided = null;
+            if (kind is { } k)
+            {
+                var at = k == TransitionKind.Expire ? request.ExpiresAt : created + delay;
+                _clock.Now = at;
+                var text = k is TransitionKind.Reject or TransitionKind.RequestInfo ? "why" : null;
+                var transition = await _store.TransitionAsync(new TransitionCommand(request.Id, k, k == TransitionKind.Expire ? Actor.System : Approver, text), Ct);
+                Assert.Equal(TransitionOutcome.Applied, transition.Outcome);
+                status = transition.Request!.Status.ToWire();
+                decided = transition.Request.DecidedAt;
+            }
+            _seeded.Add(new Seeded(created, request.ExpiresAt, status, decided, priority.ToWire(), risk?.ToWire()));
+        }
+    }
+
+    private static ApprovalRequest NewRequest(DateTimeOffset created, TimeSpan timeout, Priority priority, RiskLevel? risk) => new()
+    {
+        Id = Guid.CreateVersion7(created),
+        ActionName = "transfer_funds",
+        AgentId = "agent-7",
+        RiskLevel = risk,
+        Priority = priority,
+        CreatedAt = created,
+        ExpiresAt = (created + timeout).TruncateToMicroseconds(),
+        Status = ApprovalStatus.Pending,
+        RequesterKeyId = "key-agent",
+        RouteName = "payments",
+        Version = 1,
+        UpdatedAt = created,
+    };
+
+    public static TheoryData<string, string> Windows => new()
+    {
+        { "-P1D", "P4D" },                         // everything, on day edges
+        { "PT1H17M3.000001S", "P2DT5H59M59.999999S" }, // inside hours, across days
+        { "PT5H30M", "P1DT5H30M" },                // a day at UTC+05:30
+        { "PT10M", "PT50M" },                      // inside one hour
+        { "PT3H", "PT7H" },                        // whole hours, no whole day
+        { "P1D", "P2D" },                          // exactly one day
+        { "-P10D", "-P9D" },                       // nothing
+    };
+
+    private static DateTimeOffset At(string offset) => T0 + System.Xml.XmlConvert.ToTimeSpan(offset);
+
+    [Theory]
+    [MemberData(nameof(Windows))]
+    public async Task Statistics_from_rollups_equal_a_calculation_over_the_requests(string fromOffset, string toOffset)
+    {
+        await SeedAsync(240, seed: 13, T0, TimeSpan.FromDays(3));
+        var (from, to) = (At(fromOffset), At(toOffset));
+        var exact = new ApprovalStatsStore(_db) { ExactPercentileLimit = long.MaxValue };
+
+        var stats = await exact.GetStatsAsync(from, to, Now, Ct);
+
+        var inWindow = _seeded.Where(r => r.Created >= from && r.Created < to).ToList();
+        string Effective(Seeded r) => r.Status is "pending" or "info_requested" && r.Expires <= Now ? "expired" : r.Status;
+        var decided = inWindow.Where(r => r.Status is "approved" or "rejected").Select(r => (r.Decided!.Value - r.Created).Ticks / 10).Order().ToList();
+        Assert.Equal(inWindow.Count, stats.Total);
+        Assert.Equal(inWindow.Count(r => Effective(r) == "pending"), stats.Pending);
+        Assert.Equal(inWindow.Count(r => Effective(r) == "info_requested"), stats.InfoRequested);
+        Assert.Equal(inWindow.Count(r => Effective(r) == "approved"), stats.Approved);
+        Assert.Equal(inWindow.Count(r => Effective(r) == "rejected"), stats.Rejected);
+        Assert.Equal(inWindow.Count(r => Effective(r) == "expired"), stats.Expired);
+        Assert.Equal(inWindow.Count(r => Effective(r) == "cancelled"), stats.Cancelled);
+        Assert.Equal(_seeded.Count(r => r.Status is "pending" or "info_requested" && r.Expires > Now), stats.PendingTotal);
+        Assert.Equal(inWindow.GroupBy(r => r.Priority).ToDictionary(g => g.Key, g => (long)g.Count()), stats.ByPriority);
+        Assert.Equal(inWindow.GroupBy(r => r.Risk ?? "unspecified").ToDictionary(g => g.Key, g => (long)g.Count()), stats.ByRiskLevel);
+        if (decided.Count == 0)
+        {
+            Assert.Null(stats.AverageDecisionSeconds);
+            Assert.Null(stats.MedianDecisionSeconds);
+            return;
+        }
+        Assert.Equal(Math.Round(decided.Average() / 1_000_000d, 3), stats.AverageDecisionSeconds);
+        var (low, high) = (decided[(decided.Count - 1) / 2], decided[decided.Count / 2]);
+        Assert.Equal(Math.Round((low + high) / 2d / 1_000_000d, 3), stats.MedianDecisionSeconds);
+
+        // From the histogram: within the width of the fine buckets that hold the middle values.
+        var estimated = await new ApprovalStatsStore(_db) { ExactPercentileLimit = 0 }.GetStatsAsync(from, to, Now, Ct);
+        Assert.Equal((stats.Total, stats.Approved, stats.Rejected, stats.Expired, stats.AverageDecisionSeconds),
+            (estimated.Total, estimated.Approved, estimated.Rejected, estimated.Expired, estimated.AverageDecisionSeconds));
+        var tolerance = Math.Max(DocumentedBucketWidth(low), DocumentedBucketWidth(high)) / 1_000_000d + 0.0005;
+        Assert.InRange(estimated.MedianDecisionSeconds!.Value, (low + high) / 2d / 1_000_000d - tolerance, (low + high) / 2d / 1_000_000d + tolerance);
+    }
+
+    /// <summary>The bucket widths docs/benchmarks.md documents for the decision-time histogram.</summary>
+    private static long DocumentedBucketWidth(long us) => us switch
+    {
+        < 1_000_000 => 50_000,
+        < 10_000_000 => 250_000,
+        < 60_000_000 => 1_000_000,
+        < 300_000_000 => 5_000_000,
+        < 900_000_000 => 15_000_000,
+        < 3_600_000_000 => 60_000_000,
+        < 14_400_000_000 => 300_000_000,
+        < 86_400_000_000 => 1_200_000_000,
+        < 604_800_000_000 => 3_600_000_000,
+        _ => 43_200_000_000,
+    };
+
+    [Theory]
+    [MemberData(nameof(Windows))]
+    public async Task Trends_and_decision_times_from_rollups_equal_a_calculation_over_the_requests(string fromOffset, string toOffset)
+    {
+        await SeedAsync(240, seed: 29, T0, TimeSpan.FromDays(3));
+        var (from, to) = (At(fromOffset), At(toOffset));
+        var store = new ApprovalStatsStore(_db);
+
+        foreach (var bucket in new[] { TimeSpan.FromHours(1), TimeSpan.FromDays(1), TimeSpan.FromMinutes(20) })
+        {
+            var series = await store.GetTimeseriesAsync(from, to, bucket, Now, Ct);
+            Assert.Equal(ExpectedSeries(from, to, bucket), series);
+        }
+
+        var times = await store.GetDecisionTimesAsync(from, to, Ct);
+        var decided = _seeded.Where(r => r.Created >= from && r.Created < to && r.Status is "approved" or "rejected").ToList();
+        var edges = DecisionTimeBuckets.Edges;
+        Assert.Equal(edges.Count + 1, times.Count);
+        for (var i = 0; i <= edges.Count; i++)
+        {
+            var min = TimeSpan.FromSeconds(i == 0 ? 0 : edges[i - 1].UpperSeconds);
+            var max = i < edges.Count ? TimeSpan.FromSeconds(edges[i].UpperSeconds) : TimeSpan.MaxValue;
+            bool In(Seeded r) => r.Decided!.Value - r.Created >= min && r.Decided.Value - r.Created < max;
+            Assert.Equal(decided.Count(r => r.Status == "approved" && In(r)), times[i].Approved);
+            Assert.Equal(decided.Count(r => r.Status == "rejected" && In(r)), times[i].Rejected);
+        }
+    }
+
+    private List<TrendBucket> ExpectedSeries(DateTimeOffset from, DateTimeOffset to, TimeSpan bucket)
+    {
+        var fromUs = from.ToUnixMicroseconds();
+        var bucketUs = bucket.Ticks / 10;
+        var origin = fromUs - (((fromUs % bucketUs) + bucketUs) % bucketUs);
+        var toUs = to.ToUnixMicroseconds();
+        var count = toUs <= origin ? 0 : (int)((toUs - origin + bucketUs - 1) / bucketUs);
+        var outcomes = _seeded.Select(Outcome).Where(o => o.At >= from && o.At < to).ToList();
+        long Index(DateTimeOffset t) => (t.ToUnixMicroseconds() - origin) / bucketUs;
+        return [.. Enumerable.Range(0, count).Select(b => new TrendBucket(
+            TimeConversions.FromUnixMicroseconds(origin + (b * bucketUs)),
+            _seeded.Count(r => r.Created >= from && r.Created < to && Index(r.Created) == b),
+            outcomes.Count(o => o.Kind == "approved" && Index(o.At!.Value) == b),
+            outcomes.Count(o => o.Kind == "rejected" && Index(o.At!.Value) == b),
+            outcomes.Count(o => o.Kind == "expired" && Index(o.At!.Value) == b),
+            outcomes.Count(o => o.Kind == "cancelled" && Index(o.At!.Value) == b)))];
+    }
+
+    /// <summary>When and how a request ended: its decision, or its deadline once passed; nothing while open.</summary>
+    private static (DateTimeOffset? At, string Kind) Outcome(Seeded r) => r.Status switch
+    {
+        "pending" or "info_requested" when r.Expires <= Now => (r.Expires, "expired"),
+        "pending" or "info_requested" => (null, ""),
+        _ => (r.Decided, r.Status),
+    };
+
+    [Fact]
+    public async Task A_change_after_a_read_is_in_the_next_read_and_an_overdue_request_moves_to_expired_when_swept()
+    {
+        var store = new ApprovalStatsStore(_db);
+        var request = NewRequest(T0.AddHours(2), TimeSpan.FromMinutes(5), Priority.High, RiskLevel.Low);
+        await _store.CreateAsync(request, "hash",
+            new ApprovalEvent { ApprovalId = request.Id, Kind = EventKinds.Created, At = request.CreatedAt, Actor = "agent", Surface = Surface.Api }, Ct);
+        var window = (From: T0, To: T0.AddDays(1));
+
+        var before = await store.GetStatsAsync(window.From, window.To, T0.AddHours(2).AddMinutes(1), Ct);
+        Assert.Equal((1, 1, 0), (before.Total, before.Pending, before.Expired));
+
+        var overdue = await store.GetStatsAsync(window.From, window.To, Now, Ct);
+        Assert.Equal((1, 0, 1), (overdue.Total, overdue.Pending, overdue.Expired));
+
+        _clock.Now = request.ExpiresAt;
+        await _store.TransitionAsync(new TransitionCommand(request.Id, TransitionKind.Expire, Actor.System, null), Ct);
+        var swept = await store.GetStatsAsync(window.From, window.To, Now, Ct);
+        Assert.Equal((overdue.Total, overdue.Pending, overdue.Expired, overdue.PendingTotal), (swept.Total, swept.Pending, swept.Expired, swept.PendingTotal));
+        var series = await store.GetTimeseriesAsync(window.From, window.To, TimeSpan.FromHours(1), Now, Ct);
+        Assert.Equal(1, series.Single(b => b.Start == request.ExpiresAt.AddMinutes(-5)).Expired);
+    }
+}
