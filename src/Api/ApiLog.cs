@@ -53,6 +53,9 @@ internal static partial class ApiLog
     [LoggerMessage(2013, LogLevel.Information, "The callback signing secret of API key {KeyId} was {Change} by {Actor}")]
     public static partial void CallbackSecretChanged(ILogger logger, string keyId, string change, string actor);
 
+    [LoggerMessage(2014, LogLevel.Warning, "Start-up recovery (expiries and chat posts missed while the server was down) failed; trying again at {RetryAt}")]
+    public static partial void StartupRecoveryFailed(ILogger logger, Exception exception, DateTimeOffset retryAt);
+
     [LoggerMessage(2080, LogLevel.Error, "MCP tool {Tool} failed")]
     public static partial void McpToolFailed(ILogger logger, Exception exception, string tool);
 

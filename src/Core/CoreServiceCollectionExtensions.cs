@@ -140,6 +140,10 @@ public sealed class AgentSentinelOptionsValidator : IValidateOptions<AgentSentin
         {
             errors.Add($"{root}:Jobs:OutboxSweepInterval must be between 00:00:00.001 and 00:10:00.");
         }
+        if (options.Jobs.OutboxParallelism is < 1 or > 64)
+        {
+            errors.Add($"{root}:Jobs:OutboxParallelism must be between 1 and 64.");
+        }
         if (options.Jobs.SchedulePollingInterval <= TimeSpan.Zero || options.Jobs.SchedulePollingInterval > TimeSpan.FromMinutes(1))
         {
             errors.Add($"{root}:Jobs:SchedulePollingInterval must be between 00:00:00.001 and 00:01:00.");

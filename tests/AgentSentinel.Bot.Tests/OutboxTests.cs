@@ -5,10 +5,13 @@ using System.Text.Json.Nodes;
 using AgentSentinel.Core.Approvals;
 using AgentSentinel.Core.Auth;
 using AgentSentinel.Core.Configuration;
+using AgentSentinel.Core.Notifications;
 using AgentSentinel.Core.Storage;
 using AgentSentinel.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 
 namespace AgentSentinel.Bot.Tests;
 
@@ -152,6 +155,68 @@ public abstract class OutboxTests(StorageProvider provider)
         Assert.Equal(0, await second.Service<IOutboxStore>().CountUnhandledAsync(Ct));
     }
 
+    [Fact]
+    public async Task A_backlog_is_dispatched_several_requests_at_a_time_and_the_effects_of_one_request_in_commit_order()
+    {
+        var storage = await TestStorage.CreateAsync(provider, "outboxparallel");
+        await using var slack = await FakeSlackServer.StartAsync();
+        StoppableOutbox? outbox = null;
+        await using var app = new AgentSentinelApp(storage, settings: Settings(slack),
+            services: s => s.Replace(ServiceDescriptor.Singleton<IOutboxStore>(sp =>
+                outbox = new StoppableOutbox(sp.GetRequiredService<SqlStore>(), sp.GetRequiredService<Database>()))));
+        _ = app.Server;
+        using var agent = app.Client(await app.CreateKeyAsync("agent", [Scopes.Agent]));
+        using var approver = app.Client(await app.CreateKeyAsync("approver", [Scopes.Approver], "approver@example.com"));
+
+        // A backlog, as a restart after a crash finds it: the server's own dispatcher takes nothing from here on.
+        outbox!.StopDispatching();
+        var first = Guid.Parse(await CreateAsync(agent));
+        Assert.Equal(HttpStatusCode.OK, (await approver.PostAsJsonAsync($"/api/v1/approvals/{first}/approve", new { notes = "fine" }, Ct)).StatusCode);
+        var second = Guid.Parse(await CreateAsync(agent));
+
+        var observer = new GatedObserver(first);
+        var dispatcher = new OutboxDispatcher(outbox.Inner, app.Service<ApprovalChangeHub>(), new OutboxSignal(), [observer],
+            app.Service<IOptions<AgentSentinelOptions>>(), TimeProvider.System, NullLogger<OutboxDispatcher>.Instance);
+        var dispatch = dispatcher.DispatchDueAsync(Ct);
+
+        // The first request's creation is held up; the second request's creation is handled meanwhile, and the first
+        // request's decision waits for its creation.
+        await LoopbackHost.WaitForAsync(() => observer.Seen.Contains((OutboxKind.Created, second)) ? observer : null,
+            TimeSpan.FromSeconds(30), () => $"the second request's creation handled while the first is held; seen: {string.Join(", ", observer.Seen)}");
+        Assert.DoesNotContain((OutboxKind.Changed, first), observer.Seen);
+        observer.Release();
+
+        Assert.Equal(3, await dispatch.WaitAsync(TimeSpan.FromSeconds(30), Ct));
+        Assert.Equal([(OutboxKind.Created, first), (OutboxKind.Changed, first)], observer.Seen.Where(s => s.Id == first));
+        Assert.Equal(0, await outbox.Inner.CountUnhandledAsync(Ct));
+    }
+
+    /// <summary>Records the entries it is told about; holds the creation of one request until released.</summary>
+    private sealed class GatedObserver(Guid held) : IApprovalObserver
+    {
+        private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly System.Collections.Concurrent.ConcurrentQueue<(OutboxKind Kind, Guid Id)> _seen = new();
+
+        public IReadOnlyList<(OutboxKind Kind, Guid Id)> Seen => [.. _seen];
+
+        public void Release() => _release.TrySetResult();
+
+        public async Task OnCreatedAsync(ApprovalRequest request, CancellationToken ct)
+        {
+            if (request.Id == held)
+            {
+                await _release.Task.WaitAsync(TimeSpan.FromSeconds(60), ct);
+            }
+            _seen.Enqueue((OutboxKind.Created, request.Id));
+        }
+
+        public Task OnChangedAsync(ApprovalRequest request, TransitionKind transition, Actor actor, CancellationToken ct)
+        {
+            _seen.Enqueue((OutboxKind.Changed, request.Id));
+            return Task.CompletedTask;
+        }
+    }
+
     /// <summary>Makes the database answer with a real error: a statement naming a table that does not exist.</summary>
     private static async Task FailOnDatabaseAsync(Database database, CancellationToken ct)
     {
@@ -209,6 +274,9 @@ public abstract class OutboxTests(StorageProvider provider)
     private sealed class StoppableOutbox(OutboxStore inner, Database database) : IOutboxStore
     {
         private volatile bool _stopped;
+
+        /// <summary>The real store, never stopped.</summary>
+        public IOutboxStore Inner => inner;
         private int _refused;
 
         public int RefusedClaims => Volatile.Read(ref _refused);

@@ -107,6 +107,8 @@ public sealed class AgentSentinelApp : WebApplicationFactory<Program>
     {
         var outbox = Service<IOutboxStore>();
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        // What the start-up recovery queues (expiries missed while stopped, unposted chat messages) counts too.
+        await Service<AgentSentinel.Api.Hosting.StartupRecovery>().Completed.WaitAsync(deadline - DateTime.UtcNow);
         while (await outbox.CountUnhandledAsync(CancellationToken.None) > 0)
         {
             if (DateTime.UtcNow > deadline)

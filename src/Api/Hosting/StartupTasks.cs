@@ -12,16 +12,14 @@ using Microsoft.Extensions.Options;
 
 namespace AgentSentinel.Api.Hosting;
 
-/// <summary>Runs before the job server and the HTTP server start: migrations, the first admin key, the receipt key, the recurring
-/// sweeps (expiry, follow-ups, callbacks), and recovery of expiries and chat posts missed while the server was down.</summary>
+/// <summary>Runs before the job server and the HTTP server start: migrations, the first admin key, the receipt key and the
+/// recurring sweeps (expiry, follow-ups, callbacks). Recovery of what a stopped server left undone runs after them, in
+/// <see cref="StartupRecovery"/>, so a restart after a crash is ready to serve at once, however large the backlog.</summary>
 public sealed class StartupTasks(
     MigrationRunner migrations,
     IApiKeyStore keys,
     ISettingsStore settings,
     IRecurringJobManager recurring,
-    ExpiryRecovery recovery,
-    IEnumerable<IStartupRecovery> recoveries,
-    JobStorage jobStorage,
     IOptions<AgentSentinelOptions> options,
     IOptions<DigestOptions> digest,
     IOptions<RetentionOptions> retention,
@@ -51,12 +49,6 @@ public sealed class StartupTasks(
             recurring.AddOrUpdate<AuditJobs>(RetentionService.RecurringJobId, j => j.RetainAsync(CancellationToken.None), retention.Value.Cron);
         }
         AddDigestJob();
-        // The embedded job storage lives in memory: after a restart every open request needs its expiry again.
-        await recovery.RecoverAsync(rescheduleOpen: !HangfireSetup.IsPersistent(jobStorage), cancellationToken);
-        foreach (var surface in recoveries)
-        {
-            await surface.RecoverAsync(cancellationToken);
-        }
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

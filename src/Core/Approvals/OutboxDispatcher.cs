@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using AgentSentinel.Core.Configuration;
 using AgentSentinel.Core.Notifications;
@@ -131,42 +132,59 @@ public sealed class OutboxDispatcher(
         }
     }
 
-    /// <summary>Claims and handles entries until none is due; returns how many were handled.</summary>
+    /// <summary>Claims and handles entries until none is due; returns how many were handled. The entries of a batch are
+    /// handled <see cref="JobsOptions.OutboxParallelism"/> requests at a time (each effect is a job storage write, so a
+    /// backlog drains at the storage's pace, not one commit after another); the entries of one request are handled in
+    /// the order they were committed.</summary>
     public async Task<int> DispatchDueAsync(CancellationToken ct)
     {
         var total = 0;
+        var parallelism = new ParallelOptions { MaxDegreeOfParallelism = options.Value.Jobs.OutboxParallelism, CancellationToken = ct };
         while (true)
         {
             var now = time.GetUtcNow().TruncateToMicroseconds();
             var batch = await store.ClaimAsync(now, now + ClaimTime, BatchSize, ct);
-            var handled = new List<long>(batch.Count);
+            var handled = new ConcurrentQueue<long>();
             try
             {
-                foreach (var entry in batch)
+                await Parallel.ForEachAsync(batch.GroupBy(e => e.Request.Id), parallelism, async (entries, token) =>
                 {
-                    try
+                    foreach (var entry in entries)
                     {
-                        await HandleAsync(entry, ct);
-                        handled.Add(entry.Id);
+                        if (await TryHandleAsync(entry, token))
+                        {
+                            handled.Enqueue(entry.Id);
+                        }
                     }
-                    catch (Exception ex) when (!ct.IsCancellationRequested)
-                    {
-                        var due = time.GetUtcNow().TruncateToMicroseconds() + RetryDelay(entry.Attempts);
-                        Log.OutboxEntryFailed(logger, ex, entry.Id, entry.Request.Id, entry.Kind.ToString(), entry.Attempts, due);
-                        await store.RetryLaterAsync(entry.Id, due, $"{ex.GetType().Name}: {ex.Message}", CancellationToken.None);
-                    }
-                }
+                });
             }
             finally
             {
                 // Entries left unmarked by a stop (or a crash) are claimed again when their claim runs out.
-                await store.MarkHandledAsync(handled, time.GetUtcNow().TruncateToMicroseconds(), CancellationToken.None);
+                await store.MarkHandledAsync([.. handled], time.GetUtcNow().TruncateToMicroseconds(), CancellationToken.None);
             }
             total += handled.Count;
             if (batch.Count < BatchSize)
             {
                 return total;
             }
+        }
+    }
+
+    /// <summary>Handles one entry; an entry whose effects fail is put back with its next due time.</summary>
+    private async Task<bool> TryHandleAsync(OutboxEntry entry, CancellationToken ct)
+    {
+        try
+        {
+            await HandleAsync(entry, ct);
+            return true;
+        }
+        catch (Exception ex) when (!ct.IsCancellationRequested)
+        {
+            var due = time.GetUtcNow().TruncateToMicroseconds() + RetryDelay(entry.Attempts);
+            Log.OutboxEntryFailed(logger, ex, entry.Id, entry.Request.Id, entry.Kind.ToString(), entry.Attempts, due);
+            await store.RetryLaterAsync(entry.Id, due, $"{ex.GetType().Name}: {ex.Message}", CancellationToken.None);
+            return false;
         }
     }
 

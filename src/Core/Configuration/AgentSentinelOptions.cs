@@ -68,6 +68,10 @@ public sealed class JobsOptions
     /// <summary>How often the outbox dispatcher looks for effects to carry out when nothing woke it (the safety net for
     /// a lost wake-up, a failed attempt, or a process that stopped between a commit and its dispatch).</summary>
     public TimeSpan OutboxSweepInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How many requests' effects the outbox dispatcher hands to jobs at once; the effects of one request are
+    /// always handled one after another, in the order they were committed.</summary>
+    public int OutboxParallelism { get; set; } = 4;
 }
 
 public sealed class ApiOptions

@@ -1,0 +1,65 @@
+using AgentSentinel.Core.Approvals;
+using AgentSentinel.Core.Jobs;
+using Hangfire;
+
+namespace AgentSentinel.Api.Hosting;
+
+/// <summary>
+/// Catches up on what a stopped server left undone, once <see cref="StartupTasks"/> has migrated the database, while
+/// the server already serves: requests that became overdue while it was down are expired, every open request's expiry
+/// is scheduled again when the job storage does not survive a restart (the embedded default), and each chat surface
+/// queues the posts a stop left unposted. None of it blocks start-up: expiry is enforced in SQL on every read whatever
+/// the jobs do, and the chat posts are idempotent deliveries. A failure (the database is unavailable, say) is logged
+/// and the whole recovery tried again with a growing delay until it succeeds or the server stops.
+/// </summary>
+public sealed class StartupRecovery(
+    ExpiryRecovery expiry,
+    IEnumerable<IStartupRecovery> surfaces,
+    JobStorage jobStorage,
+    TimeProvider time,
+    ILogger<StartupRecovery> logger) : BackgroundService
+{
+    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromMinutes(1);
+
+    private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes when the recovery has run to the end.</summary>
+    public Task Completed => _done.Task;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var delay = TimeSpan.FromSeconds(1);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                // The embedded job storage lives in memory: after a restart every open request needs its expiry again.
+                await expiry.RecoverAsync(rescheduleOpen: !HangfireSetup.IsPersistent(jobStorage), stoppingToken);
+                foreach (var surface in surfaces)
+                {
+                    await surface.RecoverAsync(stoppingToken);
+                }
+                _done.TrySetResult();
+                return;
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                ApiLog.StartupRecoveryFailed(logger, ex, time.GetUtcNow() + delay);
+            }
+            try
+            {
+                await Task.Delay(delay, time, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetryDelay.Ticks));
+        }
+        _done.TrySetCanceled(stoppingToken);
+    }
+}
