@@ -119,10 +119,11 @@ public sealed class ChatNotifier(ChatSurface chat, RuntimeSettings settings, ICh
     }
 }
 
-/// <summary>At start-up: queues the post of every open request of the last day that has no posted message on a chat
-/// surface, because its post was never queued (the process stopped after storing the request) or, where the surface
-/// can find an earlier post, because an attempt claimed it and never finished (Hangfire would only run that job again
-/// after its invisibility timeout, 30 minutes).</summary>
+/// <summary>After start-up: queues the post of every request of the last day that has no posted message on a chat
+/// surface, because it is open and its post was never queued (the surface was configured after it was made) or, where
+/// the surface can find an earlier post, because an attempt claimed it and never finished (the job of a process that
+/// was killed is only run again once the job storage gives up on that process), whether or not the request was
+/// decided or expired since.</summary>
 public sealed class ChatRecovery(
     ChatSurface chat,
     RuntimeSettings settings,

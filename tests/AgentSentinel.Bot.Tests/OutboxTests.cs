@@ -163,7 +163,7 @@ public abstract class OutboxTests(StorageProvider provider)
         StoppableOutbox? outbox = null;
         await using var app = new AgentSentinelApp(storage, settings: Settings(slack),
             services: s => s.Replace(ServiceDescriptor.Singleton<IOutboxStore>(sp =>
-                outbox = new StoppableOutbox(sp.GetRequiredService<SqlStore>(), sp.GetRequiredService<Database>()))));
+                outbox = new StoppableOutbox(new OutboxStore(sp.GetRequiredService<Database>()), sp.GetRequiredService<Database>()))));
         _ = app.Server;
         using var agent = app.Client(await app.CreateKeyAsync("agent", [Scopes.Agent]));
         using var approver = app.Client(await app.CreateKeyAsync("approver", [Scopes.Approver], "approver@example.com"));

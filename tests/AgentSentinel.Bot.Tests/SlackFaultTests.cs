@@ -1,8 +1,10 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using AgentSentinel.Core.Approvals;
 using AgentSentinel.Core.Auth;
 using AgentSentinel.Core.Configuration;
+using AgentSentinel.Core.Storage;
 using AgentSentinel.Testing;
 
 namespace AgentSentinel.Bot.Tests;
@@ -93,5 +95,33 @@ public abstract class SlackFaultTests(StorageProvider provider)
         _ = third.Server;
         await Task.Delay(2500, Ct);
         Assert.Single(RootMessages(slack, id));
+    }
+
+    [Fact]
+    public async Task A_post_left_half_done_by_a_stopped_server_is_posted_after_the_restart_even_when_the_request_was_decided_meanwhile()
+    {
+        var storage = await TestStorage.CreateAsync(provider, "slackhalfdone");
+        string id;
+        await using (var first = new AgentSentinelApp(storage, settings: Settings(null)))
+        {
+            using var agent = first.Client(await first.CreateKeyAsync("agent", [Scopes.Agent]));
+            using var approver = first.Client(await first.CreateKeyAsync("approver", [Scopes.Approver], "approver@example.com"));
+            id = await CreateAsync(agent);
+            // A post job of a server that was killed while posting: its claim stays, with nothing posted and no error.
+            var (_, claimed) = await first.Service<IChatMessageStore>().ClaimAsync(Guid.Parse(id), Surface.Slack, "C0FAULT", DeliveryKeys.Root,
+                DateTimeOffset.UtcNow - TimeSpan.FromMinutes(10), Ct);
+            Assert.True(claimed);
+            // Decided while the post was never finished (in the API, or expired while the server was down).
+            (await approver.PostAsJsonAsync($"/api/v1/approvals/{id}/approve", new { notes = "fine" }, Ct)).EnsureSuccessStatusCode();
+        }
+
+        await using var slack = await FakeSlackServer.StartAsync();
+        await using var second = new AgentSentinelApp(storage, runJobServer: true, settings: Settings(slack));
+        _ = second.Server;
+        await slack.WaitForAsync(s => RootMessages(s, id).FirstOrDefault(), TimeSpan.FromSeconds(30), "the half-done post, finished");
+        await second.EffectsQueuedAsync();
+        await second.JobsIdleAsync();
+        await Task.Delay(1500, Ct); // a late duplicate would show up here
+        Assert.Contains("Approved", Assert.Single(RootMessages(slack, id))["blocks"]!.ToJsonString(), StringComparison.Ordinal);
     }
 }

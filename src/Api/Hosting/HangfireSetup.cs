@@ -17,6 +17,9 @@ public static class HangfireSetup
 {
     public const string Schema = "hangfire";
 
+    /// <summary>How long a job fetched by a server that stopped without finishing it stays invisible to the others.</summary>
+    public static readonly TimeSpan JobInvisibilityTimeout = TimeSpan.FromMinutes(2);
+
     public static IServiceCollection AddAgentSentinelJobs(this IServiceCollection services)
     {
         AddStorage(services);
@@ -53,6 +56,10 @@ public static class HangfireSetup
                 // Workers wake on LISTEN/NOTIFY when a job is enqueued, so chat messages go out at once.
                 EnableLongPolling = true,
                 DistributedLockTimeout = TimeSpan.FromMinutes(1),
+                // A worker keeps its job invisible to others while it runs (a keep-alive every fifth of the timeout), so
+                // the job of a process that was killed is run again by another server after 2 minutes, not 30.
+                UseSlidingInvisibilityTimeout = true,
+                InvisibilityTimeout = JobInvisibilityTimeout,
             };
             return new PostgreSqlStorage(new NpgsqlConnectionFactory(connectionString, storageOptions), storageOptions);
         });

@@ -39,8 +39,10 @@ public sealed class ChatMessageStore(Database database) : IChatMessageStore
         await using var connection = await database.OpenAsync(ct);
         var ids = await connection.QueryAsync<string>(new CommandDefinition($"""
             SELECT a.id FROM approvals a
-            WHERE a.created_at >= @from AND a.created_at < @before AND a.status IN {ApprovalSql.OpenStatuses} AND a.route_name IS NOT NULL
+            WHERE a.created_at >= @from AND a.created_at < @before AND a.route_name IS NOT NULL
               AND NOT EXISTS (SELECT 1 FROM chat_messages m WHERE m.approval_id = a.id AND m.surface = @surface AND m.delivery_key = @root AND m.state <> 'claimed')
+              AND (a.status IN {ApprovalSql.OpenStatuses}
+                   OR EXISTS (SELECT 1 FROM chat_messages m WHERE m.approval_id = a.id AND m.surface = @surface AND m.delivery_key = @root AND m.state = 'claimed'))
             ORDER BY a.created_at, a.id
             LIMIT @limit
             """, new { from = from.ToUnixMicroseconds(), before = before.ToUnixMicroseconds(), surface = surface.ToWire(), root = DeliveryKeys.Root, limit }, cancellationToken: ct));

@@ -117,8 +117,9 @@ public interface IChatMessageStore
 
     Task<IReadOnlyList<ChatMessage>> ListAsync(Guid approvalId, Surface surface, CancellationToken ct);
 
-    /// <summary>Open requests with a route, created in [<paramref name="from"/>, <paramref name="before"/>), whose
-    /// request message on this surface is not posted: never attempted (the process stopped between storing the request
-    /// and queuing its post) or claimed by an attempt that has not finished (it may have stopped mid-post). Oldest first.</summary>
+    /// <summary>Requests with a route, created in [<paramref name="from"/>, <paramref name="before"/>), whose request
+    /// message on this surface is not posted: open ones never attempted (the surface was not configured when they were
+    /// made), and open or decided ones claimed by an attempt that has not finished (its process may have stopped
+    /// mid-post; a request decided or expired meanwhile is posted showing its outcome). Oldest first.</summary>
     Task<IReadOnlyList<Guid>> ListUnpostedAsync(Surface surface, DateTimeOffset from, DateTimeOffset before, int limit, CancellationToken ct);
 }
