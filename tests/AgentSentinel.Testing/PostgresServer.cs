@@ -74,6 +74,10 @@ public sealed class PostgresServer : IAsyncDisposable
         throw new UnreachableException();
     }
 
+    /// <summary>Stops the server of this test process, if one was started, and removes its files: at the end of the test
+    /// run, by <see cref="TestRunCleanup"/>.</summary>
+    public static void StopShared() => Interlocked.Exchange(ref _shared, null)?.Stop();
+
     /// <summary>A server of its own (not shared with other tests), for tests that stop and start it; skips like
     /// <see cref="GetAsync"/> when PostgreSQL is not installed. Dispose it to stop it and remove its files.</summary>
     public static async Task<PostgresServer> StartDedicatedAsync()
