@@ -314,8 +314,9 @@ public static class SlackEndpoints
 
     // ---- slash command -----------------------------------------------------------------------------------------------
 
-    /// <summary><c>/approvals</c>: the pending requests this person may decide, privately, with their buttons; nothing
-    /// (and why) for someone who is not a known approver.</summary>
+    /// <summary><c>/approvals</c>: the pending requests this person may decide (their own and those of people they
+    /// stand in for), privately, with their buttons; nothing (and why) for someone who is not a known approver.
+    /// <c>/approvals away ...</c> and <c>/approvals back</c> set and end a delegation (<see cref="SlackAwayCommand"/>).</summary>
     public static async Task CommandsAsync(HttpContext http)
     {
         var body = await VerifiedBodyAsync(http);
@@ -346,6 +347,13 @@ public static class SlackEndpoints
                 text = note,
                 blocks = SlackMessages.NotAnApproverNote(note),
             }, SlackJson.Options));
+            return;
+        }
+        if (SlackAwayCommand.Handles(form.GetValueOrDefault("text") ?? ""))
+        {
+            var answer = await SlackAwayCommand.RunAsync(form["text"], decider, form.GetValueOrDefault("team_id"),
+                services.GetRequiredService<SlackDirectory>(), services.GetRequiredService<Core.Delegation.DelegationService>(), http.RequestAborted);
+            await http.Response.WriteAsync(System.Text.Json.JsonSerializer.Serialize(new { response_type = "ephemeral", text = answer }, SlackJson.Options));
             return;
         }
         var approvals = services.GetRequiredService<ApprovalService>();
