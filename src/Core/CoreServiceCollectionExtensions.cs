@@ -32,6 +32,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<IGrantStore, GrantStore>();
         services.AddSingleton<IConsolePeopleStore, ConsolePeopleStore>();
         services.AddSingleton<IOutboxStore, OutboxStore>();
+        services.AddSingleton<VoteStore>();
         services.AddSingleton<Auth.IApproverDirectory, Auth.ApproverDirectory>();
         services.AddSingleton<IDelegationStore, DelegationStore>();
         services.AddSingleton<Delegation.DelegationService>();

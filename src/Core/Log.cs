@@ -27,6 +27,12 @@ internal static partial class Log
     [LoggerMessage(1103, LogLevel.Error, "Approval {ApprovalId}: {Step} failed after the change was committed; the change stands and its effects are in the outbox")]
     public static partial void AfterCommitFailed(ILogger logger, Exception exception, Guid approvalId, string step);
 
+    public static void VoteCounted(ILogger logger, Guid approvalId, string actor, string surface) =>
+        VoteCountedCore(logger, approvalId, ControlCharacters.Escape(actor)!, surface);
+
+    [LoggerMessage(1110, LogLevel.Information, "Approval {ApprovalId}: approval by {Actor} via {Surface} counted towards its quorum; still open", EventName = "VoteCounted")]
+    private static partial void VoteCountedCore(ILogger logger, Guid approvalId, string actor, string surface);
+
     [LoggerMessage(1200, LogLevel.Information, "Expired {Count} overdue approval request(s)")]
     public static partial void SweepExpired(ILogger logger, int count);
 

@@ -136,6 +136,7 @@ public sealed class StartupTests
     [InlineData("AgentSentinel:Policy:MinTimeoutSeconds", "0", "min_timeout_seconds")]
     [InlineData("AgentSentinel:Policy:Floors:0:Priority", "urgent", "policy.floors[0].priority")]
     [InlineData("AgentSentinel:Routing:Routes:0:Slack:Channel", "#general", "routes[0].slack.channel")]
+    [InlineData("AgentSentinel:Routing:Routes:0:Quorum:Approvals", "0", "routes[0].quorum.approvals")]
     [InlineData("AgentSentinel:Callbacks:SigningSecret", "too-short", "AgentSentinel:Callbacks:SigningSecret")]
     [InlineData("AgentSentinel:Callbacks:AllowedHosts:0", "https://hooks.example.com/", "AgentSentinel:Callbacks:AllowedHosts:0")]
     [InlineData("AgentSentinel:Callbacks:AllowedHosts:0", "169.254.169.254", "AgentSentinel:Callbacks:AllowedHosts:0")]

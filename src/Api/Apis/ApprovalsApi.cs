@@ -209,6 +209,8 @@ public static class ApprovalsApi
             UpdatedAt = dto.UpdatedAt,
             GrantId = dto.GrantId,
             Receipt = dto.Receipt,
+            Quorum = dto.Quorum,
+            Votes = dto.Votes,
             Events = [.. events.Select(EventDto.From)],
         });
     }

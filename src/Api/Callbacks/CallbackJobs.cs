@@ -59,7 +59,8 @@ public sealed class CallbackNotifier(CallbackOutbox outbox, ReceiptIssuer receip
     /// (issued here if the decision's own attempt could not).</summary>
     public async Task OnChangedAsync(ApprovalRequest request, TransitionKind transition, Actor actor, CancellationToken ct)
     {
-        if (request.CallbackUrl is null || !CallbackDelivery.IsCallbackEvent(request.Status))
+        // A vote that left a quorum request open changes nothing the agent waits for.
+        if (request.CallbackUrl is null || !CallbackDelivery.IsCallbackEvent(request.Status) || (transition == TransitionKind.Approve && !request.IsTerminal))
         {
             return;
         }

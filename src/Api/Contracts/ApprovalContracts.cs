@@ -50,6 +50,10 @@ public record ApprovalDto
     public GrantDto? Grant { get; init; }
     /// <summary>The signed receipt (compact JWS, ES256) once the request is final; null while it is open.</summary>
     public string? Receipt { get; init; }
+    /// <summary>On a quorum route: how many approvals it needs and has, and who it waits for; null elsewhere.</summary>
+    public QuorumDto? Quorum { get; init; }
+    /// <summary>On a quorum route: every vote so far (who, how, when, notes, surface), oldest first; empty elsewhere.</summary>
+    public IReadOnlyList<VoteDto> Votes { get; init; } = [];
 
     public static ApprovalDto From(ApprovalRequest r) => new()
     {
@@ -87,6 +91,8 @@ public record ApprovalDto
         UpdatedAt = r.UpdatedAt,
         GrantId = r.GrantId?.ToString(),
         Receipt = r.Receipt,
+        Quorum = QuorumTally.Of(r) is { } progress ? QuorumDto.From(progress) : null,
+        Votes = [.. r.Votes.Select(VoteDto.From)],
     };
 
     internal static JsonElement? ParseJson(string? text)
@@ -147,6 +153,22 @@ public sealed record PollDto
 public sealed record EventDto(long Id, string Kind, DateTimeOffset At, string? Actor, string? ActorKeyId, string Surface, JsonElement? Details)
 {
     public static EventDto From(ApprovalEvent e) => new(e.Id, e.Kind, e.At, e.Actor, e.ActorKeyId, e.Surface.ToWire(), ApprovalDto.ParseJson(e.Details));
+}
+
+/// <summary>A quorum's progress: <c>approvals</c> of <c>required</c>, the groups still without an approval, and the
+/// line every surface shows ("1 of 2 approvals: alice ✓ · waiting for ...").</summary>
+public sealed record QuorumDto(int Required, int Approvals, bool Reached, IReadOnlyList<IReadOnlyList<string>> WaitingForGroups, string Summary)
+{
+    public static QuorumDto From(QuorumProgress p) => new(p.Required, p.Approvals.Count, p.Reached, p.MissingGroups, p.Summary);
+}
+
+/// <summary>One vote on a quorum request: who (<c>email</c>, the chat <c>user_id</c>, the <c>key_id</c> of the approver
+/// identity), how (<c>approve</c> or <c>reject</c>), when, with which notes, from which surface, and for whom when a
+/// delegate cast it (<c>on_behalf_of</c>, the email of the person it counts for).</summary>
+public sealed record VoteDto(string Name, string? Email, string? UserId, string? KeyId, string Choice, DateTimeOffset At, string? Notes, string Surface, string? OnBehalfOf)
+{
+    public static VoteDto From(QuorumVote v) => new(v.Name, v.Email, v.UserId, v.KeyId,
+        v.Choice == VoteChoice.Reject ? "reject" : "approve", v.At, v.Notes, v.Surface.ToWire(), v.OnBehalfOf);
 }
 
 /// <summary>The approval object with its audit trail, oldest event first.</summary>

@@ -107,6 +107,11 @@ public static class SlackMessages
                 Text = TextObject.Literal($"The agent answered \"{SlackText.Plain(r.InfoRequestMessage, 300)}\":\n{SlackText.Plain(r.InfoResponse, 1500)}"),
             });
         }
+        if (QuorumTally.Of(r) is { } quorum)
+        {
+            // Names come from chat profiles and the route's groups: shown inert, so none can mention or link.
+            blocks.Add(new SectionBlock { BlockId = "quorum", Text = TextObject.Markdown(":ballot_box_with_ballot: " + SlackText.Inert(quorum.Summary, 1000)) });
+        }
         if (r.Status == ApprovalStatus.Pending)
         {
             blocks.Add(new ActionsBlock(

@@ -107,6 +107,10 @@ public static class TeamsCards
         {
             body.Add(new TextBlock($"The agent answered \"{TeamsText.Escape(r.InfoRequestMessage, 300)}\": {TeamsText.Escape(r.InfoResponse, 1500)}") { Id = "answer", Wrap = true });
         }
+        if (QuorumTally.Of(r) is { } quorum)
+        {
+            body.Add(new TextBlock("🗳 " + TeamsText.Escape(quorum.Summary, 1000)) { Id = "quorum", Wrap = true, Weight = "Bolder" });
+        }
         IReadOnlyList<CardAction>? actions = null;
         CardRefresh? refresh = null;
         var data = new Dictionary<string, string> { [ApprovalIdField] = r.Id.ToString() };

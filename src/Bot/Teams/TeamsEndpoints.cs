@@ -255,6 +255,7 @@ public static class TeamsEndpoints
         {
             var done = kind switch
             {
+                TransitionKind.Approve when result.VoteOnly => "Your approval was counted; the request needs more approvals before it is approved.",
                 TransitionKind.Approve when result.Grant is not null => "You approved this request and gave a standing grant.",
                 TransitionKind.Approve => "You approved this request.",
                 TransitionKind.Reject => "You rejected this request.",

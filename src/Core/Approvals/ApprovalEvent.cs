@@ -28,4 +28,6 @@ public static class EventKinds
     public const string Expired = "expired";
     public const string ReminderSent = "reminder_sent";
     public const string Escalated = "escalated";
+    /// <summary>A person's vote on a quorum request (details: <c>choice</c>, <c>notes</c>, <c>approvals</c>, <c>required</c>).</summary>
+    public const string Voted = "voted";
 }

@@ -56,6 +56,9 @@ public sealed record ApprovalRequest
     public int EscalationLevel { get; init; }
     /// <summary>When the next reminder or escalation is due; null when none is left before the deadline.</summary>
     public DateTimeOffset? FollowUpAt { get; init; }
+    /// <summary>The votes cast so far on a quorum request (<see cref="Routing.RouteDefinition.Quorum"/>), oldest first;
+    /// empty on every other request.</summary>
+    public IReadOnlyList<QuorumVote> Votes { get; init; } = [];
     /// <summary>Increments on every transition; lets a waiter tell that something changed.</summary>
     public int Version { get; init; }
     public DateTimeOffset UpdatedAt { get; init; }

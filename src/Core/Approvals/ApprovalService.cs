@@ -235,6 +235,11 @@ public sealed class ApprovalService(
         }
         var actor = decider.Actor with { OnBehalfOf = standing.OnBehalfOf?.Identity.Email };
         var command = new TransitionCommand(id, kind, actor, text);
+        if (current.RoutePlan?.Quorum is not null && kind is TransitionKind.Approve or TransitionKind.Reject)
+        {
+            // One vote per person: a delegate's vote counts for the person they stand in for.
+            command = command with { Ballot = new Ballot(DecisionRule.Voter(decider, standing.OnBehalfOf)) };
+        }
         if (grant is not null)
         {
             command = command with { Grant = await GrantCreationAsync(current, kind, grant, ct) };
@@ -400,6 +405,11 @@ public sealed class ApprovalService(
             AfterCommit(command.Id, "wake-up", () =>
             {
                 hub.Publish(command.Id);
+                if (result.VoteOnly)
+                {
+                    Log.VoteCounted(logger, command.Id, command.Actor.AuditName, command.Actor.Surface.ToWire());
+                    return;
+                }
                 metrics.TransitionApplied(result.Request!, command.Kind, command.Actor);
                 Log.TransitionApplied(logger, command.Id, command.Kind.ToString(), command.Actor.AuditName, command.Actor.Surface.ToWire());
             });

@@ -160,6 +160,16 @@ public static class DecisionRule
         return listed ? null : TransitionOutcome.NotAnApprover;
     }
 
+    /// <summary>Who a decision by <paramref name="decider"/> counts for in a quorum: the person, by email (lower case)
+    /// whatever the surface, or by key when the identity has no email; a delegate deciding on behalf of someone
+    /// (<paramref name="onBehalfOf"/>, from <see cref="Standing"/>) counts as that person. One vote per person is kept by
+    /// the vote store under this value.</summary>
+    public static string Voter(Decider decider, Delegation.Delegator? onBehalfOf = null)
+    {
+        var identity = onBehalfOf?.Identity ?? decider.Identity ?? throw new InvalidOperationException("An unknown person never votes.");
+        return identity.Email is { Length: > 0 } email ? email.Trim().ToLowerInvariant() : "key:" + identity.KeyId;
+    }
+
     /// <summary>The same key, or the same person (by email) holding another key.</summary>
     public static bool IsRequester(ApprovalRequest request, Actor actor) =>
         (actor.KeyId is not null && actor.KeyId == request.RequesterKeyId)
@@ -178,6 +188,8 @@ public static class DecisionTexts
         "You stand in for the person who requested this action, and nobody decides their own request, even through a delegate; nothing was changed.";
 
     public const string NotFound = "This approval request does not exist.";
+
+    public const string AlreadyVoted = "You have already voted on this request; its quorum counts each person once, whatever the surface, so nothing was changed.";
 
     /// <summary>For a chat user the server cannot match to an approver identity.</summary>
     public static string UnknownPerson(string platform, IdentityProblem? problem)
@@ -224,6 +236,7 @@ public static class DecisionTexts
         TransitionOutcome.DelegatorsOwnRequest => DelegatorsRequest,
         TransitionOutcome.NotAnApprover => NotOnList,
         TransitionOutcome.NotFound => NotFound,
+        TransitionOutcome.AlreadyVoted => AlreadyVoted,
         _ => request is null ? NotFound : State(request, kind, outcome == TransitionOutcome.PastDeadline),
     };
 

@@ -28,6 +28,10 @@ public sealed record TransitionCommand(Guid Id, TransitionKind Kind, Actor Actor
 {
     /// <summary>A standing grant to create with an approval, in the same transaction.</summary>
     public Grants.GrantCreation? Grant { get; init; }
+
+    /// <summary>On a quorum route, the approve or reject is also this person's vote: recorded once per person with the
+    /// transition, and an approve applies only once it completes the quorum.</summary>
+    public Ballot? Ballot { get; init; }
 }
 
 public enum TransitionOutcome
@@ -51,6 +55,8 @@ public enum TransitionOutcome
     RecentSignInRequired,
     /// <summary>A delegate could decide only on behalf of the person who requested it, which nobody may.</summary>
     DelegatorsOwnRequest,
+    /// <summary>On a quorum route, the person (whatever the surface, or on whose behalf) has already voted.</summary>
+    AlreadyVoted,
 }
 
 /// <summary>The result of a transition: the request after it when applied, otherwise its current state
@@ -59,6 +65,10 @@ public sealed record TransitionResult(TransitionOutcome Outcome, ApprovalRequest
 {
     /// <summary>The standing grant created with the approval, when one was offered.</summary>
     public Grants.Grant? Grant { get; init; }
+
+    /// <summary>An approval on a quorum route that was recorded as a vote and did not complete the quorum: the request
+    /// is still open (<see cref="Applied"/> is true: the vote is a committed change).</summary>
+    public bool VoteOnly { get; init; }
 
     public bool Applied => Outcome == TransitionOutcome.Applied;
 }

@@ -113,6 +113,7 @@ public sealed class RetentionService(Database database, AuditStore audit, IOptio
         "DELETE FROM callback_deliveries WHERE approval_id IN {ids}",
         "DELETE FROM chat_messages WHERE approval_id IN {ids}",
         "DELETE FROM grants WHERE source_approval_id IN {ids}",
+        "DELETE FROM approval_votes WHERE approval_id IN {ids}",
         "DELETE FROM approval_events WHERE approval_id IN {ids}",
         "DELETE FROM approvals WHERE id IN {ids}",
     ];

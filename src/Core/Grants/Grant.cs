@@ -111,6 +111,10 @@ public static class GrantRules
             return "Grants are never allowed for critical requests (critical priority or critical risk).";
         }
         var name = RouteLabel(route);
+        if (route?.Quorum is not null || request.RoutePlan?.Quorum is not null)
+        {
+            return $"Grants are not allowed on {name}: it needs approvals from several people (a quorum), and a grant is given by one.";
+        }
         if (route?.Grants?.Allowed is { } allowed)
         {
             return allowed ? null : $"Grants are not allowed on {name}.";

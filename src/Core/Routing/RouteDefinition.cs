@@ -27,9 +27,23 @@ public sealed class RouteDefinition
     /// <summary>Step-up: a decision on this route's requests needs a console sign-in through the company identity
     /// provider no older than this many minutes (its <c>auth_time</c>); chat and API-key decisions are refused.</summary>
     public int? RequireRecentSignInMinutes { get; set; }
+    /// <summary>M-of-N approval: the request is approved only once this many different people approved it (and one
+    /// from each group, when groups are named); any allowed approver's rejection rejects it at once. Null: the first
+    /// approval decides.</summary>
+    public QuorumRule? Quorum { get; set; }
 
     [JsonIgnore]
     public bool IsDefault => Match is null || Match.IsEmpty;
+}
+
+/// <summary>How many approvals a quorum route needs, and from whom.</summary>
+public sealed class QuorumRule
+{
+    /// <summary>The number of different people who must approve (at least 1).</summary>
+    public int Approvals { get; set; }
+    /// <summary>Optional: lists of people (emails, Slack user ids, Teams object ids); at least one approval must come
+    /// from each list. A person is in a list when their email or the chat id they voted with is on it.</summary>
+    public List<List<string>> Groups { get; set; } = [];
 }
 
 public sealed class RouteMatch

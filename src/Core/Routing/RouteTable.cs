@@ -86,6 +86,7 @@ public static partial class RouteTable
             }
             CheckChannels(errors, at, r.Slack, r.Teams);
             CheckGrants(errors, at, r);
+            CheckQuorum(errors, at, r);
             if (r.RequireRecentSignInMinutes is { } recent && recent is < 1 or > MaxRecentSignInMinutes)
             {
                 errors.Add($"{at}.require_recent_sign_in_minutes: must be between 1 and {MaxRecentSignInMinutes} minutes, got {recent}.");
@@ -162,6 +163,52 @@ public static partial class RouteTable
             && (m.Priorities.Contains("critical", StringComparer.OrdinalIgnoreCase) || m.RiskLevels.Contains("critical", StringComparer.OrdinalIgnoreCase)))
         {
             errors.Add($"{at}.grants.allowed: grants are never allowed for critical requests, and this route matches critical priority or risk.");
+        }
+    }
+
+    /// <summary>The most approvals a quorum may ask for, and the most groups it may name.</summary>
+    public const int MaxQuorumApprovals = 20;
+
+    private static void CheckQuorum(List<string> errors, string at, RouteDefinition r)
+    {
+        if (r.Quorum is not { } quorum)
+        {
+            return;
+        }
+        var qat = $"{at}.quorum";
+        if (quorum.Approvals is < 1 or > MaxQuorumApprovals)
+        {
+            errors.Add($"{qat}.approvals: must be between 1 and {MaxQuorumApprovals}, got {quorum.Approvals}.");
+        }
+        if (quorum.Groups is null)
+        {
+            errors.Add($"{qat}.groups: must be a list of lists of approvers (or left out).");
+            return;
+        }
+        if (quorum.Groups.Count > quorum.Approvals)
+        {
+            errors.Add($"{qat}.groups: {quorum.Groups.Count} groups each need an approval, but approvals is {quorum.Approvals}; approvals must be at least the number of groups.");
+        }
+        for (var g = 0; g < quorum.Groups.Count; g++)
+        {
+            var group = quorum.Groups[g];
+            if (group is null || group.Count == 0)
+            {
+                errors.Add($"{qat}.groups[{g}]: a group must list at least one approver (email, Slack user id or Teams object id).");
+                continue;
+            }
+            for (var j = 0; j < group.Count; j++)
+            {
+                var member = group[j];
+                if (string.IsNullOrWhiteSpace(member) || member.Length > 254)
+                {
+                    errors.Add($"{qat}.groups[{g}][{j}]: an approver is a Slack user id, an email or a Teams object id (1 to 254 characters).");
+                }
+            }
+            if (r.Approvers.Count > 0 && !group.Any(m => r.Approvers.Contains(m, StringComparer.OrdinalIgnoreCase)))
+            {
+                errors.Add($"{qat}.groups[{g}]: none of its members is one of the route's approvers, so this group could never approve; add one to approvers.");
+            }
         }
     }
 

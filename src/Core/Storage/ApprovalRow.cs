@@ -50,6 +50,7 @@ internal sealed class ApprovalRow
     public string? GrantId { get; set; }
     public string? Receipt { get; set; }
     public string? DecidedOnBehalfOf { get; set; }
+    public string? Votes { get; set; }
 
     public static ApprovalRow From(ApprovalRequest r, string? requestHash) => new()
     {
@@ -93,6 +94,7 @@ internal sealed class ApprovalRow
         GrantId = r.GrantId is { } grantId ? ApprovalSql.IdText(grantId) : null,
         Receipt = r.Receipt,
         DecidedOnBehalfOf = r.DecidedOnBehalfOf,
+        Votes = VoteJson.Write(r.Votes),
     };
 
     public ApprovalRequest ToModel() => new()
@@ -143,5 +145,6 @@ internal sealed class ApprovalRow
         GrantId = GrantId is null ? null : Guid.Parse(GrantId),
         Receipt = Receipt,
         DecidedOnBehalfOf = DecidedOnBehalfOf,
+        Votes = VoteJson.Read(Votes),
     };
 }

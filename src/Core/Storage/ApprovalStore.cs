@@ -120,6 +120,16 @@ public sealed class ApprovalStore(Database database, TimeProvider time) : IAppro
         // The instant is taken under the lock, at commit time: a decision that waited for the lock past the deadline is
         // refused, and once a read has recorded the expiry (it takes the same lock) nothing else applies.
         var at = time.GetUtcNow().TruncateToMicroseconds();
+        if (command.Ballot is not null)
+        {
+            // A quorum vote: recorded, or refused, or the approval it completes continues below with the joined notes.
+            var (counted, deciding) = await VoteStore.CastAsync(database, connection, tx, command, at, ct);
+            if (counted is not null)
+            {
+                return counted;
+            }
+            command = deciding;
+        }
         var row = await connection.QuerySingleOrDefaultAsync<ApprovalRow>(new CommandDefinition(
             TransitionSql[command.Kind],
             new

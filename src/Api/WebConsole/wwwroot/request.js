@@ -8,7 +8,7 @@ const EVENT_TEXT = {
   created: 'Requested', approved: 'Approved', rejected: 'Rejected', info_requested: 'Asked for more information',
   info_provided: 'Agent answered', cancelled: 'Cancelled', expired: 'Expired at its deadline', reminder_sent: 'Reminder sent',
   escalated: 'Escalated', message_posted: 'Message posted', message_updated: 'Message updated',
-  grant_created: 'Gave a standing grant', grant_revoked: 'Revoked the standing grant',
+  grant_created: 'Gave a standing grant', grant_revoked: 'Revoked the standing grant', voted: 'Voted',
 };
 
 export function renderRequest(main, { params }) {
@@ -61,6 +61,7 @@ export function renderRequest(main, { params }) {
             ? h('p', { class: 'description', id: 'request-description' }, a.action_description)
             : h('p', { class: 'muted', id: 'request-description' }, 'The agent gave no description.')),
         outcome(a),
+        quorumSection(a),
         isOpen(a) ? decideSection(a) : null,
         h('section', { class: 'card', 'aria-labelledby': 'facts-title' }, h('h2', { id: 'facts-title' }, 'Details'),
           h('dl', { class: 'facts' }, facts.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v ?? '—'))))),
@@ -96,7 +97,9 @@ export function renderRequest(main, { params }) {
   }
 
   function decided(updated, d) {
-    toast(updated.grant ? `${d.done}, with a standing grant until ${formatDateTime(updated.grant.expires_at)}.` : `${d.done}.`);
+    const counted = updated.quorum && isOpen(updated) && d.action === 'approve';
+    toast(counted ? `Your approval was counted: ${updated.quorum.summary}.`
+      : updated.grant ? `${d.done}, with a standing grant until ${formatDateTime(updated.grant.expires_at)}.` : `${d.done}.`);
     for (const key of Object.keys(drafts)) delete drafts[key];
     main.querySelectorAll('.decide textarea, .decide input[type=number]').forEach(el => { el.value = ''; });
     approval = { ...approval, ...updated, events: approval.events };
@@ -125,6 +128,17 @@ export function renderRequest(main, { params }) {
 
   load();
   return watchPage({ tick, onKey, onChanged: (e) => { if (e.detail.all || e.detail.ids.includes(id)) load(); } });
+}
+
+// A quorum route: the progress line every surface shows, and each vote (who, how, when, from where, notes).
+function quorumSection(a) {
+  if (!a.quorum) return null;
+  return h('section', { class: 'card', 'aria-labelledby': 'quorum-title', id: 'quorum' },
+    h('h2', { id: 'quorum-title' }, 'Approvals needed'),
+    h('p', { id: 'quorum-summary' }, a.quorum.summary),
+    a.votes.length ? h('ul', { class: 'votes', id: 'votes' }, a.votes.map(v => h('li', {},
+      h('strong', {}, v.email ?? v.name), v.choice === 'reject' ? ' rejected' : ' approved', ' on ', formatDateTime(v.at),
+      ' from ', h('span', { class: 'surface' }, v.surface), v.notes ? [': ', v.notes] : null))) : null);
 }
 
 function jsonCard(title, id, value) {
