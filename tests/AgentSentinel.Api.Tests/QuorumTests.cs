@@ -17,6 +17,7 @@ public abstract class QuorumFixture(StorageProvider provider) : IAsyncLifetime
     public FakeTimeProvider Time { get; } = new(DateTimeOffset.UtcNow);
     public HttpClient Agent { get; private set; } = null!;
     public HttpClient Alice { get; private set; } = null!;
+    public string BobKey { get; private set; } = null!;
     public HttpClient AliceSecondKey { get; private set; } = null!;
     public HttpClient Bob { get; private set; } = null!;
     public HttpClient Carol { get; private set; } = null!;
@@ -46,7 +47,8 @@ public abstract class QuorumFixture(StorageProvider provider) : IAsyncLifetime
         Agent = App.Client(await App.CreateKeyAsync("agent", [Scopes.Agent]));
         Alice = App.Client(await App.CreateKeyAsync("alice", [Scopes.Approver], "alice@example.com"));
         AliceSecondKey = App.Client(await App.CreateKeyAsync("alice-laptop", [Scopes.Approver], "Alice@Example.com"));
-        Bob = App.Client(await App.CreateKeyAsync("bob", [Scopes.Approver], "bob@example.com"));
+        BobKey = await App.CreateKeyAsync("bob", [Scopes.Approver], "bob@example.com");
+        Bob = App.Client(BobKey);
         Carol = App.Client(await App.CreateKeyAsync("carol", [Scopes.Approver], "carol@example.com"));
         Dave = App.Client(await App.CreateKeyAsync("dave", [Scopes.Approver], "dave@example.com"));
     }
@@ -125,6 +127,31 @@ public abstract class QuorumTests(QuorumFixture f)
         // Decided: a third vote changes nothing.
         var late = await f.Bob.PostJsonAsync($"/api/v1/approvals/{id}/approve", new { });
         await late.AssertProblemAsync(HttpStatusCode.Conflict, "already approved by carol@example.com");
+    }
+
+    [Fact]
+    public async Task A_console_vote_and_an_api_vote_count_together_and_the_same_person_cannot_vote_from_both()
+    {
+        var id = await CreateAsync();
+        using var console = f.App.Client(null);
+        var signIn = await console.PostAsJsonAsync("/console/api/session", new { api_key = f.BobKey }, Ct);
+        var session = await signIn.Json();
+        Assert.True(signIn.StatusCode == HttpStatusCode.OK, session.ToJsonString());
+        var cookie = signIn.Headers.GetValues("Set-Cookie").Select(v => v.Split(';')[0]).Single(v => v.StartsWith("agentsentinel_session=", StringComparison.Ordinal));
+        console.DefaultRequestHeaders.Add("Cookie", cookie);
+        console.DefaultRequestHeaders.Add("X-CSRF-Token", session.Str("csrf_token"));
+
+        var fromConsole = await DecideAsync(console, id, "approve", new { notes = "from the console" }, HttpStatusCode.OK);
+        Assert.Equal("pending", fromConsole.Str("status"));
+        Assert.Equal("console", Assert.Single(fromConsole["votes"]!.AsArray())!.Str("surface"));
+
+        var sameBob = await f.Bob.PostJsonAsync($"/api/v1/approvals/{id}/approve", new { });
+        await sameBob.AssertProblemAsync(HttpStatusCode.Conflict, "already voted");
+
+        var decided = await DecideAsync(f.Alice, id, "approve", new { }, HttpStatusCode.OK);
+        Assert.Equal("approved", decided.Str("status"));
+        Assert.Equal(["console", "api"], decided["votes"]!.AsArray().Select(v => v!.Str("surface")));
+        Assert.Equal("bob@example.com: from the console", decided.Str("decision_notes"));
     }
 
     [Fact]

@@ -49,7 +49,7 @@ public sealed record QuorumProgress(
     {
         get
         {
-            var text = $"{Approvals.Count} of {Required} approvals";
+            var text = Approvals.Count > Required ? $"{Approvals.Count} approvals ({Required} needed)" : $"{Approvals.Count} of {Required} approvals";
             if (Approvals.Count > 0)
             {
                 text += ": " + string.Join(", ", Approvals.Select(v => $"{v.Label} ✓"));
