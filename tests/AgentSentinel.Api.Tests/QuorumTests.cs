@@ -155,6 +155,40 @@ public abstract class QuorumTests(QuorumFixture f)
     }
 
     [Fact]
+    public async Task A_delegate_votes_as_the_person_they_stand_in_for_and_that_person_cannot_vote_again()
+    {
+        // Frank is not one of the route's approvers; Carol, who is, is away and lets him decide for her.
+        using var frank = f.App.Client(await f.App.CreateKeyAsync("frank", [Scopes.Approver], "frank@example.com"));
+        var until = f.Time.GetUtcNow().AddDays(1).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        var away = await f.Carol.PutAsJsonAsync("/api/v1/me/delegation", new { delegate_email = "frank@example.com", ends_at = until }, Ct);
+        Assert.True(away.IsSuccessStatusCode, await away.Content.ReadAsStringAsync(Ct));
+        try
+        {
+            var id = await CreateAsync();
+            var forCarol = await DecideAsync(frank, id, "approve", new { notes = "for carol" }, HttpStatusCode.OK);
+            Assert.Equal("pending", forCarol.Str("status"));
+            var vote = Assert.Single(forCarol["votes"]!.AsArray())!;
+            Assert.Equal("frank@example.com", vote.Str("email"));
+            Assert.Equal("carol@example.com", vote.Str("on_behalf_of"));
+            Assert.Equal("1 of 2 approvals: frank on behalf of carol@example.com ✓ · waiting for 1 more approval", forCarol["quorum"]!.Str("summary"));
+
+            // Carol's vote is cast: neither she nor her delegate votes again.
+            var carol = await f.Carol.PostJsonAsync($"/api/v1/approvals/{id}/approve", new { });
+            await carol.AssertProblemAsync(HttpStatusCode.Conflict, "already voted");
+            var again = await frank.PostJsonAsync($"/api/v1/approvals/{id}/approve", new { });
+            await again.AssertProblemAsync(HttpStatusCode.Conflict, "already voted");
+
+            var decided = await DecideAsync(f.Bob, id, "approve", new { }, HttpStatusCode.OK);
+            Assert.Equal("approved", decided.Str("status"));
+            Assert.Equal(["carol@example.com", null], decided["votes"]!.AsArray().Select(v => v!.Str("on_behalf_of")));
+        }
+        finally
+        {
+            (await f.Carol.DeleteAsync("/api/v1/me/delegation", Ct)).EnsureSuccessStatusCode();
+        }
+    }
+
+    [Fact]
     public async Task A_group_needs_one_of_its_members_whatever_the_total()
     {
         var id = await CreateAsync("deploy_service");

@@ -13,14 +13,14 @@ namespace AgentSentinel.Core.Storage;
 public sealed class VoteStore(Database database)
 {
     private const string InsertVoteSql = """
-        INSERT INTO approval_votes (approval_id, person, choice, name, email, user_id, key_id, surface, at, notes, on_behalf_of)
-        VALUES (@approvalId, @person, @choice, @name, @email, @userId, @keyId, @surface, @at, @notes, @onBehalfOf)
+        INSERT INTO approval_votes (approval_id, person, seq, choice, name, email, user_id, key_id, surface, at, notes, on_behalf_of)
+        VALUES (@approvalId, @person, @seq, @choice, @name, @email, @userId, @keyId, @surface, @at, @notes, @onBehalfOf)
         ON CONFLICT (approval_id, person) DO NOTHING
         """;
 
     private const string SelectVotesSql = """
         SELECT person, choice, name, email, user_id, key_id, surface, at, notes, on_behalf_of
-        FROM approval_votes WHERE approval_id = @id ORDER BY at, person
+        FROM approval_votes WHERE approval_id = @id ORDER BY seq
         """;
 
     private const string CountVoteSql = $"""
@@ -61,6 +61,8 @@ public sealed class VoteStore(Database database)
         {
             approvalId = id,
             person = vote.Person,
+            // Votes are numbered in the order they were cast (under the request's lock).
+            seq = current.Votes.Count + 1,
             choice = vote.Choice == VoteChoice.Approve ? "approve" : "reject",
             name = vote.Name,
             email = vote.Email,

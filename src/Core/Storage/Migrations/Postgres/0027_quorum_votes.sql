@@ -4,6 +4,8 @@
 CREATE TABLE approval_votes (
     approval_id text NOT NULL REFERENCES approvals (id),
     person      text NOT NULL,
+    -- 1, 2, ...: the order the votes were cast in.
+    seq         integer NOT NULL,
     choice      text NOT NULL,
     name        text NOT NULL,
     email       text,

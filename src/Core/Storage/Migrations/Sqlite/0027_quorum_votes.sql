@@ -4,6 +4,8 @@
 CREATE TABLE approval_votes (
     approval_id TEXT NOT NULL REFERENCES approvals (id),
     person      TEXT NOT NULL,
+    -- 1, 2, ...: the order the votes were cast in.
+    seq         INTEGER NOT NULL,
     choice      TEXT NOT NULL,
     name        TEXT NOT NULL,
     email       TEXT,
