@@ -189,6 +189,25 @@ public abstract class QuorumTests(QuorumFixture f)
     }
 
     [Fact]
+    public async Task A_bulk_approval_counts_as_a_vote_on_a_quorum_request_and_says_so()
+    {
+        var quorum = await CreateAsync();
+        var ordinary = await CreateAsync("send_newsletter");
+        var answer = await (await f.Alice.PostJsonAsync("/api/v1/approvals/bulk-decisions", new { decision = "approve", ids = new[] { quorum, ordinary } })).Json();
+        var results = answer["results"]!.AsArray();
+        Assert.Equal("voted", results[0]!.Str("outcome"));
+        Assert.Equal("pending", results[0]!.Str("status"));
+        Assert.Equal("Your approval was counted: 1 of 2 approvals: alice ✓ · waiting for 1 more approval.", results[0]!.Str("detail"));
+        Assert.Equal("decided", results[1]!.Str("outcome"));
+        Assert.Equal(1, (int)answer["totals"]!["voted"]!);
+        Assert.Equal(1, (int)answer["totals"]!["decided"]!);
+
+        var again = await (await f.Alice.PostJsonAsync("/api/v1/approvals/bulk-decisions", new { decision = "approve", ids = new[] { quorum } })).Json();
+        Assert.Equal("not_allowed", again["results"]![0]!.Str("outcome"));
+        Assert.Equal("already_voted", again["results"]![0]!.Str("reason"));
+    }
+
+    [Fact]
     public async Task A_group_needs_one_of_its_members_whatever_the_total()
     {
         var id = await CreateAsync("deploy_service");

@@ -7,13 +7,14 @@ using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace AgentSentinel.Api.Apis;
 
-/// <summary>The outcome of one request of a bulk decision. <c>outcome</c> is <c>decided</c>, <c>already_decided</c>
+/// <summary>The outcome of one request of a bulk decision. <c>outcome</c> is <c>decided</c>, <c>voted</c> (an approval
+/// counted towards a quorum that still needs more; the request stays open), <c>already_decided</c>
 /// (decided, cancelled or expired before this decision reached it), <c>not_allowed</c> (the caller may not decide it;
 /// <c>reason</c> says why) or <c>not_found</c>; <c>detail</c> is the sentence a single decision would have answered.</summary>
 public sealed record BulkDecisionResultDto(
     string Id, string Outcome, string? Reason, string? Status, string? ActionName, string? DecidedByEmail, DateTimeOffset? DecidedAt, string? Detail);
 
-public sealed record BulkDecisionTotalsDto(int Decided, int AlreadyDecided, int NotAllowed, int NotFound);
+public sealed record BulkDecisionTotalsDto(int Decided, int AlreadyDecided, int NotAllowed, int NotFound, int Voted);
 
 public sealed record BulkDecisionDto(string Decision, IReadOnlyList<BulkDecisionResultDto> Results, BulkDecisionTotalsDto Totals);
 
@@ -62,7 +63,8 @@ public static class BulkDecisionsApi
             results.Count(r => r.Outcome == Outcomes.Decided),
             results.Count(r => r.Outcome == Outcomes.AlreadyDecided),
             results.Count(r => r.Outcome == Outcomes.NotAllowed),
-            results.Count(r => r.Outcome == Outcomes.NotFound));
+            results.Count(r => r.Outcome == Outcomes.NotFound),
+            results.Count(r => r.Outcome == Outcomes.Voted));
         return TypedResults.Ok(new BulkDecisionDto(decision, results, totals));
     }
 
@@ -96,6 +98,7 @@ public static class BulkDecisionsApi
         var request = result.Request;
         var outcome = result.Outcome switch
         {
+            TransitionOutcome.Applied when result.VoteOnly => Outcomes.Voted,
             TransitionOutcome.Applied => Outcomes.Decided,
             TransitionOutcome.NotFound => Outcomes.NotFound,
             TransitionOutcome.WrongState or TransitionOutcome.PastDeadline => Outcomes.AlreadyDecided,
@@ -104,7 +107,9 @@ public static class BulkDecisionsApi
         var reason = outcome == Outcomes.NotAllowed || outcome == Outcomes.AlreadyDecided ? ReasonOf(result.Outcome) : null;
         return new BulkDecisionResultDto(
             id.ToString(), outcome, reason, request?.Status.ToWire(), request?.ActionName, request?.DecidedByEmail, request?.DecidedAt,
-            DecisionTexts.For(result.Outcome, request, kind, "console"));
+            outcome == Outcomes.Voted && QuorumTally.Of(request!) is { } quorum
+                ? $"Your approval was counted: {quorum.Summary}."
+                : DecisionTexts.For(result.Outcome, request, kind, "console"));
     }
 
     private static string ReasonOf(TransitionOutcome outcome) => outcome switch
@@ -115,12 +120,14 @@ public static class BulkDecisionsApi
         TransitionOutcome.NotAnApprover => "not_an_approver",
         TransitionOutcome.UnknownPerson => "unknown_person",
         TransitionOutcome.RecentSignInRequired => "recent_sign_in_required",
+        TransitionOutcome.AlreadyVoted => "already_voted",
         _ => "refused",
     };
 
     private static class Outcomes
     {
         public const string Decided = "decided";
+        public const string Voted = "voted";
         public const string AlreadyDecided = "already_decided";
         public const string NotAllowed = "not_allowed";
         public const string NotFound = "not_found";

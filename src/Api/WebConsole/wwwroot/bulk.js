@@ -48,6 +48,7 @@ export function openBulkDialog(kind, selected, onDone) {
 export function outcomeText(result, decision) {
   switch (result.outcome) {
     case 'decided': return KINDS[decision].done;
+    case 'voted': return result.detail ?? 'Your approval was counted; more approvals are needed.';
     case 'already_decided': return `Not changed: ${result.detail ?? `already ${result.status}`}`;
     case 'not_allowed': return `Not allowed: ${result.detail ?? 'you may not decide this request'}`;
     default: return 'Not found';
@@ -59,6 +60,7 @@ export function bulkResults(answer, names) {
   const t = answer.totals;
   const summary = [
     `${t.decided} ${answer.decision === 'approve' ? 'approved' : 'rejected'}`,
+    t.voted ? `${t.voted} counted towards a quorum` : null,
     t.already_decided ? `${t.already_decided} already decided` : null,
     t.not_allowed ? `${t.not_allowed} not allowed` : null,
     t.not_found ? `${t.not_found} not found` : null,
