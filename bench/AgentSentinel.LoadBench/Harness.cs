@@ -201,6 +201,62 @@ internal static class Pg
         : "";
 }
 
+/// <summary>Where the CPU goes: seconds used by the server process and by PostgreSQL (the postmaster and its children),
+/// read from /proc, so a run shows which side is the limit.</summary>
+internal static class Cpu
+{
+    private static readonly double TicksPerSecond = 100d;
+
+    private static double ProcessSeconds(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
+            return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / TicksPerSecond;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
+    private static int ParentOf(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], CultureInfo.InvariantCulture);
+        }
+        catch (IOException)
+        {
+            return -1;
+        }
+    }
+
+    public static double ServerSeconds(ServerProcess server) => ProcessSeconds(server.Pid);
+
+    /// <summary>CPU seconds of the PostgreSQL cluster behind <paramref name="cs"/>: its postmaster and live children.</summary>
+    public static async Task<double> PostgresSecondsAsync(string cs)
+    {
+        var checkpointer = await Pg.ScalarAsync<int>(cs, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'");
+        var postmaster = ParentOf(checkpointer);
+        var total = ProcessSeconds(postmaster);
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (int.TryParse(Path.GetFileName(dir), out var pid) && ParentOf(pid) == postmaster)
+            {
+                total += ProcessSeconds(pid);
+            }
+        }
+        return total;
+    }
+
+    public static Task<long> CommitsAsync(string cs) =>
+        Pg.ScalarAsync<long>(cs, "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()");
+}
+
 internal static class Report
 {
     private static readonly Stopwatch Clock = Stopwatch.StartNew();
@@ -212,6 +268,12 @@ internal static class Report
 
     public static void Load(string label) =>
         Console.WriteLine($"load before {label}: {File.ReadAllText("/proc/loadavg").Trim()}");
+
+    public static double Quantile(IEnumerable<double> source, double q)
+    {
+        var values = source.Order().ToList();
+        return values.Count == 0 ? double.NaN : values[Math.Min(values.Count - 1, Math.Max(0, (int)Math.Ceiling(q * values.Count) - 1))];
+    }
 
     public static string Percentiles(IEnumerable<double> source)
     {

@@ -96,6 +96,8 @@ internal static class Scenarios
         var sizeBefore = await Pg.ScalarAsync<long>(cs, "SELECT pg_database_size(current_database())");
         var created = 0;
         var script = Path.Combine(Path.GetTempPath(), $"agentsentinel-intake-{Guid.NewGuid():N}.sql");
+        // What a create stores, without the server: the approval, its created event and its outbox entry (with the copy
+        // of the request the entry keeps) in one durable transaction per request.
         await File.WriteAllTextAsync(script, """
             BEGIN;
             WITH a AS (INSERT INTO approvals (id, action_name, action_description, agent_id, run_id, task_id, mission_id, estimated_cost, risk_level, priority,
@@ -104,23 +106,37 @@ internal static class Scenarios
                 '{"amount":1250.5,"currency":"EUR","iban":"DE89370400440532013000"}', '{"invoice":"2026-0042"}', NULL,
                 (extract(epoch from clock_timestamp()) * 1000000)::bigint, (extract(epoch from clock_timestamp()) * 1000000)::bigint + 3600000000,
                 'pending', 'key-bench', NULL, NULL, '[]', 1, (extract(epoch from clock_timestamp()) * 1000000)::bigint)
-            RETURNING id)
-            INSERT INTO approval_events (approval_id, kind, at, actor, surface, details)
-            SELECT id, 'created', (extract(epoch from clock_timestamp()) * 1000000)::bigint, 'bench agent', 'api', NULL FROM a;
+            RETURNING *),
+            e AS (INSERT INTO approval_events (approval_id, kind, at, actor, surface, details)
+                SELECT id, 'created', created_at, 'bench agent', 'api', NULL FROM a)
+            INSERT INTO outbox (approval_id, kind, transition, actor, follow_up, request, created_at, due_at, trace_parent)
+            SELECT id, 'Created', NULL, NULL, NULL, row_to_json(a)::text, created_at, created_at, NULL FROM a;
             COMMIT;
             """);
         try
         {
             foreach (var level in levels)
             {
+                var serverCpu = Cpu.ServerSeconds(server);
+                var pgCpu = await Cpu.PostgresSecondsAsync(cs);
+                var commits = await Cpu.CommitsAsync(cs);
                 var (lat, secs) = await RunAsync(perLevel, level, async _ =>
                 {
                     await CreateAsync(agent, TypicalBody);
                     Interlocked.Increment(ref created);
                 });
                 var apiRate = perLevel / secs;
+                // The profile of the run: CPU per create on each side and database transactions per create (the server's
+                // own and its job storage's, including effects still being carried out right after the run).
+                serverCpu = Cpu.ServerSeconds(server) - serverCpu;
+                pgCpu = await Cpu.PostgresSecondsAsync(cs) - pgCpu;
+                commits = await Cpu.CommitsAsync(cs) - commits;
+                Line($"intake c={level} profile: server CPU {F(serverCpu * 1000 / perLevel, "F2")} ms/create, PostgreSQL CPU {F(pgCpu * 1000 / perLevel, "F2")} ms/create, " +
+                    $"{F((double)commits / perLevel, "F1")} commits/create");
+                var load = File.ReadAllText("/proc/loadavg").Split(' ')[0];
                 var pgRate = PgBench(pg, cs, script, level, perLevel);
-                Line($"intake c={level}: api {F(apiRate)} creates/s, latency ms {Percentiles(lat)}; pgbench same rows {F(pgRate)} tx/s; api/pgbench = {F(apiRate / pgRate, "F3")}");
+                Line($"intake c={level}: api {F(apiRate)} creates/s, latency ms {Percentiles(lat)} (load {load}); pgbench same rows {F(pgRate)} tx/s; " +
+                    $"api/pgbench = {F(apiRate / pgRate, "F3")} (goal >= 0.500: {(apiRate / pgRate >= 0.5 ? "met" : "not met")})");
             }
             var sizeAfter = await Pg.ScalarAsync<long>(cs, "SELECT pg_database_size(current_database())");
             var hangfireRows = await Pg.ScalarAsync<long>(cs, "SELECT count(*) FROM hangfire.job");
@@ -339,7 +355,7 @@ internal static class Scenarios
         var late = await Pg.ScalarAsync<long>(cs, "SELECT count(*) FROM approvals WHERE status IN ('approved', 'rejected') AND decided_at >= expires_at");
         var lateEvents = await Pg.ScalarAsync<long>(cs, "SELECT count(*) FROM approval_events e JOIN approvals a ON a.id = e.approval_id WHERE e.kind IN ('approved', 'rejected') AND e.at >= a.expires_at");
         var doubleExpired = await Pg.ScalarAsync<long>(cs, "SELECT count(*) FROM (SELECT approval_id FROM approval_events WHERE kind = 'expired' GROUP BY approval_id HAVING count(*) > 1) d");
-        Line($"expiry: 'expired' recorded after the deadline (ms) {Percentiles(lateness)}");
+        Line($"expiry: 'expired' recorded after the deadline (ms) {Percentiles(lateness)} ({F(requests * 60d / Math.Max(1, (deadlines.Max() - deadlines.Min()).TotalSeconds), "F0")} deadlines per minute; goal p99 < 1000 ms: {(Quantile(lateness, 0.99) < 1000 ? "met" : "not met")})");
         Line($"expiry: chat.update after the deadline (ms) {Percentiles(chatLateness)}");
         Line($"expiry: approvals racing the deadline: {accepted} accepted before it, {refused} refused");
         var failures = Check(open == 0, $"no request left open ({open})");

@@ -28,7 +28,9 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton(sp => sp.GetRequiredService<Database>() as PostgresDatabase
             ?? throw new InvalidOperationException("The storage provider is not PostgreSQL."));
         services.AddSingleton<IApprovalStore, ApprovalStore>();
-        services.AddSingleton<IApiKeyStore, ApiKeyStore>();
+        services.AddSingleton<ConfigVersion>();
+        services.AddSingleton<ApiKeyStore>();
+        services.AddSingleton<IApiKeyStore, CachedApiKeyStore>();
         services.AddSingleton<IGrantStore, GrantStore>();
         services.AddSingleton<IConsolePeopleStore, ConsolePeopleStore>();
         services.AddSingleton<IOutboxStore, OutboxStore>();
@@ -36,7 +38,8 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<Auth.IApproverDirectory, Auth.ApproverDirectory>();
         services.AddSingleton<IDelegationStore, DelegationStore>();
         services.AddSingleton<Delegation.DelegationService>();
-        services.AddSingleton<ISettingsStore, SettingsStore>();
+        services.AddSingleton<SettingsStore>();
+        services.AddSingleton<ISettingsStore, CachedSettingsStore>();
         services.AddSingleton<IChatMessageStore, ChatMessageStore>();
         services.AddSingleton<IChatConversationStore, ChatConversationStore>();
         services.AddSingleton<MigrationRunner>();
@@ -57,9 +60,10 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<OutboxDispatcher>();
         services.AddSingleton<IApprovalObserver, DeadlineScheduling>();
         services.AddSingleton<Grants.GrantService>();
-        services.AddSingleton<HangfireExpiryScheduler>();
-        services.AddSingleton<IExpiryScheduler>(sp => sp.GetRequiredService<HangfireExpiryScheduler>());
-        services.AddSingleton<IFollowUpScheduler>(sp => sp.GetRequiredService<HangfireExpiryScheduler>());
+        services.AddSingleton<DeadlineClock>();
+        services.AddSingleton<IExpiryScheduler>(sp => sp.GetRequiredService<DeadlineClock>());
+        services.AddSingleton<IFollowUpScheduler, HangfireFollowUpScheduler>();
+        services.AddTransient<DeadlineJobs>();
         services.AddTransient<FollowUpJobs>();
         services.AddTransient<ExpiryJobs>();
         services.AddTransient<ExpiryRecovery>();

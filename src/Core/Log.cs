@@ -36,9 +36,6 @@ internal static partial class Log
     [LoggerMessage(1200, LogLevel.Information, "Expired {Count} overdue approval request(s)")]
     public static partial void SweepExpired(ILogger logger, int count);
 
-    [LoggerMessage(1201, LogLevel.Information, "Scheduled expiry for {Count} open approval request(s) after start-up")]
-    public static partial void ExpiriesRescheduled(ILogger logger, int count);
-
     [LoggerMessage(1202, LogLevel.Debug, "Expiry job for {ApprovalId} ran {Early} before the deadline; rescheduled")]
     public static partial void ExpiryEarly(ILogger logger, Guid approvalId, TimeSpan early);
 

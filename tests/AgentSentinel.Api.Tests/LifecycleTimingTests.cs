@@ -59,20 +59,106 @@ public abstract class LifecycleTimingTests(StorageProvider provider)
     }
 
     [Fact]
-    public async Task An_expiry_job_that_runs_early_changes_nothing_and_comes_back_later()
+    public async Task An_expiry_job_that_runs_early_changes_nothing_and_the_deadline_job_still_comes_at_the_deadline()
     {
         var (app, time, agent, _) = await FakeClockAppAsync();
         await using var _ = app;
-        var id = Guid.Parse((await agent.CreateApprovalAsync(new { action_name = "wire", timeout_seconds = 60 })).Id());
-        // The creation's expiry job is scheduled by the outbox dispatcher after the commit: count from after it.
+        var created = await agent.CreateApprovalAsync(new { action_name = "wire", timeout_seconds = 60 });
+        var id = Guid.Parse(created.Id());
+        var deadline = DateTimeOffset.Parse(created.Str("expires_at")!, System.Globalization.CultureInfo.InvariantCulture);
+        // The creation's deadline is offered to the deadline clock by the outbox dispatcher after the commit.
         await app.EffectsQueuedAsync();
+        var clock = app.Service<DeadlineClock>();
+        Assert.Equal(deadline, clock.ScheduledFor);
         var monitor = app.Service<JobStorage>().GetMonitoringApi();
         var scheduledBefore = monitor.ScheduledCount();
 
         time.Advance(TimeSpan.FromSeconds(59));
         await app.Service<ExpiryJobs>().ExpireAsync(id, Ct);
         Assert.Equal(ApprovalStatus.Pending, (await app.Service<IApprovalStore>().GetAsync(id, Ct))!.Status);
-        Assert.Equal(scheduledBefore + 1, monitor.ScheduledCount());
+        // No job of its own: the deadline job scheduled for this deadline is still coming.
+        Assert.Equal(deadline, clock.ScheduledFor);
+        Assert.Equal(scheduledBefore, monitor.ScheduledCount());
+    }
+
+    [Fact]
+    public async Task One_deadline_job_expires_every_request_exactly_at_its_deadline_nearest_first()
+    {
+        var (app, time, agent, _) = await FakeClockAppAsync();
+        await using var _ = app;
+        var late = Guid.Parse((await agent.CreateApprovalAsync(new { action_name = "deadline", timeout_seconds = 500 })).Id());
+        var middle = Guid.Parse((await agent.CreateApprovalAsync(new { action_name = "deadline", timeout_seconds = 10 })).Id());
+        var early = Guid.Parse((await agent.CreateApprovalAsync(new { action_name = "deadline", timeout_seconds = 5 })).Id());
+        await app.EffectsQueuedAsync();
+        var store = app.Service<IApprovalStore>();
+        var deadlineOf = new Dictionary<Guid, DateTimeOffset>();
+        foreach (var id in new[] { late, middle, early })
+        {
+            deadlineOf[id] = (await store.GetAsync(id, Ct))!.ExpiresAt;
+        }
+        // Three requests, not three jobs: the clock holds a job for the nearest deadline (the later ones were offered
+        // first, the nearer ones replaced them).
+        var monitor = app.Service<JobStorage>().GetMonitoringApi();
+        Assert.DoesNotContain(monitor.ScheduledJobs(0, 1000), j => j.Value.Job.Type == typeof(ExpiryJobs));
+        Assert.Equal(deadlineOf[early], app.Service<DeadlineClock>().ScheduledFor);
+
+        var jobs = app.Service<DeadlineJobs>();
+        Assert.Equal(deadlineOf[early], await jobs.PassAsync(Ct));
+        time.Advance(deadlineOf[early] - time.GetUtcNow() - TimeSpan.FromTicks(10));
+        Assert.Equal(deadlineOf[early], await jobs.PassAsync(Ct));
+        Assert.Equal(ApprovalStatus.Pending, (await store.GetAsync(early, Ct))!.Status);
+
+        time.Advance(TimeSpan.FromTicks(10));
+        Assert.Equal(deadlineOf[middle], await jobs.PassAsync(Ct));
+        time.Advance(deadlineOf[middle] - time.GetUtcNow());
+        Assert.Equal(deadlineOf[late], await jobs.PassAsync(Ct));
+        foreach (var id in new[] { early, middle })
+        {
+            var events = await store.GetEventsAsync(id, Ct);
+            Assert.Equal([EventKinds.Created, EventKinds.Expired], events.Select(e => e.Kind));
+            Assert.Equal(deadlineOf[id], events[1].At);
+        }
+        Assert.Equal(ApprovalStatus.Pending, (await store.GetAsync(late, Ct))!.Status);
+    }
+
+    [Fact]
+    public async Task A_running_deadline_job_is_woken_by_a_nearer_deadline()
+    {
+        var (app, time, agent, _) = await FakeClockAppAsync();
+        await using var _ = app;
+        var store = app.Service<IApprovalStore>();
+        var later = Guid.Parse((await agent.CreateApprovalAsync(new { action_name = "deadline", timeout_seconds = 8 })).Id());
+        await app.EffectsQueuedAsync();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        // The job waits in its process for the deadline 8 s away (nearer than the horizon).
+        var running = app.Service<DeadlineJobs>().RunAsync(stop.Token);
+
+        var sooner = Guid.Parse((await agent.CreateApprovalAsync(new { action_name = "deadline", timeout_seconds = 2 })).Id());
+        await app.EffectsQueuedAsync();
+        var soonerDeadline = (await store.GetAsync(sooner, Ct))!.ExpiresAt;
+        time.Advance(soonerDeadline - time.GetUtcNow());
+        await UntilAsync(async () => (await store.GetAsync(sooner, Ct))!.Status == ApprovalStatus.Expired);
+        Assert.Equal(ApprovalStatus.Pending, (await store.GetAsync(later, Ct))!.Status);
+        Assert.Equal(soonerDeadline, (await store.GetEventsAsync(sooner, Ct))[1].At);
+
+        var laterDeadline = (await store.GetAsync(later, Ct))!.ExpiresAt;
+        time.Advance(laterDeadline - time.GetUtcNow());
+        await UntilAsync(async () => (await store.GetAsync(later, Ct))!.Status == ApprovalStatus.Expired);
+        Assert.Equal(laterDeadline, (await store.GetEventsAsync(later, Ct))[1].At);
+
+        // Nothing is open: the job ends by itself.
+        await running.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+    }
+
+    /// <summary>Waits for work a background task does on its own (not for time to pass: the clock is fake).</summary>
+    private static async Task UntilAsync(Func<Task<bool>> condition)
+    {
+        var limit = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            Assert.True(limit.Elapsed < TimeSpan.FromSeconds(10), "the deadline job did not get there");
+            await Task.Delay(20, Ct);
+        }
     }
 
     [Fact]

@@ -98,6 +98,14 @@ public static class ApiExtensions
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseConsoleSecurityHeaders();
+        // API keys and settings are cached at the stored configuration version, read once per request from here on.
+        app.Use(async (context, next) =>
+        {
+            using (Core.Storage.ConfigVersion.BeginRequest())
+            {
+                await next(context);
+            }
+        });
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseAgentSentinelLimits();

@@ -1,13 +1,12 @@
 using AgentSentinel.Core.Approvals;
 using AgentSentinel.Core.Jobs;
-using Hangfire;
 
 namespace AgentSentinel.Api.Hosting;
 
 /// <summary>
 /// Catches up on what a stopped server left undone, once <see cref="StartupTasks"/> has migrated the database, while
-/// the server already serves: requests that became overdue while it was down are expired, every open request's expiry
-/// is scheduled again when the job storage does not survive a restart (the embedded default), and each chat surface
+/// the server already serves: requests that became overdue while it was down are expired, the next open deadline gets
+/// its deadline job (the embedded job storage does not survive a restart), and each chat surface
 /// queues the posts a stop left unposted. None of it blocks start-up: expiry is enforced in SQL on every read whatever
 /// the jobs do, and the chat posts are idempotent deliveries. A failure (the database is unavailable, say) is logged
 /// and the whole recovery tried again with a growing delay until it succeeds or the server stops.
@@ -15,7 +14,6 @@ namespace AgentSentinel.Api.Hosting;
 public sealed class StartupRecovery(
     ExpiryRecovery expiry,
     IEnumerable<IStartupRecovery> surfaces,
-    JobStorage jobStorage,
     TimeProvider time,
     ILogger<StartupRecovery> logger) : BackgroundService
 {
@@ -33,8 +31,7 @@ public sealed class StartupRecovery(
         {
             try
             {
-                // The embedded job storage lives in memory: after a restart every open request needs its expiry again.
-                await expiry.RecoverAsync(rescheduleOpen: !HangfireSetup.IsPersistent(jobStorage), stoppingToken);
+                await expiry.RecoverAsync(stoppingToken);
                 foreach (var surface in surfaces)
                 {
                     await surface.RecoverAsync(stoppingToken);

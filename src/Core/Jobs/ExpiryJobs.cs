@@ -1,4 +1,5 @@
 using AgentSentinel.Core.Approvals;
+using AgentSentinel.Core.Storage;
 using Hangfire;
 using Microsoft.Extensions.Logging;
 
@@ -14,9 +15,10 @@ public static class JobQueues
     public static readonly string[] All = [Deadlines, Default];
 }
 
-/// <summary>Expiry at each deadline, and a sweep that catches anything a lost or late job missed. Both only
-/// ask the store for the conditional expire transition, so running them twice or late is harmless.</summary>
-public sealed class ExpiryJobs(ApprovalService service, IExpiryScheduler scheduler, ILogger<ExpiryJobs> logger)
+/// <summary>The sweep that catches anything a lost or late deadline job missed, and the expiry job of one request
+/// (scheduled per request by earlier versions; kept so that such jobs still stored run). Both only ask the store for
+/// the conditional expire transition, so running them twice or late is harmless.</summary>
+public sealed class ExpiryJobs(ApprovalService service, IApprovalStore store, DeadlineClock clock, ILogger<ExpiryJobs> logger)
 {
     public const string SweepJobId = "expiry-sweep";
     public const int SweepBatchSize = 500;
@@ -28,16 +30,25 @@ public sealed class ExpiryJobs(ApprovalService service, IExpiryScheduler schedul
         var result = await service.ExpireAsync(approvalId, ct);
         if (result is { Outcome: TransitionOutcome.NotYetDue, Request: { } request })
         {
-            // Delayed jobs may start up to about a second early; come back at the deadline.
+            // Delayed jobs may start up to about a second early; the deadline job comes at the deadline.
             Log.ExpiryEarly(logger, approvalId, request.ExpiresAt - service.Now);
-            scheduler.ScheduleExpiry(approvalId, request.ExpiresAt);
+            clock.Offer(request.ExpiresAt);
         }
     }
 
     [AutomaticRetry(Attempts = 3)]
     [DisableConcurrentExecution(timeoutInSeconds: 60)]
     [Queue(JobQueues.Deadlines)]
-    public Task<int> SweepAsync(CancellationToken ct) => service.ExpireDueAsync(SweepBatchSize, ct);
+    public async Task<int> SweepAsync(CancellationToken ct)
+    {
+        var expired = await service.ExpireDueAsync(SweepBatchSize, ct);
+        // The safety net of the deadline job too: whatever happened to it, the next deadline has one coming.
+        if (await store.NextDeadlineAsync(ct) is { } next)
+        {
+            clock.Offer(next);
+        }
+        return expired;
+    }
 }
 
 /// <summary>Reminders and escalation: a job at each request's next follow-up, and a sweep for anything missed.</summary>
@@ -59,8 +70,8 @@ public sealed class FollowUpJobs(ApprovalService service, IFollowUpScheduler sch
     public Task<int> SweepAsync(CancellationToken ct) => service.FollowUpDueAsync(ExpiryJobs.SweepBatchSize, ct);
 }
 
-/// <summary>Schedules expiry and follow-ups as Hangfire delayed jobs. The delay is measured on the injected clock.</summary>
-public sealed class HangfireExpiryScheduler(IBackgroundJobClient jobs, TimeProvider time) : IExpiryScheduler, IFollowUpScheduler
+/// <summary>Schedules follow-ups as Hangfire delayed jobs. The delay is measured on the injected clock.</summary>
+public sealed class HangfireFollowUpScheduler(IBackgroundJobClient jobs, TimeProvider time) : IFollowUpScheduler
 {
     public void ScheduleFollowUp(Guid id, DateTimeOffset at)
     {
@@ -69,10 +80,4 @@ public sealed class HangfireExpiryScheduler(IBackgroundJobClient jobs, TimeProvi
     }
 
     private static readonly TimeSpan MinimumDelay = TimeSpan.FromMilliseconds(200);
-
-    public void ScheduleExpiry(Guid id, DateTimeOffset deadline)
-    {
-        var delay = deadline - time.GetUtcNow();
-        jobs.Schedule<ExpiryJobs>(j => j.ExpireAsync(id, CancellationToken.None), delay < MinimumDelay ? MinimumDelay : delay);
-    }
 }

@@ -7,7 +7,7 @@ namespace AgentSentinel.Core.Notifications;
 
 /// <summary>Listens for change notifications from every server instance on the database and wakes local waiters.
 /// Reconnects by itself; after a reconnect it wakes all waiters, since notifications may have been missed.</summary>
-public sealed class PostgresChangeListener(PostgresDatabase database, ApprovalChangeHub hub, ILogger<PostgresChangeListener> logger)
+public sealed class PostgresChangeListener(PostgresDatabase database, ApprovalChangeHub hub, ConfigVersion config, ILogger<PostgresChangeListener> logger)
     : BackgroundService
 {
     private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -27,17 +27,22 @@ public sealed class PostgresChangeListener(PostgresDatabase database, ApprovalCh
                 await connection.OpenAsync(stoppingToken);
                 connection.Notification += (_, e) =>
                 {
-                    if (Guid.TryParse(e.Payload, out var id))
+                    if (e.Channel == ConfigVersion.ChangeChannel)
+                    {
+                        config.Changed();
+                    }
+                    else if (Guid.TryParse(e.Payload, out var id))
                     {
                         hub.Publish(id);
                     }
                 };
-                await using (var cmd = new NpgsqlCommand($"LISTEN {PostgresDatabase.ChangeChannel}", connection))
+                await using (var cmd = new NpgsqlCommand($"LISTEN {PostgresDatabase.ChangeChannel}; LISTEN {ConfigVersion.ChangeChannel}", connection))
                 {
                     await cmd.ExecuteNonQueryAsync(stoppingToken);
                 }
                 if (connected)
                 {
+                    config.Changed();
                     hub.PublishAll();
                 }
                 connected = true;

@@ -12,6 +12,7 @@ public sealed class ApiKeyStore(Database database) : IApiKeyStore
     public async Task CreateAsync(ApiKeyRecord key, CancellationToken ct)
     {
         await using var connection = await database.OpenAsync(ct);
+        await using var tx = await database.BeginWriteAsync(connection, ct);
         await connection.ExecuteAsync(new CommandDefinition(
             $"INSERT INTO api_keys ({KeyColumns}) VALUES (@Id, @Name, @Prefix, @KeyHash, @Scopes, @Email, @CreatedAt, @CreatedBy, NULL, @AgentIds)",
             new
@@ -25,7 +26,9 @@ public sealed class ApiKeyStore(Database database) : IApiKeyStore
                 CreatedAt = key.CreatedAt.ToUnixMicroseconds(),
                 key.CreatedBy,
                 AgentIds = key.AgentIds.Count == 0 ? null : JsonSerializer.Serialize(key.AgentIds),
-            }, cancellationToken: ct));
+            }, tx, cancellationToken: ct));
+        await ConfigVersion.BumpAsync(database, connection, tx, ct);
+        await tx.CommitAsync(ct);
     }
 
     public async Task<ApiKeyRecord?> FindActiveByHashAsync(string keyHash, CancellationToken ct)
@@ -64,9 +67,15 @@ public sealed class ApiKeyStore(Database database) : IApiKeyStore
     public async Task<bool> RevokeAsync(string id, DateTimeOffset at, CancellationToken ct)
     {
         await using var connection = await database.OpenAsync(ct);
+        await using var tx = await database.BeginWriteAsync(connection, ct);
         var n = await connection.ExecuteAsync(new CommandDefinition(
             "UPDATE api_keys SET revoked_at = @at WHERE id = @id AND revoked_at IS NULL",
-            new { id, at = at.ToUnixMicroseconds() }, cancellationToken: ct));
+            new { id, at = at.ToUnixMicroseconds() }, tx, cancellationToken: ct));
+        if (n == 1)
+        {
+            await ConfigVersion.BumpAsync(database, connection, tx, ct);
+        }
+        await tx.CommitAsync(ct);
         return n == 1;
     }
 

@@ -18,9 +18,39 @@ public sealed class ApprovalStore(Database database, TimeProvider time) : IAppro
     private readonly ApprovalEventLog _events = new(database);
     private readonly ApprovalStatsStore _stats = new(database);
 
+    // On PostgreSQL a create is one statement, so one round trip and one implicit transaction: the request, its created
+    // event, its outbox entry and the change notification (sent at commit), or nothing when the idempotency key was used.
+    private const string CreateInOneStatementSql = $"""
+        WITH a AS ({InsertApprovalSql}
+            RETURNING id),
+        e AS (INSERT INTO approval_events (approval_id, kind, at, actor, actor_key_id, surface, details)
+              SELECT id, @EventKind, @EventAt, @EventActor, @EventActorKeyId, @EventSurface, @EventDetails FROM a),
+        o AS (INSERT INTO outbox (approval_id, kind, transition, actor, follow_up, request, created_at, due_at, trace_parent)
+              SELECT id, @OutboxKind, NULL, NULL, NULL, @OutboxRequest, @EventAt, @EventAt, @TraceParent FROM a)
+        SELECT count(*) FROM (SELECT pg_notify('{PostgresDatabase.ChangeChannel}', id) FROM a) notified
+        """;
+
     public async Task<CreateResult> CreateAsync(ApprovalRequest request, string? requestHash, ApprovalEvent createdEvent, CancellationToken ct)
     {
         await using var connection = await database.OpenAsync(ct);
+        if (database.Provider == Configuration.StorageProvider.Postgres)
+        {
+            var p = new DynamicParameters(ApprovalRow.From(request, requestHash));
+            p.Add("EventKind", createdEvent.Kind);
+            p.Add("EventAt", createdEvent.At.ToUnixMicroseconds());
+            p.Add("EventActor", createdEvent.Actor);
+            p.Add("EventActorKeyId", createdEvent.ActorKeyId);
+            p.Add("EventSurface", createdEvent.Surface.ToWire());
+            p.Add("EventDetails", createdEvent.Details);
+            p.Add("OutboxKind", nameof(OutboxKind.Created));
+            p.Add("OutboxRequest", OutboxStore.RequestCopy(request));
+            p.Add("TraceParent", System.Diagnostics.Activity.Current?.Id);
+            if (await connection.ExecuteScalarAsync<long>(new CommandDefinition(CreateInOneStatementSql, p, cancellationToken: ct)) == 1)
+            {
+                return new CreateResult(CreateOutcome.Created, request);
+            }
+            return await ExistingAsync(connection, request, requestHash, ct);
+        }
         await using (var tx = await database.BeginWriteAsync(connection, ct))
         {
             var inserted = await connection.ExecuteAsync(new CommandDefinition(
@@ -38,8 +68,12 @@ public sealed class ApprovalStore(Database database, TimeProvider time) : IAppro
             }
             await tx.RollbackAsync(ct);
         }
+        return await ExistingAsync(connection, request, requestHash, ct);
+    }
 
-        // The key was used before by this requester: a replay returns the original, a different body is refused.
+    /// <summary>The key was used before by this requester: a replay returns the original, a different body is refused.</summary>
+    private static async Task<CreateResult> ExistingAsync(DbConnection connection, ApprovalRequest request, string? requestHash, CancellationToken ct)
+    {
         var existing = await connection.QuerySingleAsync<ApprovalRow>(new CommandDefinition(
             SelectByIdempotencySql, new { requester = request.RequesterKeyId, key = request.IdempotencyKey }, cancellationToken: ct));
         var outcome = existing.RequestHash == requestHash ? CreateOutcome.Replayed : CreateOutcome.IdempotencyKeyReused;
@@ -247,6 +281,14 @@ public sealed class ApprovalStore(Database database, TimeProvider time) : IAppro
             $"SELECT id FROM approvals WHERE {IsOverdue} ORDER BY expires_at LIMIT @limit",
             new { now = now.ToUnixMicroseconds(), limit }, cancellationToken: ct));
         return [.. ids.Select(Guid.Parse)];
+    }
+
+    public async Task<DateTimeOffset?> NextDeadlineAsync(CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var next = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
+            $"SELECT MIN(expires_at) FROM approvals WHERE status IN {OpenStatuses}", cancellationToken: ct));
+        return TimeConversions.FromUnixMicroseconds(next);
     }
 
     public async Task<IReadOnlyList<(Guid Id, DateTimeOffset ExpiresAt)>> ListOpenAsync(Guid? after, int limit, CancellationToken ct)

@@ -74,7 +74,13 @@ public sealed class PostgresDatabase : Database
             builder.Timeout = 5;
         }
         ConnectionString = builder.ConnectionString;
-        _dataSource = NpgsqlDataSource.Create(ConnectionString);
+        // The store's statements are few and fixed: prepared on each connection once used a few times, so a create or a
+        // poll skips parsing and planning (unless the connection string says otherwise).
+        if (!connectionString.Contains("Auto Prepare", StringComparison.OrdinalIgnoreCase) && !connectionString.Contains("AutoPrepare", StringComparison.OrdinalIgnoreCase))
+        {
+            builder.MaxAutoPrepare = 64;
+        }
+        _dataSource = NpgsqlDataSource.Create(builder.ConnectionString);
     }
 
     public string ConnectionString { get; }

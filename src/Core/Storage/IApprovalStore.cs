@@ -26,6 +26,9 @@ public interface IApprovalStore
     /// <summary>Ids of open requests whose deadline is at or before <paramref name="now"/>, oldest deadline first.</summary>
     Task<IReadOnlyList<Guid>> ListDueForExpiryAsync(DateTimeOffset now, int limit, CancellationToken ct);
 
+    /// <summary>The earliest deadline of an open request (past or future), from the open-deadline index; null when none is open.</summary>
+    Task<DateTimeOffset?> NextDeadlineAsync(CancellationToken ct);
+
     /// <summary>Open requests (id and deadline) in id order after <paramref name="after"/>, for rescheduling.</summary>
     Task<IReadOnlyList<(Guid Id, DateTimeOffset ExpiresAt)>> ListOpenAsync(Guid? after, int limit, CancellationToken ct);
 

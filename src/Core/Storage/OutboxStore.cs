@@ -26,10 +26,13 @@ public sealed class OutboxStore(Database database) : IOutboxStore
             transition = transition?.ToString(),
             actor = actor is null ? null : JsonSerializer.Serialize(OutboxActor.From(actor), SettingsJson.Options),
             followUp = followUp is null ? null : JsonSerializer.Serialize(followUp, SettingsJson.Options),
-            request = JsonSerializer.Serialize(ApprovalRow.From(request, null)),
+            request = RequestCopy(request),
             now = at.ToUnixMicroseconds(),
             traceParent = System.Diagnostics.Activity.Current?.Id,
         }, tx, cancellationToken: ct));
+
+    /// <summary>The copy of the request an entry keeps.</summary>
+    internal static string RequestCopy(ApprovalRequest request) => JsonSerializer.Serialize(ApprovalRow.From(request, null));
 
     private const string OutboxColumns = "id, kind, transition, actor, follow_up, request, attempts, trace_parent";
 

@@ -40,6 +40,7 @@ public sealed class SettingsStore(Database database) : ISettingsStore
         await connection.ExecuteAsync(new CommandDefinition(
             "INSERT INTO settings_history (key, version, value_before, value_after, at, actor) VALUES (@key, @version, @before, @value, @at, @actor)",
             new { key, version = currentVersion + 1, before = current?.Value, value, at, actor }, tx, cancellationToken: ct));
+        await ConfigVersion.BumpAsync(database, connection, tx, ct);
         await tx.CommitAsync(ct);
         return new SettingRecord(key, value, currentVersion + 1, now, actor);
     }
@@ -47,9 +48,15 @@ public sealed class SettingsStore(Database database) : ISettingsStore
     public async Task<bool> TryInsertAsync(string key, string value, string? actor, DateTimeOffset now, CancellationToken ct)
     {
         await using var connection = await database.OpenAsync(ct);
+        await using var tx = await database.BeginWriteAsync(connection, ct);
         var n = await connection.ExecuteAsync(new CommandDefinition(
             "INSERT INTO settings (key, value, version, updated_at, updated_by) VALUES (@key, @value, 1, @at, @actor) ON CONFLICT (key) DO NOTHING",
-            new { key, value, at = now.ToUnixMicroseconds(), actor }, cancellationToken: ct));
+            new { key, value, at = now.ToUnixMicroseconds(), actor }, tx, cancellationToken: ct));
+        if (n == 1)
+        {
+            await ConfigVersion.BumpAsync(database, connection, tx, ct);
+        }
+        await tx.CommitAsync(ct);
         return n == 1;
     }
 

@@ -1,0 +1,103 @@
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using AgentSentinel.Core.Auth;
+using AgentSentinel.Core.Configuration;
+using AgentSentinel.Testing;
+
+namespace AgentSentinel.Api.Tests;
+
+public sealed class SqliteConfigCacheTests() : ConfigCacheTests(StorageProvider.Sqlite);
+
+public sealed class PostgresConfigCacheTests() : ConfigCacheTests(StorageProvider.Postgres);
+
+/// <summary>API keys, routes and policy are cached in each server instance, yet every change applies to the next
+/// request on every instance: two instances on one database, each with warm caches, one changing, the other asked next.</summary>
+public abstract class ConfigCacheTests(StorageProvider provider)
+{
+    private static CancellationToken Ct => Http.Ct;
+
+    private async Task<(AgentSentinelApp First, AgentSentinelApp Second)> TwoInstancesAsync(string name)
+    {
+        var storage = await TestStorage.CreateAsync(provider, name);
+        var first = new AgentSentinelApp(storage);
+        _ = first.Server;
+        var second = new AgentSentinelApp(storage);
+        _ = second.Server;
+        if (provider == StorageProvider.Postgres)
+        {
+            await second.Service<Core.Notifications.PostgresChangeListener>().Listening.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        }
+        return (first, second);
+    }
+
+    [Fact]
+    public async Task A_key_revoked_on_one_instance_is_refused_at_the_next_request_on_both()
+    {
+        var (first, second) = await TwoInstancesAsync("cacherevoke");
+        await using var a = first;
+        await using var b = second;
+        var (keyId, key) = await first.CreateKeyWithIdAsync("agent", [Scopes.Agent]);
+        using var onFirst = first.Client(key);
+        using var onSecond = second.Client(key);
+        // Both instances have used the key, so both hold it.
+        await onFirst.CreateApprovalAsync(new { action_name = "warm" });
+        await onSecond.CreateApprovalAsync(new { action_name = "warm" });
+        await onSecond.CreateApprovalAsync(new { action_name = "warm" });
+
+        await first.RevokeKeyAsync(keyId);
+
+        await (await onSecond.PostJsonAsync("/api/v1/approvals", new { action_name = "after" })).AssertProblemAsync(HttpStatusCode.Unauthorized, "revoked");
+        await (await onFirst.PostJsonAsync("/api/v1/approvals", new { action_name = "after" })).AssertProblemAsync(HttpStatusCode.Unauthorized, "revoked");
+    }
+
+    [Fact]
+    public async Task A_key_created_on_one_instance_works_at_once_on_the_other()
+    {
+        var (first, second) = await TwoInstancesAsync("cachenewkey");
+        await using var a = first;
+        await using var b = second;
+        using var admin = second.Client();
+        await admin.CreateApprovalAsync(new { action_name = "warm" });
+        var key = await first.CreateKeyAsync("newcomer", [Scopes.Agent]);
+        using var newcomer = second.Client(key);
+        Assert.Equal("newcomer", (await newcomer.CreateApprovalAsync(new { action_name = "first" })).Str("agent_id"));
+    }
+
+    [Fact]
+    public async Task Routes_stored_on_one_instance_route_the_next_request_on_the_other()
+    {
+        var (first, second) = await TwoInstancesAsync("cacheroutes");
+        await using var a = first;
+        await using var b = second;
+        using var adminFirst = first.Client();
+        using var adminSecond = second.Client();
+        Assert.NotEqual("ops", (await adminSecond.CreateApprovalAsync(new { action_name = "deploy" })).Str("route"));
+
+        var put = await adminFirst.PutAsJsonAsync("/api/v1/admin/routes", new { routes = new object[] { new { name = "ops", slack = new { channel = "C0OPS" } } } }, Ct);
+        Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        Assert.Equal("ops", (await adminSecond.CreateApprovalAsync(new { action_name = "deploy" })).Str("route"));
+
+        put = await adminSecond.PutAsJsonAsync("/api/v1/admin/routes", new { routes = new object[] { new { name = "ops-2", slack = new { channel = "C0OPS" } } } }, Ct);
+        Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        Assert.Equal("ops-2", (await adminFirst.CreateApprovalAsync(new { action_name = "deploy" })).Str("route"));
+        Assert.Equal("ops-2", (await adminSecond.CreateApprovalAsync(new { action_name = "deploy" })).Str("route"));
+    }
+
+    [Fact]
+    public async Task A_policy_stored_on_one_instance_applies_to_the_next_request_on_the_other()
+    {
+        var (first, second) = await TwoInstancesAsync("cachepolicy");
+        await using var a = first;
+        await using var b = second;
+        using var adminFirst = first.Client();
+        using var agent = second.Client(await first.CreateKeyAsync("cleanup-agent", [Scopes.Agent]));
+        Assert.Equal("low", (await agent.CreateApprovalAsync(new { action_name = "delete_records", priority = "low" })).Str("priority"));
+
+        var policy = await (await adminFirst.GetAsync("/api/v1/admin/policy", Ct)).Json();
+        var body = JsonNode.Parse(policy["policy"]!.ToJsonString())!.AsObject();
+        body["floors"] = new JsonArray(new JsonObject { ["actions"] = new JsonArray("delete_*"), ["priority"] = "critical", ["risk_level"] = null });
+        Assert.Equal(HttpStatusCode.OK, (await adminFirst.PutAsJsonAsync("/api/v1/admin/policy", new { policy = body }, Ct)).StatusCode);
+
+        Assert.Equal("critical", (await agent.CreateApprovalAsync(new { action_name = "delete_records", priority = "low" })).Str("priority"));
+    }
+}
