@@ -137,27 +137,30 @@ public abstract class LifecycleTimingTests(StorageProvider provider)
         await app.EffectsQueuedAsync();
         var soonerDeadline = (await store.GetAsync(sooner, Ct))!.ExpiresAt;
         time.Advance(soonerDeadline - time.GetUtcNow());
-        await UntilAsync(async () => (await store.GetAsync(sooner, Ct))!.Status == ApprovalStatus.Expired);
+        await UntilAsync(async () => (await store.GetAsync(sooner, Ct))!.Status == ApprovalStatus.Expired, time);
         Assert.Equal(ApprovalStatus.Pending, (await store.GetAsync(later, Ct))!.Status);
         Assert.Equal(soonerDeadline, (await store.GetEventsAsync(sooner, Ct))[1].At);
 
         var laterDeadline = (await store.GetAsync(later, Ct))!.ExpiresAt;
         time.Advance(laterDeadline - time.GetUtcNow());
-        await UntilAsync(async () => (await store.GetAsync(later, Ct))!.Status == ApprovalStatus.Expired);
+        await UntilAsync(async () => (await store.GetAsync(later, Ct))!.Status == ApprovalStatus.Expired, time);
         Assert.Equal(laterDeadline, (await store.GetEventsAsync(later, Ct))[1].At);
 
         // Nothing is open: the job ends by itself.
         await running.WaitAsync(TimeSpan.FromSeconds(10), Ct);
     }
 
-    /// <summary>Waits for work a background task does on its own (not for time to pass: the clock is fake).</summary>
-    private static async Task UntilAsync(Func<Task<bool>> condition)
+    /// <summary>Waits for work a background task does on its own. The clock is fake: a job that read the time just
+    /// before the test advanced it sets its timer from the new time, so each round nudges the clock by a microsecond
+    /// (the expiry is still recorded at the deadline itself, which the tests check).</summary>
+    private static async Task UntilAsync(Func<Task<bool>> condition, FakeTimeProvider time)
     {
         var limit = Stopwatch.StartNew();
         while (!await condition())
         {
             Assert.True(limit.Elapsed < TimeSpan.FromSeconds(10), "the deadline job did not get there");
             await Task.Delay(20, Ct);
+            time.Advance(TimeSpan.FromMicroseconds(1));
         }
     }
 
