@@ -74,6 +74,10 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<ApprovalStatsStore>();
         services.AddSingleton<ITrendStore>(sp => sp.GetRequiredService<ApprovalStatsStore>());
         services.AddTransient<StatsJobs>();
+        services.AddSingleton<PolicyHistoryStore>();
+        services.AddSingleton<PolicySimulator>();
+        services.AddSingleton<SuggestionStore>();
+        services.AddSingleton<Stats.SuggestionService>();
         services.AddSingleton<DigestService>();
         return services;
     }

@@ -186,7 +186,25 @@ public sealed class DigestMessageTests
             OldestPending = [new DigestPendingRequest(Guid.CreateVersion7(), Hostile, Hostile, "high", null, Hostile, from, from.AddDays(9), 86_400)],
             PreviousWeek = new DigestPreviousWeek("2026-W47", from.AddDays(-7), from, from, new DigestSummary()),
             Change = new DigestChange { Total = 3, ApprovalRate = 0.5 },
+            Suggestions = new Core.Stats.Suggestions(from.AddDays(-23), from.AddDays(7),
+                [new Core.Stats.ExemptionSuggestion(Hostile, Hostile, 12, from)],
+                [new Core.Stats.FastApprovalFigure(Hostile, 8, 6, 0.75, true), new Core.Stats.FastApprovalFigure("calm@example.com", 9, 1, 0.1111, false)]),
         };
+    }
+
+    [Fact]
+    public void Both_digests_end_with_the_suggestions_and_only_flagged_approvers()
+    {
+        var slack = JsonSerializer.Serialize(DigestSlackMessage.Build(Digest(), "C0MANAGERS", null), Slack.SlackJson.Options);
+        var teams = JsonSerializer.Serialize(DigestTeamsCard.Build(Digest(), null), CardJson.Options);
+        foreach (var json in new[] { slack, teams })
+        {
+            Assert.Contains("approved 12 times, never rejected: consider a grant or a policy exemption", json, StringComparison.Ordinal);
+            Assert.Contains("75.0% of 8 approvals given under 10 s: possible rubber-stamping", json, StringComparison.Ordinal);
+            Assert.DoesNotContain("calm@example.com", json, StringComparison.Ordinal);
+        }
+        var quiet = Digest() with { Suggestions = new Core.Stats.Suggestions(default, default, [], []) };
+        Assert.Contains("Nothing to suggest.", JsonSerializer.Serialize(DigestSlackMessage.Build(quiet, "C0MANAGERS", null), Slack.SlackJson.Options), StringComparison.Ordinal);
     }
 
     [Fact]

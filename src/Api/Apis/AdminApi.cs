@@ -52,6 +52,8 @@ public static partial class AdminApi
         admin.MapPut("/policy", PutPolicyAsync).WithName("PutPolicy").WithSummary("Replace the policy");
         admin.MapGet("/policy/history", (ISettingsStore store, CancellationToken ct) => HistoryAsync(store, RuntimeSettings.PolicyKey, ct))
             .WithName("GetPolicyHistory").WithSummary("Past policy changes, newest first");
+        admin.MapPost("/policy/simulate", SimulateAsync).WithName("SimulatePolicy")
+            .WithSummary("How the requests of the last N days would have been treated under candidate policy and/or routes (nothing is stored)");
         return admin;
     }
 

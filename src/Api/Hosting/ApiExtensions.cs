@@ -112,6 +112,7 @@ public static class ApiExtensions
 
         app.MapApprovalsApi();
         app.MapBulkDecisionsApi();
+        app.MapSuggestionsApi();
         app.MapGrantsApi();
         app.MapDelegationApi();
         app.MapReceiptsApi();

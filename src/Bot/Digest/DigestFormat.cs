@@ -100,6 +100,24 @@ public static class DigestFormat
         return rows;
     }
 
+    /// <summary>How many suggestions of each kind a chat digest shows.</summary>
+    public const int SuggestionLines = 5;
+
+    /// <summary>The digest's suggestions as sentences; <paramref name="escape"/> makes the names safe for the surface.</summary>
+    public static IReadOnlyList<string> Suggestions(WeeklyDigest d, Func<string, string> escape)
+    {
+        var lines = new List<string>();
+        if (d.Suggestions is not { } s)
+        {
+            return lines;
+        }
+        lines.AddRange(s.Exemptions.Take(SuggestionLines).Select(e => string.Create(CultureInfo.InvariantCulture,
+            $"{escape(e.ActionName)} from agent {(e.AgentId is null ? "(none)" : escape(e.AgentId))}: approved {e.Approved} times, never rejected: consider a grant or a policy exemption")));
+        lines.AddRange(s.FastApprovals.Where(f => f.Flagged).Take(SuggestionLines).Select(f => string.Create(CultureInfo.InvariantCulture,
+            $"{escape(f.Approver)}: {Percent(f.Share)} of {f.Approvals} approvals given under {Core.Stats.SuggestionRules.FastSeconds} s: possible rubber-stamping")));
+        return lines;
+    }
+
     public static string Dates(WeeklyDigest d) => string.Create(CultureInfo.InvariantCulture,
         $"{d.ByDay[0].Date:ddd d MMM yyyy} – {d.ByDay[^1].Date:ddd d MMM yyyy} ({d.TimeZone})");
 }

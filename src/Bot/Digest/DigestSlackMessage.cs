@@ -27,6 +27,7 @@ public static class DigestSlackMessage
             new SectionBlock { BlockId = "slowest_routes", Text = TextObject.Markdown(SlowestRoutes(d)) },
             new SectionBlock { BlockId = "oldest_pending", Text = TextObject.Markdown(OldestPending(d, publicBaseUrl)) },
             new SectionBlock { BlockId = "change", Text = TextObject.Markdown(Change(d)) },
+            new SectionBlock { BlockId = "suggestions", Text = TextObject.Markdown(Suggestions(d)) },
             new ContextBlock([TextObject.Markdown(string.Create(CultureInfo.InvariantCulture,
                 $"Requests created in the week, each in its state at {SlackText.Date(d.AsOf)}. Rates are shares of the closed requests; decision time runs from creation to approve or reject."))]) { BlockId = "footer" },
         };
@@ -93,6 +94,12 @@ public static class DigestSlackMessage
     }
 
     private static string Truncate(string text) => text.Length <= NameLimit ? text : text[..(NameLimit - 1)] + SlackText.Ellipsis;
+
+    private static string Suggestions(WeeklyDigest d)
+    {
+        var lines = DigestFormat.Suggestions(d, name => SlackText.Code(name, NameLimit));
+        return "*Suggestions* (last 30 days)\n" + (lines.Count == 0 ? "_Nothing to suggest._" : string.Join('\n', lines.Select(l => "• " + l)));
+    }
 
     private static string Change(WeeklyDigest d) =>
         $"*Compared with {d.PreviousWeek.Week}*\n" + string.Join('\n', DigestFormat.Changes(d).Select(c => $"{c.Label}: {c.Value}"));

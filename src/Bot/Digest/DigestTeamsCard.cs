@@ -62,6 +62,12 @@ public static class DigestTeamsCard
 
         body.Add(Heading("change_title", $"Compared with {d.PreviousWeek.Week}"));
         body.Add(new FactSet([.. DigestFormat.Changes(d).Select(c => new Fact(c.Label, c.Value))]) { Id = "change" });
+
+        body.Add(Heading("suggestions_title", "Suggestions (last 30 days)"));
+        var suggestions = DigestFormat.Suggestions(d, name => TeamsText.Escape(name, NameLimit));
+        body.Add(suggestions.Count == 0
+            ? new TextBlock("Nothing to suggest.") { Id = "suggestions", IsSubtle = true, Wrap = true }
+            : new TextBlock(string.Join("\n\n", suggestions.Select(l => "• " + l))) { Id = "suggestions", Wrap = true });
         return new AdaptiveCard { Body = body, Msteams = new CardMsTeams("Full") };
     }
 

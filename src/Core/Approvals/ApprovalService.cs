@@ -36,19 +36,18 @@ public sealed class ApprovalService(
     public async Task<CreateResult> CreateAsync(NewApproval input, Actor requester, CancellationToken ct)
     {
         var (policy, _, _) = await settings.GetPolicyAsync(ct);
-        // The policy floors come first: the agent's fields can raise priority and risk, never lower them below the
-        // floor of the action, and the deadline and the route follow the floored values.
+        var (routes, _, _) = await settings.GetRoutesAsync(ct);
+        // The policy floors come first (see IntakePlanner): the deadline and the route follow the floored values.
         var requestedPriority = input.Priority ?? Priority.Medium;
-        var floored = PolicyEvaluator.ApplyFloors(policy, input.ActionName, requestedPriority, input.RiskLevel);
+        var plan = IntakePlanner.Plan(policy, routes, input.ActionName, input.AgentId, requestedPriority, input.RiskLevel);
+        var (floored, route) = (plan.Floored, plan.Route);
         var priority = floored.Priority;
-        var timeout = input.TimeoutSeconds ?? PolicyEvaluator.DefaultTimeout(policy, priority);
+        var timeout = input.TimeoutSeconds ?? plan.DefaultTimeoutSeconds;
         if (timeout < policy.MinTimeoutSeconds || timeout > policy.MaxTimeoutSeconds)
         {
             throw new RequestValidationException("timeout_seconds",
                 $"timeout_seconds must be between {policy.MinTimeoutSeconds} and {policy.MaxTimeoutSeconds}, got {timeout}.");
         }
-        var (routes, _, _) = await settings.GetRoutesAsync(ct);
-        var route = RouteTable.Select(routes, input.ActionName, input.AgentId, priority, floored.RiskLevel);
         var now = Now;
         var request = new ApprovalRequest
         {
@@ -74,7 +73,7 @@ public sealed class ApprovalService(
             IdempotencyKey = input.IdempotencyKey,
             RouteName = route?.Name,
             RoutePlan = route is null ? null : RuntimeSettings.Snapshot(route),
-            Approvers = route is { Approvers.Count: > 0 } ? route.Approvers : policy.DefaultApprovers,
+            Approvers = plan.Approvers,
             Version = 1,
             UpdatedAt = now,
         };

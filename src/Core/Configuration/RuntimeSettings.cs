@@ -29,10 +29,15 @@ public sealed class RuntimeSettings(ISettingsStore store, IOptionsMonitor<AgentS
             return (options.CurrentValue.Policy, 0, "configuration");
         }
         var policy = JsonSerializer.Deserialize<PolicyOptions>(stored.Value, SettingsJson.Options) ?? new PolicyOptions();
-        // A policy stored without floors (before floors existed, or written without the field) keeps the configured
-        // ones: only an explicit list, even an empty one, replaces them.
+        return (WithConfiguredFloors(policy), stored.Version, "database");
+    }
+
+    /// <summary>A policy stored (or proposed) without floors (before floors existed, or written without the field) keeps
+    /// the configured ones: only an explicit list, even an empty one, replaces them.</summary>
+    public PolicyOptions WithConfiguredFloors(PolicyOptions policy)
+    {
         policy.Floors ??= options.CurrentValue.Policy.Floors;
-        return (policy, stored.Version, "database");
+        return policy;
     }
 
     /// <summary>The route a request follows: the snapshot taken when it was made, or (for requests made before

@@ -17,7 +17,7 @@ namespace AgentSentinel.Core.Digest;
 /// ranks, as numpy's default); the median is p = 0.5. Computed exactly in microseconds, rounded to 3 decimals.</item>
 /// </list>
 /// </summary>
-public sealed class DigestService(DigestStore store, IOptionsMonitor<DigestOptions> options, TimeProvider time)
+public sealed class DigestService(DigestStore store, Stats.SuggestionService suggestions, IOptionsMonitor<DigestOptions> options, TimeProvider time)
 {
     public TimeZoneInfo Zone => options.CurrentValue.ResolveTimeZone();
 
@@ -74,6 +74,7 @@ public sealed class DigestService(DigestStore store, IOptionsMonitor<DigestOptio
                 Seconds(asOfUs - r.CreatedAt)))],
             PreviousWeek = new DigestPreviousWeek(previous.ToString(), previousWindow.From, previousWindow.To, previousWindow.AsOf, previousSummary),
             Change = Compare(summary, previousSummary),
+            Suggestions = await suggestions.ComputeAsync(window.AsOf, ct),
         };
     }
 

@@ -29,6 +29,8 @@ public sealed record WeeklyDigest
     public required DigestPreviousWeek PreviousWeek { get; init; }
     /// <summary>This week minus the previous week.</summary>
     public required DigestChange Change { get; init; }
+    /// <summary>Read-only suggestions over the 30 days before <see cref="AsOf"/> (see <see cref="Stats.SuggestionRules"/>).</summary>
+    public Stats.Suggestions? Suggestions { get; init; }
 }
 
 public sealed record DigestSummary

@@ -104,14 +104,19 @@ public static class GrantRules
     /// <summary>Why no grant may be given for, or approve, <paramref name="request"/> on <paramref name="route"/>; null when
     /// one may. Critical priority or risk: never. A route that says <c>Allowed</c> decides; otherwise grants are allowed
     /// for low, medium and minimal risk only.</summary>
-    public static string? Refusal(RouteDefinition? route, ApprovalRequest request)
+    public static string? Refusal(RouteDefinition? route, ApprovalRequest request) =>
+        Refusal(route, request.Priority, request.RiskLevel, request.RoutePlan?.Quorum is not null);
+
+    /// <summary>As <see cref="Refusal(RouteDefinition?, ApprovalRequest)"/>, for a request of this priority and risk level;
+    /// <paramref name="plannedQuorum"/> when the route the request was given needs a quorum.</summary>
+    public static string? Refusal(RouteDefinition? route, Priority priority, RiskLevel? risk, bool plannedQuorum = false)
     {
-        if (request.Priority == Priority.Critical || request.RiskLevel == RiskLevel.Critical)
+        if (priority == Priority.Critical || risk == RiskLevel.Critical)
         {
             return "Grants are never allowed for critical requests (critical priority or critical risk).";
         }
         var name = RouteLabel(route);
-        if (route?.Quorum is not null || request.RoutePlan?.Quorum is not null)
+        if (route?.Quorum is not null || plannedQuorum)
         {
             return $"Grants are not allowed on {name}: it needs approvals from several people (a quorum), and a grant is given by one.";
         }
@@ -119,9 +124,9 @@ public static class GrantRules
         {
             return allowed ? null : $"Grants are not allowed on {name}.";
         }
-        return request.RiskLevel is RiskLevel.Low or RiskLevel.Medium or RiskLevel.Minimal
+        return risk is RiskLevel.Low or RiskLevel.Medium or RiskLevel.Minimal
             ? null
-            : $"Grants are allowed by default for low and medium risk only (this request's risk is {request.RiskLevel?.ToWire() ?? "not given"}); {name} does not allow them for it.";
+            : $"Grants are allowed by default for low and medium risk only (this request's risk is {risk?.ToWire() ?? "not given"}); {name} does not allow them for it.";
     }
 
     public static int MaxMinutes(RouteDefinition? route) => route?.Grants?.MaxMinutes ?? DefaultMaxMinutes;

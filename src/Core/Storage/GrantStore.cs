@@ -47,15 +47,21 @@ public sealed class GrantStore(Database database) : IGrantStore
         AND (max_total_cost_micros IS NULL OR (@cost IS NOT NULL AND cost_used_micros + @cost <= max_total_cost_micros))
         """;
 
-    private const string FindGrantsSql = $"""
-        SELECT {GrantColumns} FROM grants
-        WHERE agent_key_id = @agentKeyId AND action_name = @actionName
+    /// <summary>Which grants a request matches (its agent key and agent id, action, inputs and route) while their granter is
+    /// still an approver identity; the policy simulation asks the same question of past requests.</summary>
+    internal const string GrantMatchesProbe = """
+        agent_key_id = @agentKeyId AND action_name = @actionName
           AND (agent_id = @agentId OR (agent_id IS NULL AND @agentId IS NULL))
           AND (route_name = @routeName OR (route_name IS NULL AND @routeName IS NULL))
           AND (inputs_hash IS NULL OR inputs_hash = @inputsHash)
-          AND {LiveGrant}
           AND (created_by_key_id = @bootstrap
                OR EXISTS (SELECT 1 FROM api_keys k WHERE k.id = grants.created_by_key_id AND k.revoked_at IS NULL))
+        """;
+
+    private const string FindGrantsSql = $"""
+        SELECT {GrantColumns} FROM grants
+        WHERE {GrantMatchesProbe}
+          AND {LiveGrant}
         ORDER BY CASE WHEN inputs_hash IS NULL THEN 1 ELSE 0 END, expires_at, id
         LIMIT 10
         """;

@@ -2,6 +2,7 @@
 import { api } from './api.js';
 import { emptyState, errorBox, h, replace, skeleton, toast } from './dom.js';
 import { formatDateTime } from './format.js';
+import { simulationView } from './simulate.js';
 
 const SCOPES = ['agent', 'approver', 'admin'];
 
@@ -119,13 +120,18 @@ export function renderAdmin(main) {
     return form;
   }
 
-  /** A JSON document edited as text, saved with If-Match so two admins cannot overwrite each other. */
+  /** A JSON document edited as text, saved with If-Match so two admins cannot overwrite each other. Before a change
+   * is saved, the page shows how the requests of the last 30 days would have been treated under it (the first Save
+   * compares; Save again, with the text unchanged, applies). */
   async function loadDocument(box, path, field) {
     try {
       const doc = await api(path);
       const text = h('textarea', { class: 'code', id: `${field}-json`, spellcheck: 'false', 'aria-describedby': `${field}-errors`, 'aria-label': `${field} as JSON` },
         JSON.stringify(doc[field], null, 2));
       const errors = h('div', { id: `${field}-errors`, 'aria-live': 'polite' });
+      const comparison = h('div', { id: `${field}-simulation`, 'aria-live': 'polite' });
+      let compared = null;
+      text.addEventListener('input', () => { compared = null; });
       let version = doc.version;
       const info = h('p', { class: 'hint' }, `Version ${version}, from ${doc.source}.`);
       replace(box, h('form', { novalidate: true, onsubmit: async (e) => {
@@ -140,17 +146,35 @@ export function renderAdmin(main) {
           replace(errors, h('div', { class: 'alert', role: 'alert' }, `This is not valid JSON: ${err.message}`));
           return;
         }
+        if (compared !== text.value || e.submitter?.dataset.compare === 'yes') {
+          try {
+            const simulation = await api('/api/v1/admin/policy/simulate', { method: 'POST', body: { [field]: value, days: 30 } });
+            compared = text.value;
+            replace(comparison, simulationView(simulation, field));
+            replace(errors, h('div', { class: 'alert warn', role: 'status' }, `Compare the ${field} with the requests of the last 30 days below; press “Save ${field}” again to apply them.`));
+          } catch (error) {
+            text.setAttribute('aria-invalid', 'true');
+            comparison.replaceChildren();
+            replace(errors, h('div', { class: 'alert', role: 'alert' }, h('strong', {}, error.message),
+              error.errors.length ? h('ul', {}, error.errors.map(m => h('li', {}, m))) : null));
+          }
+          return;
+        }
         try {
           const saved = await api(path, { method: 'PUT', body: { [field]: value }, headers: { 'If-Match': `"${version}"` } });
           version = saved.version;
           info.textContent = `Version ${version}, from ${saved.source}.`;
+          compared = null;
+          comparison.replaceChildren();
           replace(errors, h('div', { class: 'alert ok', role: 'status' }, `Saved as version ${version}.`));
         } catch (error) {
           text.setAttribute('aria-invalid', 'true');
           replace(errors, h('div', { class: 'alert', role: 'alert' }, h('strong', {}, error.message),
             error.errors.length ? h('ul', {}, error.errors.map(m => h('li', {}, m))) : null));
         }
-      } }, text, info, errors, h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', id: `${field}-save` }, `Save ${field}`))));
+      } }, text, info, errors, h('div', { class: 'actions' },
+        h('button', { type: 'submit', class: 'primary', id: `${field}-save` }, `Save ${field}`),
+        h('button', { type: 'submit', id: `${field}-compare`, dataset: { compare: 'yes' } }, 'Compare with the last 30 days')), comparison));
     } catch (error) {
       replace(box, errorBox(error, () => loadDocument(box, path, field)));
     }

@@ -1,5 +1,5 @@
 // Statistics: headline figures, outcomes over time, time to decision, rates, counts by priority and risk, and the
-// weekly digest when the server offers it.
+// weekly digest when the server offers it, and the suggestions of the last 30 days.
 import { api } from './api.js';
 import { barList, columnChart, shareBar } from './charts.js';
 import { emptyState, errorBox, h, replace, skeleton, watchPage } from './dom.js';
@@ -32,15 +32,16 @@ export function renderStats(main, { query }) {
     const from = new Date(Date.UTC(to.getUTCFullYear(), to.getUTCMonth(), to.getUTCDate() - (days - 1)));
     const window = `from=${from.toISOString()}&to=${to.toISOString()}`;
     try {
-      const [stats, series, times, digest] = await Promise.all([
+      const [stats, series, times, digest, suggestions] = await Promise.all([
         api(`/api/v1/approvals/stats?${window}`),
         api(`/api/v1/approvals/stats/timeseries?${window}&bucket=day`),
         api(`/api/v1/approvals/stats/decision-times?${window}`),
         loadDigest(),
+        api('/api/v1/approvals/suggestions').catch(() => null),
       ]);
       if (current !== call) return;
       document.getElementById('stats-window').textContent = `Requests created from ${formatDay(from)} to ${formatDay(to)} (UTC days).`;
-      replace(body, render(stats, series, times), digest ? renderDigest(digest) : null);
+      replace(body, render(stats, series, times), suggestions ? renderSuggestions(suggestions) : null, digest ? renderDigest(digest) : null);
     } catch (error) {
       if (current === call) replace(body, errorBox(error, load));
     }
@@ -70,6 +71,30 @@ async function loadDigest() {
   } catch {
     return null;
   }
+}
+
+/** Read-only suggestions: pairs always approved (consider a grant or an exemption) and very fast approvers. */
+function renderSuggestions(s) {
+  const r = s.rules;
+  const exemptions = s.exemptions.length
+    ? h('ul', { id: 'suggested-exemptions' }, s.exemptions.map(e => h('li', {},
+      h('code', {}, e.action_name), ' from agent ', h('code', {}, e.agent_id ?? '(none)'),
+      `: approved ${e.approved} times, never rejected. Consider a grant or a policy exemption.`)))
+    : h('p', { class: 'muted', id: 'suggested-exemptions' }, `No agent and action was approved ${r.min_approvals} times or more without a rejection.`);
+  const fast = s.fast_approvals.length
+    ? h('div', { class: 'table-wrap' }, h('table', { id: 'fast-approvals' },
+      h('caption', { class: 'sr-only' }, `Approvals given under ${r.fast_seconds} seconds, per approver`),
+      h('thead', {}, h('tr', {}, ['Approver', 'Approvals', `Under ${r.fast_seconds} s`, 'Share', ''].map(t => h('th', { scope: 'col' }, t)))),
+      h('tbody', {}, s.fast_approvals.map(f => h('tr', { class: f.flagged ? 'flagged' : null },
+        h('td', {}, f.approver), h('td', { class: 'num' }, String(f.approvals)), h('td', { class: 'num' }, String(f.fast)),
+        h('td', { class: 'num' }, formatPercent(f.share)), h('td', {}, f.flagged ? 'Possible rubber-stamping' : ''))))))
+    : h('p', { class: 'muted', id: 'fast-approvals' }, 'No approvals in the period.');
+  return h('section', { class: 'card', id: 'suggestions', 'aria-labelledby': 'suggestions-title' },
+    h('h2', { id: 'suggestions-title' }, `Suggestions (last ${r.window_days} days)`),
+    h('h3', {}, 'Always approved'), exemptions,
+    h('h3', {}, 'Fast approvals'),
+    h('p', { class: 'hint' }, `Approvals given less than ${r.fast_seconds} seconds after the request appeared (posted in Slack or Teams for a decision made there, created for the console and the API). Flagged at ${formatPercent(r.flag_share)} or more of at least ${r.flag_min_approvals} approvals.`),
+    fast);
 }
 
 function kpi(label, value, id) {

@@ -1,0 +1,182 @@
+using System.Text.Json.Nodes;
+using AgentSentinel.Core.Auth;
+using AgentSentinel.Core.Configuration;
+using AgentSentinel.Testing;
+using Microsoft.Extensions.Time.Testing;
+
+namespace AgentSentinel.Api.Tests;
+
+public sealed class SqliteSuggestionTests() : SuggestionTests(StorageProvider.Sqlite);
+
+public sealed class PostgresSuggestionTests() : SuggestionTests(StorageProvider.Postgres);
+
+/// <summary>The suggestions on seeded decisions, checked against figures computed here from what was seeded: pairs
+/// approved 10 times and never rejected in 30 days (not 9, not with one rejection, not counting approvals by a grant),
+/// and each approver's share of approvals given under 10 seconds after the request appeared.</summary>
+public abstract class SuggestionTests(StorageProvider provider) : IAsyncLifetime
+{
+    private const string Url = "/api/v1/approvals/suggestions";
+    private static CancellationToken Ct => Http.Ct;
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 9, 1, 8, 0, 0, TimeSpan.Zero));
+    private AgentSentinelApp _app = null!;
+    private HttpClient _agent = null!;
+    private readonly Dictionary<string, HttpClient> _people = [];
+
+    /// <summary>A seeded decision as the oracle sees it.</summary>
+    private sealed record Decision(string Agent, string Action, string Outcome, string Approver, DateTimeOffset CreatedAt, DateTimeOffset DecidedAt, bool ByGrant);
+
+    private readonly List<Decision> _seeded = [];
+
+    public async ValueTask InitializeAsync()
+    {
+        _app = new AgentSentinelApp(await TestStorage.CreateAsync(provider, "suggest"), _time);
+        _agent = _app.Client(await _app.CreateKeyAsync("suggest-agent", [Scopes.Agent], agentIds: ["bot-*"]));
+        foreach (var name in new[] { "alice", "bob", "carol" })
+        {
+            _people[name] = _app.Client(await _app.CreateKeyAsync(name, [Scopes.Approver], $"{name}@example.com"));
+        }
+    }
+
+    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+
+    /// <summary>A request from <paramref name="agent"/>, decided by <paramref name="approver"/> <paramref name="after"/> its creation.</summary>
+    private async Task<string> DecideAsync(string agent, string action, string outcome, string approver, TimeSpan after, object? grant = null)
+    {
+        var created = await _agent.CreateApprovalAsync(new { action_name = action, agent_id = agent, risk_level = "low" });
+        var createdAt = _time.GetUtcNow();
+        _time.Advance(after);
+        var response = outcome == "approved"
+            ? await _people[approver].PostJsonAsync($"/api/v1/approvals/{created.Id()}/approve", grant is null ? new { notes = "ok" } : new { notes = "ok", grant })
+            : await _people[approver].PostJsonAsync($"/api/v1/approvals/{created.Id()}/reject", new { reason = "no" });
+        var json = await response.Json();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, json.ToJsonString());
+        _seeded.Add(new Decision(agent, action, outcome, $"{approver}@example.com", createdAt, _time.GetUtcNow(), ByGrant: false));
+        _time.Advance(TimeSpan.FromMinutes(1));
+        return created.Id();
+    }
+
+    private async Task<JsonNode> SuggestionsAsync()
+    {
+        var response = await _people["alice"].GetAsync(Url, Ct);
+        var json = await response.Json();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, json.ToJsonString());
+        return json;
+    }
+
+    [Fact]
+    public async Task Pairs_approved_ten_times_without_a_rejection_in_thirty_days_are_suggested()
+    {
+        var slow = TimeSpan.FromMinutes(2);
+        // An old rejection, 31 days before the end: outside the window, so it does not count against bot-a.
+        await DecideAsync("bot-a", "refund", "rejected", "bob", slow);
+        _time.Advance(TimeSpan.FromDays(31));
+        for (var i = 0; i < 10; i++)
+        {
+            await DecideAsync("bot-a", "refund", "approved", i % 2 == 0 ? "alice" : "bob", slow);
+        }
+        for (var i = 0; i < 9; i++)
+        {
+            await DecideAsync("bot-b", "refund", "approved", "alice", slow);
+        }
+        for (var i = 0; i < 12; i++)
+        {
+            await DecideAsync("bot-c", "export", "approved", "carol", slow);
+        }
+        await DecideAsync("bot-c", "export", "rejected", "bob", slow);
+        // Nine approvals by people and one by the grant one of them gave: the grant's does not count.
+        await DecideAsync("bot-d", "sync", "approved", "alice", slow, new { minutes = 60, max_uses = 1, match = "action" });
+        var byGrant = await _agent.CreateApprovalAsync(new { action_name = "sync", agent_id = "bot-d", risk_level = "low" });
+        Assert.Equal("approved", byGrant.Str("status"));
+        _seeded.Add(new Decision("bot-d", "sync", "approved", "alice@example.com", _time.GetUtcNow(), _time.GetUtcNow(), ByGrant: true));
+        for (var i = 0; i < 8; i++)
+        {
+            await DecideAsync("bot-d", "sync", "approved", "bob", slow);
+        }
+        // The same action from another agent is another pair.
+        for (var i = 0; i < 10; i++)
+        {
+            await DecideAsync("bot-e", "export", "approved", "alice", slow);
+        }
+
+        var now = _time.GetUtcNow();
+        var expected = _seeded
+            .Where(d => !d.ByGrant && d.DecidedAt >= now.AddDays(-30) && d.DecidedAt < now)
+            .GroupBy(d => (d.Agent, d.Action))
+            .Where(g => g.Count(d => d.Outcome == "approved") >= 10 && !g.Any(d => d.Outcome == "rejected"))
+            .Select(g => $"{g.Key.Agent}/{g.Key.Action}/{g.Count()}")
+            .Order()
+            .ToList();
+        Assert.Equal(["bot-a/refund/10", "bot-e/export/10"], expected); // the seeding is what this test means it to be
+
+        var answer = await SuggestionsAsync();
+        var exemptions = answer["exemptions"]!.AsArray();
+        Assert.Equal(expected, exemptions.Select(e => $"{e!.Str("agent_id")}/{e!.Str("action_name")}/{e!["approved"]!.GetValue<long>()}").Order());
+        var lastA = _seeded.Where(d => d.Agent == "bot-a" && d.Outcome == "approved").Max(d => d.DecidedAt);
+        Assert.Equal(lastA, exemptions.Single(e => e!.Str("agent_id") == "bot-a")!["last_approved_at"]!.GetValue<DateTimeOffset>());
+        Assert.Equal(30, answer["rules"]!["window_days"]!.GetValue<int>());
+        // The weekly digest of the week in progress carries the same suggestions, as of now.
+        var digest = await (await _people["alice"].GetAsync("/api/v1/approvals/digest", Ct)).Json();
+        Assert.Equal(expected, digest["suggestions"]!["exemptions"]!.AsArray().Select(e => $"{e!.Str("agent_id")}/{e!.Str("action_name")}/{e!["approved"]!.GetValue<long>()}").Order());
+        Assert.Equal(10, answer["rules"]!["min_approvals"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task Each_approvers_share_of_approvals_under_ten_seconds_is_reported_with_the_boundary_excluded()
+    {
+        var underTen = TimeSpan.FromSeconds(10) - TimeSpan.FromMicroseconds(1);
+        var ten = TimeSpan.FromSeconds(10);
+        // alice: 4 of 6 under 10 s (two at exactly 10 s are not): flagged.
+        for (var i = 0; i < 4; i++)
+        {
+            await DecideAsync("bot-1", "refund", "approved", "alice", underTen);
+        }
+        for (var i = 0; i < 2; i++)
+        {
+            await DecideAsync("bot-1", "refund", "approved", "alice", ten);
+        }
+        // bob: every approval fast, but fewer than 5: not flagged. His fast rejection is not an approval.
+        for (var i = 0; i < 4; i++)
+        {
+            await DecideAsync("bot-2", "refund", "approved", "bob", TimeSpan.FromSeconds(3));
+        }
+        await DecideAsync("bot-2", "refund", "rejected", "bob", TimeSpan.FromSeconds(1));
+        // carol: 2 of 5 fast: under half, not flagged.
+        for (var i = 0; i < 5; i++)
+        {
+            await DecideAsync("bot-3", "refund", "approved", "carol", i < 2 ? TimeSpan.FromSeconds(2) : TimeSpan.FromMinutes(5));
+        }
+
+        var now = _time.GetUtcNow();
+        var expected = _seeded
+            .Where(d => d.Outcome == "approved" && d.DecidedAt >= now.AddDays(-30))
+            .GroupBy(d => d.Approver)
+            .ToDictionary(g => g.Key, g => (Approvals: g.Count(), Fast: g.Count(d => d.DecidedAt - d.CreatedAt < TimeSpan.FromSeconds(10))));
+        Assert.Equal((6, 4), expected["alice@example.com"]);
+
+        var figures = (await SuggestionsAsync())["fast_approvals"]!.AsArray();
+        Assert.Equal(expected.Keys.Order(), figures.Select(f => f!.Str("approver")).Order());
+        foreach (var figure in figures.Select(f => f!))
+        {
+            var (approvals, fast) = expected[figure.Str("approver")!];
+            Assert.Equal(approvals, figure["approvals"]!.GetValue<long>());
+            Assert.Equal(fast, figure["fast"]!.GetValue<long>());
+            var share = Math.Round((double)fast / approvals, 4);
+            Assert.Equal(share, figure["share"]!.GetValue<double>());
+            Assert.Equal(approvals >= 5 && share >= 0.5, figure["flagged"]!.GetValue<bool>());
+        }
+        // The flagged approver comes first.
+        Assert.Equal("alice@example.com", figures[0]!.Str("approver"));
+        Assert.True(figures[0]!["flagged"]!.GetValue<bool>());
+    }
+
+    [Fact]
+    public async Task Only_approvers_and_admins_read_suggestions()
+    {
+        Assert.Equal(HttpStatusCode.Forbidden, (await _agent.GetAsync(Url, Ct)).StatusCode);
+        using var anonymous = _app.Client(key: null);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync(Url, Ct)).StatusCode);
+        var empty = await SuggestionsAsync();
+        Assert.Empty(empty["exemptions"]!.AsArray());
+        Assert.Empty(empty["fast_approvals"]!.AsArray());
+    }
+}
