@@ -182,6 +182,25 @@ internal static class Scenarios
         {
             ids.Add(await CreateAsync(agent, TypicalBody));
         }
+        var (product, productLatencies, errors) = await HammerAsync(agent, clients, seconds, r => $"api/v1/approvals/{ids[r.Next(ids.Count)]}/poll");
+        Line($"poll c={clients}: {F(product)} polls/s, latency ms {Percentiles(productLatencies)}");
+
+        // The limit beside it, same run: a bare Kestrel minimal API (in this process, on another loopback port)
+        // answering with the bytes of a real poll answer.
+        var body = await agent.GetByteArrayAsync($"api/v1/approvals/{ids[0]}/poll");
+        await using var bare = await BareKestrel.StartAsync(body);
+        using var bareClient = new HttpClient { BaseAddress = bare.BaseAddress };
+        Load("poll bare Kestrel");
+        var (limit, bareLatencies, bareErrors) = await HammerAsync(bareClient, clients, seconds, _ => "poll");
+        Line($"poll c={clients}: bare Kestrel minimal API, same {body.Length}-byte JSON: {F(limit)} answers/s, latency ms {Percentiles(bareLatencies)}");
+        Line($"poll c={clients}: ratio product / bare Kestrel = {F(product / limit, "F3")} (goal >= 0.5)");
+        return Check(errors == 0 && bareErrors == 0, $"every poll answered 200 ({errors} did not, bare {bareErrors})");
+    }
+
+    /// <summary>GETs from <paramref name="clients"/> concurrent loops for <paramref name="seconds"/>: answers per second,
+    /// latencies, and how many were not 200.</summary>
+    private static async Task<(double PerSecond, ConcurrentBag<double> Latencies, int Errors)> HammerAsync(HttpClient client, int clients, int seconds, Func<Random, string> url)
+    {
         var latencies = new ConcurrentBag<double>();
         var errors = 0;
         var stop = Stopwatch.StartNew();
@@ -191,7 +210,7 @@ internal static class Scenarios
             while (stop.Elapsed.TotalSeconds < seconds)
             {
                 var start = NowMs;
-                using var response = await agent.GetAsync($"api/v1/approvals/{ids[r.Next(ids.Count)]}/poll");
+                using var response = await client.GetAsync(url(r));
                 await response.Content.ReadAsByteArrayAsync();
                 latencies.Add(NowMs - start);
                 if (response.StatusCode != HttpStatusCode.OK)
@@ -200,8 +219,7 @@ internal static class Scenarios
                 }
             }
         }));
-        Line($"poll c={clients}: {F(latencies.Count / stop.Elapsed.TotalSeconds)} polls/s, latency ms {Percentiles(latencies)}");
-        return Check(errors == 0, $"every poll answered 200 ({errors} did not)");
+        return (latencies.Count / stop.Elapsed.TotalSeconds, latencies, errors);
     }
 
     // ---- 3. decision to agent -------------------------------------------------------------------------------------
@@ -431,7 +449,20 @@ internal static class Scenarios
             Line($"scale {count} rows: {name} latency ms {Percentiles(lat)}");
             failures += Check(bad == 0, $"{name} answered 200 every time");
         }
-        await Measure("stats (30 days)", 20, _ => "api/v1/approvals/stats");
+        // The rows above went in with SQL: their statistics changes are folded into the rollups by the first read.
+        Load("scale first statistics read (folds the changes of the inserted rows)");
+        var fold = Stopwatch.StartNew();
+        using (var first = await admin.GetAsync("api/v1/approvals/stats"))
+        {
+            failures += Check(first.StatusCode == HttpStatusCode.OK, "the first statistics read answered 200");
+        }
+        Line($"scale {count} rows: first statistics read, folding every inserted row into the rollups: {F(fold.Elapsed.TotalSeconds)} s");
+        await Measure("stats (30 days)", 50, _ => "api/v1/approvals/stats");
+        await Measure("stats (7 days, window inside hours)", 50, _ => $"api/v1/approvals/stats?from={Iso(DateTimeOffset.UtcNow.AddDays(-7).AddMinutes(-17))}");
+        await Measure("timeseries (30 days by day)", 50, _ => "api/v1/approvals/stats/timeseries");
+        await Measure("timeseries (7 days by hour)", 50, _ => $"api/v1/approvals/stats/timeseries?bucket=hour&from={Iso(DateTimeOffset.UtcNow.AddDays(-7))}");
+        await Measure("decision-time histogram (30 days)", 50, _ => "api/v1/approvals/stats/decision-times");
+        await Measure("weekly digest (this week)", 20, _ => "api/v1/approvals/digest");
         await Measure("list pending (limit 50)", 100, _ => "api/v1/approvals?status=pending&limit=50");
         await Measure("list newest (limit 50)", 100, _ => "api/v1/approvals?limit=50");
         await Measure("list by agent (limit 50)", 100, i => $"api/v1/approvals?agent_id=agent-{i % 100}&limit=50");
@@ -453,6 +484,8 @@ internal static class Scenarios
         }
         return failures;
     }
+
+    private static string Iso(DateTimeOffset t) => Uri.EscapeDataString(t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture));
 
     // ---- 6. chat fan-out -------------------------------------------------------------------------------------------
 
