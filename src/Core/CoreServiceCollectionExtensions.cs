@@ -78,6 +78,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<PolicySimulator>();
         services.AddSingleton<SuggestionStore>();
         services.AddSingleton<Stats.SuggestionService>();
+        services.AddSingleton<ApprovalWaiter>();
         services.AddSingleton<DigestService>();
         return services;
     }

@@ -219,7 +219,7 @@ public static class ApprovalsApi
     /// as soon as it changes (a decision, an info request, a cancellation, its deadline), or after
     /// <c>timeout_seconds</c> with its state.</summary>
     public static async Task<Results<Ok<PollDto>, ProblemHttpResult>> WaitAsync(
-        string id, ClaimsPrincipal user, ApprovalService service, ApprovalChangeHub hub, TimeProvider time,
+        string id, ClaimsPrincipal user, ApprovalService service, ApprovalWaiter waiter, TimeProvider time,
         IOptions<AgentSentinelOptions> options, ProductMetrics metrics, HttpContext http, CancellationToken ct)
     {
         using var open = metrics.TrackWait();
@@ -231,63 +231,22 @@ public static class ApprovalsApi
         {
             return Problems.BadRequest($"timeout_seconds must be a whole number from 0 to {api.MaxWaitSeconds}.", "timeout_seconds");
         }
-        var (request, problem) = await WaitForChangeAsync(id, time.GetUtcNow().AddSeconds(timeoutSeconds), user, service, hub, time, ct);
+        var (request, problem) = await WaitForChangeAsync(id, time.GetUtcNow().AddSeconds(timeoutSeconds), user, service, waiter, ct);
         return problem ?? (Results<Ok<PollDto>, ProblemHttpResult>)TypedResults.Ok(PollDto.From(request!));
     }
 
     /// <summary>The long poll behind <c>/wait</c> (and the MCP wait): the request as soon as it is not pending or
     /// changes, or at its deadline or <paramref name="until"/>; a problem when the caller may not see it.</summary>
     internal static async Task<(ApprovalRequest? Request, ProblemHttpResult? Problem)> WaitForChangeAsync(
-        string id, DateTimeOffset until, ClaimsPrincipal user, ApprovalService service, ApprovalChangeHub hub, TimeProvider time, CancellationToken ct)
+        string id, DateTimeOffset until, ClaimsPrincipal user, ApprovalService service, ApprovalWaiter waiter, CancellationToken ct)
     {
         if (!Guid.TryParse(id, out var guid))
         {
             return (null, MalformedId(id));
         }
-        var subscription = hub.Subscribe(guid);
-        try
-        {
-            var (request, problem) = await LoadAsync(id, user, service, ct);
-            if (problem is not null)
-            {
-                return (null, problem);
-            }
-            var startVersion = request!.Version;
-            var startStatus = request.Status;
-            while (request.Status == ApprovalStatus.Pending)
-            {
-                var now = time.GetUtcNow();
-                var wakeAt = until < request.ExpiresAt ? until : request.ExpiresAt;
-                if (wakeAt <= now)
-                {
-                    break;
-                }
-                using var delayCancel = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                var delay = Task.Delay(wakeAt - now, time, delayCancel.Token);
-                var woke = await Task.WhenAny(subscription.Changed, delay);
-                await delayCancel.CancelAsync();
-                if (woke == subscription.Changed)
-                {
-                    // Watch again before re-reading, so a change right after the read is not missed.
-                    subscription.Dispose();
-                    subscription = hub.Subscribe(guid);
-                }
-                else
-                {
-                    ct.ThrowIfCancellationRequested();
-                }
-                request = await service.GetAsync(guid, ct) ?? request;
-                if (request.Version != startVersion || request.Status != startStatus)
-                {
-                    break;
-                }
-            }
-            return (request, null);
-        }
-        finally
-        {
-            subscription.Dispose();
-        }
+        using var watch = waiter.Start(guid);
+        var (request, problem) = await LoadAsync(id, user, service, ct);
+        return problem is not null ? (null, problem) : (await watch.UntilChangedAsync(request!, until, ct), null);
     }
 
     public static async Task<Results<Ok<ApprovalDto>, ProblemHttpResult>> CancelAsync(

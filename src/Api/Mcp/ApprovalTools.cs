@@ -272,7 +272,7 @@ internal static class ApprovalTools
     {
         var time = call.Service<TimeProvider>();
         var service = call.Service<ApprovalService>();
-        var hub = call.Service<ApprovalChangeHub>();
+        var waiter = call.Service<ApprovalWaiter>();
         using var open = call.Service<ProductMetrics>().TrackWait();
         var until = time.GetUtcNow().AddSeconds(waitSeconds);
         using var stopProgress = CancellationTokenSource.CreateLinkedTokenSource(call.Ct);
@@ -283,7 +283,7 @@ internal static class ApprovalTools
         {
             while (true)
             {
-                var (request, problem) = await ApprovalsApi.WaitForChangeAsync(id, until, call.User, service, hub, time, call.Ct);
+                var (request, problem) = await ApprovalsApi.WaitForChangeAsync(id, until, call.User, service, waiter, call.Ct);
                 if (problem is not null || request!.Status != ApprovalStatus.Pending || time.GetUtcNow() >= until)
                 {
                     return (request, problem);
