@@ -30,7 +30,9 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
     // ---- folding --------------------------------------------------------------------------------------------------
 
     private static readonly string PostgresFoldSql = $"""
-        WITH moved AS (DELETE FROM stats_changes RETURNING created_at, decided_at, priority, risk_level, status, n),
+        WITH moved AS (
+            DELETE FROM stats_changes WHERE ctid = ANY (ARRAY(SELECT ctid FROM stats_changes LIMIT @batch))
+            RETURNING created_at, decided_at, priority, risk_level, status, n),
         spans (span) AS (VALUES ({HourUs}::bigint), ({DayUs}::bigint)),
         requests AS (
             INSERT INTO stats_rollup AS r (span, start, priority, risk_level, status, n, decision_us)
@@ -47,15 +49,17 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
             JOIN stats_decision_buckets b ON decided_at - created_at >= b.lower_us AND decided_at - created_at < b.upper_us
             WHERE status IN {Decided}
             GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
-            ON CONFLICT (span, start, status, bucket) DO UPDATE SET n = r.n + EXCLUDED.n)
-        INSERT INTO stats_event_rollup AS r (span, start, kind, n)
-        SELECT span, t - t % span, kind, SUM(n)
-        FROM (SELECT created_at AS t, 'created' AS kind, n FROM moved
+            ON CONFLICT (span, start, status, bucket) DO UPDATE SET n = r.n + EXCLUDED.n),
+        events AS (
+            INSERT INTO stats_event_rollup AS r (span, start, kind, n)
+            SELECT span, t - t % span, kind, SUM(n)
+            FROM (SELECT created_at AS t, 'created' AS kind, n FROM moved
               UNION ALL
-              SELECT decided_at, status, n FROM moved WHERE status NOT IN {Open} AND decided_at IS NOT NULL) events
+              SELECT decided_at, status, n FROM moved WHERE status NOT IN {Open} AND decided_at IS NOT NULL) e
         CROSS JOIN spans
         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-        ON CONFLICT (span, start, kind) DO UPDATE SET n = r.n + EXCLUDED.n
+        ON CONFLICT (span, start, kind) DO UPDATE SET n = r.n + EXCLUDED.n)
+        SELECT COUNT(*) FROM moved
         """;
 
     // SQLite: one writer at a time (BEGIN IMMEDIATE), so the changes read by the inserts are the ones deleted after.
@@ -66,7 +70,7 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
         INSERT INTO stats_rollup (span, start, priority, risk_level, status, n, decision_us)
         SELECT span, created_at - created_at % span, priority, COALESCE(risk_level, ''), status, SUM(n),
                SUM(CASE WHEN status IN {Decided} THEN n * (decided_at - created_at) ELSE 0 END)
-        FROM stats_changes CROSS JOIN (SELECT {HourUs} AS span UNION ALL SELECT {DayUs}) spans WHERE true
+        FROM stats_changes CROSS JOIN (SELECT {HourUs} AS span UNION ALL SELECT {DayUs}) spans WHERE stats_changes.rowid <= @last
         GROUP BY 1, 2, 3, 4, 5
         ON CONFLICT (span, start, priority, risk_level, status)
         DO UPDATE SET n = n + excluded.n, decision_us = decision_us + excluded.decision_us
@@ -76,22 +80,28 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
         SELECT span, created_at - created_at % span, status, b.bucket, SUM(n)
         FROM stats_changes CROSS JOIN (SELECT {HourUs} AS span UNION ALL SELECT {DayUs}) spans
         JOIN stats_decision_buckets b ON decided_at - created_at >= b.lower_us AND decided_at - created_at < b.upper_us
-        WHERE status IN {Decided}
+        WHERE status IN {Decided} AND stats_changes.rowid <= @last
         GROUP BY 1, 2, 3, 4
         ON CONFLICT (span, start, status, bucket) DO UPDATE SET n = n + excluded.n
         """,
         $"""
         INSERT INTO stats_event_rollup (span, start, kind, n)
         SELECT span, t - t % span, kind, SUM(n)
-        FROM (SELECT created_at AS t, 'created' AS kind, n FROM stats_changes
+        FROM (SELECT created_at AS t, 'created' AS kind, n FROM stats_changes WHERE rowid <= @last
               UNION ALL
-              SELECT decided_at, status, n FROM stats_changes WHERE status NOT IN {Open} AND decided_at IS NOT NULL) events
+              SELECT decided_at, status, n FROM stats_changes WHERE status NOT IN {Open} AND decided_at IS NOT NULL AND rowid <= @last) events
         CROSS JOIN (SELECT {HourUs} AS span UNION ALL SELECT {DayUs}) spans WHERE true
         GROUP BY 1, 2, 3
         ON CONFLICT (span, start, kind) DO UPDATE SET n = n + excluded.n
         """,
-        "DELETE FROM stats_changes",
+        "DELETE FROM stats_changes WHERE rowid <= @last",
     ];
+
+    private const string SqliteBatchEndSql = "SELECT MAX(rowid) FROM (SELECT rowid FROM stats_changes ORDER BY rowid LIMIT @batch)";
+
+    /// <summary>Changes moved per transaction: a backlog (rows inserted with SQL, a long time without readers) is folded
+    /// in steps that each commit well within a command timeout.</summary>
+    public int FoldBatchSize { get; init; } = 50_000;
 
     /// <summary>Moves the changes committed so far into the rollups. Every reader folds first; the statistics job
     /// folds too, so the change rows stay few when nobody reads.</summary>
@@ -103,26 +113,35 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
 
     private async Task FoldAsync(DbConnection connection, CancellationToken ct)
     {
-        if (!await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
-            "SELECT EXISTS (SELECT 1 FROM stats_changes)", cancellationToken: ct)))
+        while (await connection.ExecuteScalarAsync<bool>(new CommandDefinition("SELECT EXISTS (SELECT 1 FROM stats_changes)", cancellationToken: ct))
+            && await FoldBatchAsync(connection, ct) >= FoldBatchSize)
         {
-            return;
         }
+    }
+
+    /// <summary>Moves up to <see cref="FoldBatchSize"/> changes into the rollups in one transaction; how many it moved.</summary>
+    private async Task<long> FoldBatchAsync(DbConnection connection, CancellationToken ct)
+    {
+        var p = new { batch = FoldBatchSize };
         await using var tx = await database.BeginWriteAsync(connection, ct);
+        long moved;
         if (database.Provider == StorageProvider.Postgres)
         {
             // One folder at a time; the statement after the lock sees every fold committed before it.
             await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(7413290460)", transaction: tx, cancellationToken: ct));
-            await connection.ExecuteAsync(new CommandDefinition(PostgresFoldSql, transaction: tx, cancellationToken: ct));
+            moved = await connection.ExecuteScalarAsync<long>(new CommandDefinition(PostgresFoldSql, p, tx, cancellationToken: ct));
         }
         else
         {
+            var last = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(SqliteBatchEndSql, p, tx, cancellationToken: ct));
+            moved = 0;
             foreach (var sql in SqliteFoldSql)
             {
-                await connection.ExecuteAsync(new CommandDefinition(sql, transaction: tx, cancellationToken: ct));
+                moved = await connection.ExecuteAsync(new CommandDefinition(sql, new { last = last ?? 0 }, tx, cancellationToken: ct));
             }
         }
         await tx.CommitAsync(ct);
+        return moved;
     }
 
     // ---- windows --------------------------------------------------------------------------------------------------
