@@ -34,6 +34,12 @@ public abstract class ChatSurface(Surface surface, IBackgroundJobClient jobs)
         jobs.Enqueue<ChatDeliveryJobs>(j => j.PostAsync(surface, approvalId, channel, key, CancellationToken.None));
     }
 
+    public void EnqueueReassigned(Guid approvalId, string channel, int version)
+    {
+        var key = DeliveryKeys.Reassigned(version);
+        jobs.Enqueue<ChatDeliveryJobs>(j => j.PostAsync(surface, approvalId, channel, key, CancellationToken.None));
+    }
+
     public void EnqueueRedraw(Guid approvalId) =>
         jobs.Enqueue<ChatDeliveryJobs>(j => j.RedrawAsync(surface, approvalId, 0, CancellationToken.None));
 
@@ -47,6 +53,8 @@ public abstract class ChatSurface(Surface surface, IBackgroundJobClient jobs)
     public abstract string ReminderReply(ApprovalRequest request, DateTimeOffset now);
 
     public abstract string EscalatedReply(ApprovalRequest request, FollowUp escalation);
+
+    public abstract string ReassignedReply(ApprovalRequest request, Reassignment reassignment);
 
     public abstract void LogRecovered(int count);
 }
@@ -105,6 +113,11 @@ public sealed class ChatNotifier(ChatSurface chat, RuntimeSettings settings, ICh
         {
             return;
         }
+        if (followUp.Kind == FollowUpKind.Reassignment)
+        {
+            await OnReassignedAsync(request, followUp, ct);
+            return;
+        }
         if (followUp.Kind == FollowUpKind.Escalation && followUp.Level is { } level && chat.ChannelOf(level)?.Channel is { } channel)
         {
             chat.EnqueueEscalation(request.Id, channel, followUp.Number);
@@ -115,6 +128,25 @@ public sealed class ChatNotifier(ChatSurface chat, RuntimeSettings settings, ICh
                 ? ($"reminder:{followUp.Number}", chat.ReminderReply(request, time.GetUtcNow()))
                 : ($"escalated:{followUp.Number}", chat.EscalatedReply(request, followUp));
             chat.EnqueueReply(request.Id, key, text);
+        }
+    }
+
+    /// <summary>A reassignment posts the request where it went on this surface (a channel, or a Slack person's direct
+    /// messages), redraws the old messages with where it went, and notes it in their thread.</summary>
+    private async Task OnReassignedAsync(ApprovalRequest request, FollowUp followUp, CancellationToken ct)
+    {
+        var existing = await messages.ListAsync(request.Id, chat.Surface, ct);
+        if (followUp.Level is { } target && chat.ChannelOf(target)?.Channel is { } channel)
+        {
+            chat.EnqueueReassigned(request.Id, channel, followUp.Number);
+        }
+        if (existing.Count > 0)
+        {
+            chat.EnqueueRedraw(request.Id);
+        }
+        if (followUp.Reassignment is { } handed && existing.Any(m => m.DeliveryKey == DeliveryKeys.Root))
+        {
+            chat.EnqueueReply(request.Id, $"reassigned:{followUp.Number}", chat.ReassignedReply(request, handed));
         }
     }
 }

@@ -38,6 +38,8 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<Auth.IApproverDirectory, Auth.ApproverDirectory>();
         services.AddSingleton<IDelegationStore, DelegationStore>();
         services.AddSingleton<Delegation.DelegationService>();
+        services.AddSingleton<ReassignmentStore>();
+        services.AddSingleton<ReassignmentService>();
         services.AddSingleton<SettingsStore>();
         services.AddSingleton<ISettingsStore, CachedSettingsStore>();
         services.AddSingleton<IChatMessageStore, ChatMessageStore>();

@@ -187,6 +187,35 @@ public abstract class ChatDelegationTests(StorageProvider provider) : IAsyncLife
         Assert.Equal("pending", (string?)(await PollAsync(second))["status"]);
     }
 
+    [Fact]
+    public async Task A_request_handed_to_a_channel_is_posted_there_and_its_old_messages_say_where_it_went()
+    {
+        // The route names Alice by her chat ids only: through the API an admin hands it on.
+        var admin = _app.Client();
+        var (id, ts) = await CreateAndAwaitSlackPostAsync();
+        var handed = await admin.PostAsJsonAsync($"/api/v1/approvals/{id}/reassign", new { slack_channel = "C0OPS", note = "ops <!channel> owns it" }, Ct);
+        Assert.Equal(HttpStatusCode.OK, handed.StatusCode);
+
+        var copy = await _slack.WaitForAsync(s => s.Messages("C0OPS").FirstOrDefault(m => (string?)m["metadata"]?["event_payload"]?["approval_id"] == id),
+            what: "the copy in the new channel");
+        Assert.StartsWith("reassigned:", (string?)copy["metadata"]!["event_payload"]!["delivery_key"], StringComparison.Ordinal);
+        Assert.NotNull(copy["blocks"]!.AsArray().FirstOrDefault(b => (string?)b!["block_id"] == "decision"));
+        var note = await _slack.WaitForAsync(s => s.Messages("C0PAY").FirstOrDefault(m => (string?)m["thread_ts"] == ts), what: "the note in the old thread");
+        var text = (string)note["text"]!;
+        Assert.Contains("*Reassigned* to <#C0OPS> by root@example.com", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("<!channel>", text, StringComparison.Ordinal);
+        var redrawn = await _slack.WaitForAsync(s => s.CallsTo("chat.update").Select(c => c.Body)
+            .FirstOrDefault(b => (string?)b["ts"] == ts && b["blocks"]!.AsArray().Any(x => (string?)x!["block_id"] == "reassigned")), what: "the old message redrawn");
+        Assert.Contains("<#C0OPS>", (string?)redrawn["blocks"]!.AsArray().First(x => (string?)x!["block_id"] == "reassigned")!["text"]!["text"], StringComparison.Ordinal);
+
+        // The same request handed to a Teams channel the bot is in gets a card there, and its old card says so.
+        var cards = _bot.CallsTo("create").Count;
+        Assert.Equal(HttpStatusCode.OK, (await admin.PostAsJsonAsync($"/api/v1/approvals/{id}/reassign", new { teams_channel = TeamsChannel }, Ct)).StatusCode);
+        await _bot.WaitForAsync(b => b.CallsTo("create").Count > cards ? b.CallsTo("create").Last() : null, what: "the card where it went");
+        var update = await _bot.WaitForAsync(b => b.CallsTo("update").LastOrDefault(c => c.Body!.ToJsonString().Contains("\"reassigned\"", StringComparison.Ordinal)), what: "the old card redrawn");
+        Assert.Contains("Reassigned to", update.Body!.ToJsonString(), StringComparison.Ordinal);
+    }
+
     private async Task<string> CreateAndAwaitCardAsync()
     {
         var response = await _agent.PostAsJsonAsync("/api/v1/approvals", new { action_name = "transfer_funds", timeout_seconds = 3600 }, Ct);

@@ -37,6 +37,8 @@ public record ApprovalDto
     public string? DecidedVia { get; init; }
     /// <summary>When a delegate decided: the email of the person they stood in for.</summary>
     public string? DecidedOnBehalfOf { get; init; }
+    /// <summary>Where an approver last handed the request while it was open: <c>person_email</c> or a channel, <c>by</c>, <c>at</c>, <c>note</c>.</summary>
+    public Reassignment? ReassignedTo { get; init; }
     public string? DecisionNotes { get; init; }
     public string? InfoRequestMessage { get; init; }
     public string? InfoResponse { get; init; }
@@ -82,6 +84,7 @@ public record ApprovalDto
         DecidedByKeyId = r.DecidedByKeyId,
         DecidedVia = r.DecidedVia?.ToWire(),
         DecidedOnBehalfOf = r.DecidedOnBehalfOf,
+        ReassignedTo = r.ReassignedTo,
         DecisionNotes = r.DecisionNotes,
         InfoRequestMessage = r.InfoRequestMessage,
         InfoResponse = r.InfoResponse,

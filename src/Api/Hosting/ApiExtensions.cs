@@ -115,6 +115,7 @@ public static class ApiExtensions
         app.MapSuggestionsApi();
         app.MapGrantsApi();
         app.MapDelegationApi();
+        app.MapReassignApi();
         app.MapReceiptsApi();
         app.MapDigestApi();
         app.MapTrendsApi();

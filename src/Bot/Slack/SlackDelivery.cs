@@ -97,7 +97,7 @@ public sealed class SlackTransport(
         var route = await settings.RouteOfAsync(request, ct);
         var escalation = DeliveryKeys.LevelOf(deliveryKey) is { } level ? FollowUpPlan.Escalation(FollowUpPlan.For(request, route), level) : null;
         var grant = request is { Status: ApprovalStatus.Approved, GrantId: null } && escalation is null ? await grants.GetBySourceAsync(request.Id, ct) : null;
-        return SlackMessages.RequestMessage(request, channel, route?.Mention, product.Value.PublicBaseUrl, ts, escalation, grant, grants.Now);
+        return SlackMessages.RequestMessage(request, channel, route?.Mention, product.Value.PublicBaseUrl, ts, escalation, grant, grants.Now, deliveryKey);
     }
 }
 
@@ -150,6 +150,8 @@ public sealed class SlackSurface(IOptionsMonitor<SlackOptions> options, IBackgro
     public override string ReminderReply(ApprovalRequest request, DateTimeOffset now) => SlackMessages.ReminderReply(request, now);
 
     public override string EscalatedReply(ApprovalRequest request, FollowUp escalation) => SlackMessages.EscalatedReply(request, escalation);
+
+    public override string ReassignedReply(ApprovalRequest request, Reassignment reassignment) => SlackMessages.ReassignedNote(reassignment);
 
     public override void LogRecovered(int count) => SlackLog.PostsRecovered(logger, count);
 }

@@ -43,7 +43,7 @@ public static class SlackMessages
     /// <param name="grant">The grant given with this request's approval, if any: described under the outcome, with a
     /// Revoke button while it is active at <paramref name="now"/>.</param>
     public static SlackMessage RequestMessage(ApprovalRequest r, string channel, string? mention, string? publicBaseUrl, string? ts = null, FollowUp? escalation = null,
-        Grant? grant = null, DateTimeOffset? now = null)
+        Grant? grant = null, DateTimeOffset? now = null, string? deliveryKey = null)
     {
         var id = r.Id.ToString();
         var title = $"{PriorityEmoji(r.Priority)} Approval needed: ";
@@ -60,6 +60,10 @@ public static class SlackMessages
                 Text = TextObject.Markdown($":rotating_light: *Escalated (level {escalation.Number})*: no decision after {FollowUpPlan.Describe(escalation.DueAt - r.CreatedAt)}."
                     + (mentions.Length > 0 ? $" {mentions}, please decide." : "")),
             });
+        }
+        if (r.ReassignedTo is { } handed && r.Status.IsOpen())
+        {
+            blocks.Add(new SectionBlock { BlockId = "reassigned", Text = TextObject.Markdown(ReassignedNote(handed)) });
         }
         if (!string.IsNullOrWhiteSpace(r.ActionDescription))
         {
@@ -144,7 +148,7 @@ public static class SlackMessages
             Ts = ts,
             Text = loud + $"{Title(r.Priority.ToWire())} approval needed: {SlackText.Inert(r.ActionName, NameLimit)}" + StatusSuffix(r),
             Blocks = blocks,
-            Metadata = ts is null ? Metadata(r.Id, escalation is null ? DeliveryKeys.Root : DeliveryKeys.Escalation(escalation.Number)) : null,
+            Metadata = ts is null ? Metadata(r.Id, deliveryKey ?? (escalation is null ? DeliveryKeys.Root : DeliveryKeys.Escalation(escalation.Number))) : null,
             UnfurlLinks = ts is null ? false : null,
             UnfurlMedia = ts is null ? false : null,
         };
@@ -232,6 +236,17 @@ public static class SlackMessages
         $":arrow_double_up: Escalated (level {escalation.Number}) after {FollowUpPlan.Describe(escalation.DueAt - r.CreatedAt)} without a decision"
         + (escalation.Level?.Slack?.Channel is { } c && SlackIds.IsChannelId(c) ? $" to <#{c}>" : "")
         + (escalation.Level is { } level && Mentions(level.Mention, r.Priority) is { Length: > 0 } m ? $": {m}" : "") + ".";
+
+    /// <summary>Where the request went, who handed it on and why: a channel or person mention where Slack ids are known,
+    /// everything else escaped.</summary>
+    public static string ReassignedNote(Reassignment r)
+    {
+        var target = r.SlackChannel is { } c && SlackIds.IsChannelId(c) ? $"<#{c}>"
+            : r.PersonSlackId is { } u && SlackIds.IsUserId(u) ? $"<@{u}>"
+            : SlackText.Escape(r.Target);
+        var by = SlackText.Escape(Core.Delegation.DelegationTexts.OnBehalfOf(r.By, r.OnBehalfOf));
+        return $":arrow_right_hook: *Reassigned* to {target} by {by}" + (r.Note is { Length: > 0 } note ? $":\n>{SlackText.EscapeAndTruncate(note, 1500)}" : ".");
+    }
 
     public static string InfoRequestedReply(string? askedBy, string question) =>
         $":question: {askedBy ?? "An approver"} asked the agent:\n>{SlackText.EscapeAndTruncate(question, 2500)}";

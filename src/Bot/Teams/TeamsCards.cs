@@ -59,6 +59,10 @@ public static class TeamsCards
                 Id = "escalation", Wrap = true, Weight = "Bolder", Color = "Attention",
             });
         }
+        if (r.ReassignedTo is { } handed && r.Status.IsOpen())
+        {
+            body.Add(new TextBlock(ReassignedNote(handed)) { Id = "reassigned", Wrap = true, Weight = "Bolder", Color = "Accent" });
+        }
         body.Add(new Container(
         [
             new TextBlock($"{PriorityMark(r.Priority)} Approval needed: {TeamsText.Escape(r.ActionName, 200)}")
@@ -191,6 +195,9 @@ public static class TeamsCards
     public static string EscalatedReply(ApprovalRequest r, FollowUp escalation) =>
         $"⏫ Escalated (level {escalation.Number}) after {FollowUpPlan.Describe(escalation.DueAt - r.CreatedAt)} without a decision"
         + (escalation.Level is { } level && People(level.Mention, r.Priority) is { Length: > 0 } people ? $": {people}" : "") + ".";
+
+    /// <summary>Where the request went, who handed it on and why (every part escaped).</summary>
+    public static string ReassignedNote(Reassignment r) => "↪ " + TeamsText.Escape(ReassignmentTexts.Handed(r), 1500);
 
     /// <summary>Who decided; a delegate's decision says whom it was made for ("bob on behalf of alice").</summary>
     public static string Who(ApprovalRequest r) =>

@@ -156,5 +156,7 @@ public sealed class TeamsSurface(IOptionsMonitor<TeamsOptions> options, IBackgro
 
     public override string EscalatedReply(ApprovalRequest request, FollowUp escalation) => TeamsCards.EscalatedReply(request, escalation);
 
+    public override string ReassignedReply(ApprovalRequest request, Reassignment reassignment) => TeamsCards.ReassignedNote(reassignment);
+
     public override void LogRecovered(int count) => TeamsLog.PostsRecovered(logger, count);
 }

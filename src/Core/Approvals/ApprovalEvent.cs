@@ -30,4 +30,5 @@ public static class EventKinds
     public const string Escalated = "escalated";
     /// <summary>A person's vote on a quorum request (details: <c>choice</c>, <c>notes</c>, <c>approvals</c>, <c>required</c>).</summary>
     public const string Voted = "voted";
+    public const string Reassigned = "reassigned";
 }

@@ -30,6 +30,8 @@ public sealed record ApprovalRequest
     public Surface? DecidedVia { get; init; }
     /// <summary>When a delegate decided: the email of the person they stood in for.</summary>
     public string? DecidedOnBehalfOf { get; init; }
+    /// <summary>Where an approver last handed the request while it was open, when one did.</summary>
+    public Reassignment? ReassignedTo { get; init; }
     public string? DecisionNotes { get; init; }
     public string? InfoRequestMessage { get; init; }
     public string? InfoResponse { get; init; }

@@ -6,10 +6,18 @@ public enum FollowUpKind
 {
     Reminder,
     Escalation,
+    /// <summary>An approver handed the request to a person or channel (never in a plan: it is recorded when it happens).</summary>
+    Reassignment,
 }
 
 /// <summary>A reminder (number n of the schedule) or an escalation level (1-based), due at a time.</summary>
-public sealed record FollowUp(FollowUpKind Kind, int Number, DateTimeOffset DueAt, EscalationLevel? Level = null);
+/// <summary>A reminder (number n of the schedule), an escalation level (1-based), due at a time, or a reassignment
+/// (numbered by the request's version it made), with the target as a level (its channels and the person).</summary>
+public sealed record FollowUp(FollowUpKind Kind, int Number, DateTimeOffset DueAt, EscalationLevel? Level = null)
+{
+    /// <summary>For a reassignment: where it went and who handed it.</summary>
+    public Reassignment? Reassignment { get; init; }
+}
 
 /// <summary>When a request is chased: reminders from its route (or defaults by priority) and the route's escalation
 /// levels, all measured from creation and only before the deadline.</summary>

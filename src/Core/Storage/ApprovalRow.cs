@@ -51,6 +51,7 @@ internal sealed class ApprovalRow
     public string? Receipt { get; set; }
     public string? DecidedOnBehalfOf { get; set; }
     public string? Votes { get; set; }
+    public string? ReassignedTo { get; set; }
 
     public static ApprovalRow From(ApprovalRequest r, string? requestHash) => new()
     {
@@ -95,6 +96,7 @@ internal sealed class ApprovalRow
         Receipt = r.Receipt,
         DecidedOnBehalfOf = r.DecidedOnBehalfOf,
         Votes = VoteJson.Write(r.Votes),
+        ReassignedTo = r.ReassignedTo is null ? null : JsonSerializer.Serialize(r.ReassignedTo, Configuration.SettingsJson.Options),
     };
 
     public ApprovalRequest ToModel() => new()
@@ -146,5 +148,6 @@ internal sealed class ApprovalRow
         Receipt = Receipt,
         DecidedOnBehalfOf = DecidedOnBehalfOf,
         Votes = VoteJson.Read(Votes),
+        ReassignedTo = ReassignedTo is null ? null : JsonSerializer.Deserialize<Approvals.Reassignment>(ReassignedTo, Configuration.SettingsJson.Options),
     };
 }

@@ -24,7 +24,7 @@ public const string Columns = """
     action_inputs, context, callback_url, created_at, expires_at, status, decided_at, decided_by_email,
     decided_by_user_id, decided_via, decision_notes, info_request_message, info_response, requester_key_id,
     requester_email, idempotency_key, request_hash, route_name, approvers, version, updated_at, reminders_sent, escalation_level, follow_up_at,
-    decided_by_key_id, requester_key_name, route_plan, grant_id, receipt, decided_on_behalf_of, votes
+    decided_by_key_id, requester_key_name, route_plan, grant_id, receipt, decided_on_behalf_of, votes, reassigned_to
     """;
 
 public const string InsertApprovalSql = $"""
@@ -33,7 +33,7 @@ public const string InsertApprovalSql = $"""
             @Priority, @ActionInputs, @Context, @CallbackUrl, @CreatedAt, @ExpiresAt, @Status, @DecidedAt,
             @DecidedByEmail, @DecidedByUserId, @DecidedVia, @DecisionNotes, @InfoRequestMessage, @InfoResponse,
             @RequesterKeyId, @RequesterEmail, @IdempotencyKey, @RequestHash, @RouteName, @Approvers, @Version, @UpdatedAt, @RemindersSent, @EscalationLevel, @FollowUpAt,
-            @DecidedByKeyId, @RequesterKeyName, @RoutePlan, @GrantId, @Receipt, @DecidedOnBehalfOf, @Votes)
+            @DecidedByKeyId, @RequesterKeyName, @RoutePlan, @GrantId, @Receipt, @DecidedOnBehalfOf, @Votes, @ReassignedTo)
     ON CONFLICT (requester_key_id, idempotency_key) DO NOTHING
     """;
 

@@ -88,8 +88,13 @@ public static class DeliveryKeys
         && int.TryParse(key.AsSpan(EscalationPrefix.Length), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var level)
             ? level : null;
 
+    private const string ReassignedPrefix = "reassigned:";
+
+    /// <summary>The request's message or card posted where a reassignment (made at <paramref name="version"/>) sent it.</summary>
+    public static string Reassigned(int version) => ReassignedPrefix + version.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>Messages that show the request itself (and are redrawn when it changes), as opposed to thread replies.</summary>
-    public static bool IsRequestMessage(string key) => key == Root || LevelOf(key) is not null;
+    public static bool IsRequestMessage(string key) => key == Root || LevelOf(key) is not null || key.StartsWith(ReassignedPrefix, StringComparison.Ordinal);
 }
 
 /// <summary>Deduplicated chat delivery: claim a (request, surface, channel, key) once, then record what was posted.</summary>
