@@ -211,8 +211,8 @@ public abstract class ChatDelegationTests(StorageProvider provider) : IAsyncLife
         // The same request handed to a Teams channel the bot is in gets a card there, and its old card says so.
         var cards = _bot.CallsTo("create").Count;
         Assert.Equal(HttpStatusCode.OK, (await admin.PostAsJsonAsync($"/api/v1/approvals/{id}/reassign", new { teams_channel = TeamsChannel }, Ct)).StatusCode);
-        await _bot.WaitForAsync(b => b.CallsTo("create").Count > cards ? b.CallsTo("create").Last() : null, what: "the card where it went");
-        var update = await _bot.WaitForAsync(b => b.CallsTo("update").LastOrDefault(c => c.Body!.ToJsonString().Contains("\"reassigned\"", StringComparison.Ordinal)), what: "the old card redrawn");
+        await _bot.WaitForAsync(b => b.CallsTo("create").Count > cards ? b.CallsTo("create").Last() : null, TimeSpan.FromSeconds(60), what: "the card where it went");
+        var update = await _bot.WaitForAsync(b => b.CallsTo("update").LastOrDefault(c => c.Body!.ToJsonString().Contains("\"reassigned\"", StringComparison.Ordinal)), TimeSpan.FromSeconds(60), what: "the old card redrawn");
         Assert.Contains("Reassigned to", update.Body!.ToJsonString(), StringComparison.Ordinal);
     }
 
