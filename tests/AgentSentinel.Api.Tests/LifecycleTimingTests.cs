@@ -194,6 +194,9 @@ public abstract class LifecycleTimingTests(StorageProvider provider)
         Assert.Equal(ApprovalStatus.Pending, (await app.Service<IApprovalStore>().GetAsync(Guid.Parse(survivor), Ct))!.Status);
     }
 
+    /// <summary>The first host stops before the deadline (ten seconds leaves room for a slow start on a busy machine);
+    /// a second host on the same database expires the request, at or after its deadline. How late is printed, not
+    /// asserted: on a shared machine that is a figure for the bench, not a bound a test can hold.</summary>
     [Fact]
     public async Task A_restart_loses_no_scheduled_expiry()
     {
@@ -203,12 +206,12 @@ public abstract class LifecycleTimingTests(StorageProvider provider)
         await using (var first = new AgentSentinelApp(storage, runJobServer: true))
         {
             using var admin = first.Client();
-            var created = await admin.CreateApprovalAsync(new { action_name = "restart", timeout_seconds = 3 });
+            var created = await admin.CreateApprovalAsync(new { action_name = "restart", timeout_seconds = 10 });
             id = Guid.Parse(created.Id());
             expiresAt = DateTimeOffset.Parse(created.Str("expires_at")!, System.Globalization.CultureInfo.InvariantCulture);
         }
         // The first host is gone before the deadline; a new one on the same database must still expire the request.
-        Assert.True(DateTimeOffset.UtcNow < expiresAt);
+        Assert.True(DateTimeOffset.UtcNow < expiresAt, "the first host took until the deadline to stop");
         await using var second = new AgentSentinelApp(storage, runJobServer: true);
         _ = second.Server;
         var store = second.Service<IApprovalStore>();
@@ -219,11 +222,14 @@ public abstract class LifecycleTimingTests(StorageProvider provider)
             await Task.Delay(100, Ct);
             stored = await store.GetAsync(id, Ct);
         }
-        while (stored!.Status == ApprovalStatus.Pending && clock.Elapsed < TimeSpan.FromSeconds(30));
+        while (stored!.Status == ApprovalStatus.Pending && clock.Elapsed < TimeSpan.FromSeconds(60));
         Assert.Equal(ApprovalStatus.Expired, stored.Status);
+        var events = await store.GetEventsAsync(id, Ct);
+        Assert.Equal([EventKinds.Created, EventKinds.Expired], events.Select(e => e.Kind));
+        Assert.Equal(stored.ExpiresAt, events[1].At);
         var lateness = stored.UpdatedAt - stored.ExpiresAt;
+        Assert.True(lateness >= TimeSpan.Zero, "expired before its deadline");
         TestContext.Current.SendDiagnosticMessage($"{provider}: expiry after restart recorded {lateness.TotalMilliseconds:F0} ms after the deadline");
-        Assert.True(lateness < TimeSpan.FromSeconds(5), $"expired {lateness} after the deadline");
     }
 
     /// <summary>Every request is expired by the job server, none before its deadline. How late is a figure, printed here
