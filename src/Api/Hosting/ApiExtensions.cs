@@ -32,6 +32,7 @@ public static class ApiExtensions
         var provider = builder.Configuration.GetValue($"{AgentSentinelOptions.SectionName}:Storage:Provider", StorageProvider.Sqlite);
         // Start-up work (migrations) must finish before the job server and the change listener start.
         services.AddHostedService<StartupTasks>();
+        services.AddServerInstanceHeartbeat();
         services.AddSingleton<StartupRecovery>();
         services.AddHostedService(sp => sp.GetRequiredService<StartupRecovery>());
         services.AddOutboxDispatcher();
