@@ -104,6 +104,4 @@ public static class HangfireSetup
             .UseSimpleAssemblyNameTypeSerializer()
             .UseRecommendedSerializerSettings());
     }
-
-    public static bool IsPersistent(JobStorage storage) => storage is not InMemoryStorage;
 }

@@ -291,15 +291,6 @@ public sealed class ApprovalStore(Database database, TimeProvider time) : IAppro
         return TimeConversions.FromUnixMicroseconds(next);
     }
 
-    public async Task<IReadOnlyList<(Guid Id, DateTimeOffset ExpiresAt)>> ListOpenAsync(Guid? after, int limit, CancellationToken ct)
-    {
-        await using var connection = await database.OpenAsync(ct);
-        var rows = await connection.QueryAsync<(string Id, long ExpiresAt)>(new CommandDefinition(
-            $"SELECT id, expires_at FROM approvals WHERE status IN {OpenStatuses} AND id > @after ORDER BY id LIMIT @limit",
-            new { after = after is { } a ? IdText(a) : "", limit }, cancellationToken: ct));
-        return [.. rows.Select(r => (Guid.Parse(r.Id), TimeConversions.FromUnixMicroseconds(r.ExpiresAt)))];
-    }
-
     // ---- follow-ups (reminders and escalation) ---------------------------------------------------------------------
 
     public async Task<ApprovalRequest?> AdvanceFollowUpAsync(FollowUpAdvance advance, CancellationToken ct)

@@ -29,9 +29,6 @@ public interface IApprovalStore
     /// <summary>The earliest deadline of an open request (past or future), from the open-deadline index; null when none is open.</summary>
     Task<DateTimeOffset?> NextDeadlineAsync(CancellationToken ct);
 
-    /// <summary>Open requests (id and deadline) in id order after <paramref name="after"/>, for rescheduling.</summary>
-    Task<IReadOnlyList<(Guid Id, DateTimeOffset ExpiresAt)>> ListOpenAsync(Guid? after, int limit, CancellationToken ct);
-
     /// <summary>Records a reminder or an escalation level, once: only if the counter still has the expected value and
     /// the request is open and before its deadline. Appends the event in the same transaction.</summary>
     Task<ApprovalRequest?> AdvanceFollowUpAsync(FollowUpAdvance advance, CancellationToken ct);
