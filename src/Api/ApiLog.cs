@@ -56,6 +56,9 @@ internal static partial class ApiLog
     [LoggerMessage(2014, LogLevel.Warning, "Start-up recovery (expiries and chat posts missed while the server was down) failed; trying again at {RetryAt}")]
     public static partial void StartupRecoveryFailed(ILogger logger, Exception exception, DateTimeOffset retryAt);
 
+    [LoggerMessage(2015, LogLevel.Warning, "The recurring job {JobId} could not be registered at start-up: its lock is held (a process killed while holding it leaves it behind until it times out); the job stays as registered before, and the registration is tried again in the background")]
+    public static partial void RecurringJobLocked(ILogger logger, string jobId);
+
     [LoggerMessage(2080, LogLevel.Error, "MCP tool {Tool} failed")]
     public static partial void McpToolFailed(ILogger logger, Exception exception, string tool);
 

@@ -31,6 +31,7 @@ public static class ApiExtensions
         services.AddAgentSentinelCallbacks(builder.Configuration);
         var provider = builder.Configuration.GetValue($"{AgentSentinelOptions.SectionName}:Storage:Provider", StorageProvider.Sqlite);
         // Start-up work (migrations) must finish before the job server and the change listener start.
+        services.AddSingleton<PendingRecurringJobs>();
         services.AddHostedService<StartupTasks>();
         services.AddServerInstanceHeartbeat();
         services.AddSingleton<StartupRecovery>();

@@ -7,12 +7,14 @@ namespace AgentSentinel.Api.Hosting;
 /// Catches up on what a stopped server left undone, once <see cref="StartupTasks"/> has migrated the database, while
 /// the server already serves: requests that became overdue while it was down are expired, the next open deadline gets
 /// its deadline job (the embedded job storage does not survive a restart), and each chat surface
-/// queues the posts a stop left unposted. None of it blocks start-up: expiry is enforced in SQL on every read whatever
+/// queues the posts a stop left unposted, and the recurring jobs whose lock a killed process left behind are registered
+/// (<see cref="PendingRecurringJobs"/>). None of it blocks start-up: expiry is enforced in SQL on every read whatever
 /// the jobs do, and the chat posts are idempotent deliveries. A failure (the database is unavailable, say) is logged
 /// and the whole recovery tried again with a growing delay until it succeeds or the server stops.
 /// </summary>
 public sealed class StartupRecovery(
     ExpiryRecovery expiry,
+    PendingRecurringJobs recurringJobs,
     IEnumerable<IStartupRecovery> surfaces,
     TimeProvider time,
     ILogger<StartupRecovery> logger) : BackgroundService
@@ -36,6 +38,7 @@ public sealed class StartupRecovery(
                 {
                     await surface.RecoverAsync(stoppingToken);
                 }
+                recurringJobs.RegisterPending();
                 _done.TrySetResult();
                 return;
             }

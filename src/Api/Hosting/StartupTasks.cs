@@ -14,13 +14,15 @@ namespace AgentSentinel.Api.Hosting;
 
 /// <summary>Runs before the job server and the HTTP server start: migrations, this process's first heartbeat
 /// (<see cref="ServerInstance"/>), the first admin key, the receipt key and the
-/// recurring sweeps (expiry, follow-ups, callbacks). Recovery of what a stopped server left undone runs after them, in
+/// recurring sweeps (expiry, follow-ups, callbacks; one whose lock a killed process left behind is registered later,
+/// <see cref="PendingRecurringJobs"/>). Recovery of what a stopped server left undone runs after them, in
 /// <see cref="StartupRecovery"/>, so a restart after a crash is ready to serve at once, however large the backlog.</summary>
 public sealed class StartupTasks(
     MigrationRunner migrations,
     IApiKeyStore keys,
     ISettingsStore settings,
     IRecurringJobManager recurring,
+    PendingRecurringJobs pendingJobs,
     IOptions<AgentSentinelOptions> options,
     IOptions<DigestOptions> digest,
     IOptions<RetentionOptions> retention,
@@ -39,23 +41,25 @@ public sealed class StartupTasks(
         await EnsureAdminKeyAsync(cancellationToken);
         // The receipt signing key exists (or the configured one is recorded) before the first receipt or JWKS read.
         await receiptKeys.CurrentAsync(cancellationToken);
-        recurring.AddOrUpdate<ExpiryJobs>(ExpiryJobs.SweepJobId, j => j.SweepAsync(CancellationToken.None), Cron.Minutely());
-        recurring.AddOrUpdate<FollowUpJobs>(FollowUpJobs.SweepJobId, j => j.SweepAsync(CancellationToken.None), Cron.Minutely());
-        recurring.AddOrUpdate<CallbackJobs>(CallbackJobs.SweepJobId, j => j.SweepAsync(CancellationToken.None), Cron.Minutely());
-        recurring.AddOrUpdate<AuditJobs>(AuditJobs.SealJobId, j => j.SealAsync(CancellationToken.None), Cron.Minutely());
-        recurring.AddOrUpdate<StatsJobs>(StatsJobs.FoldJobId, j => j.FoldAsync(CancellationToken.None), Cron.Minutely());
+        Register(ExpiryJobs.SweepJobId, () => recurring.AddOrUpdate<ExpiryJobs>(ExpiryJobs.SweepJobId, j => j.SweepAsync(CancellationToken.None), Cron.Minutely()));
+        Register(FollowUpJobs.SweepJobId, () => recurring.AddOrUpdate<FollowUpJobs>(FollowUpJobs.SweepJobId, j => j.SweepAsync(CancellationToken.None), Cron.Minutely()));
+        Register(CallbackJobs.SweepJobId, () => recurring.AddOrUpdate<CallbackJobs>(CallbackJobs.SweepJobId, j => j.SweepAsync(CancellationToken.None), Cron.Minutely()));
+        Register(AuditJobs.SealJobId, () => recurring.AddOrUpdate<AuditJobs>(AuditJobs.SealJobId, j => j.SealAsync(CancellationToken.None), Cron.Minutely()));
+        Register(StatsJobs.FoldJobId, () => recurring.AddOrUpdate<StatsJobs>(StatsJobs.FoldJobId, j => j.FoldAsync(CancellationToken.None), Cron.Minutely()));
         if (retention.Value.DecidedDays is null)
         {
-            recurring.RemoveIfExists(RetentionService.RecurringJobId);
+            Register(RetentionService.RecurringJobId, () => recurring.RemoveIfExists(RetentionService.RecurringJobId));
         }
         else
         {
-            recurring.AddOrUpdate<AuditJobs>(RetentionService.RecurringJobId, j => j.RetainAsync(CancellationToken.None), retention.Value.Cron);
+            Register(RetentionService.RecurringJobId, () => recurring.AddOrUpdate<AuditJobs>(RetentionService.RecurringJobId, j => j.RetainAsync(CancellationToken.None), retention.Value.Cron));
         }
         AddDigestJob();
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private void Register(string jobId, Action register) => pendingJobs.Register(jobId, register);
 
     /// <summary>The weekly digest on its cron, read in its time zone; a cron Hangfire cannot parse stops start-up.</summary>
     private void AddDigestJob()
@@ -63,8 +67,8 @@ public sealed class StartupTasks(
         var settings = digest.Value;
         try
         {
-            recurring.AddOrUpdate<DigestJobs>(DigestJobs.RecurringJobId, j => j.RunAsync(CancellationToken.None), settings.Cron,
-                new RecurringJobOptions { TimeZone = settings.ResolveTimeZone() });
+            Register(DigestJobs.RecurringJobId, () => recurring.AddOrUpdate<DigestJobs>(DigestJobs.RecurringJobId, j => j.RunAsync(CancellationToken.None), settings.Cron,
+                new RecurringJobOptions { TimeZone = settings.ResolveTimeZone() }));
         }
         catch (ArgumentException e)
         {
