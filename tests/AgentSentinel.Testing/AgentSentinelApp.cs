@@ -90,7 +90,7 @@ public sealed class AgentSentinelApp : WebApplicationFactory<Program>
     public async Task JobsIdleAsync(TimeSpan? timeout = null)
     {
         var monitor = Service<Hangfire.JobStorage>().GetMonitoringApi();
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
         while (monitor.ProcessingCount() > 0 || monitor.Queues().Any(q => q.Length > 0))
         {
             if (DateTime.UtcNow > deadline)
@@ -106,7 +106,7 @@ public sealed class AgentSentinelApp : WebApplicationFactory<Program>
     public async Task EffectsQueuedAsync(TimeSpan? timeout = null)
     {
         var outbox = Service<IOutboxStore>();
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
         // What the start-up recovery queues (expiries missed while stopped, unposted chat messages) counts too.
         await Service<AgentSentinel.Api.Hosting.StartupRecovery>().Completed.WaitAsync(deadline - DateTime.UtcNow);
         while (await outbox.CountUnhandledAsync(CancellationToken.None) > 0)

@@ -26,10 +26,10 @@ public static class LoopbackHost
     }
 
     /// <summary>Polls <paramref name="probe"/> every 25 ms until it returns a value; after <paramref name="timeout"/>
-    /// (15 s by default) throws a <see cref="TimeoutException"/> with <paramref name="describeTimeout"/>'s message.</summary>
+    /// (60 s by default: a busy two-core machine can take that long) throws a <see cref="TimeoutException"/> with <paramref name="describeTimeout"/>'s message.</summary>
     public static async Task<T> WaitForAsync<T>(Func<T?> probe, TimeSpan? timeout, Func<string> describeTimeout) where T : class
     {
-        var until = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
+        var until = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
         while (true)
         {
             if (probe() is { } result)
@@ -45,10 +45,10 @@ public static class LoopbackHost
     }
 
     /// <summary>Polls an asynchronous <paramref name="probe"/> (such as an HTTP call) every 100 ms until it returns a
-    /// value; after <paramref name="timeout"/> (15 s by default) throws a <see cref="TimeoutException"/>.</summary>
+    /// value; after <paramref name="timeout"/> (60 s by default: a busy two-core machine can take that long) throws a <see cref="TimeoutException"/>.</summary>
     public static async Task<T> WaitForAsync<T>(Func<Task<T?>> probe, TimeSpan? timeout, Func<string> describeTimeout) where T : class
     {
-        var until = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
+        var until = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
         while (true)
         {
             if (await probe() is { } result)
