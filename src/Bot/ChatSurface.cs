@@ -1,6 +1,7 @@
 using AgentSentinel.Bot.Delivery;
 using AgentSentinel.Core.Approvals;
 using AgentSentinel.Core.Configuration;
+using AgentSentinel.Core.Delegation;
 using AgentSentinel.Core.Grants;
 using AgentSentinel.Core.Routing;
 using AgentSentinel.Core.Storage;
@@ -50,9 +51,11 @@ public abstract class ChatSurface(Surface surface, IBackgroundJobClient jobs)
 
     public abstract string InfoProvidedReply(ApprovalRequest request);
 
-    public abstract string ReminderReply(ApprovalRequest request, DateTimeOffset now);
+    /// <param name="away">The request's approvers who are away now, with their delegates.</param>
+    public abstract string ReminderReply(ApprovalRequest request, DateTimeOffset now, IReadOnlyList<AwayNotice> away);
 
-    public abstract string EscalatedReply(ApprovalRequest request, FollowUp escalation);
+    /// <param name="away">The level's people who are away now, with their delegates.</param>
+    public abstract string EscalatedReply(ApprovalRequest request, FollowUp escalation, IReadOnlyList<AwayNotice> away);
 
     public abstract string ReassignedReply(ApprovalRequest request, Reassignment reassignment);
 
@@ -62,8 +65,10 @@ public abstract class ChatSurface(Surface surface, IBackgroundJobClient jobs)
 /// <summary>Tells a chat surface about every request and change: posts on creation to the route's channel, redraws
 /// the messages after any transition from any surface, replies in the thread for questions, answers, reminders and
 /// escalations, posts the request to each escalation level's channel, and redraws the message of an approval whose
-/// grant was revoked.</summary>
-public sealed class ChatNotifier(ChatSurface chat, RuntimeSettings settings, IChatMessageStore messages, TimeProvider time) : IApprovalObserver, IGrantObserver
+/// grant was revoked. Reminders and escalation notes name the delegate of each person they name who is away when the
+/// note is made.</summary>
+public sealed class ChatNotifier(ChatSurface chat, RuntimeSettings settings, IChatMessageStore messages, DelegationService delegations, TimeProvider time)
+    : IApprovalObserver, IGrantObserver
 {
     /// <summary>A revoked grant: the message of the approval that gave it is redrawn (its Revoke button goes).</summary>
     public async Task OnGrantRevokedAsync(Grant grant, CancellationToken ct)
@@ -124,9 +129,10 @@ public sealed class ChatNotifier(ChatSurface chat, RuntimeSettings settings, ICh
         }
         if ((await messages.ListAsync(request.Id, chat.Surface, ct)).Any(m => m.DeliveryKey == DeliveryKeys.Root))
         {
+            var away = await delegations.AwayAsync(request.Approvers.Concat(followUp.Level?.Mention ?? []), ct);
             var (key, text) = followUp.Kind == FollowUpKind.Reminder
-                ? ($"reminder:{followUp.Number}", chat.ReminderReply(request, time.GetUtcNow()))
-                : ($"escalated:{followUp.Number}", chat.EscalatedReply(request, followUp));
+                ? ($"reminder:{followUp.Number}", chat.ReminderReply(request, time.GetUtcNow(), away))
+                : ($"escalated:{followUp.Number}", chat.EscalatedReply(request, followUp, away));
             chat.EnqueueReply(request.Id, key, text);
         }
     }

@@ -189,4 +189,22 @@ public abstract class QuorumChatTests(StorageProvider provider) : IAsyncLifetime
         var final = await SlackMessageAsync(ts, m => BlockText(m, "outcome") is not null, "the message redrawn with the rejection");
         Assert.Contains("Rejected", BlockText(final, "outcome"), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task The_approvals_command_lists_a_quorum_request_with_its_progress()
+    {
+        var (id, _) = await CreateAsync();
+        Assert.Equal(HttpStatusCode.OK, (await _alice.PostAsJsonAsync($"/api/v1/approvals/{id}/approve", new { notes = "fine by me" }, Ct)).StatusCode);
+
+        var form = $"token=t&team_id=T0TEAM&channel_id={SlackChannel}&user_id=U0BOB&user_name=bob&command=%2Fapprovals&text=&trigger_id=1.2.3";
+        var response = await _anonymous.SendAsync(SlackRequests.Signed("/slack/commands", form), Ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var blocks = (await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["blocks"]!.AsArray();
+        var row = (string?)blocks.Single(b => (string?)b!["block_id"] == $"s_{id}")!["text"]!["text"];
+        // As a reader sees it: Slack text breaks links in emails with word joiners and dot leaders.
+        var line = row!.Replace("\u2060", "", StringComparison.Ordinal).Replace("\u2024", ".", StringComparison.Ordinal);
+        Assert.Contains(":ballot_box_with_ballot: 1 of 2 approvals: alice", line, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("waiting for one of bob@example.com, U0BOB", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("<!channel>", line, StringComparison.Ordinal);
+    }
 }

@@ -2,6 +2,7 @@ using AgentSentinel.Bot.Delivery;
 using AgentSentinel.Core.Auth;
 using AgentSentinel.Core.Approvals;
 using AgentSentinel.Core.Configuration;
+using AgentSentinel.Core.Delegation;
 using AgentSentinel.Core.Grants;
 using AgentSentinel.Core.Routing;
 using AgentSentinel.Core.Storage;
@@ -20,6 +21,7 @@ public sealed class SlackTransport(
     ISlackApi slack,
     RuntimeSettings settings,
     GrantService grants,
+    DelegationService delegations,
     IOptionsMonitor<SlackOptions> options,
     IOptions<AgentSentinelOptions> product) : IChatTransport
 {
@@ -91,13 +93,15 @@ public sealed class SlackTransport(
 
     public Task ProbeAsync(CancellationToken ct) => slack.TestAuthAsync(ct);
 
-    /// <summary>The request's message as it should look now: the route's copy, or an escalation level's copy with its banner.</summary>
+    /// <summary>The request's message as it should look now: the route's copy, or an escalation level's copy with its
+    /// banner, naming the delegates of the people it names who are away now.</summary>
     private async Task<SlackMessage> BuildAsync(ApprovalRequest request, string channel, string deliveryKey, string? ts, CancellationToken ct)
     {
         var route = await settings.RouteOfAsync(request, ct);
         var escalation = DeliveryKeys.LevelOf(deliveryKey) is { } level ? FollowUpPlan.Escalation(FollowUpPlan.For(request, route), level) : null;
         var grant = request is { Status: ApprovalStatus.Approved, GrantId: null } && escalation is null ? await grants.GetBySourceAsync(request.Id, ct) : null;
-        return SlackMessages.RequestMessage(request, channel, route?.Mention, product.Value.PublicBaseUrl, ts, escalation, grant, grants.Now, deliveryKey);
+        var away = request.Status.IsOpen() ? await delegations.AwayAsync(request.Approvers.Concat(escalation?.Level?.Mention ?? []), ct) : [];
+        return SlackMessages.RequestMessage(request, channel, route?.Mention, product.Value.PublicBaseUrl, ts, escalation, grant, grants.Now, deliveryKey, away);
     }
 }
 
@@ -147,9 +151,10 @@ public sealed class SlackSurface(IOptionsMonitor<SlackOptions> options, IBackgro
 
     public override string InfoProvidedReply(ApprovalRequest request) => SlackMessages.InfoProvidedReply(request.InfoResponse ?? "");
 
-    public override string ReminderReply(ApprovalRequest request, DateTimeOffset now) => SlackMessages.ReminderReply(request, now);
+    public override string ReminderReply(ApprovalRequest request, DateTimeOffset now, IReadOnlyList<AwayNotice> away) => SlackMessages.ReminderReply(request, now, away);
 
-    public override string EscalatedReply(ApprovalRequest request, FollowUp escalation) => SlackMessages.EscalatedReply(request, escalation);
+    public override string EscalatedReply(ApprovalRequest request, FollowUp escalation, IReadOnlyList<AwayNotice> away) =>
+        SlackMessages.EscalatedReply(request, escalation, away);
 
     public override string ReassignedReply(ApprovalRequest request, Reassignment reassignment) => SlackMessages.ReassignedNote(reassignment);
 
@@ -163,7 +168,7 @@ public sealed class SlackSurface(IOptionsMonitor<SlackOptions> options, IBackgro
 /// so a revoked key or a deactivated account stops the person at once. When in doubt the person is unknown, with the
 /// reason, and decides nothing.
 /// </summary>
-public sealed class SlackDirectory(ISlackApi slack, IApproverDirectory approvers, Core.Delegation.DelegationService delegations, ILogger<SlackDirectory> logger)
+public sealed class SlackDirectory(ISlackApi slack, IApproverDirectory approvers, DelegationService delegations, ILogger<SlackDirectory> logger)
 {
     public const string Platform = "Slack";
 

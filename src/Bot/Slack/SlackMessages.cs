@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using AgentSentinel.Core.Approvals;
+using AgentSentinel.Core.Delegation;
 using AgentSentinel.Core.Grants;
 using AgentSentinel.Core.Storage;
 
@@ -42,8 +43,10 @@ public static class SlackMessages
     /// mentioning its people, and its own delivery key in the metadata.</param>
     /// <param name="grant">The grant given with this request's approval, if any: described under the outcome, with a
     /// Revoke button while it is active at <paramref name="now"/>.</param>
+    /// <param name="away">The people named by the request (its approvers, the level's people) who are away now, with
+    /// their delegates: while the request is open the message names each delegate beside the person.</param>
     public static SlackMessage RequestMessage(ApprovalRequest r, string channel, string? mention, string? publicBaseUrl, string? ts = null, FollowUp? escalation = null,
-        Grant? grant = null, DateTimeOffset? now = null, string? deliveryKey = null)
+        Grant? grant = null, DateTimeOffset? now = null, string? deliveryKey = null, IReadOnlyList<AwayNotice>? away = null)
     {
         var id = r.Id.ToString();
         var title = $"{PriorityEmoji(r.Priority)} Approval needed: ";
@@ -51,7 +54,9 @@ public static class SlackMessages
         {
             new HeaderBlock(TextObject.Plain(title + SlackText.Plain(r.ActionName, BlockKitLimits.HeaderText - title.Length))) { BlockId = "header" },
         };
-        var mentions = escalation?.Level is { } level ? Mentions(level.Mention, r.Priority) : "";
+        away = r.Status.IsOpen() ? away : null;
+        var mentions = escalation?.Level is { } level ? Mentions(level.Mention, r.Priority, away) : "";
+        var awayNote = AwayNote(r.Approvers.Except(escalation?.Level?.Mention ?? [], StringComparer.OrdinalIgnoreCase), away);
         if (escalation is not null)
         {
             blocks.Add(new SectionBlock
@@ -64,6 +69,10 @@ public static class SlackMessages
         if (r.ReassignedTo is { } handed && r.Status.IsOpen())
         {
             blocks.Add(new SectionBlock { BlockId = "reassigned", Text = TextObject.Markdown(ReassignedNote(handed)) });
+        }
+        if (awayNote.Length > 0)
+        {
+            blocks.Add(new SectionBlock { BlockId = "away", Text = TextObject.Markdown(awayNote) });
         }
         if (!string.IsNullOrWhiteSpace(r.ActionDescription))
         {
@@ -146,7 +155,8 @@ public static class SlackMessages
         {
             Channel = channel,
             Ts = ts,
-            Text = loud + $"{Title(r.Priority.ToWire())} approval needed: {SlackText.Inert(r.ActionName, NameLimit)}" + StatusSuffix(r),
+            Text = loud + $"{Title(r.Priority.ToWire())} approval needed: {SlackText.Inert(r.ActionName, NameLimit)}" + StatusSuffix(r)
+                + (awayNote.Length > 0 ? " · " + awayNote : ""),
             Blocks = blocks,
             Metadata = ts is null ? Metadata(r.Id, deliveryKey ?? (escalation is null ? DeliveryKeys.Root : DeliveryKeys.Escalation(escalation.Number))) : null,
             UnfurlLinks = ts is null ? false : null,
@@ -217,25 +227,40 @@ public static class SlackMessages
     };
 
     /// <summary>How an escalation level calls people: Slack user ids as mentions, <c>here</c>/<c>channel</c> only for
-    /// critical requests, anything else (an email) as plain text.</summary>
-    public static string Mentions(IEnumerable<string> people, Priority priority) => string.Join(" ", people
+    /// critical requests, anything else (an email) as plain text; a person who is away with their delegate.</summary>
+    public static string Mentions(IEnumerable<string> people, Priority priority, IReadOnlyList<AwayNotice>? away = null) => string.Join(" ", people
         .Where(p => !string.IsNullOrWhiteSpace(p) && (priority == Priority.Critical || p is not ("here" or "channel")))
-        .Select(p => p switch
-        {
-            "here" or "channel" => $"<!{p}>",
-            _ when SlackIds.IsUserId(p) => $"<@{p}>",
-            _ => SlackText.EscapeAndTruncate(p, 254),
-        }));
+        .Select(p => p is "here" or "channel" ? $"<!{p}>" : Person(p, away)));
 
-    /// <summary>The reminder in the request's thread: how long is left.</summary>
-    public static string ReminderReply(ApprovalRequest r, DateTimeOffset now) =>
-        $":alarm_clock: *Reminder*: this request is still waiting for a decision. {FollowUpPlan.Describe(r.ExpiresAt - now)} left (deadline {SlackText.Date(r.ExpiresAt)}).";
+    /// <summary>A person a message names: a mention for a Slack user id, the email escaped otherwise; when they are
+    /// away, with until when and their delegate (a mention when the delegation was set from Slack, so they are told).</summary>
+    public static string Person(string person, IReadOnlyList<AwayNotice>? away)
+    {
+        var name = SlackIds.IsUserId(person) ? $"<@{person}>" : SlackText.EscapeAndTruncate(person, 254);
+        if (AwayNotice.For(person, away) is not { } a)
+        {
+            return name;
+        }
+        var delegateName = a.DelegateSlackId is { } id && SlackIds.IsUserId(id) ? $"<@{id}>" : SlackText.EscapeAndTruncate(a.DelegateEmail, 254);
+        return DelegationTexts.AwayPerson(name, SlackText.Date(a.Until), delegateName);
+    }
+
+    /// <summary>The line naming those of <paramref name="people"/> who are away, each with their delegate; empty when
+    /// nobody is (a person named twice, by email and by Slack id, once).</summary>
+    public static string AwayNote(IEnumerable<string> people, IReadOnlyList<AwayNotice>? away) =>
+        AwayNotice.AwayAmong(people, away) is { Count: > 0 } named ? ":palm_tree: " + string.Join(" · ", named.Select(p => Person(p, away))) : "";
+
+    /// <summary>The reminder in the request's thread: how long is left, and which of its approvers are away with who
+    /// decides for them.</summary>
+    public static string ReminderReply(ApprovalRequest r, DateTimeOffset now, IReadOnlyList<AwayNotice>? away = null) =>
+        $":alarm_clock: *Reminder*: this request is still waiting for a decision. {FollowUpPlan.Describe(r.ExpiresAt - now)} left (deadline {SlackText.Date(r.ExpiresAt)})."
+        + (AwayNote(r.Approvers, away) is { Length: > 0 } note ? "\n" + note : "");
 
     /// <summary>The note in the request's thread that it went to the next level.</summary>
-    public static string EscalatedReply(ApprovalRequest r, FollowUp escalation) =>
+    public static string EscalatedReply(ApprovalRequest r, FollowUp escalation, IReadOnlyList<AwayNotice>? away = null) =>
         $":arrow_double_up: Escalated (level {escalation.Number}) after {FollowUpPlan.Describe(escalation.DueAt - r.CreatedAt)} without a decision"
         + (escalation.Level?.Slack?.Channel is { } c && SlackIds.IsChannelId(c) ? $" to <#{c}>" : "")
-        + (escalation.Level is { } level && Mentions(level.Mention, r.Priority) is { Length: > 0 } m ? $": {m}" : "") + ".";
+        + (escalation.Level is { } level && Mentions(level.Mention, r.Priority, away) is { Length: > 0 } m ? $": {m}" : "") + ".";
 
     /// <summary>Where the request went, who handed it on and why: a channel or person mention where Slack ids are known,
     /// everything else escaped.</summary>
@@ -355,7 +380,8 @@ public static class SlackMessages
         }) { BlockId = SlackActions.GrantBlockOf(GrantField.Match), Optional = true };
     }
 
-    /// <summary>The <c>/approvals</c> answer: the pending requests this person may decide, each with its buttons.</summary>
+    /// <summary>The <c>/approvals</c> answer: the pending requests this person may decide, each with its buttons and,
+    /// on a quorum request, its progress ("1 of 2 approvals: ...").</summary>
     public static IReadOnlyList<Block> PendingList(IReadOnlyList<ApprovalRequest> requests, int total)
     {
         if (requests.Count == 0)
@@ -373,7 +399,9 @@ public static class SlackMessages
             blocks.Add(new SectionBlock
             {
                 BlockId = $"s_{id}",
-                Text = TextObject.Markdown($"{PriorityEmoji(r.Priority)} *{SlackText.Code(r.ActionName, NameLimit)}* · {RiskEmoji(r.RiskLevel)} risk {(r.RiskLevel?.ToWire() ?? "not given")} · due {SlackText.Date(r.ExpiresAt)}\n{SlackText.Inert(r.ActionDescription, 500)}"),
+                Text = TextObject.Markdown($"{PriorityEmoji(r.Priority)} *{SlackText.Code(r.ActionName, NameLimit)}* · {RiskEmoji(r.RiskLevel)} risk {(r.RiskLevel?.ToWire() ?? "not given")} · due {SlackText.Date(r.ExpiresAt)}"
+                    + (QuorumTally.Of(r) is { } quorum ? $"\n:ballot_box_with_ballot: {SlackText.Inert(quorum.Summary, 500)}" : "")
+                    + $"\n{SlackText.Inert(r.ActionDescription, 500)}"),
             });
             blocks.Add(new ActionsBlock(
             [

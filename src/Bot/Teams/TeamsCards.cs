@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using AgentSentinel.Core.Approvals;
+using AgentSentinel.Core.Delegation;
 using AgentSentinel.Core.Grants;
 
 namespace AgentSentinel.Bot.Teams;
@@ -42,9 +43,12 @@ public static class TeamsCards
     /// <param name="withDetails">False for someone who may not decide the request: the card leaves out its inputs and context.</param>
     /// <param name="grants">When it allows a grant, the pending card with actions also offers one (optional fields).</param>
     /// <param name="grant">The grant given with this request's approval, if any, described under the outcome.</param>
+    /// <param name="away">The people named by the request (its approvers, the level's people) who are away now, with
+    /// their delegates: while the request is open the card names each delegate beside the person.</param>
     public static AdaptiveCard RequestCard(ApprovalRequest r, string? publicBaseUrl, IReadOnlyList<string> refreshUserIds, bool withActions = true, string? notice = null, bool noticeIsError = false, FollowUp? escalation = null, bool withDetails = true,
-        GrantAllowance? grants = null, Grant? grant = null, DateTimeOffset? now = null)
+        GrantAllowance? grants = null, Grant? grant = null, DateTimeOffset? now = null, IReadOnlyList<AwayNotice>? away = null)
     {
+        away = r.Status.IsOpen() ? away : null;
         var body = new List<CardElement>();
         if (notice is not null)
         {
@@ -52,7 +56,7 @@ public static class TeamsCards
         }
         if (escalation is not null)
         {
-            var people = escalation.Level is { } level ? People(level.Mention, r.Priority) : "";
+            var people = escalation.Level is { } level ? People(level.Mention, r.Priority, away) : "";
             body.Add(new TextBlock($"🚨 Escalated (level {escalation.Number}): no decision after {FollowUpPlan.Describe(escalation.DueAt - r.CreatedAt)}."
                 + (people.Length > 0 ? $" {people}, please decide." : ""))
             {
@@ -62,6 +66,10 @@ public static class TeamsCards
         if (r.ReassignedTo is { } handed && r.Status.IsOpen())
         {
             body.Add(new TextBlock(ReassignedNote(handed)) { Id = "reassigned", Wrap = true, Weight = "Bolder", Color = "Accent" });
+        }
+        if (AwayNote(r.Approvers.Except(escalation?.Level?.Mention ?? [], StringComparer.OrdinalIgnoreCase), away) is { Length: > 0 } awayNote)
+        {
+            body.Add(new TextBlock(awayNote) { Id = "away", Wrap = true, Color = "Accent" });
         }
         body.Add(new Container(
         [
@@ -181,20 +189,33 @@ public static class TeamsCards
     { Id = "grant_offer", Style = "emphasis" };
 
     /// <summary>The people an escalation level names, as text; <c>here</c>/<c>channel</c> (critical requests only)
-    /// become "everyone in this channel".</summary>
-    public static string People(IEnumerable<string> people, Priority priority) => string.Join(", ", people
+    /// become "everyone in this channel"; a person who is away with their delegate.</summary>
+    public static string People(IEnumerable<string> people, Priority priority, IReadOnlyList<AwayNotice>? away = null) => string.Join(", ", people
         .Where(p => !string.IsNullOrWhiteSpace(p) && (priority == Priority.Critical || p is not ("here" or "channel")))
-        .Select(p => p is "here" or "channel" ? "everyone in this channel" : TeamsText.Escape(p, 254))
+        .Select(p => p is "here" or "channel" ? "everyone in this channel" : Person(p, away))
         .Distinct(StringComparer.Ordinal));
 
-    /// <summary>The reminder in the card's thread: how long is left.</summary>
-    public static string ReminderReply(ApprovalRequest r, DateTimeOffset now) =>
-        $"⏰ **Reminder**: this request is still waiting for a decision. {FollowUpPlan.Describe(r.ExpiresAt - now)} left (deadline {Utc(r.ExpiresAt)}).";
+    /// <summary>A person a card names (escaped); when they are away, with until when and their delegate's email.</summary>
+    public static string Person(string person, IReadOnlyList<AwayNotice>? away) =>
+        AwayNotice.For(person, away) is { } a
+            ? DelegationTexts.AwayPerson(TeamsText.Escape(person, 254), Utc(a.Until), TeamsText.Escape(a.DelegateEmail, 254))
+            : TeamsText.Escape(person, 254);
+
+    /// <summary>The line naming those of <paramref name="people"/> who are away, each with their delegate; empty when
+    /// nobody is (a person named twice, by email and by another id, once).</summary>
+    public static string AwayNote(IEnumerable<string> people, IReadOnlyList<AwayNotice>? away) =>
+        AwayNotice.AwayAmong(people, away) is { Count: > 0 } named ? "🌴 " + string.Join(" · ", named.Select(p => Person(p, away))) : "";
+
+    /// <summary>The reminder in the card's thread: how long is left, and which of its approvers are away with who
+    /// decides for them.</summary>
+    public static string ReminderReply(ApprovalRequest r, DateTimeOffset now, IReadOnlyList<AwayNotice>? away = null) =>
+        $"⏰ **Reminder**: this request is still waiting for a decision. {FollowUpPlan.Describe(r.ExpiresAt - now)} left (deadline {Utc(r.ExpiresAt)})."
+        + (AwayNote(r.Approvers, away) is { Length: > 0 } note ? " " + note : "");
 
     /// <summary>The note in the card's thread that the request went to the next level.</summary>
-    public static string EscalatedReply(ApprovalRequest r, FollowUp escalation) =>
+    public static string EscalatedReply(ApprovalRequest r, FollowUp escalation, IReadOnlyList<AwayNotice>? away = null) =>
         $"⏫ Escalated (level {escalation.Number}) after {FollowUpPlan.Describe(escalation.DueAt - r.CreatedAt)} without a decision"
-        + (escalation.Level is { } level && People(level.Mention, r.Priority) is { Length: > 0 } people ? $": {people}" : "") + ".";
+        + (escalation.Level is { } level && People(level.Mention, r.Priority, away) is { Length: > 0 } people ? $": {people}" : "") + ".";
 
     /// <summary>Where the request went, who handed it on and why (every part escaped).</summary>
     public static string ReassignedNote(Reassignment r) => "↪ " + TeamsText.Escape(ReassignmentTexts.Handed(r), 1500);

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using AgentSentinel.Bot.Delivery;
 using AgentSentinel.Core.Approvals;
 using AgentSentinel.Core.Configuration;
+using AgentSentinel.Core.Delegation;
 using AgentSentinel.Core.Grants;
 using AgentSentinel.Core.Routing;
 using AgentSentinel.Core.Storage;
@@ -24,6 +25,7 @@ public sealed class TeamsTransport(
     BotTokenProvider tokens,
     RuntimeSettings settings,
     GrantService grants,
+    DelegationService delegations,
     IOptionsMonitor<TeamsOptions> options,
     IOptions<AgentSentinelOptions> product) : IChatTransport
 {
@@ -119,7 +121,8 @@ public sealed class TeamsTransport(
             ?? throw new ChatDeliveryException(new DeliveryFailure(DeliveryErrorClass.NotDelivered,
                 "no Teams installation is known for this channel: add the bot to its team"));
 
-    /// <summary>The request's card as it should look now: the route's copy, or an escalation level's copy with its banner.</summary>
+    /// <summary>The request's card as it should look now: the route's copy, or an escalation level's copy with its
+    /// banner, naming the delegates of the people it names who are away now.</summary>
     private async Task<AdaptiveCard> BuildAsync(ApprovalRequest request, string deliveryKey, CancellationToken ct)
     {
         FollowUp? escalation = null;
@@ -129,8 +132,9 @@ public sealed class TeamsTransport(
         }
         var grant = request is { Status: ApprovalStatus.Approved, GrantId: null } && escalation is null ? await grants.GetBySourceAsync(request.Id, ct) : null;
         var allowance = request.Status == ApprovalStatus.Pending ? await grants.AllowanceAsync(request, ct) : null;
+        var away = request.Status.IsOpen() ? await delegations.AwayAsync(request.Approvers.Concat(escalation?.Level?.Mention ?? []), ct) : [];
         return TeamsCards.RequestCard(request, product.Value.PublicBaseUrl, TeamsCards.RefreshUsers(request.Approvers), escalation: escalation,
-            grants: allowance, grant: grant, now: grants.Now);
+            grants: allowance, grant: grant, now: grants.Now, away: away);
     }
 }
 
@@ -152,9 +156,10 @@ public sealed class TeamsSurface(IOptionsMonitor<TeamsOptions> options, IBackgro
     public override string InfoProvidedReply(ApprovalRequest request) =>
         $"💬 The agent answered: {TeamsText.Escape(request.InfoResponse, 2500)}. The request is pending again.";
 
-    public override string ReminderReply(ApprovalRequest request, DateTimeOffset now) => TeamsCards.ReminderReply(request, now);
+    public override string ReminderReply(ApprovalRequest request, DateTimeOffset now, IReadOnlyList<AwayNotice> away) => TeamsCards.ReminderReply(request, now, away);
 
-    public override string EscalatedReply(ApprovalRequest request, FollowUp escalation) => TeamsCards.EscalatedReply(request, escalation);
+    public override string EscalatedReply(ApprovalRequest request, FollowUp escalation, IReadOnlyList<AwayNotice> away) =>
+        TeamsCards.EscalatedReply(request, escalation, away);
 
     public override string ReassignedReply(ApprovalRequest request, Reassignment reassignment) => TeamsCards.ReassignedNote(reassignment);
 

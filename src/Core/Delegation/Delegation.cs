@@ -26,8 +26,22 @@ public sealed record Delegation
 /// revoked delegator gives nothing), their Slack user id when known, and when the delegation ends.</summary>
 public sealed record Delegator(ApproverIdentity Identity, string? SlackUserId, DateTimeOffset Until);
 
-/// <summary>A person a follow-up names who is away: the reminder or escalation names their delegate too.</summary>
-public sealed record AwayNotice(string Person, string DelegateEmail, string? DelegateSlackId, DateTimeOffset Until);
+/// <summary>A person a message names who is away (by email, or by the Slack user id they set the delegation from):
+/// the message names their delegate too.</summary>
+public sealed record AwayNotice(string Person, string? PersonSlackId, string DelegateEmail, string? DelegateSlackId, DateTimeOffset Until)
+{
+    /// <summary>Whether <paramref name="named"/> (an email or a Slack user id, as routes name people) is this person.</summary>
+    public bool IsNamedBy(string named) =>
+        string.Equals(named.Trim(), Person, StringComparison.OrdinalIgnoreCase) || (PersonSlackId is { } id && string.Equals(named, id, StringComparison.Ordinal));
+
+    /// <summary>The notice for <paramref name="named"/> among <paramref name="away"/>, if that person is away.</summary>
+    public static AwayNotice? For(string named, IReadOnlyList<AwayNotice>? away) => away?.FirstOrDefault(a => a.IsNamedBy(named));
+
+    /// <summary>Those of <paramref name="people"/> who are away, each once however many ways they are named (by email
+    /// and by Slack id), in the order given.</summary>
+    public static IReadOnlyList<string> AwayAmong(IEnumerable<string> people, IReadOnlyList<AwayNotice>? away) =>
+        [.. people.Where(p => For(p, away) is not null).DistinctBy(p => For(p, away)!.Person)];
+}
 
 /// <summary>Why a delegation was not stored; <see cref="Conflict"/> when it would make a chain (answered 409), otherwise
 /// bad input naming <see cref="Field"/> (answered 400).</summary>
@@ -73,7 +87,8 @@ public static class DelegationTexts
 
     public const string Ended = "Welcome back: your delegation has ended, and nobody decides on your behalf any more.";
 
-    /// <summary>The note in a reminder or escalation about people it names who are away.</summary>
-    public static string Away(AwayNotice a) =>
-        $"{a.Person} is away until {DecisionTexts.Utc(a.Until)}; {a.DelegateEmail} decides on their behalf.";
+    /// <summary>How a message names a person who is away: "@alice (away until 24 Dec; @bob decides for them)", each
+    /// part already written in the surface's markup.</summary>
+    public static string AwayPerson(string person, string until, string delegateName) =>
+        $"{person} (away until {until}; {delegateName} decides for them)";
 }

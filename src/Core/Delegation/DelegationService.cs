@@ -106,7 +106,8 @@ public sealed class DelegationService(IDelegationStore store, IApproverDirectory
     }
 
     /// <summary>Who among <paramref name="people"/> (emails or Slack user ids, as routes and escalation levels name
-    /// them) is away now, and who decides for them.</summary>
+    /// them) is away now (the injected clock: call it when the message is made, not when the request was), and who
+    /// decides for them.</summary>
     public async Task<IReadOnlyList<AwayNotice>> AwayAsync(IEnumerable<string> people, CancellationToken ct)
     {
         var named = people.Where(p => !string.IsNullOrWhiteSpace(p) && p is not ("here" or "channel")).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
@@ -115,6 +116,6 @@ public sealed class DelegationService(IDelegationStore store, IApproverDirectory
             return [];
         }
         var active = await store.ActiveForDelegatorsAsync(named, Now, ct);
-        return [.. active.Select(d => new AwayNotice(d.DelegatorEmail, d.DelegateEmail, d.DelegateSlackId, d.EndsAt))];
+        return [.. active.Select(d => new AwayNotice(d.DelegatorEmail, d.DelegatorSlackId, d.DelegateEmail, d.DelegateSlackId, d.EndsAt))];
     }
 }

@@ -1,0 +1,223 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using AgentSentinel.Core.Auth;
+using AgentSentinel.Core.Configuration;
+using AgentSentinel.Core.Jobs;
+using AgentSentinel.Testing;
+using Microsoft.Extensions.Time.Testing;
+
+namespace AgentSentinel.Bot.Tests;
+
+public sealed class SqliteAwayNoticeTests() : AwayNoticeTests(StorageProvider.Sqlite);
+
+public sealed class PostgresAwayNoticeTests() : AwayNoticeTests(StorageProvider.Postgres);
+
+/// <summary>Mentions and reminders name the delegate of a person who is away at the moment the message is made (the
+/// server's injected clock, moved by the test): request messages and cards, reminders in their threads, escalation
+/// posts and notes. Alice (a route approver named by her Slack id) goes away from Slack with Bob as her delegate; the
+/// boss (the escalation level's person) is away through the API from minute 20 to minute 40 with Dan. The fake Slack
+/// Web API and the fake Bot Connector record what was sent.</summary>
+public abstract class AwayNoticeTests(StorageProvider provider) : IAsyncLifetime
+{
+    private const string PayChannel = "C0PAY";
+    private const string LeadsChannel = "C0LEADS";
+    private const string TeamsChannel = "19:general0123@thread.tacv2";
+    private const string TeamsLeads = "19:leads0456@thread.tacv2";
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.UtcNow);
+    private FakeSlackServer _slack = null!;
+    private FakeBotConnector _bot = null!;
+    private AgentSentinelApp _app = null!;
+    private HttpClient _agent = null!;
+    private HttpClient _boss = null!;
+    private HttpClient _anonymous = null!;
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync()
+    {
+        _slack = await FakeSlackServer.StartAsync();
+        _slack.Users["U0ALICE"] = ("Alice", "alice@example.com");
+        _slack.Users["U0BOB"] = ("Bob", "bob@example.com");
+        _slack.Users["U0BOSS"] = ("Boss", "boss@example.com");
+        _bot = await FakeBotConnector.StartAsync();
+        _app = new AgentSentinelApp(await TestStorage.CreateAsync(provider, "away-notices"), _time, runJobServer: true,
+            settings: new Dictionary<string, string?>(_slack.HostSettings(pacingSeconds: "0").Concat(_bot.HostSettings()))
+            {
+                ["AgentSentinel:Routing:Routes:0:Name"] = "payments",
+                ["AgentSentinel:Routing:Routes:0:Slack:Channel"] = PayChannel,
+                ["AgentSentinel:Routing:Routes:0:Teams:Channel"] = TeamsChannel,
+                ["AgentSentinel:Routing:Routes:0:Approvers:0"] = "U0ALICE",
+                ["AgentSentinel:Routing:Routes:0:RemindersMinutes:0"] = "10",
+                ["AgentSentinel:Routing:Routes:0:RemindersMinutes:1"] = "50",
+                ["AgentSentinel:Routing:Routes:0:Escalation:0:AfterMinutes"] = "30",
+                ["AgentSentinel:Routing:Routes:0:Escalation:0:Slack:Channel"] = LeadsChannel,
+                ["AgentSentinel:Routing:Routes:0:Escalation:0:Teams:Channel"] = TeamsLeads,
+                ["AgentSentinel:Routing:Routes:0:Escalation:0:Mention:0"] = "boss@example.com",
+            });
+        _ = _app.Server;
+        _agent = _app.Client(await _app.CreateKeyAsync("agent", [Scopes.Agent]));
+        await _app.CreateKeyAsync("alice", [Scopes.Approver], "alice@example.com");
+        await _app.CreateKeyAsync("bob", [Scopes.Approver], "bob@example.com");
+        await _app.CreateKeyAsync("dan", [Scopes.Approver], "dan@example.com");
+        _boss = _app.Client(await _app.CreateKeyAsync("boss", [Scopes.Approver], "boss@example.com"));
+        _anonymous = _app.Client(null);
+        var install = new HttpRequestMessage(HttpMethod.Post, "/api/messages") { Content = JsonContent.Create(_bot.ConversationUpdate(TeamsChannel, "29:alice", "aad-alice")) };
+        install.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _bot.SignToken());
+        Assert.Equal(HttpStatusCode.OK, (await _anonymous.SendAsync(install, Ct)).StatusCode);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _agent.Dispose();
+        _boss.Dispose();
+        _anonymous.Dispose();
+        await _app.DisposeAsync();
+        await _slack.DisposeAsync();
+        await _bot.DisposeAsync();
+    }
+
+    private static string? KeyOf(JsonObject message) => (string?)message["metadata"]?["event_payload"]?["delivery_key"];
+
+    private static string? IdOf(JsonObject message) => (string?)message["metadata"]?["event_payload"]?["approval_id"];
+
+    private static string? Block(JsonObject message, string blockId) =>
+        (string?)message["blocks"]!.AsArray().SingleOrDefault(b => (string?)b!["block_id"] == blockId)?["text"]?["text"];
+
+    private Task<JsonObject> SlackMessageAsync(string channel, string id, string deliveryKey) =>
+        _slack.WaitForAsync(s => s.Messages(channel).FirstOrDefault(m => IdOf(m) == id && KeyOf(m) == deliveryKey), what: $"{deliveryKey} of {id} in {channel}");
+
+    /// <summary>Every text of a card (or a reply) as Teams would read it, one per line.</summary>
+    private static string CardText(FakeBotConnector.Call call) => string.Join("\n", Texts(call.Body!));
+
+    private static IEnumerable<string> Texts(JsonNode? node) => node switch
+    {
+        JsonObject o => o.SelectMany(p => p.Key == "text" && p.Value is JsonValue v && v.TryGetValue<string>(out var text) ? [text] : Texts(p.Value)),
+        JsonArray a => a.SelectMany(Texts),
+        _ => [],
+    };
+
+    /// <summary>A person as the Teams texts write them (escaped so that no client links the address).</summary>
+    private static string T(string text) => Teams.TeamsText.Escape(text);
+
+    private Task<FakeBotConnector.Call> TeamsCardAsync(string id, string contains) =>
+        TeamsCallAsync("create", c => CardText(c).Contains(id, StringComparison.Ordinal) && CardText(c).Contains(contains, StringComparison.Ordinal),
+            $"the Teams card of {id} with '{contains}'");
+
+    private Task<FakeBotConnector.Call> TeamsReplyAsync(string contains) =>
+        TeamsCallAsync("reply", c => CardText(c).Contains(contains, StringComparison.Ordinal), $"the Teams reply with '{contains}'");
+
+    /// <summary>Waits for a call to the fake Bot Connector. Writes to one Teams conversation are spaced on the server's
+    /// clock, which only the test moves: it is nudged (a tenth of a second a time) while waiting.</summary>
+    private async Task<FakeBotConnector.Call> TeamsCallAsync(string operation, Func<FakeBotConnector.Call, bool> match, string what)
+    {
+        for (var i = 0; i < 600; i++)
+        {
+            if (_bot.CallsTo(operation).FirstOrDefault(match) is { } call)
+            {
+                return call;
+            }
+            _time.Advance(TimeSpan.FromMilliseconds(100));
+            await Task.Delay(50, Ct);
+        }
+        throw new TimeoutException($"Timed out waiting for {what}; calls so far: {string.Join(", ", _bot.Calls.Select(c => c.Operation))}");
+    }
+
+    private async Task<string> CreateAsync()
+    {
+        var response = await _agent.PostAsJsonAsync("/api/v1/approvals", new { action_name = "transfer_funds", priority = "high", timeout_seconds = 3600 }, Ct);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return (string)(await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["id"]!;
+    }
+
+    private async Task<string> SlackCommandAsync(string user, string text)
+    {
+        var form = $"token=t&team_id=T0TEAM&channel_id={PayChannel}&user_id={user}&user_name={user.ToLowerInvariant()}&command=%2Fapprovals&text={Uri.EscapeDataString(text)}&trigger_id=1.2.3";
+        var response = await _anonymous.SendAsync(SlackRequests.Signed("/slack/commands", form, at: _time.GetUtcNow()), Ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return (string)(await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["text"]!;
+    }
+
+    private static string At(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+
+    private Task RunFollowUpAsync(string id) => _app.Service<FollowUpJobs>().RunAsync(Guid.Parse(id), Ct);
+
+    [Fact]
+    public async Task Messages_made_while_a_person_is_away_name_their_delegate_and_those_made_outside_the_period_do_not()
+    {
+        var t0 = _time.GetUtcNow();
+        var until = t0.UtcDateTime.Date.AddDays(3);
+
+        // Before anyone is away: the message and the card name no delegate.
+        var first = await CreateAsync();
+        var root = await SlackMessageAsync(PayChannel, first, "root");
+        Assert.Null(Block(root, "away"));
+        Assert.DoesNotContain("decides for", (string?)root["text"], StringComparison.Ordinal);
+        var firstCard = await TeamsCardAsync(first, "Approval needed");
+        Assert.DoesNotContain("decides for", CardText(firstCard), StringComparison.Ordinal);
+
+        // Alice goes away from Slack with Bob; the boss will be away from minute 20 to minute 40 with Dan (set through the API).
+        _time.SetUtcNow(t0.AddMinutes(1));
+        Assert.Contains("bob@example.com may decide", await SlackCommandAsync("U0ALICE", $"away until {until:yyyy-MM-dd} delegate <@U0BOB|bob>"), StringComparison.Ordinal);
+        var bossAway = await _boss.PutAsJsonAsync("/api/v1/me/delegation", new { delegate_email = "dan@example.com", starts_at = At(t0.AddMinutes(20)), ends_at = At(t0.AddMinutes(40)) }, Ct);
+        Assert.Equal(HttpStatusCode.OK, bossAway.StatusCode);
+
+        // A request made now names Bob beside Alice, mentioning both (Slack) and by email (Teams).
+        var second = await CreateAsync();
+        var secondRoot = await SlackMessageAsync(PayChannel, second, "root");
+        var awayBlock = Block(secondRoot, "away");
+        Assert.NotNull(awayBlock);
+        Assert.StartsWith(":palm_tree: <@U0ALICE> (away until <!date^", awayBlock, StringComparison.Ordinal);
+        Assert.EndsWith("; <@U0BOB> decides for them)", awayBlock, StringComparison.Ordinal);
+        Assert.Contains("<@U0BOB> decides for them", (string?)secondRoot["text"], StringComparison.Ordinal);
+        var secondCard = await TeamsCardAsync(second, "Approval needed");
+        // "until 2026-12-24" runs to the end of that day.
+        Assert.Contains($"🌴 U0ALICE (away until {Utc(new DateTimeOffset(until.AddDays(1)))}; {T("bob@example.com")} decides for them)", CardText(secondCard), StringComparison.Ordinal);
+
+        // Minute 10: the first request's reminder names Bob for Alice; the boss is not one of its approvers yet.
+        _time.SetUtcNow(t0.AddMinutes(10));
+        await RunFollowUpAsync(first);
+        var reminder = await SlackMessageAsync(PayChannel, first, "reminder:1");
+        Assert.Contains("<@U0ALICE> (away until", (string?)reminder["text"], StringComparison.Ordinal);
+        Assert.Contains("<@U0BOB> decides for them", (string?)reminder["text"], StringComparison.Ordinal);
+        Assert.DoesNotContain("dan@example.com", (string?)reminder["text"], StringComparison.Ordinal);
+        await TeamsReplyAsync($"{T("bob@example.com")} decides for them");
+
+        // Minute 30: the boss is away, so the escalation post, its Teams card and the thread note name Dan for him.
+        _time.SetUtcNow(t0.AddMinutes(30));
+        await RunFollowUpAsync(first);
+        var escalated = await SlackMessageAsync(LeadsChannel, first, "escalation:1");
+        var bossNote = $"boss@example.com (away until {SlackDate(t0.AddMinutes(40))}; dan@example.com decides for them)";
+        Assert.StartsWith(bossNote + " Escalated: ", (string?)escalated["text"], StringComparison.Ordinal);
+        Assert.Contains(bossNote + ", please decide.", Block(escalated, "escalation"), StringComparison.Ordinal);
+        // Alice, the route's approver, is named with her delegate below the banner.
+        Assert.Contains("<@U0BOB> decides for them", Block(escalated, "away"), StringComparison.Ordinal);
+        var note = await SlackMessageAsync(PayChannel, first, "escalated:1");
+        Assert.Contains(bossNote, (string?)note["text"], StringComparison.Ordinal);
+        var leadsCard = await TeamsCardAsync(first, "Escalated (level 1)");
+        Assert.Equal(TeamsLeads, (string?)leadsCard.Body!["channelData"]!["channel"]!["id"]);
+        Assert.Contains($"{T("boss@example.com")} (away until {Utc(t0.AddMinutes(40))}; {T("dan@example.com")} decides for them), please decide.", CardText(leadsCard), StringComparison.Ordinal);
+        await TeamsReplyAsync($"{T("dan@example.com")} decides for them");
+
+        // Minute 50: the boss's period is over, Alice's is not: the reminder names Bob for her and nobody for him.
+        _time.SetUtcNow(t0.AddMinutes(50));
+        await RunFollowUpAsync(first);
+        var late = await SlackMessageAsync(PayChannel, first, "reminder:2");
+        Assert.Contains("<@U0BOB> decides for them", (string?)late["text"], StringComparison.Ordinal);
+        Assert.DoesNotContain("dan@example.com", (string?)late["text"], StringComparison.Ordinal);
+        Assert.DoesNotContain("boss@example.com", (string?)late["text"], StringComparison.Ordinal);
+
+        // Alice is back: a request made now names no delegate again.
+        Assert.Contains("Welcome back", await SlackCommandAsync("U0ALICE", "back"), StringComparison.Ordinal);
+        var third = await CreateAsync();
+        var thirdRoot = await SlackMessageAsync(PayChannel, third, "root");
+        Assert.Null(Block(thirdRoot, "away"));
+        Assert.DoesNotContain("decides for", CardText(await TeamsCardAsync(third, "Approval needed")), StringComparison.Ordinal);
+    }
+
+    private static string SlackDate(DateTimeOffset at) => string.Create(CultureInfo.InvariantCulture,
+        $"<!date^{at.ToUnixTimeSeconds()}^{{date_short_pretty}} at {{time}}|{at.UtcDateTime:yyyy-MM-dd HH:mm} UTC>");
+
+    private static string Utc(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture);
+}
