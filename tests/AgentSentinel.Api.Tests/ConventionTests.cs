@@ -73,7 +73,7 @@ public sealed class ConventionTests
             .Select(e => $"{string.Join(",", e.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? [])} {e.RoutePattern.RawText}")
             .Order(StringComparer.Ordinal).ToList();
         Assert.Equal(
-            ["GET /", "GET /admin", "GET /approvals/{id}", "GET /console/api/sign-in-options", "GET /console/assets/{name}", "GET /console/oidc/signin",
+            ["GET /", "GET /admin", "GET /approvals/{id}", "GET /away", "GET /console/api/sign-in-options", "GET /console/assets/{name}", "GET /console/oidc/signin",
                 "GET /console/oidc/signout", "GET /grants", "GET /inbox", "GET /signin", "GET /stats", "POST /console/api/session"],
             open);
     }

@@ -16,6 +16,9 @@ public sealed record DelegationDto(
         new(d.DelegatorEmail, d.DelegateEmail, d.StartsAt, d.EndsAt, d.IsActiveAt(now), d.SetVia.ToWire(), d.SetAt);
 }
 
+/// <summary>Delegations as a list.</summary>
+public sealed record DelegationList(IReadOnlyList<DelegationDto> Items);
+
 /// <summary>The caller's own delegation while away (<c>/api/v1/me/delegation</c>), for approver and admin keys and
 /// console sessions: the person is the authenticated identity's email, never a field in the body.</summary>
 public static class DelegationApi
@@ -29,6 +32,7 @@ public static class DelegationApi
         api.MapGet("/", GetAsync).WithName("GetMyDelegation").WithSummary("Your delegation while away, if one is running or planned");
         api.MapPut("/", PutAsync).WithName("SetMyDelegation").WithSummary("Name a delegate who decides for you until a date");
         api.MapDelete("/", DeleteAsync).WithName("EndMyDelegation").WithSummary("End your delegation now");
+        api.MapGet("/to-me", ToMeAsync).WithName("ListDelegationsToMe").WithSummary("The people who delegated their decisions to you (running or planned)");
         return api;
     }
 
@@ -36,6 +40,13 @@ public static class DelegationApi
         await delegations.GetAsync(user.ToActor().Email, ct) is { } d
             ? TypedResults.Ok(DelegationDto.From(d, delegations.Now))
             : Problems.NotFound(DelegationTexts.NotAway);
+
+    /// <summary>Delegations to the caller that have not ended, soonest first: whom they decide for, and when.</summary>
+    public static async Task<Ok<DelegationList>> ToMeAsync(ClaimsPrincipal user, DelegationService delegations, CancellationToken ct)
+    {
+        var now = delegations.Now;
+        return TypedResults.Ok(new DelegationList([.. (await delegations.ToDelegateAsync(user.ToActor().Email, ct)).Select(d => DelegationDto.From(d, now))]));
+    }
 
     /// <summary>Body: <c>delegate_email</c> (required), <c>ends_at</c> (required, an ISO 8601 instant with its offset),
     /// <c>starts_at</c> (optional, default now).</summary>

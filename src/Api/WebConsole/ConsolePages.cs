@@ -23,7 +23,7 @@ public static class ConsolePages
     private static readonly FrozenDictionary<string, Asset> Assets = LoadAssets();
 
     /// <summary>The console's addresses; <c>/approvals/{id}</c> is where chat messages link to.</summary>
-    private static readonly string[] PagePaths = ["/", "/signin", "/inbox", "/approvals/{id}", "/stats", "/grants", "/admin"];
+    private static readonly string[] PagePaths = ["/", "/signin", "/inbox", "/approvals/{id}", "/stats", "/grants", "/away", "/admin"];
 
     public static IEndpointRouteBuilder MapConsolePages(this IEndpointRouteBuilder app)
     {

@@ -76,6 +76,10 @@ public sealed class DelegationService(IDelegationStore store, IApproverDirectory
     public async Task<Delegation?> GetAsync(string? delegatorEmail, CancellationToken ct) =>
         string.IsNullOrWhiteSpace(delegatorEmail) || await store.GetAsync(delegatorEmail, ct) is not { } d || d.EndsAt <= Now ? null : d;
 
+    /// <summary>The delegations to the person (they decide for someone away) that have not ended: running or planned.</summary>
+    public async Task<IReadOnlyList<Delegation>> ToDelegateAsync(string? delegateEmail, CancellationToken ct) =>
+        string.IsNullOrWhiteSpace(delegateEmail) ? [] : await store.UnendedForDelegateAsync(delegateEmail, Now, ct);
+
     /// <summary>Ends the person's delegation at once; false when they had none running or planned.</summary>
     public async Task<bool> EndAsync(string? delegatorEmail, CancellationToken ct)
     {

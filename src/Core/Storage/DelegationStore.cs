@@ -24,6 +24,9 @@ public interface IDelegationStore
     /// <summary>Delegations to this person that run at <paramref name="now"/>.</summary>
     Task<IReadOnlyList<DelegationRecord>> ActiveForDelegateAsync(string delegateEmail, DateTimeOffset now, CancellationToken ct);
 
+    /// <summary>Delegations to this person that have not ended at <paramref name="now"/> (running or planned), soonest first.</summary>
+    Task<IReadOnlyList<DelegationRecord>> UnendedForDelegateAsync(string delegateEmail, DateTimeOffset now, CancellationToken ct);
+
     /// <summary>Delegations running at <paramref name="now"/> whose delegator is one of <paramref name="people"/> (by
     /// email, case-insensitively, or by Slack user id).</summary>
     Task<IReadOnlyList<DelegationRecord>> ActiveForDelegatorsAsync(IReadOnlyCollection<string> people, DateTimeOffset now, CancellationToken ct);
@@ -89,11 +92,18 @@ public sealed class DelegationStore(Database database) : IDelegationStore
             "DELETE FROM delegations WHERE delegator_email = @email", new { email = Normalize(delegatorEmail) }, cancellationToken: ct)) > 0;
     }
 
-    public async Task<IReadOnlyList<DelegationRecord>> ActiveForDelegateAsync(string delegateEmail, DateTimeOffset now, CancellationToken ct)
+    public Task<IReadOnlyList<DelegationRecord>> UnendedForDelegateAsync(string delegateEmail, DateTimeOffset now, CancellationToken ct) =>
+        ForDelegateAsync(delegateEmail, now, "ends_at > @now ORDER BY starts_at, delegator_email", ct);
+
+    public Task<IReadOnlyList<DelegationRecord>> ActiveForDelegateAsync(string delegateEmail, DateTimeOffset now, CancellationToken ct) =>
+        ForDelegateAsync(delegateEmail, now, "starts_at <= @now AND ends_at > @now ORDER BY delegator_email", ct);
+
+    /// <summary>The delegations to a person that meet <paramref name="condition"/> (a fixed SQL text with its order).</summary>
+    private async Task<IReadOnlyList<DelegationRecord>> ForDelegateAsync(string delegateEmail, DateTimeOffset now, string condition, CancellationToken ct)
     {
         await using var connection = await database.OpenAsync(ct);
         var rows = await connection.QueryAsync<Row>(new CommandDefinition(
-            $"SELECT {Columns} FROM delegations WHERE delegate_email = @email AND starts_at <= @now AND ends_at > @now ORDER BY delegator_email",
+            $"SELECT {Columns} FROM delegations WHERE delegate_email = @email AND {condition}",
             new { email = Normalize(delegateEmail), now = now.ToUnixMicroseconds() }, cancellationToken: ct));
         return [.. rows.Select(r => r.ToModel())];
     }

@@ -59,3 +59,10 @@ export const grants = {
   allowance: (approvalId) => api(`/api/v1/grants/allowance/${encodeURIComponent(approvalId)}`),
   revoke: (id) => api(`/api/v1/grants/${encodeURIComponent(id)}/revoke`, { method: 'POST' }),
 };
+
+export const delegation = {
+  get: () => api('/api/v1/me/delegation'),
+  set: (body) => api('/api/v1/me/delegation', { method: 'PUT', body }),
+  end: () => api('/api/v1/me/delegation', { method: 'DELETE' }),
+  toMe: () => api('/api/v1/me/delegation/to-me'),
+};

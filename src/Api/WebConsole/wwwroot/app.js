@@ -6,6 +6,7 @@ import { renderRequest } from './request.js';
 import { renderStats } from './stats.js';
 import { renderAdmin } from './admin.js';
 import { renderGrants } from './grants.js';
+import { renderAway } from './away.js';
 
 const main = document.getElementById('main');
 let cleanup = null;
@@ -16,6 +17,7 @@ const pages = [
   { pattern: /^\/approvals\/([^/]+)$/, nav: '/inbox', title: 'Request', render: renderRequest },
   { pattern: /^\/stats$/, nav: '/stats', title: 'Statistics', render: renderStats },
   { pattern: /^\/grants$/, nav: '/grants', title: 'Grants', render: renderGrants },
+  { pattern: /^\/away$/, nav: '/away', title: 'Away', render: renderAway },
   { pattern: /^\/admin$/, nav: '/admin', title: 'Administration', render: renderAdmin, admin: true },
 ];
 
@@ -68,7 +70,7 @@ function renderTopbar(session) {
   const bar = document.getElementById('topbar');
   bar.hidden = !session;
   if (!session) return;
-  const items = [['/inbox', 'Inbox'], ['/stats', 'Statistics'], ['/grants', 'Grants']];
+  const items = [['/inbox', 'Inbox'], ['/stats', 'Statistics'], ['/grants', 'Grants'], ['/away', 'Away']];
   if (session.is_admin) items.push(['/admin', 'Administration']);
   replace(document.getElementById('nav'), items.map(([href, text]) => h('li', {}, h('a', { href, 'data-link': '' }, text))));
   replace(document.getElementById('session-box'),

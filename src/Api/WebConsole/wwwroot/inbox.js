@@ -106,7 +106,8 @@ export function renderInbox(main, { query, navigate }) {
       : null),
     h('td', {}, h('span', { class: `badge p-${a.priority}` }, a.priority)),
     h('td', { class: 'row-title' }, h('a', { href: `/approvals/${a.id}`, 'data-link': '' }, a.action_name),
-      a.action_description ? h('div', { class: 'row-desc', title: a.action_description }, a.action_description) : null),
+      a.action_description ? h('div', { class: 'row-desc', title: a.action_description }, a.action_description) : null,
+      a.quorum ? h('div', { class: 'row-quorum', title: a.quorum.summary }, quorumCount(a.quorum)) : null),
     h('td', { class: 'hide-narrow' }, agentLabel(a)),
     h('td', { class: 'hide-narrow' }, a.risk_level ? h('span', { class: `badge p-${a.risk_level === 'minimal' ? 'low' : a.risk_level}` }, a.risk_level) : '—'),
     h('td', { class: 'num hide-narrow' }, formatCost(a.estimated_cost)),
@@ -211,4 +212,9 @@ export function renderInbox(main, { query, navigate }) {
 export function sortForInbox(list) {
   const rank = (p) => { const i = PRIORITIES.indexOf(p); return i < 0 ? PRIORITIES.length : i; };
   return [...list].sort((a, b) => rank(a.priority) - rank(b.priority) || new Date(a.expires_at) - new Date(b.expires_at));
+}
+
+/** A quorum request's progress, short enough for a list row: "1 of 2 approvals" (the whole line is its tooltip). */
+export function quorumCount(q) {
+  return q.approvals > q.required ? `${q.approvals} approvals (${q.required} needed)` : `${q.approvals} of ${q.required} approvals`;
 }
