@@ -236,4 +236,30 @@ public abstract class DelegationTests(StorageProvider provider)
         await (await s.Bob.PostJsonAsync($"/api/v1/approvals/{request.Id()}/approve", new { }))
             .AssertProblemAsync(HttpStatusCode.Forbidden, "not one of the approvers");
     }
+
+    [Fact]
+    public async Task The_people_who_delegated_to_me_are_listed_while_running_or_planned_and_not_once_ended()
+    {
+        await using var s = await StartAsync();
+        var now = s.Time.GetUtcNow();
+        await OkAsync(await AwayAsync(s.Alice, new { delegate_email = "bob@example.com", ends_at = At(now.AddHours(1)) }));
+        await OkAsync(await AwayAsync(s.Carol, new { delegate_email = "BOB@example.com", starts_at = At(now.AddHours(2)), ends_at = At(now.AddHours(3)) }));
+        await OkAsync(await AwayAsync(s.Dan, new { delegate_email = "carol@example.com", starts_at = At(now.AddHours(4)), ends_at = At(now.AddHours(5)) }));
+
+        async Task<List<(string? Delegator, bool Active)>> ToBobAsync()
+        {
+            var items = (await OkAsync(await s.Bob.GetAsync("/api/v1/me/delegation/to-me", Ct)))["items"]!.AsArray();
+            Assert.All(items, d => Assert.Equal("bob@example.com", d!.Str("delegate_email")));
+            return [.. items.Select(d => (d!.Str("delegator_email"), (bool)d!["active"]!))];
+        }
+
+        Assert.Equal([("alice@example.com", true), ("carol@example.com", false)], await ToBobAsync());
+        s.Time.Advance(TimeSpan.FromMinutes(150));
+        Assert.Equal([("carol@example.com", true)], await ToBobAsync());
+        s.Time.Advance(TimeSpan.FromHours(1));
+        Assert.Empty(await ToBobAsync());
+        // Carol is Dan's delegate (planned): hers is her own list, not Bob's.
+        Assert.Equal("dan@example.com", (await OkAsync(await s.Carol.GetAsync("/api/v1/me/delegation/to-me", Ct)))["items"]![0]!.Str("delegator_email"));
+        Assert.Equal(HttpStatusCode.Forbidden, (await s.Agent.GetAsync("/api/v1/me/delegation/to-me", Ct)).StatusCode);
+    }
 }

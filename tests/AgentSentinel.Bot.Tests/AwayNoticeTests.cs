@@ -112,7 +112,7 @@ public abstract class AwayNoticeTests(StorageProvider provider) : IAsyncLifetime
     /// clock, which only the test moves: it is nudged (a tenth of a second a time) while waiting.</summary>
     private async Task<FakeBotConnector.Call> TeamsCallAsync(string operation, Func<FakeBotConnector.Call, bool> match, string what)
     {
-        for (var i = 0; i < 600; i++)
+        for (var i = 0; i < 1200; i++)
         {
             if (_bot.CallsTo(operation).FirstOrDefault(match) is { } call)
             {
