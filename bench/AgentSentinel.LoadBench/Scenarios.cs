@@ -174,7 +174,7 @@ internal static class Scenarios
     public static async Task<int> PollAsync(int clients, int seconds)
     {
         Load("poll");
-        var (server, _, _) = await StartAsync("poll");
+        var (server, cs, _) = await StartAsync("poll");
         await using var s = server;
         using var agent = server.Client(await server.CreateKeyAsync("bench agent", ["agent"]));
         var ids = new List<string>();
@@ -182,8 +182,34 @@ internal static class Scenarios
         {
             ids.Add(await CreateAsync(agent, TypicalBody));
         }
-        var (product, productLatencies, errors) = await HammerAsync(agent, clients, seconds, r => $"api/v1/approvals/{ids[r.Next(ids.Count)]}/poll");
-        Line($"poll c={clients}: {F(product)} polls/s, latency ms {Percentiles(productLatencies)}");
+        // Half of them decided, so /wait answers at once for those and after timeout_seconds=0 for the others.
+        using var approver = server.Client(await server.CreateKeyAsync("bench approver", ["approver"], $"approver-{Guid.NewGuid():N}@example.com"));
+        for (var i = 0; i < ids.Count; i += 2)
+        {
+            using var decided = await approver.PostAsJsonAsync($"api/v1/approvals/{ids[i]}/approve", new { notes = "ok" });
+            decided.EnsureSuccessStatusCode();
+        }
+        async Task<(double Rate, ConcurrentBag<double> Latencies, int Errors)> Profiled(string what, Func<Random, string> url)
+        {
+            // The profile of the run: CPU per answer on each side and database transactions (round trips: each read is
+            // its own) per answer.
+            var serverCpu = Cpu.ServerSeconds(server);
+            var pgCpu = await Cpu.PostgresSecondsAsync(cs);
+            var commits = await Cpu.CommitsAsync(cs);
+            var result = await HammerAsync(agent, clients, seconds, url);
+            var answers = result.Latencies.Count;
+            serverCpu = Cpu.ServerSeconds(server) - serverCpu;
+            pgCpu = await Cpu.PostgresSecondsAsync(cs) - pgCpu;
+            commits = await Cpu.CommitsAsync(cs) - commits;
+            Line($"{what} c={clients}: {F(result.PerSecond)} answers/s, latency ms {Percentiles(result.Latencies)}; profile: server CPU {F(serverCpu * 1000 / answers, "F3")} ms/answer, " +
+                $"PostgreSQL CPU {F(pgCpu * 1000 / answers, "F3")} ms/answer, {F((double)commits / answers, "F2")} database transactions/answer");
+            return result;
+        }
+        Line($"poll: {ids.Count} requests stored, half decided; server pid {server.Pid}");
+        var (product, productLatencies, errors) = await Profiled("poll", r => $"api/v1/approvals/{ids[r.Next(ids.Count)]}/poll");
+        Load("wait");
+        var (waits, _, waitErrors) = await Profiled("wait", r => $"api/v1/approvals/{ids[r.Next(ids.Count)]}/wait?timeout_seconds=0");
+        errors += waitErrors;
 
         // The limit beside it, same run: a bare Kestrel minimal API (in this process, on another loopback port)
         // answering with the bytes of a real poll answer.
@@ -194,6 +220,7 @@ internal static class Scenarios
         var (limit, bareLatencies, bareErrors) = await HammerAsync(bareClient, clients, seconds, _ => "poll");
         Line($"poll c={clients}: bare Kestrel minimal API, same {body.Length}-byte JSON: {F(limit)} answers/s, latency ms {Percentiles(bareLatencies)}");
         Line($"poll c={clients}: ratio product / bare Kestrel = {F(product / limit, "F3")} (goal >= 0.5)");
+        Line($"wait c={clients}: ratio product / bare Kestrel = {F(waits / limit, "F3")} (goal >= 0.5)");
         return Check(errors == 0 && bareErrors == 0, $"every poll answered 200 ({errors} did not, bare {bareErrors})");
     }
 

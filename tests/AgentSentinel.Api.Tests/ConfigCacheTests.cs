@@ -16,19 +16,8 @@ public abstract class ConfigCacheTests(StorageProvider provider)
 {
     private static CancellationToken Ct => Http.Ct;
 
-    private async Task<(AgentSentinelApp First, AgentSentinelApp Second)> TwoInstancesAsync(string name)
-    {
-        var storage = await TestStorage.CreateAsync(provider, name);
-        var first = new AgentSentinelApp(storage);
-        _ = first.Server;
-        var second = new AgentSentinelApp(storage);
-        _ = second.Server;
-        if (provider == StorageProvider.Postgres)
-        {
-            await second.Service<Core.Notifications.PostgresChangeListener>().Listening.WaitAsync(TimeSpan.FromSeconds(10), Ct);
-        }
-        return (first, second);
-    }
+    private Task<(AgentSentinelApp First, AgentSentinelApp Second)> TwoInstancesAsync(string name) =>
+        AgentSentinelApp.TwoInstancesAsync(provider, name, Ct);
 
     [Fact]
     public async Task A_key_revoked_on_one_instance_is_refused_at_the_next_request_on_both()

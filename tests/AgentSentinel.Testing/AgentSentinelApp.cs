@@ -85,6 +85,21 @@ public sealed class AgentSentinelApp : WebApplicationFactory<Program>
 
     public T Service<T>() where T : notnull => Services.GetRequiredService<T>();
 
+    /// <summary>Two server instances on one new database, started, the second listening for the first's changes.</summary>
+    public static async Task<(AgentSentinelApp First, AgentSentinelApp Second)> TwoInstancesAsync(Core.Configuration.StorageProvider provider, string name, CancellationToken ct)
+    {
+        var storage = await TestStorage.CreateAsync(provider, name);
+        var first = new AgentSentinelApp(storage);
+        _ = first.Server;
+        var second = new AgentSentinelApp(storage);
+        _ = second.Server;
+        if (provider == Core.Configuration.StorageProvider.Postgres)
+        {
+            await second.Service<Core.Notifications.PostgresChangeListener>().Listening.WaitAsync(TimeSpan.FromSeconds(10), ct);
+        }
+        return (first, second);
+    }
+
     /// <summary>Waits until this host's job storage has no job enqueued or running (scheduled jobs may wait), so what a
     /// test does next does not race a job that is still finishing.</summary>
     public async Task JobsIdleAsync(TimeSpan? timeout = null)

@@ -17,6 +17,7 @@ public sealed class ApprovalStore(Database database, TimeProvider time) : IAppro
 {
     private readonly ApprovalEventLog _events = new(database);
     private readonly ApprovalStatsStore _stats = new(database);
+    private readonly ReadCoalescer<Guid, ApprovalRequest> _byId = new((ids, ct) => ReadByIdsAsync(database, ids, ct));
 
     // On PostgreSQL a create is one statement, so one round trip and one implicit transaction: the request, its created
     // event, its outbox entry and the change notification (sent at commit), or nothing when the idempotency key was used.
@@ -80,10 +81,39 @@ public sealed class ApprovalStore(Database database, TimeProvider time) : IAppro
         return new CreateResult(outcome, existing.ToModel());
     }
 
-    public async Task<ApprovalRequest?> GetAsync(Guid id, CancellationToken ct)
+    /// <summary>Most polls, waits and decisions read one request by id: concurrent reads share one statement, each
+    /// served by a read that started after it was asked for (<see cref="ReadCoalescer{TKey, TValue}"/>).</summary>
+    public Task<ApprovalRequest?> GetAsync(Guid id, CancellationToken ct) => _byId.ReadAsync(id, ct);
+
+    private const int MaxIdsPerStatement = 500;
+
+    internal static async Task<IReadOnlyDictionary<Guid, ApprovalRequest>> ReadByIdsAsync(Database database, IReadOnlyCollection<Guid> ids, CancellationToken ct)
     {
+        var found = new Dictionary<Guid, ApprovalRequest>(ids.Count);
         await using var connection = await database.OpenAsync(ct);
-        return await GetAsync(connection, id, ct);
+        if (ids.Count == 1)
+        {
+            // The usual case when the server is not busy: the statement every other read by id uses.
+            if (await GetAsync(connection, ids.First(), ct) is { } one)
+            {
+                found[one.Id] = one;
+            }
+            return found;
+        }
+        // PostgreSQL takes the ids as one array parameter (one prepared statement for any count); Dapper expands the
+        // list into parameters for SQLite.
+        var sql = database.Provider == Configuration.StorageProvider.Postgres
+            ? $"SELECT {Columns} FROM approvals WHERE id = ANY(@ids)"
+            : $"SELECT {Columns} FROM approvals WHERE id IN @ids";
+        foreach (var chunk in ids.Select(IdText).Chunk(MaxIdsPerStatement))
+        {
+            foreach (var row in await connection.QueryAsync<ApprovalRow>(new CommandDefinition(sql, new { ids = chunk }, cancellationToken: ct)))
+            {
+                var request = row.ToModel();
+                found[request.Id] = request;
+            }
+        }
+        return found;
     }
 
     private static async Task<ApprovalRequest?> GetAsync(DbConnection connection, Guid id, CancellationToken ct)

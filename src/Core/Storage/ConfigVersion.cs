@@ -21,6 +21,14 @@ public sealed class ConfigVersion(Database database)
 
     private readonly List<Action> _onChanged = [];
 
+    // Every request reads the version: concurrent requests share one read, each served by a read that started after it
+    // arrived, so a change committed before a request began is always seen by it.
+    private readonly ReadCoalescer<int, long> _reads = new(async (_, ct) =>
+    {
+        await using var connection = await database.OpenAsync(ct);
+        return new Dictionary<int, long> { [0] = await connection.ExecuteScalarAsync<long>(new CommandDefinition(ReadSql, cancellationToken: ct)) };
+    });
+
     /// <summary>Run in the transaction of a change to API keys or settings.</summary>
     internal static async Task BumpAsync(Database database, DbConnection connection, DbTransaction tx, CancellationToken ct)
     {
@@ -50,8 +58,7 @@ public sealed class ConfigVersion(Database database)
         {
             return known;
         }
-        await using var connection = await database.OpenAsync(ct);
-        var version = await connection.ExecuteScalarAsync<long>(new CommandDefinition(ReadSql, cancellationToken: ct));
+        var version = await _reads.ReadAsync(0, ct);
         if (scope is not null)
         {
             scope.Version = version;

@@ -80,6 +80,13 @@ public sealed class PostgresDatabase : Database
         {
             builder.MaxAutoPrepare = 64;
         }
+        // The store leaves no session state on a pooled connection (its locks are transaction-scoped, nothing LISTENs,
+        // SETs or creates temporary tables on them), so a connection going back to the pool is not reset: the reset is
+        // prepended to the next statement and costs PostgreSQL more than a poll's read itself.
+        if (!connectionString.Contains("Reset On Close", StringComparison.OrdinalIgnoreCase) && !connectionString.Contains("NoResetOnClose", StringComparison.OrdinalIgnoreCase))
+        {
+            builder.NoResetOnClose = true;
+        }
         _dataSource = NpgsqlDataSource.Create(builder.ConnectionString);
     }
 

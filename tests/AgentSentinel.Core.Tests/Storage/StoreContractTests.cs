@@ -112,6 +112,51 @@ public abstract class StoreContractTests(StorageProvider provider) : IAsyncLifet
     }
 
     [Fact]
+    public async Task Reads_by_id_in_one_statement_return_each_request_and_leave_out_unknown_ids()
+    {
+        var requests = new List<ApprovalRequest>();
+        for (var i = 0; i < 7; i++)
+        {
+            requests.Add(await CreateAsync(NewRequest(created: T0.AddSeconds(i))));
+        }
+        await Transition(requests[3].Id, TransitionKind.Approve, T0.AddSeconds(10));
+        var unknown = Guid.CreateVersion7();
+
+        var found = await ApprovalStore.ReadByIdsAsync(_db, [.. requests.Select(r => r.Id), unknown], Ct);
+
+        Assert.Equal(requests.Count, found.Count);
+        Assert.False(found.ContainsKey(unknown));
+        foreach (var request in requests)
+        {
+            Assert.Equal(await StoredAloneAsync(request.Id), found[request.Id] with { Approvers = [] });
+        }
+        Assert.Equal(ApprovalStatus.Approved, found[requests[3].Id].Status);
+    }
+
+    [Fact]
+    public async Task Concurrent_reads_by_id_each_get_their_own_request()
+    {
+        var requests = new List<ApprovalRequest>();
+        for (var i = 0; i < 12; i++)
+        {
+            requests.Add(await CreateAsync(NewRequest(created: T0.AddSeconds(i))));
+        }
+        var reads = requests.Select(r => r.Id).Append(Guid.CreateVersion7()).Select(id => Task.Run(() => _store.GetAsync(id, Ct), Ct)).ToList();
+        var results = await Task.WhenAll(reads);
+        Assert.Equal(requests.Select(r => r.Id), results.Take(requests.Count).Select(r => r!.Id));
+        Assert.Null(results[^1]);
+    }
+
+    /// <summary>The request as the one-id statement reads it (approvers blanked: the lists compare by reference).</summary>
+    private async Task<ApprovalRequest> StoredAloneAsync(Guid id)
+    {
+        await using var connection = await _db.OpenAsync(Ct);
+        var row = await connection.QuerySingleAsync<ApprovalRow>(new CommandDefinition(
+            $"SELECT {ApprovalSql.Columns} FROM approvals WHERE id = @id", new { id = ApprovalSql.IdText(id) }, cancellationToken: Ct));
+        return row.ToModel() with { Approvers = [] };
+    }
+
+    [Fact]
     public async Task Same_idempotency_key_and_body_returns_the_original()
     {
         var first = await CreateAsync(NewRequest(idempotencyKey: "k-1"));
