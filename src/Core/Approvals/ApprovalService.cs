@@ -276,27 +276,36 @@ public sealed class ApprovalService(
     public Task<TransitionResult> ExpireAsync(Guid id, CancellationToken ct) =>
         TransitionAsync(new TransitionCommand(id, TransitionKind.Expire, Actor.System, null), ct);
 
-    /// <summary>Expires every open request whose deadline has passed, in bounded batches.</summary>
-    public async Task<int> ExpireDueAsync(int batchSize, CancellationToken ct)
+    /// <summary>Expires what is due, a batch of up to <paramref name="batchSize"/> at a time (one transaction each on
+    /// PostgreSQL, see <see cref="IApprovalStore.ExpireDueAsync"/>), and wakes whoever waits on them. Their receipts are
+    /// issued by the first read or callback that reports them (<see cref="Receipts.ReceiptIssuer.EnsureAsync"/>), not here.</summary>
+    public async Task<int> ExpireDueBatchesAsync(int batchSize, CancellationToken ct)
     {
         var total = 0;
         while (true)
         {
-            var due = await store.ListDueForExpiryAsync(Now, batchSize, ct);
-            var applied = 0;
-            foreach (var id in due)
+            var expired = await store.ExpireDueAsync(batchSize, ct);
+            foreach (var request in expired)
             {
-                if ((await ExpireAsync(id, ct)).Applied)
+                AfterCommit(request.Id, "wake-up", () =>
                 {
-                    applied++;
-                }
+                    hub.Publish(request.Id);
+                    metrics.TransitionApplied(request, TransitionKind.Expire, Actor.System);
+                    Log.TransitionApplied(logger, request.Id, nameof(TransitionKind.Expire), Actor.System.AuditName, Actor.System.Surface.ToWire());
+                });
             }
-            total += applied;
-            if (due.Count < batchSize || applied == 0)
+            total += expired.Count;
+            if (expired.Count < batchSize)
             {
-                break;
+                return total;
             }
         }
+    }
+
+    /// <summary>Expires every open request whose deadline has passed, in bounded batches.</summary>
+    public async Task<int> ExpireDueAsync(int batchSize, CancellationToken ct)
+    {
+        var total = await ExpireDueBatchesAsync(batchSize, ct);
         if (total > 0)
         {
             Log.SweepExpired(logger, total);

@@ -153,12 +153,8 @@ public sealed class DeadlineClock(IBackgroundJobClient jobs, TimeProvider time, 
 }
 
 /// <summary>The deadline job (see <see cref="DeadlineClock"/>).</summary>
-public sealed class DeadlineJobs(ApprovalService service, IApprovalStore store, DeadlineClock clock, Database database, TimeProvider time)
+public sealed class DeadlineJobs(ApprovalService service, IApprovalStore store, DeadlineClock clock, TimeProvider time)
 {
-    /// <summary>How many due requests are expired at once on PostgreSQL: each expiry is its own durable commit, and
-    /// commits made together share the disk flush (SQLite has one writer at a time anyway).</summary>
-    public const int Parallelism = 8;
-
     [AutomaticRetry(Attempts = 10)]
     [Queue(JobQueues.Deadlines)]
     public async Task RunAsync(CancellationToken ct)
@@ -192,27 +188,7 @@ public sealed class DeadlineJobs(ApprovalService service, IApprovalStore store, 
     /// <summary>Expires every request that is due and returns the next open deadline.</summary>
     public async Task<DateTimeOffset?> PassAsync(CancellationToken ct)
     {
-        var parallel = new ParallelOptions
-        {
-            MaxDegreeOfParallelism = database.Provider == StorageProvider.Postgres ? Parallelism : 1,
-            CancellationToken = ct,
-        };
-        while (true)
-        {
-            var due = await store.ListDueForExpiryAsync(service.Now, ExpiryJobs.SweepBatchSize, ct);
-            var applied = 0;
-            await Parallel.ForEachAsync(due, parallel, async (id, c) =>
-            {
-                if ((await service.ExpireAsync(id, c)).Applied)
-                {
-                    Interlocked.Increment(ref applied);
-                }
-            });
-            if (due.Count < ExpiryJobs.SweepBatchSize || applied == 0)
-            {
-                break;
-            }
-        }
+        await service.ExpireDueBatchesAsync(ExpiryJobs.SweepBatchSize, ct);
         return await store.NextDeadlineAsync(ct);
     }
 }

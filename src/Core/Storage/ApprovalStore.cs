@@ -157,6 +157,54 @@ public sealed class ApprovalStore(Database database, TimeProvider time) : IAppro
             """;
     }
 
+    // Expiry of a batch on PostgreSQL: the due requests (oldest deadline first) moved to expired in one statement with
+    // their events. Rows another transaction holds (a decision under way, another expiry pass) are skipped, so two
+    // passes never wait on each other; the conditions are repeated on the UPDATE itself, so a row whose decision
+    // committed meanwhile is left alone: a decision and an expiry never both apply.
+    private static readonly string ExpireDueSql = $"""
+        WITH x AS ({TransitionSql[TransitionKind.Expire].Replace("WHERE id = @id AND",
+            $"WHERE id IN (SELECT id FROM approvals WHERE {IsOverdue} ORDER BY expires_at LIMIT @limit FOR UPDATE SKIP LOCKED) AND", StringComparison.Ordinal)}),
+        e AS (INSERT INTO approval_events (approval_id, kind, at, actor, actor_key_id, surface, details)
+              SELECT id, @eventKind, expires_at, @actor, @actorKeyId, @surface, NULL FROM x)
+        SELECT {Columns} FROM x ORDER BY expires_at, id
+        """;
+
+    public async Task<IReadOnlyList<ApprovalRequest>> ExpireDueAsync(int limit, CancellationToken ct)
+    {
+        if (database.Provider != Configuration.StorageProvider.Postgres)
+        {
+            // SQLite has one writer at a time: the due requests one transition each.
+            var expired = new List<ApprovalRequest>();
+            foreach (var due in await ListDueForExpiryAsync(time.GetUtcNow(), limit, ct))
+            {
+                if (await TransitionAsync(new TransitionCommand(due, TransitionKind.Expire, Actor.System, null), ct) is { Applied: true, Request: { } request })
+                {
+                    expired.Add(request);
+                }
+            }
+            return expired;
+        }
+        await using var connection = await database.OpenAsync(ct);
+        await using var tx = await database.BeginWriteAsync(connection, ct);
+        var at = time.GetUtcNow().TruncateToMicroseconds();
+        var rows = await connection.QueryAsync<ApprovalRow>(new CommandDefinition(ExpireDueSql, new
+        {
+            now = at.ToUnixMicroseconds(),
+            limit,
+            eventKind = TransitionRules.EventKind(TransitionKind.Expire),
+            actor = Actor.System.AuditName,
+            actorKeyId = Actor.System.KeyId,
+            surface = Actor.System.Surface.ToWire(),
+        }, tx, cancellationToken: ct));
+        var requests = rows.Select(r => r.ToModel()).ToList();
+        if (requests.Count > 0)
+        {
+            await OutboxStore.InsertChangedManyAsync(connection, tx, requests, at, TransitionKind.Expire, Actor.System, ct);
+        }
+        await tx.CommitAsync(ct);
+        return requests;
+    }
+
     /// <summary>The event details of a transition: its text, and for a delegate's decision whom it was made for.</summary>
     private static string? TransitionDetails(string? field, string? text, string? onBehalfOf)
     {

@@ -26,6 +26,11 @@ public interface IApprovalStore
     /// <summary>Ids of open requests whose deadline is at or before <paramref name="now"/>, oldest deadline first.</summary>
     Task<IReadOnlyList<Guid>> ListDueForExpiryAsync(DateTimeOffset now, int limit, CancellationToken ct);
 
+    /// <summary>Expires up to <paramref name="limit"/> open requests past their deadline (oldest deadline first), each with
+    /// its <c>expired</c> event and outbox entry, as one transaction on PostgreSQL; a request a decision changed first is
+    /// left alone. Returns the requests it expired.</summary>
+    Task<IReadOnlyList<ApprovalRequest>> ExpireDueAsync(int limit, CancellationToken ct);
+
     /// <summary>The earliest deadline of an open request (past or future), from the open-deadline index; null when none is open.</summary>
     Task<DateTimeOffset?> NextDeadlineAsync(CancellationToken ct);
 

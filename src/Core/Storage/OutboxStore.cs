@@ -31,6 +31,27 @@ public sealed class OutboxStore(Database database) : IOutboxStore
             traceParent = System.Diagnostics.Activity.Current?.Id,
         }, tx, cancellationToken: ct));
 
+    /// <summary>On PostgreSQL: the entries of one transition applied to many requests, and their change notifications
+    /// (sent at commit), in one statement.</summary>
+    internal static Task InsertChangedManyAsync(DbConnection connection, DbTransaction tx, IReadOnlyList<ApprovalRequest> requests,
+        DateTimeOffset at, TransitionKind transition, Actor actor, CancellationToken ct) =>
+        connection.ExecuteScalarAsync<long>(new CommandDefinition($"""
+            WITH o AS (INSERT INTO outbox (approval_id, kind, transition, actor, follow_up, request, created_at, due_at, trace_parent)
+                       SELECT d.id, @kind, @transition, @actor, NULL, d.request, @now, @now, @traceParent
+                       FROM unnest(@ids, @requests) WITH ORDINALITY AS d(id, request, n) ORDER BY d.n
+                       RETURNING approval_id)
+            SELECT count(*) FROM (SELECT pg_notify('{PostgresDatabase.ChangeChannel}', approval_id) FROM o) notified
+            """, new
+        {
+            kind = nameof(OutboxKind.Changed),
+            transition = transition.ToString(),
+            actor = JsonSerializer.Serialize(OutboxActor.From(actor), SettingsJson.Options),
+            now = at.ToUnixMicroseconds(),
+            traceParent = System.Diagnostics.Activity.Current?.Id,
+            ids = requests.Select(r => ApprovalSql.IdText(r.Id)).ToArray(),
+            requests = requests.Select(RequestCopy).ToArray(),
+        }, tx, cancellationToken: ct));
+
     /// <summary>The copy of the request an entry keeps.</summary>
     internal static string RequestCopy(ApprovalRequest request) => JsonSerializer.Serialize(ApprovalRow.From(request, null));
 

@@ -468,6 +468,87 @@ public abstract class StoreContractTests(StorageProvider provider) : IAsyncLifet
     }
 
     [Fact]
+    public async Task Due_requests_expire_in_one_batch_each_with_its_event_and_outbox_entry_and_the_others_are_left_alone()
+    {
+        var first = await CreateAsync(NewRequest(created: T0, timeoutSeconds: 10));
+        var second = await CreateAsync(NewRequest(created: T0, timeoutSeconds: 20));
+        var decided = await CreateAsync(NewRequest(created: T0, timeoutSeconds: 15));
+        var open = await CreateAsync(NewRequest(created: T0, timeoutSeconds: 1000));
+        Assert.Equal(TransitionOutcome.Applied, (await Transition(decided.Id, TransitionKind.Approve, T0.AddSeconds(5))).Outcome);
+        var outbox = new OutboxStore(_db);
+
+        _clock.Now = T0.AddSeconds(30);
+        var expired = await _store.ExpireDueAsync(100, Ct);
+
+        Assert.Equal([first.Id, second.Id], expired.Select(r => r.Id));
+        foreach (var (request, stored) in new[] { first, second }.Zip(expired))
+        {
+            Assert.Equal(ApprovalStatus.Expired, stored.Status);
+            Assert.Equal(request.ExpiresAt, stored.DecidedAt);
+            Assert.Equal(stored, (await _store.GetAsync(request.Id, Ct))! with { Approvers = stored.Approvers });
+            var events = await _store.GetEventsAsync(request.Id, Ct);
+            var expiredEvent = Assert.Single(events, e => e.Kind == EventKinds.Expired);
+            Assert.Equal(request.ExpiresAt, expiredEvent.At);
+            Assert.Equal(Actor.System.AuditName, expiredEvent.Actor);
+            Assert.Equal(Surface.System, expiredEvent.Surface);
+        }
+        Assert.Equal(ApprovalStatus.Approved, (await _store.GetAsync(decided.Id, Ct))!.Status);
+        Assert.Equal(ApprovalStatus.Pending, (await _store.GetAsync(open.Id, Ct))!.Status);
+        // The creations' and the approval's entries come first; then one entry per expiry, in deadline order.
+        var entries = (await outbox.ClaimAsync(T0.AddHours(3), T0.AddHours(4), 100, Ct)).Where(e => e.Transition == TransitionKind.Expire).ToList();
+        Assert.Equal([first.Id, second.Id], entries.Select(e => e.Request.Id));
+        Assert.All(entries, e =>
+        {
+            Assert.Equal(OutboxKind.Changed, e.Kind);
+            Assert.Equal(TransitionKind.Expire, e.Transition);
+            Assert.Equal(Actor.System.AuditName, e.Actor!.AuditName);
+            Assert.Equal(ApprovalStatus.Expired, e.Request.Status);
+        });
+        Assert.Empty(await _store.ExpireDueAsync(100, Ct));
+    }
+
+    [Fact]
+    public async Task A_decision_and_a_batch_expiry_racing_on_two_instances_never_both_apply()
+    {
+        // Two server instances whose clocks straddle the deadlines: to the decider every request is still open, to the
+        // expiry job every one is due, so only the row lock decides which one applies.
+        var requests = new List<ApprovalRequest>();
+        for (var i = 0; i < 40; i++)
+        {
+            requests.Add(await CreateAsync(NewRequest(created: T0.AddMilliseconds(i), timeoutSeconds: 10)));
+        }
+        var deciderClock = new SettableClock { Now = T0.AddSeconds(9) };
+        var decider = new ApprovalStore(_db, deciderClock);
+        _clock.Now = T0.AddSeconds(11);
+
+        var decisions = requests.Select(r => Task.Run(() => decider.TransitionAsync(new TransitionCommand(r.Id, TransitionKind.Approve, Alice, "ok"), Ct), Ct)).ToList();
+        var expiries = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        {
+            var expired = new List<ApprovalRequest>();
+            for (var pass = 0; pass < 5; pass++)
+            {
+                expired.AddRange(await _store.ExpireDueAsync(8, Ct));
+            }
+            return expired;
+        }, Ct)).ToList();
+        var approved = (await Task.WhenAll(decisions)).Where(r => r.Applied).Select(r => r.Request!.Id).ToHashSet();
+        var expired = (await Task.WhenAll(expiries)).SelectMany(e => e).Select(r => r.Id).ToList();
+        expired.AddRange((await _store.ExpireDueAsync(100, Ct)).Select(r => r.Id));
+
+        Assert.Equal(expired.Count, expired.Distinct().Count());
+        Assert.Empty(approved.Intersect(expired));
+        Assert.Equal(requests.Count, approved.Count + expired.Count);
+        foreach (var request in requests)
+        {
+            var stored = (await _store.GetAsync(request.Id, Ct))!;
+            var closing = (await _store.GetEventsAsync(request.Id, Ct)).Where(e => e.Kind is EventKinds.Approved or EventKinds.Expired).ToList();
+            Assert.Single(closing);
+            Assert.Equal(approved.Contains(request.Id) ? ApprovalStatus.Approved : ApprovalStatus.Expired, stored.Status);
+            Assert.Equal(approved.Contains(request.Id) ? EventKinds.Approved : EventKinds.Expired, closing[0].Kind);
+        }
+    }
+
+    [Fact]
     public async Task Api_keys_are_found_by_hash_until_revoked()
     {
         var key = ApiKeyFactory.NewKey();
