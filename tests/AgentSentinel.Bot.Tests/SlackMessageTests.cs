@@ -152,7 +152,14 @@ public sealed class SlackMessageTests
         var request = Request();
         var message = Json(SlackMessages.RequestMessage(request, "C0PAY", "here", null));
         var actions = message["blocks"]!.AsArray().Single(b => (string?)b!["type"] == "actions")!;
-        var buttons = actions["elements"]!.AsArray();
+        var elements = actions["elements"]!.AsArray();
+        Assert.Equal(["approve", "reject", "request_info", "reassign"], elements.Select(b => (string?)b!["action_id"]));
+        Assert.Equal(["button", "button", "button", "overflow"], elements.Select(b => (string?)b!["type"]));
+        // The "…" menu: two options, each carrying the request's id.
+        var menu = elements[3]!;
+        Assert.Equal([$"person:{request.Id}", $"channel:{request.Id}"], menu["options"]!.AsArray().Select(o => (string?)o!["value"]));
+        Assert.Equal(["Reassign to a person…", "Reassign to a channel…"], menu["options"]!.AsArray().Select(o => (string?)o!["text"]!["text"]));
+        var buttons = elements.Take(3).ToList();
         Assert.Equal(["approve", "reject", "request_info"], buttons.Select(b => (string?)b!["action_id"]));
         Assert.Equal(["primary", "danger", null], buttons.Select(b => (string?)b!["style"]));
         Assert.All(buttons, b => Assert.Equal(request.Id.ToString(), (string?)b!["value"]));
@@ -182,7 +189,9 @@ public sealed class SlackMessageTests
         };
         var message = Json(SlackMessages.RequestMessage(request, "C0PAY", null, null, "1764000000.000100"));
         var blocks = message["blocks"]!.AsArray();
-        Assert.DoesNotContain(blocks, b => (string?)b!["type"] == "actions");
+        Assert.DoesNotContain(blocks, b => (string?)b!["type"] == "actions" && (string?)b["block_id"] != "reassign_actions");
+        // While the agent answers, the request is still open and can be handed on; once closed, it cannot.
+        Assert.Equal(status == ApprovalStatus.InfoRequested, blocks.Any(b => (string?)b!["block_id"] == "reassign_actions"));
         var text = (string?)blocks.Single(b => (string?)b!["block_id"] == "outcome")!["text"]!["text"];
         Assert.Contains(outcome, text, StringComparison.Ordinal);
         Assert.DoesNotContain("<!channel>", text, StringComparison.Ordinal);

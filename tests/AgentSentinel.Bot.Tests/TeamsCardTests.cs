@@ -74,7 +74,7 @@ public sealed class TeamsCardTests
     public static TheoryData<string> Cards => new()
     {
         { "pending" }, { "approved" }, { "rejected" }, { "expired" }, { "cancelled" }, { "info_requested" }, { "notice" }, { "escalation" },
-        { "grant_offered" }, { "grant_given" }, { "approved_by_grant" },
+        { "grant_offered" }, { "grant_given" }, { "approved_by_grant" }, { "reassign_channels" },
     };
 
     private static Grant GrantOf(ApprovalRequest source) => new()
@@ -103,6 +103,7 @@ public sealed class TeamsCardTests
             "grant_offered" => TeamsCards.RequestCard(Request() with { Priority = Priority.Medium, RiskLevel = RiskLevel.Low }, null, [], grants: new GrantAllowance(true, 60, null)),
             "grant_given" => TeamsCards.RequestCard(Request(ApprovalStatus.Approved), null, [], grant: GrantOf(Request()), now: DateTimeOffset.UtcNow),
             "approved_by_grant" => TeamsCards.RequestCard(Request(ApprovalStatus.Approved) with { GrantId = Guid.CreateVersion7() }, null, []),
+            "reassign_channels" => TeamsCards.RequestCard(Request(), null, [], reassignChannels: [new Choice("Channel of route ops", "19:ops@thread.tacv2")]),
             _ => TeamsCards.RequestCard(Request(WireNames.ParseStatus(which)), "https://approvals.example.com",
                 ["6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f"], notice: which == "approved" ? "You approved this request." : null),
         };
@@ -112,9 +113,15 @@ public sealed class TeamsCardTests
         Assert.Equal("1.5", (string?)result["version"]);
         Assert.Empty(result["errors"]!.AsArray());
         Assert.InRange((int)result["actions"]!, 0, 6);
-        if (which is "pending" or "grant_offered")
+        if (which is "pending" or "grant_offered" or "reassign_channels")
         {
-            Assert.Equal(3, (int)result["actions"]!);
+            // Approve, Reject, Request info and Reassign… (a card under the card).
+            Assert.Equal(4, (int)result["actions"]!);
+        }
+        if (which is "info_requested")
+        {
+            // Still open: only Reassign…
+            Assert.Equal(1, (int)result["actions"]!);
         }
         if (which == "grant_given")
         {

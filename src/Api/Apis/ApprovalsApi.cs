@@ -173,46 +173,7 @@ public static class ApprovalsApi
             return problem;
         }
         var events = await store.GetEventsAsync(request!.Id, ct);
-        var dto = ApprovalDto.From(request);
-        return TypedResults.Ok(new ApprovalDetailDto
-        {
-            Id = dto.Id,
-            ApprovalId = dto.ApprovalId,
-            Status = dto.Status,
-            ActionName = dto.ActionName,
-            ActionDescription = dto.ActionDescription,
-            AgentId = dto.AgentId,
-            RequesterKeyName = dto.RequesterKeyName,
-            RunId = dto.RunId,
-            TaskId = dto.TaskId,
-            MissionId = dto.MissionId,
-            EstimatedCost = dto.EstimatedCost,
-            RiskLevel = dto.RiskLevel,
-            Priority = dto.Priority,
-            ActionInputs = dto.ActionInputs,
-            Context = dto.Context,
-            CallbackUrl = dto.CallbackUrl,
-            CreatedAt = dto.CreatedAt,
-            ExpiresAt = dto.ExpiresAt,
-            TimeoutSeconds = dto.TimeoutSeconds,
-            DecidedAt = dto.DecidedAt,
-            DecidedByEmail = dto.DecidedByEmail,
-            DecidedByUserId = dto.DecidedByUserId,
-            DecidedByKeyId = dto.DecidedByKeyId,
-            DecidedVia = dto.DecidedVia,
-            DecisionNotes = dto.DecisionNotes,
-            InfoRequestMessage = dto.InfoRequestMessage,
-            InfoResponse = dto.InfoResponse,
-            Route = dto.Route,
-            Approvers = dto.Approvers,
-            Version = dto.Version,
-            UpdatedAt = dto.UpdatedAt,
-            GrantId = dto.GrantId,
-            Receipt = dto.Receipt,
-            Quorum = dto.Quorum,
-            Votes = dto.Votes,
-            Events = [.. events.Select(EventDto.From)],
-        });
+        return TypedResults.Ok(new ApprovalDetailDto(ApprovalDto.From(request), [.. events.Select(EventDto.From)]));
     }
 
     /// <summary>Answers at once when the request is not pending (final, or waiting for the agent's answer); otherwise

@@ -177,6 +177,13 @@ public sealed record VoteDto(string Name, string? Email, string? UserId, string?
 /// <summary>The approval object with its audit trail, oldest event first.</summary>
 public sealed record ApprovalDetailDto : ApprovalDto
 {
+    /// <summary>Every field of <paramref name="approval"/>, so the detail never drops one the object has.</summary>
+    [System.Diagnostics.CodeAnalysis.SetsRequiredMembers]
+    public ApprovalDetailDto(ApprovalDto approval, IReadOnlyList<EventDto> events) : base(approval)
+    {
+        Events = events;
+    }
+
     public required IReadOnlyList<EventDto> Events { get; init; }
 }
 

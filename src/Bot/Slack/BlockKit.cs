@@ -73,21 +73,35 @@ public sealed record DividerBlock : Block
     public override string Type => "divider";
 }
 
-public sealed record ActionsBlock(IReadOnlyList<ButtonElement> Elements) : Block
+public sealed record ActionsBlock(IReadOnlyList<ActionElement> Elements) : Block
 {
     public override string Type => "actions";
 }
 
-public sealed record ButtonElement(TextObject Text, string ActionId)
+/// <summary>An interactive element of an actions block: a button or an overflow menu.</summary>
+[JsonDerivedType(typeof(ButtonElement))]
+[JsonDerivedType(typeof(OverflowElement))]
+public abstract record ActionElement(string ActionId)
 {
-    [JsonPropertyOrder(-1)]
-    public string Type => "button";
+    [JsonPropertyOrder(-2)]
+    public abstract string Type { get; }
+}
+
+public sealed record ButtonElement(TextObject Text, string ActionId) : ActionElement(ActionId)
+{
+    public override string Type => "button";
     public string? Value { get; init; }
     /// <summary><c>primary</c> or <c>danger</c>; null for the default style.</summary>
     public string? Style { get; init; }
     public string? Url { get; init; }
     /// <summary>A dialog Slack shows before the click is sent.</summary>
     public ConfirmDialog? Confirm { get; init; }
+}
+
+/// <summary>An overflow menu ("…"): two to five options, each sent back as <c>selected_option</c> when chosen.</summary>
+public sealed record OverflowElement(string ActionId, IReadOnlyList<OptionObject> Options) : ActionElement(ActionId)
+{
+    public override string Type => "overflow";
 }
 
 /// <summary>A confirmation dialog on a button (plain text only).</summary>
@@ -108,6 +122,8 @@ public sealed record InputBlock(TextObject Label, InputElement Element) : Block
 [JsonDerivedType(typeof(PlainTextInput))]
 [JsonDerivedType(typeof(NumberInput))]
 [JsonDerivedType(typeof(RadioButtonsElement))]
+[JsonDerivedType(typeof(UsersSelectElement))]
+[JsonDerivedType(typeof(ConversationsSelectElement))]
 public abstract record InputElement(string ActionId)
 {
     [JsonPropertyOrder(-2)]
@@ -138,6 +154,28 @@ public sealed record RadioButtonsElement(string ActionId, IReadOnlyList<OptionOb
 {
     public override string Type => "radio_buttons";
     public OptionObject? InitialOption { get; init; }
+}
+
+/// <summary>A picker of one workspace member; the submission carries <c>selected_user</c>.</summary>
+public sealed record UsersSelectElement(string ActionId) : InputElement(ActionId)
+{
+    public override string Type => "users_select";
+    public TextObject? Placeholder { get; init; }
+}
+
+/// <summary>A picker of one conversation; the submission carries <c>selected_conversation</c>.</summary>
+public sealed record ConversationsSelectElement(string ActionId) : InputElement(ActionId)
+{
+    public override string Type => "conversations_select";
+    public TextObject? Placeholder { get; init; }
+    public ConversationFilter? Filter { get; init; }
+}
+
+/// <summary>Which conversations a picker lists: <c>include</c> any of <c>public</c>, <c>private</c>, <c>im</c>, <c>mpim</c>.</summary>
+public sealed record ConversationFilter(IReadOnlyList<string> Include)
+{
+    public bool? ExcludeBotUsers { get; init; }
+    public bool? ExcludeExternalSharedChannels { get; init; }
 }
 
 public sealed record ModalView(string CallbackId, TextObject Title, IReadOnlyList<Block> Blocks)

@@ -149,6 +149,11 @@ public static class SlackEndpoints
             await RevokeGrantAsync(http, payload, userId, grantId, Tell);
             return;
         }
+        if (Str(action, "action_id") == SlackActions.Reassign && userId is not null)
+        {
+            await SlackReassign.OpenAsync(http, payload, action, userId, triggerId, Tell);
+            return;
+        }
         if (kind is null || userId is null || triggerId is null || !Guid.TryParse(Str(action, "value"), out var approvalId))
         {
             return;
@@ -158,27 +163,8 @@ public static class SlackEndpoints
             // Slack's trigger is valid for 3 seconds: keep the lookups well inside that.
             using var budget = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
             budget.CancelAfter(TimeSpan.FromSeconds(2.5));
-            var decider = await services.GetRequiredService<SlackDirectory>().DeciderAsync(userId, TeamOf(payload), Str(payload["user"], "name"), budget.Token);
-            if (!decider.IsKnown)
+            if (await ClickCheckAsync(services, payload, userId, approvalId, kind.Value, Tell, budget.Token) is not { } request)
             {
-                Tell(DecisionTexts.UnknownPerson(SlackDirectory.Platform, decider.Problem));
-                return;
-            }
-            var request = await services.GetRequiredService<ApprovalService>().GetAsync(approvalId, budget.Token);
-            if (request is null)
-            {
-                Tell(DecisionTexts.NotFound);
-                return;
-            }
-            if (DecisionRule.Refusal(request, decider) is { } refusal)
-            {
-                var publicBaseUrl = services.GetRequiredService<IOptions<Core.Configuration.AgentSentinelOptions>>().Value.PublicBaseUrl;
-                Tell(DecisionTexts.For(refusal, request, kind.Value, SlackDirectory.Platform, decider.Problem, publicBaseUrl)!);
-                return;
-            }
-            if (request.IsTerminal || (kind == TransitionKind.RequestInfo && request.Status != ApprovalStatus.Pending))
-            {
-                Tell(DecisionTexts.State(request, kind.Value));
                 return;
             }
             var grants = kind == TransitionKind.Approve ? await services.GetRequiredService<GrantService>().AllowanceAsync(request, budget.Token) : null;
@@ -189,6 +175,38 @@ public static class SlackEndpoints
             SlackLog.ClickFailed(services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(SlackEndpoints)), e, approvalId.ToString());
             Tell(DecisionTexts.UnknownPerson(SlackDirectory.Platform, IdentityProblem.LookupFailed));
         }
+    }
+
+    /// <summary>The checks of a click on a request's message before its modal opens: who clicked (as a decider), that
+    /// the request exists, that they may decide it, and that its state allows <paramref name="kind"/>. Null, with the
+    /// person told why privately, when one fails; the modal's submit is checked again.</summary>
+    internal static async Task<ApprovalRequest?> ClickCheckAsync(IServiceProvider services, JsonNode payload, string userId, Guid approvalId, TransitionKind kind,
+        Action<string> tell, CancellationToken ct)
+    {
+        var decider = await services.GetRequiredService<SlackDirectory>().DeciderAsync(userId, TeamOf(payload), Str(payload["user"], "name"), ct);
+        if (!decider.IsKnown)
+        {
+            tell(DecisionTexts.UnknownPerson(SlackDirectory.Platform, decider.Problem));
+            return null;
+        }
+        var request = await services.GetRequiredService<ApprovalService>().GetAsync(approvalId, ct);
+        if (request is null)
+        {
+            tell(DecisionTexts.NotFound);
+            return null;
+        }
+        if (DecisionRule.Refusal(request, decider) is { } refusal)
+        {
+            var publicBaseUrl = services.GetRequiredService<IOptions<Core.Configuration.AgentSentinelOptions>>().Value.PublicBaseUrl;
+            tell(DecisionTexts.For(refusal, request, kind, SlackDirectory.Platform, decider.Problem, publicBaseUrl)!);
+            return null;
+        }
+        if (request.IsTerminal || (kind == TransitionKind.RequestInfo && request.Status != ApprovalStatus.Pending))
+        {
+            tell(DecisionTexts.State(request, kind));
+            return null;
+        }
+        return request;
     }
 
     /// <summary>"Revoke grant" on the message of the approval that gave it: the person is looked up as for a decision,
@@ -224,7 +242,7 @@ public static class SlackEndpoints
     }
 
     /// <summary>The workspace a payload came from; null when its parts disagree (then nobody is recognised).</summary>
-    private static string? TeamOf(JsonNode payload)
+    internal static string? TeamOf(JsonNode payload)
     {
         var team = Str(payload["team"], "id");
         var userTeam = Str(payload["user"], "team_id");
@@ -237,6 +255,11 @@ public static class SlackEndpoints
     {
         var services = http.RequestServices;
         var view = payload["view"];
+        if (Str(view, "callback_id") is SlackActions.ReassignPersonModal or SlackActions.ReassignChannelModal)
+        {
+            await SlackReassign.SubmitAsync(http, payload, Str(view, "callback_id") == SlackActions.ReassignChannelModal);
+            return;
+        }
         var kind = SlackActions.FromModal(Str(view, "callback_id"));
         var userId = Str(payload["user"], "id");
         if (kind is null || userId is null || !Guid.TryParse(Str(view, "private_metadata"), out var approvalId))
@@ -302,7 +325,7 @@ public static class SlackEndpoints
     }
 
     /// <summary>Keeps the modal open with <paramref name="message"/> under the block it concerns (the text field by default).</summary>
-    private static Task Errors(HttpContext http, string message, string block = SlackActions.TextBlock)
+    internal static Task Errors(HttpContext http, string message, string block = SlackActions.TextBlock)
     {
         http.Response.StatusCode = StatusCodes.Status200OK;
         return http.Response.WriteAsJsonAsync(new JsonObject
@@ -410,7 +433,7 @@ public static class SlackEndpoints
         }
     }
 
-    private static string? Str(JsonNode? node, string name)
+    internal static string? Str(JsonNode? node, string name)
     {
         try
         {

@@ -132,11 +132,17 @@ public static class SlackMessages
                 new ButtonElement(TextObject.Plain("Approve"), SlackActions.Approve) { Value = id, Style = "primary" },
                 new ButtonElement(TextObject.Plain("Reject"), SlackActions.Reject) { Value = id, Style = "danger" },
                 new ButtonElement(TextObject.Plain("Request info"), SlackActions.RequestInfo) { Value = id },
+                ReassignMenu(r.Id),
             ]) { BlockId = "decision" });
         }
         else
         {
             blocks.Add(new SectionBlock { BlockId = "outcome", Text = TextObject.Markdown(Outcome(r)) });
+            if (r.Status == ApprovalStatus.InfoRequested)
+            {
+                // Still open while the agent answers: it can be handed on.
+                blocks.Add(new ActionsBlock([ReassignMenu(r.Id)]) { BlockId = SlackActions.ReassignActionsBlock });
+            }
             if (grant is not null && r.Status == ApprovalStatus.Approved && escalation is null)
             {
                 blocks.AddRange(GrantBlocks(grant, now ?? grant.CreatedAt));
@@ -346,6 +352,56 @@ public static class SlackMessages
         };
     }
 
+    /// <summary>The "…" menu beside the decision buttons: hand the request to a person or to a channel. Each option
+    /// opens <see cref="ReassignModal"/> with its picker; whether the person may do it is checked at the click and again
+    /// at the submit.</summary>
+    public static OverflowElement ReassignMenu(Guid approvalId) => new(SlackActions.Reassign,
+    [
+        new OptionObject(TextObject.Plain("Reassign to a person…"), SlackActions.ReassignPersonOption + approvalId),
+        new OptionObject(TextObject.Plain("Reassign to a channel…"), SlackActions.ReassignChannelOption + approvalId),
+    ]);
+
+    /// <summary>The modal of "Reassign…": a picker (a workspace member, or a public or private channel) and an optional
+    /// note. The approval id travels in <c>private_metadata</c>; the submission is answered with field errors when the
+    /// hand-over is refused.</summary>
+    public static ModalView ReassignModal(ApprovalRequest r, bool toChannel)
+    {
+        InputElement picker = toChannel
+            ? new ConversationsSelectElement(SlackActions.ReassignTarget)
+            {
+                Placeholder = TextObject.Plain("Choose a channel"),
+                Filter = new ConversationFilter(["public", "private"]) { ExcludeBotUsers = true },
+            }
+            : new UsersSelectElement(SlackActions.ReassignTarget) { Placeholder = TextObject.Plain("Choose a person") };
+        var blocks = new List<Block>
+        {
+            new SectionBlock
+            {
+                BlockId = "summary",
+                Text = TextObject.Markdown($"{PriorityEmoji(r.Priority)} *{SlackText.Code(r.ActionName, NameLimit)}*\n{SlackText.Inert(r.ActionDescription, 2000)}"),
+            },
+            new InputBlock(TextObject.Plain(toChannel ? "Channel" : "Person"), picker)
+            {
+                BlockId = SlackActions.ReassignTargetBlock,
+                Hint = TextObject.Plain(toChannel
+                    ? "The request is posted there (invite the app first); its approvers stay the same."
+                    : "They become the request's one approver; they must be an approver known to this server."),
+            },
+            new InputBlock(TextObject.Plain("Note (optional)"), new PlainTextInput(SlackActions.TextInput)
+            {
+                Multiline = true,
+                MaxLength = ReassignmentService.MaxNoteLength,
+                Placeholder = TextObject.Plain("Why it goes there"),
+            }) { BlockId = SlackActions.ReassignNoteBlock, Optional = true },
+        };
+        return new ModalView(toChannel ? SlackActions.ReassignChannelModal : SlackActions.ReassignPersonModal, TextObject.Plain("Reassign request"), blocks)
+        {
+            Submit = TextObject.Plain("Reassign"),
+            Close = TextObject.Plain("Cancel"),
+            PrivateMetadata = r.Id.ToString(),
+        };
+    }
+
     /// <summary>The grant fields of the approve modal, all optional.</summary>
     private static IEnumerable<Block> GrantInputs(GrantAllowance allowance)
     {
@@ -438,6 +494,18 @@ public static class SlackActions
     public const string GrantActionsBlock = "grant_actions";
     /// <summary>The action id of every grant field of the approve modal (each in its own block).</summary>
     public const string GrantValue = "value";
+
+    /// <summary>The overflow menu of a request's message, its two options (each followed by the approval id), the
+    /// modals they open and the blocks of those modals.</summary>
+    public const string Reassign = "reassign";
+    public const string ReassignPersonOption = "person:";
+    public const string ReassignChannelOption = "channel:";
+    public const string ReassignActionsBlock = "reassign_actions";
+    public const string ReassignPersonModal = "reassign_person";
+    public const string ReassignChannelModal = "reassign_channel";
+    public const string ReassignTargetBlock = "reassign_target";
+    public const string ReassignTarget = "target";
+    public const string ReassignNoteBlock = "reassign_note";
 
     public static string GrantBlockOf(GrantField field) => "grant_" + GrantForm.FieldName(field);
 

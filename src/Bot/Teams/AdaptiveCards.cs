@@ -31,7 +31,7 @@ public sealed record AdaptiveCard
     public string Version => "1.5";
 
     public required IReadOnlyList<CardElement> Body { get; init; }
-    public IReadOnlyList<CardAction>? Actions { get; init; }
+    public IReadOnlyList<AdaptiveAction>? Actions { get; init; }
     public CardRefresh? Refresh { get; init; }
     public CardMsTeams? Msteams { get; init; }
 }
@@ -104,6 +104,7 @@ public sealed record InputChoiceSet(IReadOnlyList<Choice> Choices) : CardElement
     /// <summary><c>compact</c> (a drop-down) or <c>expanded</c> (radio buttons).</summary>
     public string? Style { get; init; }
     public string? Value { get; init; }
+    public string? Placeholder { get; init; }
 }
 
 public sealed record Container(IReadOnlyList<CardElement> Items) : CardElement
@@ -113,10 +114,25 @@ public sealed record Container(IReadOnlyList<CardElement> Items) : CardElement
     public bool? Bleed { get; init; }
 }
 
-public sealed record CardAction(string Title, string Verb)
+/// <summary>An action of a card: <see cref="CardAction"/> (sent to the bot) or <see cref="ShowCardAction"/> (opens a
+/// card inside the card, whose own actions are sent).</summary>
+[JsonDerivedType(typeof(CardAction))]
+[JsonDerivedType(typeof(ShowCardAction))]
+public abstract record AdaptiveAction(string Title)
 {
-    [JsonPropertyOrder(-1)]
-    public string Type => "Action.Execute";
+    [JsonPropertyOrder(-2)]
+    public abstract string Type { get; }
+}
+
+/// <summary>An <c>Action.ShowCard</c>: shows <see cref="Card"/> (inputs and its own actions) under the card.</summary>
+public sealed record ShowCardAction(string Title, AdaptiveCard Card) : AdaptiveAction(Title)
+{
+    public override string Type => "Action.ShowCard";
+}
+
+public sealed record CardAction(string Title, string Verb) : AdaptiveAction(Title)
+{
+    public override string Type => "Action.Execute";
     public IReadOnlyDictionary<string, string>? Data { get; init; }
     public string? Style { get; init; }
     public string? AssociatedInputs { get; init; }

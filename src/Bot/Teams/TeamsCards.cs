@@ -15,6 +15,11 @@ public static class TeamsCards
     public const string Refresh = "refresh";
     public const string NotesInput = "notes";
     public const string ApprovalIdField = "approval_id";
+    /// <summary>The verb of the Reassign card's action, and its inputs.</summary>
+    public const string Reassign = "reassign";
+    public const string ReassignEmailInput = "reassign_email";
+    public const string ReassignChannelInput = "reassign_channel";
+    public const string ReassignNoteInput = "reassign_note";
     public const int MaxRefreshUsers = 60;
 
     public static TransitionKind? FromVerb(string? verb) => verb switch
@@ -45,8 +50,10 @@ public static class TeamsCards
     /// <param name="grant">The grant given with this request's approval, if any, described under the outcome.</param>
     /// <param name="away">The people named by the request (its approvers, the level's people) who are away now, with
     /// their delegates: while the request is open the card names each delegate beside the person.</param>
+    /// <param name="reassignChannels">The Teams channels the Reassign card offers beside a person's email (see
+    /// <see cref="TeamsReassign.ChannelChoicesAsync"/>); none for an email only.</param>
     public static AdaptiveCard RequestCard(ApprovalRequest r, string? publicBaseUrl, IReadOnlyList<string> refreshUserIds, bool withActions = true, string? notice = null, bool noticeIsError = false, FollowUp? escalation = null, bool withDetails = true,
-        GrantAllowance? grants = null, Grant? grant = null, DateTimeOffset? now = null, IReadOnlyList<AwayNotice>? away = null)
+        GrantAllowance? grants = null, Grant? grant = null, DateTimeOffset? now = null, IReadOnlyList<AwayNotice>? away = null, IReadOnlyList<Choice>? reassignChannels = null)
     {
         away = r.Status.IsOpen() ? away : null;
         var body = new List<CardElement>();
@@ -123,7 +130,7 @@ public static class TeamsCards
         {
             body.Add(new TextBlock("🗳 " + TeamsText.Escape(quorum.Summary, 1000)) { Id = "quorum", Wrap = true, Weight = "Bolder" });
         }
-        IReadOnlyList<CardAction>? actions = null;
+        IReadOnlyList<AdaptiveAction>? actions = null;
         CardRefresh? refresh = null;
         var data = new Dictionary<string, string> { [ApprovalIdField] = r.Id.ToString() };
         if (r.Status == ApprovalStatus.Pending && withActions)
@@ -138,9 +145,15 @@ public static class TeamsCards
                 new CardAction("Approve", Approve) { Data = data, Style = "positive", AssociatedInputs = "auto" },
                 new CardAction("Reject", Reject) { Data = data, Style = "destructive", AssociatedInputs = "auto" },
                 new CardAction("Request info", RequestInfo) { Data = data, AssociatedInputs = "auto" },
+                ReassignAction(data, reassignChannels),
             ];
         }
-        else if (r.Status != ApprovalStatus.Pending)
+        else if (r.Status == ApprovalStatus.InfoRequested && withActions)
+        {
+            // Still open while the agent answers: it can be handed on.
+            actions = [ReassignAction(data, reassignChannels)];
+        }
+        if (r.Status != ApprovalStatus.Pending)
         {
             body.Add(new TextBlock(Outcome(r)) { Id = "outcome", Wrap = true, Weight = "Bolder", Color = r.Status == ApprovalStatus.Approved ? "Good" : r.Status == ApprovalStatus.InfoRequested ? "Accent" : "Attention" });
             if (grant is not null && r.Status == ApprovalStatus.Approved && escalation is null)
@@ -164,6 +177,27 @@ public static class TeamsCards
         }
         body.Add(new TextBlock(footer) { Id = "footer", IsSubtle = true, Wrap = true, Size = "Small" });
         return new AdaptiveCard { Body = body, Actions = actions, Refresh = refresh, Msteams = new CardMsTeams("Full") };
+    }
+
+    /// <summary>"Reassign…": a card under the card with a person's email, the channels offered, a note, and the action
+    /// that sends them. Whether the person may hand the request on, and to whom, is decided when it arrives.</summary>
+    private static ShowCardAction ReassignAction(IReadOnlyDictionary<string, string> data, IReadOnlyList<Choice>? channels)
+    {
+        var body = new List<CardElement>
+        {
+            new TextBlock("Hand this request to another approver (they become its one approver) or post it to another channel.") { Id = "reassign_intro", Wrap = true },
+            new InputText { Id = ReassignEmailInput, Label = "Person (their email)", Placeholder = "name@example.com", MaxLength = 254 },
+        };
+        if (channels is { Count: > 0 })
+        {
+            body.Add(new InputChoiceSet(channels) { Id = ReassignChannelInput, Label = "Or a channel", Style = "compact", Placeholder = "Choose a channel" });
+        }
+        body.Add(new InputText { Id = ReassignNoteInput, Label = "Note (optional)", Placeholder = "Why it goes there", IsMultiline = true, MaxLength = ReassignmentService.MaxNoteLength });
+        return new ShowCardAction("Reassign…", new AdaptiveCard
+        {
+            Body = body,
+            Actions = [new CardAction("Reassign", Reassign) { Data = data, AssociatedInputs = "auto" }],
+        });
     }
 
     /// <summary>The input id of a grant field on the card.</summary>

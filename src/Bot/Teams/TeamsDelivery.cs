@@ -133,8 +133,9 @@ public sealed class TeamsTransport(
         var grant = request is { Status: ApprovalStatus.Approved, GrantId: null } && escalation is null ? await grants.GetBySourceAsync(request.Id, ct) : null;
         var allowance = request.Status == ApprovalStatus.Pending ? await grants.AllowanceAsync(request, ct) : null;
         var away = request.Status.IsOpen() ? await delegations.AwayAsync(request.Approvers.Concat(escalation?.Level?.Mention ?? []), ct) : [];
+        var channels = request.Status.IsOpen() ? await TeamsReassign.ChannelChoicesAsync(settings, ct) : null;
         return TeamsCards.RequestCard(request, product.Value.PublicBaseUrl, TeamsCards.RefreshUsers(request.Approvers), escalation: escalation,
-            grants: allowance, grant: grant, now: grants.Now, away: away);
+            grants: allowance, grant: grant, now: grants.Now, away: away, reassignChannels: channels);
     }
 }
 

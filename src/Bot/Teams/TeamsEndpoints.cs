@@ -202,17 +202,22 @@ public static class TeamsEndpoints
         var refusal = DecisionRule.Refusal(request, decider);
         var grantService = services.GetRequiredService<GrantService>();
         var grants = refusal is null && request.Status == ApprovalStatus.Pending ? await grantService.AllowanceAsync(request, ct) : null;
+        var channels = await TeamsReassign.ChannelChoicesAsync(services.GetRequiredService<Core.Configuration.RuntimeSettings>(), ct);
         if (verb == TeamsCards.Refresh)
         {
             // Someone who may not decide sees the card without the request's inputs and context.
             var given = request.Status == ApprovalStatus.Approved && request.GrantId is null ? await grantService.GetBySourceAsync(request.Id, ct) : null;
             return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: refusal is null, withDetails: DecisionRule.MayDecide(request, decider),
-                grants: grants, grant: given, now: grantService.Now));
+                grants: grants, grant: given, now: grantService.Now, reassignChannels: channels));
+        }
+        if (verb == TeamsCards.Reassign)
+        {
+            return CardResponse(await TeamsReassign.InvokeAsync(services, request, decider, data, publicBaseUrl, refreshUsers, channels, ct));
         }
         var kind = TeamsCards.FromVerb(verb);
         if (kind is null)
         {
-            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: refusal is null, notice: "Unknown action.", noticeIsError: true, withDetails: refusal is null, grants: grants));
+            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: refusal is null, notice: "Unknown action.", noticeIsError: true, withDetails: refusal is null, grants: grants, reassignChannels: channels));
         }
         if (refusal is not null)
         {
@@ -227,7 +232,7 @@ public static class TeamsEndpoints
         if (notes is null && kind != TransitionKind.Approve)
         {
             var missing = kind == TransitionKind.Reject ? "A reason is required to reject: write it in Notes, then choose Reject again." : "Write your question in Notes, then choose Request info again.";
-            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: true, notice: missing, noticeIsError: true, grants: grants));
+            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: true, notice: missing, noticeIsError: true, grants: grants, reassignChannels: channels));
         }
         GrantOffer? offer = null;
         if (kind == TransitionKind.Approve)
@@ -237,7 +242,7 @@ public static class TeamsEndpoints
             wrong ??= read is null ? null : await grantService.CheckAsync(request, read, ct);
             if (wrong is not null)
             {
-                return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: true, notice: TeamsText.Escape(wrong.Message, 1000), noticeIsError: true, grants: grants));
+                return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: true, notice: TeamsText.Escape(wrong.Message, 1000), noticeIsError: true, grants: grants, reassignChannels: channels));
             }
             offer = read;
         }
@@ -249,7 +254,7 @@ public static class TeamsEndpoints
         catch (RequestValidationException e)
         {
             // The route changed between the check and the approval: nothing was decided.
-            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: true, notice: TeamsText.Escape(e.Message, 1000), noticeIsError: true, grants: grants));
+            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: true, notice: TeamsText.Escape(e.Message, 1000), noticeIsError: true, grants: grants, reassignChannels: channels));
         }
         if (result.Applied)
         {
@@ -261,7 +266,7 @@ public static class TeamsEndpoints
                 TransitionKind.Reject => "You rejected this request.",
                 _ => "Your question was sent to the agent.",
             };
-            return CardResponse(TeamsCards.RequestCard(result.Request!, publicBaseUrl, refreshUsers, withActions: true, notice: done, grant: result.Grant, now: grantService.Now));
+            return CardResponse(TeamsCards.RequestCard(result.Request!, publicBaseUrl, refreshUsers, withActions: true, notice: done, grant: result.Grant, now: grantService.Now, reassignChannels: channels));
         }
         var current = result.Request ?? request;
         var refused = DecisionTexts.For(result.Outcome, current, kind.Value, TeamsDirectory.Platform, decider.Problem)!;
@@ -274,7 +279,7 @@ public static class TeamsEndpoints
             ? value.TryGetValue<string>(out var text) ? text : value.GetValueKind() == JsonValueKind.Number ? value.ToJsonString() : null
             : null;
 
-    private static JsonObject CardResponse(AdaptiveCard card) => new()
+    internal static JsonObject CardResponse(AdaptiveCard card) => new()
     {
         ["statusCode"] = 200,
         ["type"] = CardJson.ContentType,

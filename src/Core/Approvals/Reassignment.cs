@@ -20,6 +20,9 @@ public sealed record Reassignment
 /// <summary>Why a reassignment was refused that is not a decision refusal: bad input naming a field (400).</summary>
 public sealed class ReassignmentException(string field, string message) : Exception(message)
 {
+    /// <summary>The field of a note that is too long.</summary>
+    public const string NoteField = "note";
+
     public string Field { get; } = field;
 }
 
@@ -27,6 +30,20 @@ public sealed class ReassignmentException(string field, string message) : Except
 public static class ReassignmentTexts
 {
     public const string NoTarget = "Name exactly one target: a person (to_email) or a channel (slack_channel or teams_channel).";
+
+    /// <summary>A chat surface's form was sent with neither a person nor a channel, or with both.</summary>
+    public const string ChooseOne = "Choose one target: a person or a channel; nothing was changed.";
+
+    public const string ChoosePerson = "Choose the person to hand this request to.";
+
+    public const string ChooseChannel = "Choose the channel to hand this request to.";
+
+    public static string NoteTooLong(int max) => $"The note is longer than {max} characters; nothing was changed.";
+
+    /// <summary>A chat user picked as the target whom the platform could not match to an approver identity.</summary>
+    public static string UnknownChatUser(string platform, string who, IdentityProblem? problem) => problem == IdentityProblem.LookupFailed
+        ? $"{platform} did not tell this server who {who} is in time, so nothing was changed; please try again."
+        : NotAnApprover(who);
 
     public static string NotAnApprover(string email) =>
         $"{email} is not an approver known to this server, so they could not decide it; nothing was changed.";

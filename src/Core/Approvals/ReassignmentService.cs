@@ -34,6 +34,10 @@ public sealed class ReassignmentService(
         {
             throw new ReassignmentException("to_email", ReassignmentTexts.NoTarget);
         }
+        if (target.Note is { Length: > MaxNoteLength })
+        {
+            throw new ReassignmentException(ReassignmentException.NoteField, ReassignmentTexts.NoteTooLong(MaxNoteLength));
+        }
         var current = await approvals.GetAsync(id, ct);
         if (current is null)
         {

@@ -52,6 +52,7 @@ export const approvals = {
   get: (id) => api(`/api/v1/approvals/${encodeURIComponent(id)}`),
   decide: (id, action, body) => api(`/api/v1/approvals/${encodeURIComponent(id)}/${action}`, { method: 'POST', body }),
   bulk: (body) => api('/api/v1/approvals/bulk-decisions', { method: 'POST', body }),
+  reassign: (id, body) => api(`/api/v1/approvals/${encodeURIComponent(id)}/reassign`, { method: 'POST', body }),
 };
 
 export const grants = {

@@ -1,6 +1,7 @@
 // One request: what the agent wants to do, its context, the full event trail, and the three decisions.
 import { approvals, grants } from './api.js';
 import { allowed, decisionForm, resumeDecision } from './decide.js';
+import { reassignSection } from './reassign.js';
 import { errorBox, h, replace, skeleton, toast, typingTarget, watchPage } from './dom.js';
 import { agentLabel, formatCost, formatDateTime, isOpen, prettyJson, statusLabel, updateCountdowns } from './format.js';
 
@@ -8,7 +9,7 @@ const EVENT_TEXT = {
   created: 'Requested', approved: 'Approved', rejected: 'Rejected', info_requested: 'Asked for more information',
   info_provided: 'Agent answered', cancelled: 'Cancelled', expired: 'Expired at its deadline', reminder_sent: 'Reminder sent',
   escalated: 'Escalated', message_posted: 'Message posted', message_updated: 'Message updated',
-  grant_created: 'Gave a standing grant', grant_revoked: 'Revoked the standing grant', voted: 'Voted',
+  grant_created: 'Gave a standing grant', grant_revoked: 'Revoked the standing grant', voted: 'Voted', reassigned: 'Reassigned',
 };
 
 export function renderRequest(main, { params }) {
@@ -16,6 +17,7 @@ export function renderRequest(main, { params }) {
   let approval = null;
   let allowance = null;
   const drafts = {};
+  const reassignDraft = {};
   const announcer = h('div', { class: 'sr-only', 'aria-live': 'polite' });
   replace(main, h('p', { class: 'crumbs' }, h('a', { href: '/inbox', 'data-link': '' }, '← Inbox')), skeleton(6));
 
@@ -63,6 +65,7 @@ export function renderRequest(main, { params }) {
         outcome(a),
         quorumSection(a),
         isOpen(a) ? decideSection(a) : null,
+        allowed(a, 'approve') ? reassignSection(a, reassignDraft, reassigned) : null,
         h('section', { class: 'card', 'aria-labelledby': 'facts-title' }, h('h2', { id: 'facts-title' }, 'Details'),
           h('dl', { class: 'facts' }, facts.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v ?? '—'))))),
         h('div', { class: 'grid cols-2' },
@@ -102,6 +105,12 @@ export function renderRequest(main, { params }) {
       : updated.grant ? `${d.done}, with a standing grant until ${formatDateTime(updated.grant.expires_at)}.` : `${d.done}.`);
     for (const key of Object.keys(drafts)) delete drafts[key];
     main.querySelectorAll('.decide textarea, .decide input[type=number]').forEach(el => { el.value = ''; });
+    approval = { ...approval, ...updated, events: approval.events };
+    load();
+  }
+
+  function reassigned(updated) {
+    toast(`Reassigned to ${updated.reassigned_to?.target ?? 'its new place'}.`);
     approval = { ...approval, ...updated, events: approval.events };
     load();
   }
