@@ -94,8 +94,11 @@ public sealed class TeamsFlowTests : IAsyncLifetime
         var card = Card(post.Body["activity"]!.AsObject());
         Assert.Equal("AdaptiveCard", (string?)card["type"]);
         Assert.Equal("1.5", (string?)card["version"]);
-        var actions = card["actions"]!.AsArray();
-        Assert.InRange(actions.Count, 1, 6);
+        Assert.InRange(card["actions"]!.AsArray().Count, 1, 6);
+        // The three decisions, then Reassign… (a card under the card, whose own action is sent).
+        Assert.Equal("Action.ShowCard", (string?)card["actions"]![3]!["type"]);
+        Assert.Equal("reassign", (string?)card["actions"]![3]!["card"]!["actions"]![0]!["verb"]);
+        var actions = card["actions"]!.AsArray().Take(3).ToList();
         Assert.Equal(["approve", "reject", "request_info"], actions.Select(a => (string?)a!["verb"]));
         Assert.All(actions, a => Assert.Equal("Action.Execute", (string?)a!["type"]));
         Assert.All(actions, a => Assert.Equal(id, (string?)a!["data"]!["approval_id"]));
