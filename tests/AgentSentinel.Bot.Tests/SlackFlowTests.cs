@@ -101,7 +101,8 @@ public sealed class SlackFlowTests : IAsyncLifetime
         Assert.Contains("`billing-agent` · key `billing-prod`", fields, StringComparison.Ordinal);
         Assert.Contains("\"invoice\": 42", (string?)Block(message, "inputs")!["text"]!["text"], StringComparison.Ordinal);
         Assert.Contains($"https://approvals.example.com/approvals/{id}", Block(message, "footer")!.ToJsonString(), StringComparison.Ordinal);
-        Assert.Equal(3, Block(message, "decision")!["elements"]!.AsArray().Count);
+        // The three buttons and the "…" menu (Reassign to a person… / to a channel…).
+        Assert.Equal(["button", "button", "button", "overflow"], Block(message, "decision")!["elements"]!.AsArray().Select(e => (string?)e!["type"]));
 
         var post = Assert.Single(_slack.CallsTo("chat.postMessage"));
         Assert.Equal($"Bearer {FakeSlackServer.Token}", post.Authorization);
