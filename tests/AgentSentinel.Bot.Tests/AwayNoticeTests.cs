@@ -174,6 +174,14 @@ public abstract class AwayNoticeTests(StorageProvider provider) : IAsyncLifetime
         var secondCard = await TeamsCardAsync(second, "Approval needed");
         // "until 2026-12-24" runs to the end of that day.
         Assert.Contains($"🌴 U0ALICE (away until {Utc(new DateTimeOffset(until.AddDays(1)))}; {T("bob@example.com")} decides for them)", CardText(secondCard), StringComparison.Ordinal);
+        // The card Teams gets back when someone refreshes it (or clicks on it) says the same.
+        var refresh = new HttpRequestMessage(HttpMethod.Post, "/api/messages")
+        {
+            Content = JsonContent.Create(_bot.Invoke(TeamsChannel, "29:alice", "refresh", second, null, $"{TeamsChannel};messageid=1")),
+        };
+        refresh.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _bot.SignToken());
+        var refreshed = await (await _anonymous.SendAsync(refresh, Ct)).Content.ReadFromJsonAsync<JsonObject>(Ct);
+        Assert.Contains($"{T("bob@example.com")} decides for them", string.Join("\n", Texts(refreshed)), StringComparison.Ordinal);
 
         // Minute 10: the first request's reminder names Bob for Alice; the boss is not one of its approvers yet.
         _time.SetUtcNow(t0.AddMinutes(10));

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using AgentSentinel.Core.Approvals;
+using AgentSentinel.Core.Delegation;
 using AgentSentinel.Core.Grants;
 using AgentSentinel.Core.Storage;
 using Microsoft.AspNetCore.Builder;
@@ -203,12 +204,14 @@ public static class TeamsEndpoints
         var grantService = services.GetRequiredService<GrantService>();
         var grants = refusal is null && request.Status == ApprovalStatus.Pending ? await grantService.AllowanceAsync(request, ct) : null;
         var channels = await TeamsReassign.ChannelChoicesAsync(services.GetRequiredService<Core.Configuration.RuntimeSettings>(), ct);
+        // The card answered to a click names the delegates of its approvers who are away, as the posted card does.
+        var away = request.Status.IsOpen() ? await services.GetRequiredService<DelegationService>().AwayAsync(request.Approvers, ct) : [];
         if (verb == TeamsCards.Refresh)
         {
             // Someone who may not decide sees the card without the request's inputs and context.
             var given = request.Status == ApprovalStatus.Approved && request.GrantId is null ? await grantService.GetBySourceAsync(request.Id, ct) : null;
             return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: refusal is null, withDetails: DecisionRule.MayDecide(request, decider),
-                grants: grants, grant: given, now: grantService.Now, reassignChannels: channels));
+                grants: grants, grant: given, now: grantService.Now, reassignChannels: channels, away: away));
         }
         if (verb == TeamsCards.Reassign)
         {
@@ -217,12 +220,12 @@ public static class TeamsEndpoints
         var kind = TeamsCards.FromVerb(verb);
         if (kind is null)
         {
-            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: refusal is null, notice: "Unknown action.", noticeIsError: true, withDetails: refusal is null, grants: grants, reassignChannels: channels));
+            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: refusal is null, notice: "Unknown action.", noticeIsError: true, withDetails: refusal is null, grants: grants, reassignChannels: channels, away: away));
         }
         if (refusal is not null)
         {
             var text = DecisionTexts.For(refusal.Value, request, kind.Value, TeamsDirectory.Platform, decider.Problem, publicBaseUrl)!;
-            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: false, notice: TeamsText.Escape(text, 1000), noticeIsError: true, withDetails: DecisionRule.MayDecide(request, decider)));
+            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: false, notice: TeamsText.Escape(text, 1000), noticeIsError: true, withDetails: DecisionRule.MayDecide(request, decider), away: away));
         }
         var notes = Str(data, TeamsCards.NotesInput)?.Trim();
         if (string.IsNullOrEmpty(notes))
@@ -232,7 +235,7 @@ public static class TeamsEndpoints
         if (notes is null && kind != TransitionKind.Approve)
         {
             var missing = kind == TransitionKind.Reject ? "A reason is required to reject: write it in Notes, then choose Reject again." : "Write your question in Notes, then choose Request info again.";
-            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: true, notice: missing, noticeIsError: true, grants: grants, reassignChannels: channels));
+            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: true, notice: missing, noticeIsError: true, grants: grants, reassignChannels: channels, away: away));
         }
         GrantOffer? offer = null;
         if (kind == TransitionKind.Approve)
@@ -242,7 +245,7 @@ public static class TeamsEndpoints
             wrong ??= read is null ? null : await grantService.CheckAsync(request, read, ct);
             if (wrong is not null)
             {
-                return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: true, notice: TeamsText.Escape(wrong.Message, 1000), noticeIsError: true, grants: grants, reassignChannels: channels));
+                return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: true, notice: TeamsText.Escape(wrong.Message, 1000), noticeIsError: true, grants: grants, reassignChannels: channels, away: away));
             }
             offer = read;
         }
@@ -254,7 +257,7 @@ public static class TeamsEndpoints
         catch (RequestValidationException e)
         {
             // The route changed between the check and the approval: nothing was decided.
-            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: true, notice: TeamsText.Escape(e.Message, 1000), noticeIsError: true, grants: grants, reassignChannels: channels));
+            return CardResponse(TeamsCards.RequestCard(request, publicBaseUrl, refreshUsers, withActions: true, notice: TeamsText.Escape(e.Message, 1000), noticeIsError: true, grants: grants, reassignChannels: channels, away: away));
         }
         if (result.Applied)
         {
@@ -266,11 +269,11 @@ public static class TeamsEndpoints
                 TransitionKind.Reject => "You rejected this request.",
                 _ => "Your question was sent to the agent.",
             };
-            return CardResponse(TeamsCards.RequestCard(result.Request!, publicBaseUrl, refreshUsers, withActions: true, notice: done, grant: result.Grant, now: grantService.Now, reassignChannels: channels));
+            return CardResponse(TeamsCards.RequestCard(result.Request!, publicBaseUrl, refreshUsers, withActions: true, notice: done, grant: result.Grant, now: grantService.Now, reassignChannels: channels, away: away));
         }
         var current = result.Request ?? request;
         var refused = DecisionTexts.For(result.Outcome, current, kind.Value, TeamsDirectory.Platform, decider.Problem)!;
-        return CardResponse(TeamsCards.RequestCard(current, publicBaseUrl, refreshUsers, withActions: false, notice: TeamsText.Escape(refused, 1000), noticeIsError: true));
+        return CardResponse(TeamsCards.RequestCard(current, publicBaseUrl, refreshUsers, withActions: false, notice: TeamsText.Escape(refused, 1000), noticeIsError: true, away: away));
     }
 
     /// <summary>A grant field of the card's data: Teams sends input values as strings (a number is read as written).</summary>
