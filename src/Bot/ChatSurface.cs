@@ -3,7 +3,6 @@ using AgentSentinel.Core.Approvals;
 using AgentSentinel.Core.Configuration;
 using AgentSentinel.Core.Delegation;
 using AgentSentinel.Core.Grants;
-using AgentSentinel.Core.Jobs;
 using AgentSentinel.Core.Routing;
 using AgentSentinel.Core.Storage;
 using Hangfire;
@@ -40,20 +39,6 @@ public abstract class ChatSurface(Surface surface, IBackgroundJobClient jobs)
     {
         var key = DeliveryKeys.Reassigned(version);
         jobs.Enqueue<ChatDeliveryJobs>(j => j.PostAsync(surface, approvalId, channel, key, CancellationToken.None));
-    }
-
-    /// <summary>Queues the job of a delivery other than the request's own message that an attempt claimed and never
-    /// finished: the post of an escalation or reassignment copy, or the thread reply (its text is kept with the claim).</summary>
-    public void EnqueueUnfinished(ChatMessage message)
-    {
-        var (id, channel, key) = (message.ApprovalId, message.Channel, message.DeliveryKey);
-        if (DeliveryKeys.IsRequestMessage(key))
-        {
-            jobs.Enqueue<ChatDeliveryJobs>(j => j.PostAsync(surface, id, channel, key, CancellationToken.None));
-            return;
-        }
-        var text = message.Body ?? "";
-        jobs.Enqueue<ChatDeliveryJobs>(j => j.ReplyAsync(surface, id, key, text, 0, CancellationToken.None));
     }
 
     public void EnqueueRedraw(Guid approvalId) =>
@@ -176,15 +161,12 @@ public sealed class ChatNotifier(ChatSurface chat, RuntimeSettings settings, ICh
 /// surface, because it is open and its post was never queued (the surface was configured after it was made) or, where
 /// the surface can find an earlier post, because an attempt claimed it and never finished (the job of a process that
 /// was killed is only run again once the job storage gives up on that process), whether or not the request was
-/// decided or expired since. On such a surface it also queues every other delivery (escalation and reassignment
-/// copies, thread replies) claimed in the last day by a server instance that has stopped, so the delivery engine takes
-/// those claims over at once.</summary>
+/// decided or expired since.</summary>
 public sealed class ChatRecovery(
     ChatSurface chat,
     RuntimeSettings settings,
     IChatMessageStore messages,
     ApprovalService approvals,
-    ServerInstance instance,
     TimeProvider time) : IStartupRecovery
 {
     private const int Batch = 1000;
@@ -226,38 +208,9 @@ public sealed class ChatRecovery(
                 break;
             }
         }
-        if (chat.RetriesUnfinishedClaims)
-        {
-            count += await RecoverUnfinishedAsync(now - Lookback, ct);
-        }
         if (count > 0)
         {
             chat.LogRecovered(count);
-        }
-    }
-
-    private async Task<int> RecoverUnfinishedAsync(DateTimeOffset from, CancellationToken ct)
-    {
-        var count = 0;
-        var afterId = 0L;
-        while (true)
-        {
-            var page = await messages.ListUnfinishedAsync(chat.Surface, from, afterId, Batch, ct);
-            foreach (var message in page)
-            {
-                afterId = message.Id;
-                // A claim of a running instance is its own job's to finish (or the delivery engine's, after the window).
-                if (message.ClaimInstance is { } holder && await instance.RunningUntilAsync(holder, ct) is not null)
-                {
-                    continue;
-                }
-                chat.EnqueueUnfinished(message);
-                count++;
-            }
-            if (page.Count < Batch)
-            {
-                return count;
-            }
         }
     }
 }

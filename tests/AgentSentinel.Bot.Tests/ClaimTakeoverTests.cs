@@ -31,15 +31,13 @@ public abstract class ClaimTakeoverTests(StorageProvider provider) : IAsyncLifet
     {
         _slack = await FakeSlackServer.StartAsync();
         // No job server: the jobs the dispatcher queues stay queued, and the test runs the post job itself.
-        _app = new AgentSentinelApp(await TestStorage.CreateAsync(provider, "takeover"), _time, settings: Settings());
+        _app = new AgentSentinelApp(await TestStorage.CreateAsync(provider, "takeover"), _time, settings: new Dictionary<string, string?>(_slack.HostSettings())
+        {
+            ["AgentSentinel:Routing:Routes:0:Name"] = "default",
+            ["AgentSentinel:Routing:Routes:0:Slack:Channel"] = Channel,
+        });
         _ = _app.Server;
     }
-
-    private Dictionary<string, string?> Settings() => new(_slack.HostSettings())
-    {
-        ["AgentSentinel:Routing:Routes:0:Name"] = "default",
-        ["AgentSentinel:Routing:Routes:0:Slack:Channel"] = Channel,
-    };
 
     public async ValueTask DisposeAsync()
     {
@@ -203,30 +201,5 @@ public abstract class ClaimTakeoverTests(StorageProvider provider) : IAsyncLifet
         _ = next.Server;
         Assert.Null(await next.Service<IServerInstanceStore>().LastSeenAsync(id, Ct));
         Assert.NotNull(await next.Service<IServerInstanceStore>().LastSeenAsync(next.Service<ServerInstance>().Id, Ct));
-    }
-
-    [Fact]
-    public async Task The_restart_queues_an_escalation_copy_a_stopped_instance_had_claimed_and_it_is_posted_once()
-    {
-        const string leads = "C0LEADS";
-        var id = await CreateAsync();
-        await BeatAsync("killed-instance");
-        var key = DeliveryKeys.Escalation(1);
-        var (_, claimed) = await Messages.ClaimAsync(id, Surface.Slack, leads, key, _time.GetUtcNow(), Ct, instance: "killed-instance");
-        Assert.True(claimed);
-        _time.Advance(Instance.DeadAfter + TimeSpan.FromSeconds(1));
-
-        // A server started now (with its job server) queues the copy at start-up and takes the claim over at once.
-        await using var restarted = new AgentSentinelApp(_app.Storage, _time, runJobServer: true, settings: Settings());
-        _ = restarted.Server;
-        bool Copy(JsonObject m) => (string?)m["metadata"]?["event_payload"]?["approval_id"] == id.ToString();
-        await _slack.WaitForAsync(s => s.Messages(leads).FirstOrDefault(Copy), TimeSpan.FromSeconds(30), "the escalation copy");
-        await restarted.EffectsQueuedAsync();
-        await restarted.JobsIdleAsync();
-
-        Assert.Single(_slack.Messages(leads), Copy);
-        var copy = (await Messages.ListAsync(id, Surface.Slack, Ct)).Single(m => m.DeliveryKey == key);
-        Assert.Equal(ChatMessageState.Posted, copy.State);
-        Assert.Equal(restarted.Service<ServerInstance>().Id, copy.ClaimInstance);
     }
 }

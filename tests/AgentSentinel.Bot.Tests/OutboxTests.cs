@@ -270,9 +270,6 @@ public abstract class OutboxTests(StorageProvider provider)
 
         public Task<IReadOnlyList<Guid>> ListUnpostedAsync(Surface surface, DateTimeOffset from, DateTimeOffset before, int limit, CancellationToken ct) =>
             inner.ListUnpostedAsync(surface, from, before, limit, ct);
-
-        public Task<IReadOnlyList<ChatMessage>> ListUnfinishedAsync(Surface surface, DateTimeOffset from, long afterId, int limit, CancellationToken ct) =>
-            inner.ListUnfinishedAsync(surface, from, afterId, limit, ct);
     }
 
     /// <summary>The real outbox store; once stopped, every claim meets a real database error, so nothing committed after

@@ -18,7 +18,7 @@ internal static partial class SlackLog
     [LoggerMessage(3006, LogLevel.Warning, "Slack call failed while handling a click on {ApprovalId}", EventName = "ClickFailed")]
     private static partial void ClickFailedCore(ILogger logger, Exception exception, string approvalId);
 
-    [LoggerMessage(3007, LogLevel.Warning, "Queued {Count} Slack message(s) left unposted by the last stop (open requests never posted, and posts and replies a stopped process had claimed)")]
+    [LoggerMessage(3007, LogLevel.Warning, "Queued the Slack message of {Count} open request(s) left unposted by the last stop")]
     public static partial void PostsRecovered(ILogger logger, int count);
 
     public static void EphemeralDropped(ILogger logger, string channel, string reason) =>

@@ -67,18 +67,6 @@ public sealed class ChatMessageStore(Database database) : IChatMessageStore
         return [.. ids.Select(Guid.Parse)];
     }
 
-    public async Task<IReadOnlyList<ChatMessage>> ListUnfinishedAsync(Surface surface, DateTimeOffset from, long afterId, int limit, CancellationToken ct)
-    {
-        await using var connection = await database.OpenAsync(ct);
-        var rows = await connection.QueryAsync<ChatRow>(new CommandDefinition($"""
-            SELECT {ChatColumns} FROM chat_messages
-            WHERE state = 'claimed' AND surface = @surface AND delivery_key <> @root AND claimed_at >= @from AND id > @afterId
-            ORDER BY id
-            LIMIT @limit
-            """, new { surface = surface.ToWire(), root = DeliveryKeys.Root, from = from.ToUnixMicroseconds(), afterId, limit }, cancellationToken: ct));
-        return [.. rows.Select(r => r.ToModel())];
-    }
-
     public async Task MarkPostedAsync(long id, string messageId, string? threadId, string? conversationId, DateTimeOffset now, CancellationToken ct)
     {
         await using var connection = await database.OpenAsync(ct);

@@ -139,8 +139,4 @@ public interface IChatMessageStore
     /// made), and open or decided ones claimed by an attempt that has not finished (its process may have stopped
     /// mid-post; a request decided or expired meanwhile is posted showing its outcome). Oldest first.</summary>
     Task<IReadOnlyList<Guid>> ListUnpostedAsync(Surface surface, DateTimeOffset from, DateTimeOffset before, int limit, CancellationToken ct);
-
-    /// <summary>Deliveries other than a request's own message (escalation and reassignment copies, thread replies)
-    /// claimed since <paramref name="from"/> and not finished, oldest first, after the id <paramref name="afterId"/>.</summary>
-    Task<IReadOnlyList<ChatMessage>> ListUnfinishedAsync(Surface surface, DateTimeOffset from, long afterId, int limit, CancellationToken ct);
 }
