@@ -43,8 +43,6 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<SettingsStore>();
         services.AddSingleton<ISettingsStore, CachedSettingsStore>();
         services.AddSingleton<IChatMessageStore, ChatMessageStore>();
-        services.AddSingleton<IServerInstanceStore, ServerInstanceStore>();
-        services.AddSingleton<ServerInstance>();
         services.AddSingleton<IChatConversationStore, ChatConversationStore>();
         services.AddSingleton<MigrationRunner>();
         services.AddSingleton<RuntimeSettings>();
@@ -88,11 +86,6 @@ public static class CoreServiceCollectionExtensions
     }
 
     /// <summary>Carries out the effects recorded in the outbox; register it after the start-up work that migrates the database.</summary>
-    /// <summary>The heartbeat of this server process (<see cref="ServerInstance"/>). Register it before the job server:
-    /// hosted services stop in reverse order, so the process is recorded as stopped only once its jobs have stopped.</summary>
-    public static IServiceCollection AddServerInstanceHeartbeat(this IServiceCollection services) =>
-        services.AddHostedService<ServerInstanceHeartbeat>();
-
     public static IServiceCollection AddOutboxDispatcher(this IServiceCollection services) =>
         services.AddHostedService(sp => sp.GetRequiredService<OutboxDispatcher>());
 
@@ -162,10 +155,6 @@ public sealed class AgentSentinelOptionsValidator : IValidateOptions<AgentSentin
         if (options.Jobs.OutboxParallelism is < 1 or > 64)
         {
             errors.Add($"{root}:Jobs:OutboxParallelism must be between 1 and 64.");
-        }
-        if (options.Jobs.InstanceHeartbeat < TimeSpan.FromMilliseconds(100) || options.Jobs.InstanceHeartbeat > TimeSpan.FromMinutes(1))
-        {
-            errors.Add($"{root}:Jobs:InstanceHeartbeat must be between 00:00:00.1 and 00:01:00.");
         }
         if (options.Jobs.SchedulePollingInterval <= TimeSpan.Zero || options.Jobs.SchedulePollingInterval > TimeSpan.FromMinutes(1))
         {

@@ -45,9 +45,6 @@ internal static partial class Log
     [LoggerMessage(1204, LogLevel.Warning, "Outbox dispatch failed; the entries stay and are taken at the next wake-up or sweep")]
     public static partial void OutboxDispatchFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(1205, LogLevel.Warning, "The heartbeat of server instance {InstanceId} could not be recorded; tried again in {Interval}")]
-    public static partial void HeartbeatFailed(ILogger logger, Exception exception, string instanceId, TimeSpan interval);
-
     [LoggerMessage(1300, LogLevel.Information, "Listening for approval changes from other server instances")]
     public static partial void ChangeListenerConnected(ILogger logger);
 

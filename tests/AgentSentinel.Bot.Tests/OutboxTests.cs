@@ -249,11 +249,8 @@ public abstract class OutboxTests(StorageProvider provider)
             return await inner.ListAsync(approvalId, surface, ct);
         }
 
-        public Task<(ChatMessage Message, bool Claimed)> ClaimAsync(Guid approvalId, Surface surface, string channel, string deliveryKey, DateTimeOffset now, CancellationToken ct,
-            string? body = null, string? instance = null) =>
-            inner.ClaimAsync(approvalId, surface, channel, deliveryKey, now, ct, body, instance);
-
-        public Task<bool> TakeOverAsync(ChatMessage seen, string instance, DateTimeOffset now, CancellationToken ct) => inner.TakeOverAsync(seen, instance, now, ct);
+        public Task<(ChatMessage Message, bool Claimed)> ClaimAsync(Guid approvalId, Surface surface, string channel, string deliveryKey, DateTimeOffset now, CancellationToken ct, string? body = null) =>
+            inner.ClaimAsync(approvalId, surface, channel, deliveryKey, now, ct, body);
 
         public Task MarkPostedAsync(long id, string messageId, string? threadId, string? conversationId, DateTimeOffset now, CancellationToken ct) =>
             inner.MarkPostedAsync(id, messageId, threadId, conversationId, now, ct);

@@ -12,8 +12,7 @@ using Microsoft.Extensions.Options;
 
 namespace AgentSentinel.Api.Hosting;
 
-/// <summary>Runs before the job server and the HTTP server start: migrations, this process's first heartbeat
-/// (<see cref="ServerInstance"/>), the first admin key, the receipt key and the
+/// <summary>Runs before the job server and the HTTP server start: migrations, the first admin key, the receipt key and the
 /// recurring sweeps (expiry, follow-ups, callbacks; one whose lock a killed process left behind is registered later,
 /// <see cref="PendingRecurringJobs"/>). Recovery of what a stopped server left undone runs after them, in
 /// <see cref="StartupRecovery"/>, so a restart after a crash is ready to serve at once, however large the backlog.</summary>
@@ -27,7 +26,6 @@ public sealed class StartupTasks(
     IOptions<DigestOptions> digest,
     IOptions<RetentionOptions> retention,
     Core.Receipts.ReceiptKeyring receiptKeys,
-    ServerInstance instance,
     TimeProvider time,
     ILogger<StartupTasks> logger) : IHostedService
 {
@@ -36,8 +34,6 @@ public sealed class StartupTasks(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await migrations.MigrateAsync(cancellationToken);
-        // This process is recorded as running before any of its jobs can claim work in its name.
-        await instance.BeatAsync(cancellationToken);
         await EnsureAdminKeyAsync(cancellationToken);
         // The receipt signing key exists (or the configured one is recorded) before the first receipt or JWKS read.
         await receiptKeys.CurrentAsync(cancellationToken);

@@ -1,6 +1,5 @@
 using System.Linq.Expressions;
 using AgentSentinel.Core.Approvals;
-using AgentSentinel.Core.Jobs;
 using AgentSentinel.Core.Storage;
 using Hangfire;
 using Microsoft.Extensions.Logging;
@@ -16,8 +15,7 @@ public static class DeliveryPolicy
     /// <summary>After this many attempts a delivery is recorded as failed (an administrator can retry it).</summary>
     public const int MaxAttempts = 20;
 
-    /// <summary>How long a claim of a server instance that is still running (and has recorded no error) is presumed to
-    /// belong to an attempt that is still posting. A claim of an instance that stopped is taken over at once.</summary>
+    /// <summary>How long a claim is presumed to belong to an attempt that is still running.</summary>
     public static readonly TimeSpan ClaimInFlightWindow = TimeSpan.FromSeconds(30);
 
     /// <summary>When an attempt that met a claim in flight tries again.</summary>
@@ -53,7 +51,6 @@ public sealed class ChatDeliveryJobs(
     ApprovalService approvals,
     ChannelPacer pacer,
     SurfacePause pause,
-    ServerInstance instance,
     IBackgroundJobClient jobs,
     TimeProvider time,
     ILogger<ChatDeliveryJobs> logger)
@@ -73,14 +70,7 @@ public sealed class ChatDeliveryJobs(
             jobs.Schedule(again, hold);
             return;
         }
-        using var run = instance.TryRun(RunKey(surface, approvalId, channel, deliveryKey));
-        if (run is null)
-        {
-            // Another job of this process is delivering it right now; it finishes the delivery or schedules its retry.
-            DeliveryLog.AlreadyRunning(logger, surface.ToWire(), deliveryKey, approvalId, channel);
-            return;
-        }
-        var (message, claimed) = await messages.ClaimAsync(approvalId, surface, channel, deliveryKey, time.GetUtcNow(), ct, instance: instance.Id);
+        var (message, claimed) = await messages.ClaimAsync(approvalId, surface, channel, deliveryKey, time.GetUtcNow(), ct);
         if (!await ReadyToSendAsync(transport, message, claimed, root: null, again, ct))
         {
             return;
@@ -206,13 +196,7 @@ public sealed class ChatDeliveryJobs(
                 continue;
             }
             Expression<Func<ChatDeliveryJobs, Task>> again = j => j.ReplyAsync(surface, approvalId, deliveryKey, text, attempt, CancellationToken.None);
-            using var run = instance.TryRun(RunKey(surface, approvalId, root.Channel, deliveryKey));
-            if (run is null)
-            {
-                DeliveryLog.AlreadyRunning(logger, surface.ToWire(), deliveryKey, approvalId, root.Channel);
-                continue;
-            }
-            var (reply, claimed) = await messages.ClaimAsync(approvalId, surface, root.Channel, deliveryKey, time.GetUtcNow(), ct, body: text, instance: instance.Id);
+            var (reply, claimed) = await messages.ClaimAsync(approvalId, surface, root.Channel, deliveryKey, time.GetUtcNow(), ct, body: text);
             if (!await ReadyToSendAsync(transport, reply, claimed, root, again, ct))
             {
                 continue;
@@ -269,10 +253,8 @@ public sealed class ChatDeliveryJobs(
 
     /// <summary>Decides what a claimed delivery needs before it is sent: nothing (a new claim, or a retry after an
     /// answer that said the message was not stored), a search for an earlier post (after an ambiguous answer, or an
-    /// attempt that never finished: one of a server instance that stopped, or one that ended without recording how),
-    /// or waiting (an attempt of a running instance may hold the claim right now). An existing claim is taken over
-    /// (<see cref="IChatMessageStore.TakeOverAsync"/>) before anything is sent, so of several attempts that meet it at
-    /// once only one goes on. False when it must not be sent now.</summary>
+    /// attempt that never finished), or waiting (another attempt holds the claim right now). False when it must not
+    /// be sent now.</summary>
     private async Task<bool> ReadyToSendAsync(IChatTransport transport, ChatMessage message, bool claimed, ChatMessage? root,
         Expression<Func<ChatDeliveryJobs, Task>> again, CancellationToken ct)
     {
@@ -288,17 +270,10 @@ public sealed class ChatDeliveryJobs(
             DeliveryLog.GaveUp(logger, surface, message.DeliveryKey, message.ApprovalId, message.Attempts - 1, message.LastError ?? "none");
             return false;
         }
-        if (message.LastError is null && await InFlightWaitAsync(message, ct) is { } wait)
+        if (message.LastError is null && time.GetUtcNow() - message.ClaimedAt < DeliveryPolicy.ClaimInFlightWindow)
         {
-            // Another attempt took it moments ago, its instance is running, and it has not failed: it may be posting
-            // right now, and a search could miss that post and send a second one.
-            DeliveryLog.ClaimInFlight(logger, surface, message.DeliveryKey, message.ApprovalId, message.Channel);
-            jobs.Schedule(again, wait);
-            return false;
-        }
-        if (!await messages.TakeOverAsync(message, instance.Id, time.GetUtcNow(), ct))
-        {
-            // Another attempt took it over between the read and now: that one goes on.
+            // Another attempt claimed it moments ago and has not failed: it may be posting right now, and a search
+            // could miss that post and send a second one.
             DeliveryLog.ClaimInFlight(logger, surface, message.DeliveryKey, message.ApprovalId, message.Channel);
             jobs.Schedule(again, DeliveryPolicy.InFlightRetry);
             return false;
@@ -332,40 +307,6 @@ public sealed class ChatDeliveryJobs(
                 return true;
         }
     }
-
-    /// <summary>How long to wait before looking again at a claim whose last attempt recorded no error, because that
-    /// attempt may still be posting; null when it cannot be: the claim is this process's (no job here is working on
-    /// it, see <see cref="ServerInstance.TryRun"/>, so its attempt ended without recording how), its instance has
-    /// stopped, or it is older than <see cref="DeliveryPolicy.ClaimInFlightWindow"/>. The wait ends when the holder
-    /// would count as stopped if it is not heard from again, or after <see cref="DeliveryPolicy.InFlightRetry"/>.</summary>
-    private async Task<TimeSpan?> InFlightWaitAsync(ChatMessage message, CancellationToken ct)
-    {
-        if (message.ClaimInstance == instance.Id)
-        {
-            return null;
-        }
-        var now = time.GetUtcNow();
-        var window = (message.ClaimTakenAt ?? message.ClaimedAt) + DeliveryPolicy.ClaimInFlightWindow - now;
-        if (window <= TimeSpan.Zero)
-        {
-            return null;
-        }
-        var wait = window < DeliveryPolicy.InFlightRetry ? window : DeliveryPolicy.InFlightRetry;
-        if (message.ClaimInstance is not { } holder)
-        {
-            return wait; // claimed before instances were recorded: the window alone decides
-        }
-        if (await instance.RunningUntilAsync(holder, ct) is not { } until)
-        {
-            DeliveryLog.TakingOver(logger, message.Surface.ToWire(), message.DeliveryKey, message.ApprovalId, message.Channel, holder);
-            return null;
-        }
-        var stoppedIn = until - now + TimeSpan.FromMilliseconds(1);
-        return stoppedIn < wait ? stoppedIn : wait;
-    }
-
-    private static string RunKey(Surface surface, Guid approvalId, string channel, string deliveryKey) =>
-        $"chat:{surface.ToWire()}:{approvalId}:{channel}:{deliveryKey}";
 
     /// <summary>Records a failed attempt and decides the next: failed for good, a pause, or another attempt later.</summary>
     private async Task HandleFailureAsync(IChatTransport transport, ChatMessage message, DeliveryFailure failure, Expression<Func<ChatDeliveryJobs, Task>> again)

@@ -60,10 +60,4 @@ internal static partial class DeliveryLog
 
     [LoggerMessage(3311, LogLevel.Warning, "Retrying the failed {Surface} delivery {DeliveryId} ({DeliveryKey} of {ApprovalId} in {Channel}) as {Actor} asked")]
     public static partial void RetryRequested(ILogger logger, string surface, long deliveryId, string deliveryKey, Guid approvalId, string channel, string actor);
-
-    [LoggerMessage(3312, LogLevel.Debug, "The {Surface} message {DeliveryKey} of {ApprovalId} in {Channel} is being delivered by another job of this process")]
-    public static partial void AlreadyRunning(ILogger logger, string surface, string deliveryKey, Guid approvalId, string channel);
-
-    [LoggerMessage(3313, LogLevel.Information, "Taking over the {Surface} message {DeliveryKey} of {ApprovalId} in {Channel} from server instance {Instance}, which has stopped")]
-    public static partial void TakingOver(ILogger logger, string surface, string deliveryKey, Guid approvalId, string channel, string instance);
 }

@@ -72,10 +72,6 @@ public sealed class JobsOptions
     /// <summary>How many requests' effects the outbox dispatcher hands to jobs at once; the effects of one request are
     /// always handled one after another, in the order they were committed.</summary>
     public int OutboxParallelism { get; set; } = 4;
-
-    /// <summary>How often this server process records that it is alive. A process not heard from for five of these
-    /// (or one that stopped cleanly) counts as stopped, and the chat deliveries it had claimed are taken over at once.</summary>
-    public TimeSpan InstanceHeartbeat { get; set; } = TimeSpan.FromSeconds(2);
 }
 
 public sealed class ApiOptions

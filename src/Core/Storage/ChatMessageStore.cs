@@ -8,17 +8,16 @@ public sealed class ChatMessageStore(Database database) : IChatMessageStore
 {
     private const string ChatColumns = """
         id, approval_id, surface, channel, delivery_key, state, message_id, thread_id, conversation_id, attempts,
-        last_error, claimed_at, posted_at, updated_at, error_class, body, claim_instance, claim_taken_at
+        last_error, claimed_at, posted_at, updated_at, error_class, body
         """;
 
-    public async Task<(ChatMessage Message, bool Claimed)> ClaimAsync(Guid approvalId, Surface surface, string channel, string deliveryKey, DateTimeOffset now, CancellationToken ct,
-        string? body = null, string? instance = null)
+    public async Task<(ChatMessage Message, bool Claimed)> ClaimAsync(Guid approvalId, Surface surface, string channel, string deliveryKey, DateTimeOffset now, CancellationToken ct, string? body = null)
     {
-        var p = new { approvalId = ApprovalSql.IdText(approvalId), surface = surface.ToWire(), channel, deliveryKey, now = now.ToUnixMicroseconds(), body, instance };
+        var p = new { approvalId = ApprovalSql.IdText(approvalId), surface = surface.ToWire(), channel, deliveryKey, now = now.ToUnixMicroseconds(), body };
         await using var connection = await database.OpenAsync(ct);
         var inserted = await connection.ExecuteAsync(new CommandDefinition("""
-            INSERT INTO chat_messages (approval_id, surface, channel, delivery_key, state, attempts, claimed_at, updated_at, body, claim_instance, claim_taken_at)
-            VALUES (@approvalId, @surface, @channel, @deliveryKey, 'claimed', 1, @now, @now, @body, @instance, CASE WHEN @instance IS NULL THEN NULL ELSE @now END)
+            INSERT INTO chat_messages (approval_id, surface, channel, delivery_key, state, attempts, claimed_at, updated_at, body)
+            VALUES (@approvalId, @surface, @channel, @deliveryKey, 'claimed', 1, @now, @now, @body)
             ON CONFLICT (approval_id, surface, channel, delivery_key) DO NOTHING
             """, p, cancellationToken: ct));
         if (inserted == 0)
@@ -33,23 +32,6 @@ public sealed class ChatMessageStore(Database database) : IChatMessageStore
             WHERE approval_id = @approvalId AND surface = @surface AND channel = @channel AND delivery_key = @deliveryKey
             """, p, cancellationToken: ct));
         return (row.ToModel(), inserted == 1);
-    }
-
-    public async Task<bool> TakeOverAsync(ChatMessage seen, string instance, DateTimeOffset now, CancellationToken ct)
-    {
-        await using var connection = await database.OpenAsync(ct);
-        return await connection.ExecuteAsync(new CommandDefinition("""
-            UPDATE chat_messages SET claim_instance = @instance, claim_taken_at = @now, last_error = NULL, error_class = NULL, updated_at = @now
-            WHERE id = @id AND state = 'claimed'
-              AND COALESCE(claim_instance, '') = @seenInstance AND COALESCE(claim_taken_at, -1) = @seenTakenAt
-            """, new
-        {
-            id = seen.Id,
-            instance,
-            now = now.ToUnixMicroseconds(),
-            seenInstance = seen.ClaimInstance ?? "",
-            seenTakenAt = seen.ClaimTakenAt?.ToUnixMicroseconds() ?? -1,
-        }, cancellationToken: ct)) == 1;
     }
 
     public async Task<IReadOnlyList<Guid>> ListUnpostedAsync(Surface surface, DateTimeOffset from, DateTimeOffset before, int limit, CancellationToken ct)
@@ -114,7 +96,7 @@ public sealed class ChatMessageStore(Database database) : IChatMessageStore
     {
         await using var connection = await database.OpenAsync(ct);
         return await connection.ExecuteAsync(new CommandDefinition("""
-            UPDATE chat_messages SET state = 'claimed', attempts = 0, claimed_at = @now, updated_at = @now, claim_instance = NULL, claim_taken_at = NULL
+            UPDATE chat_messages SET state = 'claimed', attempts = 0, claimed_at = @now, updated_at = @now
             WHERE id = @id AND state = 'failed'
             """, new { id, now = now.ToUnixMicroseconds() }, cancellationToken: ct)) == 1;
     }
@@ -147,8 +129,6 @@ public sealed class ChatMessageStore(Database database) : IChatMessageStore
         public string? ErrorClass { get; set; }
         public string? Body { get; set; }
         public string? ActionName { get; set; }
-        public string? ClaimInstance { get; set; }
-        public long? ClaimTakenAt { get; set; }
 
         public ChatMessage ToModel() => new()
         {
@@ -168,8 +148,6 @@ public sealed class ChatMessageStore(Database database) : IChatMessageStore
             UpdatedAt = TimeConversions.FromUnixMicroseconds(UpdatedAt),
             ErrorClass = DeliveryErrorClasses.Parse(ErrorClass),
             Body = Body,
-            ClaimInstance = ClaimInstance,
-            ClaimTakenAt = TimeConversions.FromUnixMicroseconds(ClaimTakenAt),
         };
     }
 }

@@ -47,11 +47,6 @@ public sealed record ChatMessage
     public DeliveryErrorClass? ErrorClass { get; init; }
     /// <summary>A thread reply's text (kept so a failed reply can be retried); null for the request's own messages.</summary>
     public string? Body { get; init; }
-    /// <summary>The server instance whose attempt holds the claim (<c>ServerInstance</c>); null for a claim made before
-    /// instances were recorded, or reset by an administrator's retry.</summary>
-    public string? ClaimInstance { get; init; }
-    /// <summary>When that instance took the claim (its first claim, or a takeover).</summary>
-    public DateTimeOffset? ClaimTakenAt { get; init; }
 }
 
 /// <summary>A delivery as administrators list it: the message row and the request's action name.</summary>
@@ -106,15 +101,8 @@ public static class DeliveryKeys
 public interface IChatMessageStore
 {
     /// <summary>Claims the delivery, or returns the existing claim; <c>Claimed</c> is true only for the first caller.
-    /// Every call counts an attempt. <paramref name="body"/> (a reply's text) is stored with a new claim, and so is
-    /// <paramref name="instance"/>, the server instance whose attempt holds it.</summary>
-    Task<(ChatMessage Message, bool Claimed)> ClaimAsync(Guid approvalId, Surface surface, string channel, string deliveryKey, DateTimeOffset now, CancellationToken ct,
-        string? body = null, string? instance = null);
-
-    /// <summary>Hands a claim that is not posted to the attempt of <paramref name="instance"/>, provided nobody took
-    /// it since <paramref name="seen"/> was read (same holder, same time): true for exactly one of several attempts that
-    /// try at once. The last attempt's error is cleared, so the claim reads as an attempt in flight again.</summary>
-    Task<bool> TakeOverAsync(ChatMessage seen, string instance, DateTimeOffset now, CancellationToken ct);
+    /// Every call counts an attempt. <paramref name="body"/> (a reply's text) is stored with a new claim.</summary>
+    Task<(ChatMessage Message, bool Claimed)> ClaimAsync(Guid approvalId, Surface surface, string channel, string deliveryKey, DateTimeOffset now, CancellationToken ct, string? body = null);
 
     /// <summary>Records the post (or, for a message posted again after it was deleted, its new id).</summary>
     Task MarkPostedAsync(long id, string messageId, string? threadId, string? conversationId, DateTimeOffset now, CancellationToken ct);
