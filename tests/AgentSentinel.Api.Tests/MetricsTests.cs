@@ -110,7 +110,8 @@ public sealed partial class MetricsTests
         Assert.Equal(HttpStatusCode.OK, (await approver.PostJsonAsync($"/api/v1/approvals/{b}/reject", new { reason = "not today" })).StatusCode);
         var e = (await agent.CreateApprovalAsync(new { action_name = "transfer_funds", priority = "high", risk_level = "high", timeout_seconds = 3600 })).Id();
 
-        m = await ScrapeAsync(scraper);
+        // The callback's delivery row is made by the outbox dispatcher after the decision's commit.
+        m = await ScrapeUntilAsync(scraper, x => x.Value("agentsentinel_callbacks", ("state", "pending")) == 1);
         Assert.Equal(2, m.Value("agentsentinel_requests_created_total", ("priority", "high"), ("risk", "high"), ("route", "payments")));
         Assert.Equal(1, m.Value("agentsentinel_decisions_total", ("outcome", "approved"), ("surface", "console")));
         Assert.Equal(1, m.Value("agentsentinel_decisions_total", ("outcome", "rejected"), ("surface", "api")));
