@@ -1,8 +1,5 @@
 using System.Net;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using AgentSentinel.Core.Auth;
 using AgentSentinel.Core.Configuration;
 using AgentSentinel.Testing;
 
@@ -21,71 +18,54 @@ public abstract class ChatReassignTests(StorageProvider provider) : IAsyncLifeti
     private const string TeamsChannel = "19:payments0123@thread.tacv2";
     private const string OpsTeamsChannel = "19:ops4567@thread.tacv2";
     private const string AliceAad = "6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
-    private FakeSlackServer _slack = null!;
-    private FakeBotConnector _bot = null!;
-    private AgentSentinelApp _app = null!;
-    private HttpClient _agent = null!;
-    private HttpClient _chat = null!;
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+    private ChatHarness _h = null!;
+    private static CancellationToken Ct => ChatHarness.Ct;
 
     public async ValueTask InitializeAsync()
     {
-        _slack = await FakeSlackServer.StartAsync();
-        _slack.Users["U0ALICE"] = ("Alice", "alice@example.com");
-        _slack.Users["U0BOB"] = ("Bob", "bob@example.com");
-        _slack.Users["U0EVE"] = ("Eve", "eve@example.com");
-        _bot = await FakeBotConnector.StartAsync();
-        _bot.Members["29:alice"] = ("Alice", AliceAad, "alice@example.com");
-        _bot.Members["29:bob"] = ("Bob", "aad-bob-0002", "bob@example.com");
-        var settings = new Dictionary<string, string?>(_slack.HostSettings().Concat(_bot.HostSettings()))
+        _h = await ChatHarness.StartAsync(new ChatSetup(provider, "chat-reassign")
         {
-            ["AgentSentinel:Routing:Routes:0:Name"] = "payments",
-            ["AgentSentinel:Routing:Routes:0:Match:Actions:0"] = "transfer_*",
-            ["AgentSentinel:Routing:Routes:0:Slack:Channel"] = "C0PAY",
-            ["AgentSentinel:Routing:Routes:0:Teams:Channel"] = TeamsChannel,
-            ["AgentSentinel:Routing:Routes:0:Approvers:0"] = "U0ALICE",
-            ["AgentSentinel:Routing:Routes:0:Approvers:1"] = AliceAad,
-            ["AgentSentinel:Routing:Routes:1:Name"] = "ops",
-            ["AgentSentinel:Routing:Routes:1:Teams:Channel"] = OpsTeamsChannel,
-        };
-        _app = new AgentSentinelApp(await TestStorage.CreateAsync(provider, "chat-reassign"), runJobServer: true, settings: settings);
-        _ = _app.Server;
-        _agent = _app.Client(await _app.CreateKeyAsync("agent", [Scopes.Agent]));
-        await _app.CreateKeyAsync("alice", [Scopes.Approver], "alice@example.com");
-        await _app.CreateKeyAsync("bob", [Scopes.Approver], "bob@example.com");
-        _chat = _app.Client(null);
-        Assert.Equal(HttpStatusCode.OK, (await SendActivityAsync(_bot.ConversationUpdate(TeamsChannel, "29:alice", AliceAad))).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await SendActivityAsync(_bot.ConversationUpdate(OpsTeamsChannel, "29:alice", AliceAad))).StatusCode);
+            Slack = true,
+            Teams = true,
+            SlackUsers =
+            {
+                ["U0ALICE"] = ("Alice", "alice@example.com"),
+                ["U0BOB"] = ("Bob", "bob@example.com"),
+                ["U0EVE"] = ("Eve", "eve@example.com"),
+            },
+            TeamsMembers =
+            {
+                ["29:alice"] = ("Alice", AliceAad, "alice@example.com"),
+                ["29:bob"] = ("Bob", "aad-bob-0002", "bob@example.com"),
+            },
+            Settings =
+            {
+                ["AgentSentinel:Routing:Routes:0:Name"] = "payments",
+                ["AgentSentinel:Routing:Routes:0:Match:Actions:0"] = "transfer_*",
+                ["AgentSentinel:Routing:Routes:0:Slack:Channel"] = "C0PAY",
+                ["AgentSentinel:Routing:Routes:0:Teams:Channel"] = TeamsChannel,
+                ["AgentSentinel:Routing:Routes:0:Approvers:0"] = "U0ALICE",
+                ["AgentSentinel:Routing:Routes:0:Approvers:1"] = AliceAad,
+                ["AgentSentinel:Routing:Routes:1:Name"] = "ops",
+                ["AgentSentinel:Routing:Routes:1:Teams:Channel"] = OpsTeamsChannel,
+            },
+        });
+        await _h.ApproverAsync("alice", "alice@example.com");
+        await _h.ApproverAsync("bob", "bob@example.com");
+        await _h.InstallBotAsync(TeamsChannel, "29:alice", AliceAad);
+        await _h.InstallBotAsync(OpsTeamsChannel, "29:alice", AliceAad);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        _agent.Dispose();
-        _chat.Dispose();
-        await _app.DisposeAsync();
-        await _bot.DisposeAsync();
-        await _slack.DisposeAsync();
-    }
+    public async ValueTask DisposeAsync() => await _h.DisposeAsync();
 
-    private Task<HttpResponseMessage> SendActivityAsync(JsonObject activity)
-    {
-        var message = new HttpRequestMessage(HttpMethod.Post, "/api/messages") { Content = JsonContent.Create(activity) };
-        message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _bot.SignToken());
-        return _chat.SendAsync(message, Ct);
-    }
+    private FakeSlackServer Slack => _h.Slack;
 
     private async Task<(string Id, string Ts)> CreateAndAwaitSlackPostAsync()
     {
-        var response = await _agent.PostAsJsonAsync("/api/v1/approvals", new { action_name = "transfer_funds", action_description = "Pay <!channel> *now*", timeout_seconds = 3600 }, Ct);
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        var id = (string)(await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["id"]!;
-        var message = await _slack.WaitForAsync(s => s.Messages("C0PAY").FirstOrDefault(m => (string?)m["metadata"]?["event_payload"]?["approval_id"] == id && m["thread_ts"] is null),
-            what: $"the message of {id}");
+        var id = await _h.CreateAsync(new { action_name = "transfer_funds", action_description = "Pay <!channel> *now*", timeout_seconds = 3600 });
+        var message = await _h.SlackPostAsync("C0PAY", id);
         return (id, (string)message["ts"]!);
     }
-
-    private async Task<JsonObject> DetailAsync(string id) =>
-        (await (await _app.Client().GetAsync($"/api/v1/approvals/{id}", Ct)).Content.ReadFromJsonAsync<JsonObject>(Ct))!;
 
     /// <summary>A choice in the message's "…" menu, as Slack sends it: an overflow action with its selected option.</summary>
     private static JsonObject Overflow(string user, string option, string channel, string ts)
@@ -121,7 +101,7 @@ public abstract class ChatReassignTests(StorageProvider provider) : IAsyncLifeti
 
     private async Task<HttpResponseMessage> InteractAsync(JsonObject payload)
     {
-        var response = await _chat.SendAsync(SlackRequests.Signed("/slack/interactions", SlackRequests.PayloadForm(payload)), Ct);
+        var response = await _h.SlackInteractionAsync(payload);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         return response;
     }
@@ -142,7 +122,7 @@ public abstract class ChatReassignTests(StorageProvider provider) : IAsyncLifeti
     public async Task The_slack_message_has_a_reassign_menu_and_someone_who_may_not_decide_is_refused_at_the_menu_and_at_the_submit()
     {
         var (id, ts) = await CreateAndAwaitSlackPostAsync();
-        var message = _slack.Messages("C0PAY").Single(m => (string?)m["ts"] == ts);
+        var message = Slack.Messages("C0PAY").Single(m => (string?)m["ts"] == ts);
         var menu = message["blocks"]!.AsArray().Single(b => (string?)b!["block_id"] == "decision")!["elements"]!.AsArray().Single(e => (string?)e!["type"] == "overflow")!;
         Assert.Equal("reassign", (string?)menu["action_id"]);
         Assert.Equal([$"person:{id}", $"channel:{id}"], menu["options"]!.AsArray().Select(o => (string?)o!["value"]));
@@ -150,18 +130,18 @@ public abstract class ChatReassignTests(StorageProvider provider) : IAsyncLifeti
         // Eve is no approver at all; Bob is one, but not on this request's list: neither gets a modal.
         await InteractAsync(Overflow("U0EVE", $"person:{id}", "C0PAY", ts));
         await InteractAsync(Overflow("U0BOB", $"channel:{id}", "C0PAY", ts));
-        Assert.Empty(_slack.CallsTo("views.open"));
-        var told = await _slack.WaitForAsync(s => s.CallsTo("chat.postEphemeral").Count >= 2 ? s.CallsTo("chat.postEphemeral") : null, what: "the two private refusals");
+        Assert.Empty(Slack.CallsTo("views.open"));
+        var told = await Slack.WaitForAsync(s => s.CallsTo("chat.postEphemeral").Count >= 2 ? s.CallsTo("chat.postEphemeral") : null, what: "the two private refusals");
         Assert.Contains(told, c => (string?)c.Body["user"] == "U0EVE" && ((string?)c.Body["text"])!.Contains("not an approver known to this server", StringComparison.Ordinal));
         Assert.Contains(told, c => (string?)c.Body["user"] == "U0BOB" && ((string?)c.Body["text"])!.Contains("not one of the approvers", StringComparison.Ordinal));
 
         // A submission without the menu (Bob's) is refused by the service, under the picker.
         var refused = await InteractAsync(Submission("U0BOB", id, toChannel: true, "C0OPS", null));
         Assert.Contains("not one of the approvers", await FieldErrorAsync(refused, "reassign_target"), StringComparison.Ordinal);
-        var detail = await DetailAsync(id);
+        var detail = await _h.DetailAsync(id);
         Assert.Null(detail["reassigned_to"]);
         Assert.DoesNotContain(detail["events"]!.AsArray(), e => (string?)e!["kind"] == "reassigned");
-        Assert.Empty(_slack.Messages("C0OPS"));
+        Assert.Empty(Slack.Messages("C0OPS"));
     }
 
     [Fact]
@@ -169,7 +149,7 @@ public abstract class ChatReassignTests(StorageProvider provider) : IAsyncLifeti
     {
         var (id, ts) = await CreateAndAwaitSlackPostAsync();
         await InteractAsync(Overflow("U0ALICE", $"person:{id}", "C0PAY", ts));
-        var opened = Assert.Single(_slack.CallsTo("views.open")).Body;
+        var opened = Assert.Single(Slack.CallsTo("views.open")).Body;
         var view = opened["view"]!;
         Assert.Equal("reassign_person", (string?)view["callback_id"]);
         Assert.Equal(id, (string?)view["private_metadata"]);
@@ -182,11 +162,11 @@ public abstract class ChatReassignTests(StorageProvider provider) : IAsyncLifeti
         var refused = await InteractAsync(Submission("U0ALICE", id, toChannel: false, "U0EVE", null));
         Assert.Contains("Eve is not an approver known to this server", await FieldErrorAsync(refused, "reassign_target"), StringComparison.Ordinal);
         Assert.Contains("Choose the person", await FieldErrorAsync(await InteractAsync(Submission("U0ALICE", id, toChannel: false, null, null)), "reassign_target"), StringComparison.Ordinal);
-        Assert.Null((await DetailAsync(id))["reassigned_to"]);
+        Assert.Null((await _h.DetailAsync(id))["reassigned_to"]);
 
         var done = await InteractAsync(Submission("U0ALICE", id, toChannel: false, "U0BOB", "Bob owns <!channel> this vendor"));
         Assert.Null(await FieldErrorAsync(done, "reassign_target"));
-        var detail = await DetailAsync(id);
+        var detail = await _h.DetailAsync(id);
         Assert.Equal(["bob@example.com"], detail["approvers"]!.AsArray().Select(a => (string?)a));
         Assert.Equal("U0BOB", (string?)detail["reassigned_to"]!["person_slack_id"]);
         var handed = detail["events"]!.AsArray().Single(e => (string?)e!["kind"] == "reassigned")!;
@@ -195,8 +175,8 @@ public abstract class ChatReassignTests(StorageProvider provider) : IAsyncLifeti
         Assert.Equal("Bob owns <!channel> this vendor", (string?)handed["details"]!["note"]);
 
         // Posted to Bob; the old message says where it went, its note escaped.
-        await _slack.WaitForAsync(s => s.Messages("U0BOB").FirstOrDefault(m => (string?)m["metadata"]?["event_payload"]?["approval_id"] == id), what: "the post to Bob");
-        var redrawn = await _slack.WaitForAsync(s => s.CallsTo("chat.update").Select(c => c.Body)
+        await Slack.WaitForAsync(s => s.Messages("U0BOB").FirstOrDefault(m => (string?)m["metadata"]?["event_payload"]?["approval_id"] == id), what: "the post to Bob");
+        var redrawn = await Slack.WaitForAsync(s => s.CallsTo("chat.update").Select(c => c.Body)
             .FirstOrDefault(b => (string?)b["ts"] == ts && b["blocks"]!.AsArray().Any(x => (string?)x!["block_id"] == "reassigned")), what: "the old message redrawn");
         var note = (string)redrawn["blocks"]!.AsArray().First(x => (string?)x!["block_id"] == "reassigned")!["text"]!["text"]!;
         Assert.Contains("to <@U0BOB> by alice@example.com", note, StringComparison.Ordinal);
@@ -204,7 +184,7 @@ public abstract class ChatReassignTests(StorageProvider provider) : IAsyncLifeti
 
         // Bob may now decide it; Alice handed it on and may not.
         await InteractAsync(SlackRequests.BlockActions("U0BOB", "approve", id, "C0PAY", ts));
-        Assert.Equal(2, _slack.CallsTo("views.open").Count);
+        Assert.Equal(2, Slack.CallsTo("views.open").Count);
         var late = await InteractAsync(Submission("U0ALICE", id, toChannel: true, "C0OPS", null));
         Assert.Contains("not one of the approvers", await FieldErrorAsync(late, "reassign_target"), StringComparison.Ordinal);
     }
@@ -214,7 +194,7 @@ public abstract class ChatReassignTests(StorageProvider provider) : IAsyncLifeti
     {
         var (id, ts) = await CreateAndAwaitSlackPostAsync();
         await InteractAsync(Overflow("U0ALICE", $"channel:{id}", "C0PAY", ts));
-        var view = Assert.Single(_slack.CallsTo("views.open")).Body["view"]!;
+        var view = Assert.Single(Slack.CallsTo("views.open")).Body["view"]!;
         Assert.Equal("reassign_channel", (string?)view["callback_id"]);
         Assert.Equal("conversations_select", (string?)view["blocks"]!.AsArray().Single(b => (string?)b!["block_id"] == "reassign_target")!["element"]!["type"]);
 
@@ -223,19 +203,19 @@ public abstract class ChatReassignTests(StorageProvider provider) : IAsyncLifeti
         var done = await InteractAsync(Submission("U0ALICE", id, toChannel: true, "C0OPS", null));
         Assert.Null(await FieldErrorAsync(done, "reassign_target"));
 
-        var copy = await _slack.WaitForAsync(s => s.Messages("C0OPS").FirstOrDefault(m => (string?)m["metadata"]?["event_payload"]?["approval_id"] == id), what: "the copy in C0OPS");
+        var copy = await Slack.WaitForAsync(s => s.Messages("C0OPS").FirstOrDefault(m => (string?)m["metadata"]?["event_payload"]?["approval_id"] == id), what: "the copy in C0OPS");
         var decision = copy["blocks"]!.AsArray().Single(b => (string?)b!["block_id"] == "decision")!;
         Assert.Contains(decision["elements"]!.AsArray(), e => (string?)e!["type"] == "overflow");
-        var thread = await _slack.WaitForAsync(s => s.Messages("C0PAY").FirstOrDefault(m => (string?)m["thread_ts"] == ts), what: "the note in the old thread");
+        var thread = await Slack.WaitForAsync(s => s.Messages("C0PAY").FirstOrDefault(m => (string?)m["thread_ts"] == ts), what: "the note in the old thread");
         Assert.Contains("*Reassigned* to <#C0OPS> by alice@example.com", (string)thread["text"]!, StringComparison.Ordinal);
-        var detail = await DetailAsync(id);
+        var detail = await _h.DetailAsync(id);
         Assert.Equal("C0OPS", (string?)detail["reassigned_to"]!["slack_channel"]);
         Assert.Equal(["U0ALICE", AliceAad], detail["approvers"]!.AsArray().Select(a => (string?)a));
     }
 
     private JsonObject ReassignInvoke(string user, string id, string? email, string? channel, string? note = null)
     {
-        var invoke = _bot.Invoke(TeamsChannel, user, "reassign", id, null, $"{TeamsChannel};messageid=1");
+        var invoke = _h.Bot.Invoke(TeamsChannel, user, "reassign", id, null, $"{TeamsChannel};messageid=1");
         var data = invoke["value"]!["action"]!["data"]!.AsObject();
         data["notes"] = "";
         data["reassign_email"] = email ?? "";
@@ -246,43 +226,38 @@ public abstract class ChatReassignTests(StorageProvider provider) : IAsyncLifeti
 
     private async Task<string> NoticeOfAsync(JsonObject invoke)
     {
-        var response = await SendActivityAsync(invoke);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var card = (await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["value"]!;
+        var card = await _h.CardAnswerAsync(invoke);
         return (string)card["body"]!.AsArray().First(e => (string?)e!["id"] == "notice")!["text"]!;
     }
-
-    private static string Unescaped(string text) => text.Replace("\\", "", StringComparison.Ordinal).Replace("\u2060", "", StringComparison.Ordinal);
 
     [Fact]
     public async Task The_teams_card_offers_reassign_and_only_someone_who_may_decide_hands_it_to_a_channel_or_a_person()
     {
-        var response = await _agent.PostAsJsonAsync("/api/v1/approvals", new { action_name = "transfer_funds", timeout_seconds = 3600 }, Ct);
-        var id = (string)(await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["id"]!;
-        var posted = await _bot.WaitForAsync(b => b.CallsTo("create").LastOrDefault(c => c.Body!.ToJsonString().Contains(id, StringComparison.Ordinal)), what: "the card");
+        var id = await _h.CreateAsync(new { action_name = "transfer_funds", timeout_seconds = 3600 });
+        var posted = await _h.TeamsCardAsync(id);
         var card = posted.Body!["activity"]!["attachments"]![0]!["content"]!;
         var showCard = card["actions"]!.AsArray().Single(a => (string?)a!["type"] == "Action.ShowCard")!;
         var offered = showCard["card"]!["body"]!.AsArray().Single(e => (string?)e!["id"] == "reassign_channel")!["choices"]!.AsArray().Select(c => (string?)c!["value"]);
         Assert.Equal([TeamsChannel, OpsTeamsChannel], offered);
 
         // Bob is an approver, but not on this request's list; both targets at once, or a channel the card does not offer, are refused.
-        Assert.Contains("not one of the approvers", Unescaped(await NoticeOfAsync(ReassignInvoke("29:bob", id, null, OpsTeamsChannel))), StringComparison.Ordinal);
-        Assert.Contains("Choose one target", Unescaped(await NoticeOfAsync(ReassignInvoke("29:alice", id, "bob@example.com", OpsTeamsChannel))), StringComparison.Ordinal);
-        Assert.Contains("bot is not in the Teams channel", Unescaped(await NoticeOfAsync(ReassignInvoke("29:alice", id, null, "19:elsewhere@thread.tacv2"))), StringComparison.Ordinal);
-        Assert.Contains("mallory@example.com is not an approver known", Unescaped(await NoticeOfAsync(ReassignInvoke("29:alice", id, "mallory@example.com", null))), StringComparison.Ordinal);
-        Assert.Null((await DetailAsync(id))["reassigned_to"]);
+        Assert.Contains("not one of the approvers", ChatText.Plain(await NoticeOfAsync(ReassignInvoke("29:bob", id, null, OpsTeamsChannel))), StringComparison.Ordinal);
+        Assert.Contains("Choose one target", ChatText.Plain(await NoticeOfAsync(ReassignInvoke("29:alice", id, "bob@example.com", OpsTeamsChannel))), StringComparison.Ordinal);
+        Assert.Contains("bot is not in the Teams channel", ChatText.Plain(await NoticeOfAsync(ReassignInvoke("29:alice", id, null, "19:elsewhere@thread.tacv2"))), StringComparison.Ordinal);
+        Assert.Contains("mallory@example.com is not an approver known", ChatText.Plain(await NoticeOfAsync(ReassignInvoke("29:alice", id, "mallory@example.com", null))), StringComparison.Ordinal);
+        Assert.Null((await _h.DetailAsync(id))["reassigned_to"]);
 
-        var cards = _bot.CallsTo("create").Count;
-        var handed = Unescaped(await NoticeOfAsync(ReassignInvoke("29:alice", id, null, OpsTeamsChannel, "ops decides")));
+        var cards = _h.Bot.CallsTo("create").Count;
+        var handed = ChatText.Plain(await NoticeOfAsync(ReassignInvoke("29:alice", id, null, OpsTeamsChannel, "ops decides")));
         Assert.Contains($"Reassigned to Teams channel {OpsTeamsChannel} by alice@example.com: ops decides", handed, StringComparison.Ordinal);
-        await _bot.WaitForAsync(b => b.CallsTo("create").Skip(cards).FirstOrDefault(c => c.Body!.ToJsonString().Contains(id, StringComparison.Ordinal)), what: "the card in the ops channel");
-        var detail = await DetailAsync(id);
+        await _h.Bot.WaitForAsync(b => b.CallsTo("create").Skip(cards).FirstOrDefault(c => c.Body!.ToJsonString().Contains(id, StringComparison.Ordinal)), what: "the card in the ops channel");
+        var detail = await _h.DetailAsync(id);
         Assert.Equal(OpsTeamsChannel, (string?)detail["reassigned_to"]!["teams_channel"]);
         Assert.Equal("teams", (string?)detail["events"]!.AsArray().Single(e => (string?)e!["kind"] == "reassigned")!["surface"]);
 
         // Then to Bob by email: he becomes the one approver, so Alice's next try is refused.
-        Assert.Contains("Reassigned to bob@example.com", Unescaped(await NoticeOfAsync(ReassignInvoke("29:alice", id, "bob@example.com", null))), StringComparison.Ordinal);
-        Assert.Equal(["bob@example.com"], (await DetailAsync(id))["approvers"]!.AsArray().Select(a => (string?)a));
-        Assert.Contains("not one of the approvers", Unescaped(await NoticeOfAsync(ReassignInvoke("29:alice", id, "alice@example.com", null))), StringComparison.Ordinal);
+        Assert.Contains("Reassigned to bob@example.com", ChatText.Plain(await NoticeOfAsync(ReassignInvoke("29:alice", id, "bob@example.com", null))), StringComparison.Ordinal);
+        Assert.Equal(["bob@example.com"], (await _h.DetailAsync(id))["approvers"]!.AsArray().Select(a => (string?)a));
+        Assert.Contains("not one of the approvers", ChatText.Plain(await NoticeOfAsync(ReassignInvoke("29:alice", id, "alice@example.com", null))), StringComparison.Ordinal);
     }
 }
