@@ -17,72 +17,58 @@ public sealed class PostgresSlackIdentityTests() : SlackIdentityTests(StoragePro
 public abstract class SlackIdentityTests(StorageProvider provider) : IAsyncLifetime
 {
     private const string Channel = "C0ANY";
-    private FakeSlackServer _slack = null!;
-    private AgentSentinelApp _app = null!;
-    private HttpClient _agent = null!;
-    private HttpClient _anonymous = null!;
+    private ChatHarness _h = null!;
     private string _aliceKeyId = null!;
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+    private static CancellationToken Ct => ChatHarness.Ct;
 
     public async ValueTask InitializeAsync()
     {
-        _slack = await FakeSlackServer.StartAsync();
-        _slack.Users["U0ALICE"] = ("Alice", "alice@example.com");
-        _slack.Users["U0MALLORY"] = ("Mallory", "mallory@example.com");
-        _slack.Users["U0UNCONF"] = new SlackTestUser("Unconfirmed", "pat@example.com") { IsEmailConfirmed = false };
-        _slack.Users["U0GONE"] = new SlackTestUser("Gone", "gone@example.com") { Deleted = true };
-        _slack.Users["U0GUEST"] = new SlackTestUser("Guest", "guest@example.com") { IsRestricted = true };
-        _slack.Users["U0CONNECT"] = new SlackTestUser("Connect", "connect@example.com") { TeamId = "T0OTHER", IsStranger = true };
-        _slack.Users["U0NOMAIL"] = new SlackTestUser("No mail", null);
-        _app = new AgentSentinelApp(await TestStorage.CreateAsync(provider, "slackid"), runJobServer: true, settings: new Dictionary<string, string?>(_slack.HostSettings()));
-        _ = _app.Server;
-        _agent = _app.Client(await _app.CreateKeyAsync("agent", [Scopes.Agent]));
-        _anonymous = _app.Client(null);
-        _aliceKeyId = (await _app.CreateKeyWithIdAsync("alice", [Scopes.Approver], "Alice@Example.com")).Id;
+        _h = await ChatHarness.StartAsync(new ChatSetup(provider, "slackid")
+        {
+            Slack = true,
+            SlackUsers =
+            {
+                ["U0ALICE"] = ("Alice", "alice@example.com"),
+                ["U0MALLORY"] = ("Mallory", "mallory@example.com"),
+                ["U0UNCONF"] = new SlackTestUser("Unconfirmed", "pat@example.com") { IsEmailConfirmed = false },
+                ["U0GONE"] = new SlackTestUser("Gone", "gone@example.com") { Deleted = true },
+                ["U0GUEST"] = new SlackTestUser("Guest", "guest@example.com") { IsRestricted = true },
+                ["U0CONNECT"] = new SlackTestUser("Connect", "connect@example.com") { TeamId = "T0OTHER", IsStranger = true },
+                ["U0NOMAIL"] = new SlackTestUser("No mail", null),
+            },
+        });
+        _aliceKeyId = await _h.ApproverAsync("alice", "Alice@Example.com");
         // Every other Slack user's email has an approver key too: what refuses them is what Slack says about them.
         foreach (var email in new[] { "pat@example.com", "gone@example.com", "guest@example.com", "connect@example.com" })
         {
-            await _app.CreateKeyAsync(email, [Scopes.Approver], email);
+            await _h.ApproverAsync(email, email);
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        _agent.Dispose();
-        _anonymous.Dispose();
-        await _app.DisposeAsync();
-        await _slack.DisposeAsync();
-    }
+    public async ValueTask DisposeAsync() => await _h.DisposeAsync();
 
-    private async Task<string> CreateAsync(object? inputs = null)
-    {
-        var response = await _agent.PostAsJsonAsync("/api/v1/approvals", new { action_name = "transfer_funds", action_inputs = inputs }, Ct);
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        return (string)(await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["id"]!;
-    }
+    private FakeSlackServer Slack => _h.Slack;
 
-    private Task<HttpResponseMessage> SendAsync(string path, string form) => _anonymous.SendAsync(SlackRequests.Signed(path, form), Ct);
+    private Task<string> CreateAsync(object? inputs = null) => _h.CreateAsync(new { action_name = "transfer_funds", action_inputs = inputs });
 
-    private Task<HttpResponseMessage> ClickAsync(string user, string id) =>
-        SendAsync("/slack/interactions", SlackRequests.PayloadForm(SlackRequests.BlockActions(user, "approve", id, Channel, "1764000000.000100")));
+    private Task<HttpResponseMessage> SendAsync(string path, string form) => _h.SlackFormAsync(path, form);
+
+    private Task<HttpResponseMessage> ClickAsync(string user, string id) => _h.SlackClickAsync(user, "approve", id, Channel, "1764000000.000100");
 
     private async Task<string?> SubmitErrorAsync(string user, string id)
     {
-        var response = await SendAsync("/slack/interactions", SlackRequests.PayloadForm(SlackRequests.ViewSubmission(user, "decision_approve", id, "ok")));
+        var response = await _h.SlackSubmitAsync(user, "decision_approve", id, "ok");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var text = await response.Content.ReadAsStringAsync(Ct);
         return text.Length == 0 ? null : (string?)JsonNode.Parse(text)!["errors"]!["decision_text"];
     }
 
     private async Task<JsonObject> CommandAsync(string user) =>
-        (await (await SendAsync("/slack/commands", $"token=t&team_id={FakeSlackServer.TeamId}&channel_id={Channel}&user_id={user}&user_name=x&command=%2Fapprovals&text=&trigger_id=1.2.3"))
-            .Content.ReadFromJsonAsync<JsonObject>(Ct))!;
+        (await (await _h.SlackCommandAsync(user, Channel, userName: "x")).Content.ReadFromJsonAsync<JsonObject>(Ct))!;
 
-    private async Task<string> StatusAsync(string id) =>
-        (string)(await (await _agent.GetAsync($"/api/v1/approvals/{id}/poll", Ct)).Content.ReadFromJsonAsync<JsonObject>(Ct))!["status"]!;
+    private Task<string> StatusAsync(string id) => _h.StatusAsync(id);
 
-    private Task<FakeSlackServer.Call> EphemeralForAsync(string user) =>
-        _slack.WaitForAsync(s => s.CallsTo("chat.postEphemeral").FirstOrDefault(c => (string?)c.Body["user"] == user), what: $"the ephemeral reply to {user}");
+    private Task<FakeSlackServer.Call> EphemeralForAsync(string user) => _h.EphemeralForAsync(user);
 
     [Fact]
     public async Task A_slack_user_without_an_approver_key_decides_nothing_and_approvals_lists_nothing_for_them()
@@ -93,7 +79,7 @@ public abstract class SlackIdentityTests(StorageProvider provider) : IAsyncLifet
         var reply = await EphemeralForAsync("U0MALLORY");
         Assert.Contains("not an approver known to this server", (string?)reply.Body["text"], StringComparison.Ordinal);
         Assert.Contains("approver key with your Slack email", (string?)reply.Body["text"], StringComparison.Ordinal);
-        Assert.Empty(_slack.CallsTo("views.open"));
+        Assert.Empty(Slack.CallsTo("views.open"));
 
         var error = await SubmitErrorAsync("U0MALLORY", id);
         Assert.Contains("not an approver known to this server", error, StringComparison.Ordinal);
@@ -127,7 +113,7 @@ public abstract class SlackIdentityTests(StorageProvider provider) : IAsyncLifet
         Assert.Contains("not an approver known to this server", error, StringComparison.Ordinal);
         Assert.Contains(reason, error, StringComparison.Ordinal);
         Assert.DoesNotContain(id, (await CommandAsync(user)).ToJsonString(), StringComparison.Ordinal);
-        Assert.Empty(_slack.CallsTo("views.open"));
+        Assert.Empty(Slack.CallsTo("views.open"));
         Assert.Equal("pending", await StatusAsync(id));
     }
 
@@ -148,15 +134,15 @@ public abstract class SlackIdentityTests(StorageProvider provider) : IAsyncLifet
         var first = await CreateAsync();
         var second = await CreateAsync();
         await ClickAsync("U0ALICE", first);
-        await _slack.WaitForAsync(s => s.CallsTo("views.open").FirstOrDefault(), what: "the modal for Alice");
+        await Slack.WaitForAsync(s => s.CallsTo("views.open").FirstOrDefault(), what: "the modal for Alice");
 
-        await _app.RevokeKeyAsync(_aliceKeyId);
+        await _h.App.RevokeKeyAsync(_aliceKeyId);
 
         // The modal she opened before the revocation no longer decides, and no new click does.
         Assert.Contains("not an approver known to this server", await SubmitErrorAsync("U0ALICE", first), StringComparison.Ordinal);
         await ClickAsync("U0ALICE", second);
         Assert.Contains("not an approver known to this server", (string?)(await EphemeralForAsync("U0ALICE")).Body["text"], StringComparison.Ordinal);
-        Assert.Single(_slack.CallsTo("views.open"));
+        Assert.Single(Slack.CallsTo("views.open"));
         Assert.DoesNotContain(second, (await CommandAsync("U0ALICE")).ToJsonString(), StringComparison.Ordinal);
         Assert.Equal("pending", await StatusAsync(first));
         Assert.Equal("pending", await StatusAsync(second));
@@ -167,8 +153,7 @@ public abstract class SlackIdentityTests(StorageProvider provider) : IAsyncLifet
     {
         var id = await CreateAsync();
         Assert.Null(await SubmitErrorAsync("U0ALICE", id));
-        using var admin = _app.Client();
-        var detail = (await (await admin.GetAsync($"/api/v1/approvals/{id}", Ct)).Content.ReadFromJsonAsync<JsonObject>(Ct))!;
+        var detail = await _h.DetailAsync(id);
         Assert.Equal("approved", (string?)detail["status"]);
         Assert.Equal(_aliceKeyId, (string?)detail["decided_by_key_id"]);
         Assert.Equal("Alice@Example.com", (string?)detail["decided_by_email"]);
@@ -189,74 +174,55 @@ public abstract class TeamsIdentityTests(StorageProvider provider) : IAsyncLifet
 {
     private const string Channel = "19:identity0123@thread.tacv2";
     private const string AliceAad = "aad-alice-0001";
-    private FakeBotConnector _bot = null!;
-    private AgentSentinelApp _app = null!;
-    private HttpClient _agent = null!;
-    private HttpClient _teams = null!;
+    private ChatHarness _h = null!;
     private string _aliceKeyId = null!;
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
     private static readonly string Conversation = $"{Channel};messageid=1";
 
     public async ValueTask InitializeAsync()
     {
-        _bot = await FakeBotConnector.StartAsync();
-        _bot.Members["29:alice"] = ("Alice", AliceAad, "alice@example.com");
-        _bot.Members["29:mallory"] = ("Mallory", "aad-mallory-0002", "mallory@example.com");
-        _bot.Members["29:foreign"] = new TeamsTestMember("Foreign", "aad-foreign-0003", "foreign@example.com") { TenantId = "tenant-other" };
-        _bot.Members["29:guest"] = new TeamsTestMember("Guest", "aad-guest-0004", "guest@example.com") { UserRole = "guest" };
-        _app = new AgentSentinelApp(await TestStorage.CreateAsync(provider, "teamsid"), settings: new Dictionary<string, string?>(_bot.HostSettings())
+        _h = await ChatHarness.StartAsync(new ChatSetup(provider, "teamsid")
         {
-            ["AgentSentinel:Routing:Routes:0:Name"] = "payments",
-            ["AgentSentinel:Routing:Routes:0:Match:Actions:0"] = "transfer_*",
-            ["AgentSentinel:Routing:Routes:0:Approvers:0"] = AliceAad,
+            Teams = true,
+            RunJobServer = false,
+            TeamsMembers =
+            {
+                ["29:alice"] = ("Alice", AliceAad, "alice@example.com"),
+                ["29:mallory"] = ("Mallory", "aad-mallory-0002", "mallory@example.com"),
+                ["29:foreign"] = new TeamsTestMember("Foreign", "aad-foreign-0003", "foreign@example.com") { TenantId = "tenant-other" },
+                ["29:guest"] = new TeamsTestMember("Guest", "aad-guest-0004", "guest@example.com") { UserRole = "guest" },
+            },
+            Settings =
+            {
+                ["AgentSentinel:Routing:Routes:0:Name"] = "payments",
+                ["AgentSentinel:Routing:Routes:0:Match:Actions:0"] = "transfer_*",
+                ["AgentSentinel:Routing:Routes:0:Approvers:0"] = AliceAad,
+            },
         });
-        _ = _app.Server;
-        _agent = _app.Client(await _app.CreateKeyAsync("agent", [Scopes.Agent]));
-        _teams = _app.Client(null);
-        _aliceKeyId = (await _app.CreateKeyWithIdAsync("alice", [Scopes.Approver], "alice@example.com")).Id;
+        _aliceKeyId = await _h.ApproverAsync("alice", "alice@example.com");
         foreach (var email in new[] { "foreign@example.com", "guest@example.com" })
         {
-            await _app.CreateKeyAsync(email, [Scopes.Approver], email);
+            await _h.ApproverAsync(email, email);
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        _agent.Dispose();
-        _teams.Dispose();
-        await _app.DisposeAsync();
-        await _bot.DisposeAsync();
-    }
+    public async ValueTask DisposeAsync() => await _h.DisposeAsync();
 
     /// <summary>An open request; <c>transfer_*</c> lists Alice (by AAD id), anything else lists nobody.</summary>
-    private async Task<string> CreateAsync(string action = "transfer_funds")
+    private Task<string> CreateAsync(string action = "transfer_funds") => _h.CreateAsync(new
     {
-        var response = await _agent.PostAsJsonAsync("/api/v1/approvals", new
-        {
-            action_name = action,
-            action_inputs = new { account = "ACCSECRET42" },
-            context = new { note = "contextsecret" },
-        }, Ct);
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        return (string)(await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["id"]!;
-    }
+        action_name = action,
+        action_inputs = new { account = "ACCSECRET42" },
+        context = new { note = "contextsecret" },
+    });
 
-    private async Task<JsonObject> InvokeAsync(JsonObject activity)
-    {
-        using var message = new HttpRequestMessage(HttpMethod.Post, "/api/messages") { Content = JsonContent.Create(activity) };
-        message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _bot.SignToken());
-        var response = await _teams.SendAsync(message, Ct);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        return (await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["value"]!.AsObject();
-    }
+    private Task<JsonObject> InvokeAsync(JsonObject activity) => _h.CardAnswerAsync(activity);
 
-    private JsonObject Click(string user, string id, string verb = "approve") => _bot.Invoke(Channel, user, verb, id, "notes", Conversation);
+    private JsonObject Click(string user, string id, string verb = "approve") => _h.Bot.Invoke(Channel, user, verb, id, "notes", Conversation);
 
     private static string Notice(JsonObject card) =>
         ((string)card["body"]!.AsArray().First(e => (string?)e!["id"] == "notice")!["text"]!).Replace("\\", "", StringComparison.Ordinal);
 
-    private async Task<string> StatusAsync(string id) =>
-        (string)(await (await _agent.GetAsync($"/api/v1/approvals/{id}/poll", Ct)).Content.ReadFromJsonAsync<JsonObject>(Ct))!["status"]!;
+    private Task<string> StatusAsync(string id) => _h.StatusAsync(id);
 
     [Fact]
     public async Task A_teams_member_without_an_approver_key_decides_nothing()
@@ -276,7 +242,7 @@ public abstract class TeamsIdentityTests(StorageProvider provider) : IAsyncLifet
         var refresh = await InvokeAsync(Click("29:alice", id, "refresh"));
         Assert.NotNull(refresh["actions"]);
 
-        await _app.RevokeKeyAsync(_aliceKeyId);
+        await _h.App.RevokeKeyAsync(_aliceKeyId);
 
         var card = await InvokeAsync(Click("29:alice", id));
         Assert.Contains("not an approver known to this server", Notice(card), StringComparison.Ordinal);
@@ -290,7 +256,7 @@ public abstract class TeamsIdentityTests(StorageProvider provider) : IAsyncLifet
     {
         // The activity body names Alice's AAD id, which is on the request's list: only the lookup may say who clicked.
         var id = await CreateAsync();
-        _bot.FailNext("member", lookup);
+        _h.Bot.FailNext("member", lookup);
         var card = await InvokeAsync(Click("29:alice", id));
         Assert.Contains(reason, Notice(card), StringComparison.Ordinal);
         Assert.Null(card["actions"]);
@@ -316,7 +282,7 @@ public abstract class TeamsIdentityTests(StorageProvider provider) : IAsyncLifet
         var card = await InvokeAsync(activity);
         Assert.Contains("another workspace or organisation", Notice(card), StringComparison.Ordinal);
         Assert.DoesNotContain("ACCSECRET42", card.ToJsonString(), StringComparison.Ordinal);
-        Assert.Empty(_bot.CallsTo("member"));
+        Assert.Empty(_h.Bot.CallsTo("member"));
         Assert.Equal("pending", await StatusAsync(id));
     }
 
@@ -353,8 +319,7 @@ public abstract class TeamsIdentityTests(StorageProvider provider) : IAsyncLifet
     {
         var id = await CreateAsync();
         await InvokeAsync(Click("29:alice", id));
-        using var admin = _app.Client();
-        var detail = (await (await admin.GetAsync($"/api/v1/approvals/{id}", Ct)).Content.ReadFromJsonAsync<JsonObject>(Ct))!;
+        var detail = await _h.DetailAsync(id);
         Assert.Equal("approved", (string?)detail["status"]);
         Assert.Equal(_aliceKeyId, (string?)detail["decided_by_key_id"]);
         Assert.Equal(AliceAad, (string?)detail["decided_by_user_id"]);
