@@ -16,38 +16,15 @@ public sealed class PostgresChatDelegationTests() : ChatDelegationTests(StorageP
 /// messages say; a revoked delegate is refused. The route names Alice only by her Slack and Teams ids.</summary>
 public abstract class ChatDelegationTests(StorageProvider provider) : IAsyncLifetime
 {
-    private const string TeamsChannel = "19:payments0123@thread.tacv2";
-    private const string AliceAad = "6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
+    private const string TeamsChannel = PaymentsTeam.TeamsChannel;
+    private const string AliceAad = PaymentsTeam.AliceAad;
     private ChatHarness _h = null!;
     private string _bobKeyId = null!;
     private static CancellationToken Ct => ChatHarness.Ct;
 
     public async ValueTask InitializeAsync()
     {
-        _h = await ChatHarness.StartAsync(new ChatSetup(provider, "chat-delegation")
-        {
-            Slack = true,
-            Teams = true,
-            SlackUsers =
-            {
-                ["U0ALICE"] = ("Alice", "alice@example.com"),
-                ["U0BOB"] = ("Bob", "bob@example.com"),
-                ["U0EVE"] = ("Eve", "eve@example.com"),
-            },
-            TeamsMembers =
-            {
-                ["29:alice"] = ("Alice", AliceAad, "alice@example.com"),
-                ["29:bob"] = ("Bob", "aad-bob-0002", "bob@example.com"),
-            },
-            Settings =
-            {
-                ["AgentSentinel:Routing:Routes:0:Name"] = "payments",
-                ["AgentSentinel:Routing:Routes:0:Slack:Channel"] = "C0PAY",
-                ["AgentSentinel:Routing:Routes:0:Teams:Channel"] = TeamsChannel,
-                ["AgentSentinel:Routing:Routes:0:Approvers:0"] = "U0ALICE",
-                ["AgentSentinel:Routing:Routes:0:Approvers:1"] = AliceAad,
-            },
-        });
+        _h = await ChatHarness.StartAsync(PaymentsTeam.Setup(provider, "chat-delegation"));
         await _h.ApproverAsync("alice", "alice@example.com");
         _bobKeyId = await _h.ApproverAsync("bob", "bob@example.com");
         await _h.InstallBotAsync(TeamsChannel, "29:alice", AliceAad);

@@ -15,41 +15,19 @@ public sealed class PostgresChatReassignTests() : ChatReassignTests(StorageProvi
 /// as the API. The route names Alice only by her Slack and Teams ids.</summary>
 public abstract class ChatReassignTests(StorageProvider provider) : IAsyncLifetime
 {
-    private const string TeamsChannel = "19:payments0123@thread.tacv2";
+    private const string TeamsChannel = PaymentsTeam.TeamsChannel;
     private const string OpsTeamsChannel = "19:ops4567@thread.tacv2";
-    private const string AliceAad = "6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
+    private const string AliceAad = PaymentsTeam.AliceAad;
     private ChatHarness _h = null!;
     private static CancellationToken Ct => ChatHarness.Ct;
 
     public async ValueTask InitializeAsync()
     {
-        _h = await ChatHarness.StartAsync(new ChatSetup(provider, "chat-reassign")
-        {
-            Slack = true,
-            Teams = true,
-            SlackUsers =
-            {
-                ["U0ALICE"] = ("Alice", "alice@example.com"),
-                ["U0BOB"] = ("Bob", "bob@example.com"),
-                ["U0EVE"] = ("Eve", "eve@example.com"),
-            },
-            TeamsMembers =
-            {
-                ["29:alice"] = ("Alice", AliceAad, "alice@example.com"),
-                ["29:bob"] = ("Bob", "aad-bob-0002", "bob@example.com"),
-            },
-            Settings =
-            {
-                ["AgentSentinel:Routing:Routes:0:Name"] = "payments",
-                ["AgentSentinel:Routing:Routes:0:Match:Actions:0"] = "transfer_*",
-                ["AgentSentinel:Routing:Routes:0:Slack:Channel"] = "C0PAY",
-                ["AgentSentinel:Routing:Routes:0:Teams:Channel"] = TeamsChannel,
-                ["AgentSentinel:Routing:Routes:0:Approvers:0"] = "U0ALICE",
-                ["AgentSentinel:Routing:Routes:0:Approvers:1"] = AliceAad,
-                ["AgentSentinel:Routing:Routes:1:Name"] = "ops",
-                ["AgentSentinel:Routing:Routes:1:Teams:Channel"] = OpsTeamsChannel,
-            },
-        });
+        var setup = PaymentsTeam.Setup(provider, "chat-reassign");
+        setup.Settings["AgentSentinel:Routing:Routes:0:Match:Actions:0"] = "transfer_*";
+        setup.Settings["AgentSentinel:Routing:Routes:1:Name"] = "ops";
+        setup.Settings["AgentSentinel:Routing:Routes:1:Teams:Channel"] = OpsTeamsChannel;
+        _h = await ChatHarness.StartAsync(setup);
         await _h.ApproverAsync("alice", "alice@example.com");
         await _h.ApproverAsync("bob", "bob@example.com");
         await _h.InstallBotAsync(TeamsChannel, "29:alice", AliceAad);

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using AgentSentinel.Core.Auth;
 using AgentSentinel.Core.Configuration;
 using AgentSentinel.Testing;
 
@@ -17,78 +16,58 @@ public abstract class StepUpChatTests(StorageProvider provider) : IAsyncLifetime
 {
     private const string Channel = "C0STEPUP";
     private const string PublicBaseUrl = "https://approvals.example.com";
-    private FakeSlackServer _slack = null!;
-    private AgentSentinelApp _app = null!;
-    private HttpClient _agent = null!;
-    private HttpClient _anonymous = null!;
+    private ChatHarness _h = null!;
     private HttpClient _alice = null!;
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+    private static CancellationToken Ct => ChatHarness.Ct;
 
     public async ValueTask InitializeAsync()
     {
-        _slack = await FakeSlackServer.StartAsync();
-        _slack.Users["U0ALICE"] = ("Alice", "alice@example.com");
-        var settings = new Dictionary<string, string?>(_slack.HostSettings())
+        _h = await ChatHarness.StartAsync(new ChatSetup(provider, "stepup")
         {
-            ["AgentSentinel:PublicBaseUrl"] = PublicBaseUrl,
-            ["AgentSentinel:Routing:Routes:0:Name"] = "payments-critical",
-            ["AgentSentinel:Routing:Routes:0:Match:Priorities:0"] = "critical",
-            ["AgentSentinel:Routing:Routes:0:Slack:Channel"] = Channel,
-            ["AgentSentinel:Routing:Routes:0:RequireRecentSignInMinutes"] = "15",
-            ["AgentSentinel:Routing:Routes:1:Name"] = "default",
-            ["AgentSentinel:Routing:Routes:1:Slack:Channel"] = Channel,
-        };
-        _app = new AgentSentinelApp(await TestStorage.CreateAsync(provider, "stepup"), runJobServer: true, settings: settings);
-        _ = _app.Server;
-        _agent = _app.Client(await _app.CreateKeyAsync("agent", [Scopes.Agent]));
-        _anonymous = _app.Client(null);
-        _alice = _app.Client(await _app.CreateKeyAsync("alice", [Scopes.Approver], "alice@example.com"));
+            Slack = true,
+            SlackUsers = { ["U0ALICE"] = ("Alice", "alice@example.com") },
+            Settings =
+            {
+                ["AgentSentinel:PublicBaseUrl"] = PublicBaseUrl,
+                ["AgentSentinel:Routing:Routes:0:Name"] = "payments-critical",
+                ["AgentSentinel:Routing:Routes:0:Match:Priorities:0"] = "critical",
+                ["AgentSentinel:Routing:Routes:0:Slack:Channel"] = Channel,
+                ["AgentSentinel:Routing:Routes:0:RequireRecentSignInMinutes"] = "15",
+                ["AgentSentinel:Routing:Routes:1:Name"] = "default",
+                ["AgentSentinel:Routing:Routes:1:Slack:Channel"] = Channel,
+            },
+        });
+        _alice = await _h.ApproverClientAsync("alice", "alice@example.com");
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        _agent.Dispose();
-        _anonymous.Dispose();
-        _alice.Dispose();
-        await _app.DisposeAsync();
-        await _slack.DisposeAsync();
-    }
+    public async ValueTask DisposeAsync() => await _h.DisposeAsync();
 
-    private async Task<string> CreateAsync(string priority)
-    {
-        var response = await _agent.PostAsJsonAsync("/api/v1/approvals", new { action_name = "transfer_funds", priority }, Ct);
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        return (string)(await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["id"]!;
-    }
+    private Task<string> CreateAsync(string priority) => _h.CreateAsync(new { action_name = "transfer_funds", priority });
 
-    private Task<HttpResponseMessage> SendAsync(string path, string form) => _anonymous.SendAsync(SlackRequests.Signed(path, form), Ct);
-
-    private async Task<string> StatusAsync(string id) =>
-        (string)(await (await _agent.GetAsync($"/api/v1/approvals/{id}/poll", Ct)).Content.ReadFromJsonAsync<JsonObject>(Ct))!["status"]!;
+    private Task<string> StatusAsync(string id) => _h.StatusAsync(id);
 
     [Fact]
     public async Task A_slack_click_on_a_step_up_route_is_refused_with_a_link_to_decide_in_the_console()
     {
         var id = await CreateAsync("critical");
 
-        var click = await SendAsync("/slack/interactions", SlackRequests.PayloadForm(SlackRequests.BlockActions("U0ALICE", "approve", id, Channel, "1764000000.000100")));
+        var click = await _h.SlackClickAsync("U0ALICE", "approve", id, Channel, "1764000000.000100");
         Assert.Equal(HttpStatusCode.OK, click.StatusCode);
-        var reply = await _slack.WaitForAsync(s => s.CallsTo("chat.postEphemeral").FirstOrDefault(c => (string?)c.Body["user"] == "U0ALICE"), what: "the ephemeral refusal");
+        var reply = await _h.EphemeralForAsync("U0ALICE");
         var text = (string)reply.Body["text"]!;
         Assert.Contains("needs a recent sign-in through your company's identity provider (within 15 minutes)", text, StringComparison.Ordinal);
         Assert.Contains($"{PublicBaseUrl}/approvals/{id}", text, StringComparison.Ordinal);
-        Assert.Empty(_slack.CallsTo("views.open"));
+        Assert.Empty(_h.Slack.CallsTo("views.open"));
 
         // A modal submission that did not come from an opened modal changes nothing either.
-        var submit = await SendAsync("/slack/interactions", SlackRequests.PayloadForm(SlackRequests.ViewSubmission("U0ALICE", "decision_approve", id, "ok")));
+        var submit = await _h.SlackSubmitAsync("U0ALICE", "decision_approve", id, "ok");
         Assert.Equal(HttpStatusCode.OK, submit.StatusCode);
         var error = (string?)JsonNode.Parse(await submit.Content.ReadAsStringAsync(Ct))!["errors"]!["decision_text"];
         Assert.Contains("recent sign-in", error, StringComparison.Ordinal);
         Assert.Equal("pending", await StatusAsync(id));
 
         // Alice still sees the request in /approvals: she may decide it, in the console.
-        var list = await (await SendAsync("/slack/commands", $"token=t&team_id={FakeSlackServer.TeamId}&channel_id={Channel}&user_id=U0ALICE&user_name=x&command=%2Fapprovals&text=&trigger_id=1.2.3"))
-            .Content.ReadAsStringAsync(Ct);
+        var list = await (await _h.SlackCommandAsync("U0ALICE", Channel, userName: "x")).Content.ReadAsStringAsync(Ct);
         Assert.Contains(id, list, StringComparison.Ordinal);
     }
 

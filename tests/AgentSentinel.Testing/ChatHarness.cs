@@ -42,6 +42,9 @@ public sealed class ChatSetup(StorageProvider provider, string database)
 
     /// <summary>The name of the agent key that <see cref="ChatHarness.Agent"/> uses.</summary>
     public string AgentKeyName { get; init; } = "agent";
+
+    /// <summary>The agent ids of the agent key (its name when none are given).</summary>
+    public string[]? AgentIds { get; init; }
 }
 
 /// <summary>The world of a chat test class: the fake Slack and/or fake Bot Connector on loopback, the real host
@@ -104,7 +107,7 @@ public sealed class ChatHarness : IAsyncDisposable
         Add(settings, setup.Settings);
         harness.App = new AgentSentinelApp(await TestStorage.CreateAsync(setup.Provider, setup.Database), setup.Time, setup.RunJobServer, settings);
         _ = harness.App.Server;
-        harness.Agent = harness.Track(harness.App.Client(await harness.App.CreateKeyAsync(setup.AgentKeyName, [Scopes.Agent])));
+        harness.Agent = harness.Track(harness.App.Client(await harness.App.CreateKeyAsync(setup.AgentKeyName, [Scopes.Agent], agentIds: setup.AgentIds)));
         harness.Anonymous = harness.Track(harness.App.Client(null));
         return harness;
     }
