@@ -1,13 +1,13 @@
 using System.Globalization;
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using AgentSentinel.Core.Auth;
 using AgentSentinel.Core.Configuration;
 using AgentSentinel.Core.Jobs;
 using AgentSentinel.Testing;
 using Microsoft.Extensions.Time.Testing;
+
+using static AgentSentinel.Testing.ChatText;
 
 namespace AgentSentinel.Bot.Tests;
 
@@ -27,23 +27,25 @@ public abstract class AwayNoticeTests(StorageProvider provider) : IAsyncLifetime
     private const string TeamsChannel = "19:general0123@thread.tacv2";
     private const string TeamsLeads = "19:leads0456@thread.tacv2";
     private readonly FakeTimeProvider _time = new(DateTimeOffset.UtcNow);
-    private FakeSlackServer _slack = null!;
-    private FakeBotConnector _bot = null!;
-    private AgentSentinelApp _app = null!;
-    private HttpClient _agent = null!;
+    private ChatHarness _h = null!;
     private HttpClient _boss = null!;
-    private HttpClient _anonymous = null!;
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+    private static CancellationToken Ct => ChatHarness.Ct;
 
     public async ValueTask InitializeAsync()
     {
-        _slack = await FakeSlackServer.StartAsync();
-        _slack.Users["U0ALICE"] = ("Alice", "alice@example.com");
-        _slack.Users["U0BOB"] = ("Bob", "bob@example.com");
-        _slack.Users["U0BOSS"] = ("Boss", "boss@example.com");
-        _bot = await FakeBotConnector.StartAsync();
-        _app = new AgentSentinelApp(await TestStorage.CreateAsync(provider, "away-notices"), _time, runJobServer: true,
-            settings: new Dictionary<string, string?>(_slack.HostSettings(pacingSeconds: "0").Concat(_bot.HostSettings()))
+        _h = await ChatHarness.StartAsync(new ChatSetup(provider, "away-notices")
+        {
+            Slack = true,
+            Teams = true,
+            SlackPacingSeconds = "0",
+            Time = _time,
+            SlackUsers =
+            {
+                ["U0ALICE"] = ("Alice", "alice@example.com"),
+                ["U0BOB"] = ("Bob", "bob@example.com"),
+                ["U0BOSS"] = ("Boss", "boss@example.com"),
+            },
+            Settings =
             {
                 ["AgentSentinel:Routing:Routes:0:Name"] = "payments",
                 ["AgentSentinel:Routing:Routes:0:Slack:Channel"] = PayChannel,
@@ -55,48 +57,22 @@ public abstract class AwayNoticeTests(StorageProvider provider) : IAsyncLifetime
                 ["AgentSentinel:Routing:Routes:0:Escalation:0:Slack:Channel"] = LeadsChannel,
                 ["AgentSentinel:Routing:Routes:0:Escalation:0:Teams:Channel"] = TeamsLeads,
                 ["AgentSentinel:Routing:Routes:0:Escalation:0:Mention:0"] = "boss@example.com",
-            });
-        _ = _app.Server;
-        _agent = _app.Client(await _app.CreateKeyAsync("agent", [Scopes.Agent]));
-        await _app.CreateKeyAsync("alice", [Scopes.Approver], "alice@example.com");
-        await _app.CreateKeyAsync("bob", [Scopes.Approver], "bob@example.com");
-        await _app.CreateKeyAsync("dan", [Scopes.Approver], "dan@example.com");
-        _boss = _app.Client(await _app.CreateKeyAsync("boss", [Scopes.Approver], "boss@example.com"));
-        _anonymous = _app.Client(null);
-        var install = new HttpRequestMessage(HttpMethod.Post, "/api/messages") { Content = JsonContent.Create(_bot.ConversationUpdate(TeamsChannel, "29:alice", "aad-alice")) };
-        install.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _bot.SignToken());
-        Assert.Equal(HttpStatusCode.OK, (await _anonymous.SendAsync(install, Ct)).StatusCode);
+            },
+        });
+        await _h.ApproverAsync("alice", "alice@example.com");
+        await _h.ApproverAsync("bob", "bob@example.com");
+        await _h.ApproverAsync("dan", "dan@example.com");
+        _boss = await _h.ApproverClientAsync("boss", "boss@example.com");
+        await _h.InstallBotAsync(TeamsChannel, "29:alice", "aad-alice");
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        _agent.Dispose();
-        _boss.Dispose();
-        _anonymous.Dispose();
-        await _app.DisposeAsync();
-        await _slack.DisposeAsync();
-        await _bot.DisposeAsync();
-    }
-
-    private static string? KeyOf(JsonObject message) => (string?)message["metadata"]?["event_payload"]?["delivery_key"];
-
-    private static string? IdOf(JsonObject message) => (string?)message["metadata"]?["event_payload"]?["approval_id"];
-
-    private static string? Block(JsonObject message, string blockId) =>
-        (string?)message["blocks"]!.AsArray().SingleOrDefault(b => (string?)b!["block_id"] == blockId)?["text"]?["text"];
+    public async ValueTask DisposeAsync() => await _h.DisposeAsync();
 
     private Task<JsonObject> SlackMessageAsync(string channel, string id, string deliveryKey) =>
-        _slack.WaitForAsync(s => s.Messages(channel).FirstOrDefault(m => IdOf(m) == id && KeyOf(m) == deliveryKey), what: $"{deliveryKey} of {id} in {channel}");
+        _h.Slack.WaitForAsync(s => s.Messages(channel).FirstOrDefault(m => IdOf(m) == id && KeyOf(m) == deliveryKey), what: $"{deliveryKey} of {id} in {channel}");
 
     /// <summary>Every text of a card (or a reply) as Teams would read it, one per line.</summary>
     private static string CardText(FakeBotConnector.Call call) => string.Join("\n", Texts(call.Body!));
-
-    private static IEnumerable<string> Texts(JsonNode? node) => node switch
-    {
-        JsonObject o => o.SelectMany(p => p.Key == "text" && p.Value is JsonValue v && v.TryGetValue<string>(out var text) ? [text] : Texts(p.Value)),
-        JsonArray a => a.SelectMany(Texts),
-        _ => [],
-    };
 
     /// <summary>A person as the Teams texts write them (escaped so that no client links the address).</summary>
     private static string T(string text) => Teams.TeamsText.Escape(text);
@@ -114,34 +90,28 @@ public abstract class AwayNoticeTests(StorageProvider provider) : IAsyncLifetime
     {
         for (var i = 0; i < 1200; i++)
         {
-            if (_bot.CallsTo(operation).FirstOrDefault(match) is { } call)
+            if (_h.Bot.CallsTo(operation).FirstOrDefault(match) is { } call)
             {
                 return call;
             }
             _time.Advance(TimeSpan.FromMilliseconds(100));
             await Task.Delay(50, Ct);
         }
-        throw new TimeoutException($"Timed out waiting for {what}; calls so far: {string.Join(", ", _bot.Calls.Select(c => c.Operation))}");
+        throw new TimeoutException($"Timed out waiting for {what}; calls so far: {string.Join(", ", _h.Bot.Calls.Select(c => c.Operation))}");
     }
 
-    private async Task<string> CreateAsync()
-    {
-        var response = await _agent.PostAsJsonAsync("/api/v1/approvals", new { action_name = "transfer_funds", priority = "high", timeout_seconds = 3600 }, Ct);
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        return (string)(await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["id"]!;
-    }
+    private Task<string> CreateAsync() => _h.CreateAsync(new { action_name = "transfer_funds", priority = "high", timeout_seconds = 3600 });
 
     private async Task<string> SlackCommandAsync(string user, string text)
     {
-        var form = $"token=t&team_id=T0TEAM&channel_id={PayChannel}&user_id={user}&user_name={user.ToLowerInvariant()}&command=%2Fapprovals&text={Uri.EscapeDataString(text)}&trigger_id=1.2.3";
-        var response = await _anonymous.SendAsync(SlackRequests.Signed("/slack/commands", form, at: _time.GetUtcNow()), Ct);
+        var response = await _h.SlackCommandAsync(user, PayChannel, text);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         return (string)(await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["text"]!;
     }
 
     private static string At(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
-    private Task RunFollowUpAsync(string id) => _app.Service<FollowUpJobs>().RunAsync(Guid.Parse(id), Ct);
+    private Task RunFollowUpAsync(string id) => _h.App.Service<FollowUpJobs>().RunAsync(Guid.Parse(id), Ct);
 
     [Fact]
     public async Task Messages_made_while_a_person_is_away_name_their_delegate_and_those_made_outside_the_period_do_not()
@@ -152,7 +122,7 @@ public abstract class AwayNoticeTests(StorageProvider provider) : IAsyncLifetime
         // Before anyone is away: the message and the card name no delegate.
         var first = await CreateAsync();
         var root = await SlackMessageAsync(PayChannel, first, "root");
-        Assert.Null(Block(root, "away"));
+        Assert.Null(BlockText(root, "away"));
         Assert.DoesNotContain("decides for", (string?)root["text"], StringComparison.Ordinal);
         var firstCard = await TeamsCardAsync(first, "Approval needed");
         Assert.DoesNotContain("decides for", CardText(firstCard), StringComparison.Ordinal);
@@ -166,7 +136,7 @@ public abstract class AwayNoticeTests(StorageProvider provider) : IAsyncLifetime
         // A request made now names Bob beside Alice, mentioning both (Slack) and by email (Teams).
         var second = await CreateAsync();
         var secondRoot = await SlackMessageAsync(PayChannel, second, "root");
-        var awayBlock = Block(secondRoot, "away");
+        var awayBlock = BlockText(secondRoot, "away");
         Assert.NotNull(awayBlock);
         Assert.StartsWith(":palm_tree: <@U0ALICE> (away until <!date^", awayBlock, StringComparison.Ordinal);
         Assert.EndsWith("; <@U0BOB> decides for them)", awayBlock, StringComparison.Ordinal);
@@ -175,12 +145,7 @@ public abstract class AwayNoticeTests(StorageProvider provider) : IAsyncLifetime
         // "until 2026-12-24" runs to the end of that day.
         Assert.Contains($"🌴 U0ALICE (away until {Utc(new DateTimeOffset(until.AddDays(1)))}; {T("bob@example.com")} decides for them)", CardText(secondCard), StringComparison.Ordinal);
         // The card Teams gets back when someone refreshes it (or clicks on it) says the same.
-        var refresh = new HttpRequestMessage(HttpMethod.Post, "/api/messages")
-        {
-            Content = JsonContent.Create(_bot.Invoke(TeamsChannel, "29:alice", "refresh", second, null, $"{TeamsChannel};messageid=1")),
-        };
-        refresh.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _bot.SignToken());
-        var refreshed = await (await _anonymous.SendAsync(refresh, Ct)).Content.ReadFromJsonAsync<JsonObject>(Ct);
+        var refreshed = await (await _h.SendActivityAsync(_h.Bot.Invoke(TeamsChannel, "29:alice", "refresh", second, null, $"{TeamsChannel};messageid=1"))).Content.ReadFromJsonAsync<JsonObject>(Ct);
         Assert.Contains($"{T("bob@example.com")} decides for them", string.Join("\n", Texts(refreshed)), StringComparison.Ordinal);
 
         // Minute 10: the first request's reminder names Bob for Alice; the boss is not one of its approvers yet.
@@ -198,9 +163,9 @@ public abstract class AwayNoticeTests(StorageProvider provider) : IAsyncLifetime
         var escalated = await SlackMessageAsync(LeadsChannel, first, "escalation:1");
         var bossNote = $"boss@example.com (away until {SlackDate(t0.AddMinutes(40))}; dan@example.com decides for them)";
         Assert.StartsWith(bossNote + " Escalated: ", (string?)escalated["text"], StringComparison.Ordinal);
-        Assert.Contains(bossNote + ", please decide.", Block(escalated, "escalation"), StringComparison.Ordinal);
+        Assert.Contains(bossNote + ", please decide.", BlockText(escalated, "escalation"), StringComparison.Ordinal);
         // Alice, the route's approver, is named with her delegate below the banner.
-        Assert.Contains("<@U0BOB> decides for them", Block(escalated, "away"), StringComparison.Ordinal);
+        Assert.Contains("<@U0BOB> decides for them", BlockText(escalated, "away"), StringComparison.Ordinal);
         var note = await SlackMessageAsync(PayChannel, first, "escalated:1");
         Assert.Contains(bossNote, (string?)note["text"], StringComparison.Ordinal);
         var leadsCard = await TeamsCardAsync(first, "Escalated (level 1)");
@@ -220,7 +185,7 @@ public abstract class AwayNoticeTests(StorageProvider provider) : IAsyncLifetime
         Assert.Contains("Welcome back", await SlackCommandAsync("U0ALICE", "back"), StringComparison.Ordinal);
         var third = await CreateAsync();
         var thirdRoot = await SlackMessageAsync(PayChannel, third, "root");
-        Assert.Null(Block(thirdRoot, "away"));
+        Assert.Null(BlockText(thirdRoot, "away"));
         Assert.DoesNotContain("decides for", CardText(await TeamsCardAsync(third, "Approval needed")), StringComparison.Ordinal);
     }
 
