@@ -1,10 +1,10 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using AgentSentinel.Core.Auth;
 using AgentSentinel.Core.Configuration;
 using AgentSentinel.Testing;
+
+using static AgentSentinel.Testing.ChatText;
 
 namespace AgentSentinel.Bot.Tests;
 
@@ -14,43 +14,28 @@ namespace AgentSentinel.Bot.Tests;
 public sealed class TeamsGrantTests : IAsyncLifetime
 {
     private const string Channel = "19:refunds0123@thread.tacv2";
-    private FakeBotConnector _bot = null!;
-    private AgentSentinelApp _app = null!;
-    private HttpClient _agent = null!;
-    private HttpClient _teams = null!;
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+    private ChatHarness _h = null!;
+    private static CancellationToken Ct => ChatHarness.Ct;
 
     public async ValueTask InitializeAsync()
     {
-        _bot = await FakeBotConnector.StartAsync();
-        _bot.Members["29:alice"] = ("Alice", "aad-alice-0001", "alice@example.com");
-        _app = new AgentSentinelApp(await TestStorage.CreateAsync(StorageProvider.Sqlite, "teams-grants"), runJobServer: true, settings: new Dictionary<string, string?>(_bot.HostSettings())
+        _h = await ChatHarness.StartAsync(new ChatSetup(StorageProvider.Sqlite, "teams-grants")
         {
-            ["AgentSentinel:Routing:Routes:0:Name"] = "refunds",
-            ["AgentSentinel:Routing:Routes:0:Teams:Channel"] = Channel,
-            ["AgentSentinel:Routing:Routes:0:Grants:MaxMinutes"] = "45",
+            Teams = true,
+            AgentKeyName = "refund-bot",
+            TeamsMembers = { ["29:alice"] = ("Alice", "aad-alice-0001", "alice@example.com") },
+            Settings =
+            {
+                ["AgentSentinel:Routing:Routes:0:Name"] = "refunds",
+                ["AgentSentinel:Routing:Routes:0:Teams:Channel"] = Channel,
+                ["AgentSentinel:Routing:Routes:0:Grants:MaxMinutes"] = "45",
+            },
         });
-        _ = _app.Server;
-        _agent = _app.Client(await _app.CreateKeyAsync("refund-bot", [Scopes.Agent]));
-        await _app.CreateKeyAsync("alice", [Scopes.Approver], "alice@example.com");
-        _teams = _app.Client(null);
-        Assert.Equal(HttpStatusCode.OK, (await SendActivityAsync(_bot.ConversationUpdate(Channel, "29:alice", "aad-alice-0001"))).StatusCode);
+        await _h.ApproverAsync("alice", "alice@example.com");
+        await _h.InstallBotAsync(Channel, "29:alice", "aad-alice-0001");
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        _agent.Dispose();
-        _teams.Dispose();
-        await _app.DisposeAsync();
-        await _bot.DisposeAsync();
-    }
-
-    private Task<HttpResponseMessage> SendActivityAsync(JsonObject activity)
-    {
-        var message = new HttpRequestMessage(HttpMethod.Post, "/api/messages") { Content = JsonContent.Create(activity) };
-        message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _bot.SignToken());
-        return _teams.SendAsync(message, Ct);
-    }
+    public async ValueTask DisposeAsync() => await _h.DisposeAsync();
 
     private static object Refund(int order, string priority = "medium") => new
     {
@@ -64,17 +49,15 @@ public sealed class TeamsGrantTests : IAsyncLifetime
 
     private async Task<(string Id, JsonObject Card)> CreateAndAwaitCardAsync(object body)
     {
-        var response = await _agent.PostAsJsonAsync("/api/v1/approvals", body, Ct);
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        var id = (string)(await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["id"]!;
-        var post = await _bot.WaitForAsync(b => b.CallsTo("create").LastOrDefault(c => c.Body!.ToJsonString().Contains(id, StringComparison.Ordinal)), what: $"the card of {id}");
+        var id = await _h.CreateAsync(body);
+        var post = await _h.TeamsCardAsync(id);
         return (id, post.Body!["activity"]!["attachments"]![0]!["content"]!.AsObject());
     }
 
     /// <summary>Approve on the card with the grant fields as Teams sends input values (strings; empty ones left out).</summary>
     private async Task<JsonObject> ApproveAsync(string id, string? minutes, string? maxUses = null, string? maxCost = null, string? match = null)
     {
-        var activity = _bot.Invoke(Channel, "29:alice", "approve", id, null, $"{Channel};messageid=1");
+        var activity = _h.Bot.Invoke(Channel, "29:alice", "approve", id, null, $"{Channel};messageid=1");
         var data = activity["value"]!["action"]!["data"]!.AsObject();
         foreach (var (name, value) in new[] { ("grant_minutes", minutes), ("grant_max_uses", maxUses), ("grant_max_total_cost", maxCost), ("grant_match", match) })
         {
@@ -83,33 +66,26 @@ public sealed class TeamsGrantTests : IAsyncLifetime
                 data[name] = value;
             }
         }
-        var response = await SendActivityAsync(activity);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        return (await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["value"]!.AsObject();
+        return await _h.CardAnswerAsync(activity);
     }
 
-    private static JsonNode? Element(JsonObject card, string id) =>
-        card["body"]!.AsArray().Concat(card["body"]!.AsArray().SelectMany(e => e!["items"]?.AsArray() ?? [])).FirstOrDefault(e => (string?)e!["id"] == id);
-
-    private static string Plain(string text) => text.Replace("\\", "", StringComparison.Ordinal).Replace("\u2060", "", StringComparison.Ordinal);
-
-    private async Task<JsonObject> GetAsync(string path) => (await (await _app.Client().GetAsync(path, Ct)).Content.ReadFromJsonAsync<JsonObject>(Ct))!;
+    private async Task<JsonObject> GetAsync(string path) => (await (await _h.Admin.GetAsync(path, Ct)).Content.ReadFromJsonAsync<JsonObject>(Ct))!;
 
     [Fact]
     public async Task The_card_offers_the_grant_fields_only_where_a_grant_is_allowed()
     {
         var (_, card) = await CreateAndAwaitCardAsync(Refund(1));
-        var minutes = Element(card, "grant_minutes")!;
+        var minutes = CardElement(card, "grant_minutes")!;
         Assert.Equal("Input.Number", (string?)minutes["type"]);
         Assert.Equal(45, (int)minutes["max"]!);
-        Assert.Equal("Input.Number", (string?)Element(card, "grant_max_uses")!["type"]);
-        Assert.Equal("action_and_inputs", (string?)Element(card, "grant_match")!["value"]);
+        Assert.Equal("Input.Number", (string?)CardElement(card, "grant_max_uses")!["type"]);
+        Assert.Equal("action_and_inputs", (string?)CardElement(card, "grant_match")!["value"]);
         var parsed = await TeamsCardTests.ParseWithLibraryAsync(card.ToJsonString());
         Assert.Empty(parsed["errors"]!.AsArray());
 
         var (_, critical) = await CreateAndAwaitCardAsync(Refund(2, priority: "critical"));
-        Assert.Null(Element(critical, "grant_minutes"));
-        Assert.NotNull(Element(critical, "notes"));
+        Assert.Null(CardElement(critical, "grant_minutes"));
+        Assert.NotNull(CardElement(critical, "notes"));
     }
 
     [Fact]
@@ -117,8 +93,8 @@ public sealed class TeamsGrantTests : IAsyncLifetime
     {
         var (id, _) = await CreateAndAwaitCardAsync(Refund(1));
         var answer = await ApproveAsync(id, "30", maxUses: "3", match: "action");
-        Assert.Contains("gave a standing grant", (string?)Element(answer, "notice")!["text"], StringComparison.Ordinal);
-        Assert.Contains("Standing grant given by alice@example.com", Plain((string)Element(answer, "grant")!["text"]!), StringComparison.Ordinal);
+        Assert.Contains("gave a standing grant", (string?)CardElement(answer, "notice")!["text"], StringComparison.Ordinal);
+        Assert.Contains("Standing grant given by alice@example.com", Plain((string)CardElement(answer, "grant")!["text"]!), StringComparison.Ordinal);
         var grant = Assert.Single((await GetAsync("/api/v1/grants"))["items"]!.AsArray())!;
         Assert.Equal(id, (string?)grant["source_approval_id"]);
         Assert.Equal(3, (int)grant["max_uses"]!);
@@ -126,7 +102,7 @@ public sealed class TeamsGrantTests : IAsyncLifetime
 
         var (next, card) = await CreateAndAwaitCardAsync(Refund(2));
         Assert.Equal("approved", (string?)(await GetAsync($"/api/v1/approvals/{next}"))["status"]);
-        Assert.Contains("Approved by grant given by alice@example.com", Plain((string)Element(card, "outcome")!["text"]!), StringComparison.Ordinal);
+        Assert.Contains("Approved by grant given by alice@example.com", Plain((string)CardElement(card, "outcome")!["text"]!), StringComparison.Ordinal);
         Assert.Null(card["actions"]);
     }
 
@@ -139,8 +115,8 @@ public sealed class TeamsGrantTests : IAsyncLifetime
     {
         var (id, _) = await CreateAndAwaitCardAsync(Refund(1));
         var answer = await ApproveAsync(id, minutes, maxUses);
-        Assert.Contains(reason, Plain((string)Element(answer, "notice")!["text"]!), StringComparison.Ordinal);
-        Assert.Equal("Attention", (string?)Element(answer, "notice")!["color"]);
+        Assert.Contains(reason, Plain((string)CardElement(answer, "notice")!["text"]!), StringComparison.Ordinal);
+        Assert.Equal("Attention", (string?)CardElement(answer, "notice")!["color"]);
         Assert.NotNull(answer["actions"]);
         Assert.Equal("pending", (string?)(await GetAsync($"/api/v1/approvals/{id}"))["status"]);
         Assert.Empty((await GetAsync("/api/v1/grants?state=all"))["items"]!.AsArray());
@@ -152,11 +128,11 @@ public sealed class TeamsGrantTests : IAsyncLifetime
         var (id, _) = await CreateAndAwaitCardAsync(Refund(1));
         await ApproveAsync(id, "20");
         var grantId = (string)(await GetAsync("/api/v1/grants"))["items"]![0]!["id"]!;
-        var revoke = await _app.Client().PostAsync($"/api/v1/grants/{grantId}/revoke", null, Ct);
+        var revoke = await _h.Admin.PostAsync($"/api/v1/grants/{grantId}/revoke", null, Ct);
         Assert.Equal(HttpStatusCode.OK, revoke.StatusCode);
-        var update = await _bot.WaitForAsync(b => b.CallsTo("update").LastOrDefault(c => Plain(c.Body!.ToJsonString()).Contains("Revoked by", StringComparison.Ordinal)),
+        var update = await _h.Bot.WaitForAsync(b => b.CallsTo("update").LastOrDefault(c => Plain(c.Body!.ToJsonString()).Contains("Revoked by", StringComparison.Ordinal)),
             what: "the card redrawn after the revocation");
         var card = update.Body!["attachments"]![0]!["content"]!.AsObject();
-        Assert.Contains("Standing grant given by alice@example.com", Plain((string)Element(card, "grant")!["text"]!), StringComparison.Ordinal);
+        Assert.Contains("Standing grant given by alice@example.com", Plain((string)CardElement(card, "grant")!["text"]!), StringComparison.Ordinal);
     }
 }

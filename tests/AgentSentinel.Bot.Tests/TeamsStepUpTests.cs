@@ -1,10 +1,7 @@
-using System.Net;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
-using System.Text.Json.Nodes;
-using AgentSentinel.Core.Auth;
 using AgentSentinel.Core.Configuration;
 using AgentSentinel.Testing;
+
+using static AgentSentinel.Testing.ChatText;
 
 namespace AgentSentinel.Bot.Tests;
 
@@ -14,68 +11,41 @@ public sealed class TeamsStepUpTests : IAsyncLifetime
 {
     private const string Channel = "19:stepup0123@thread.tacv2";
     private const string PublicBaseUrl = "https://approvals.example.com";
-    private FakeBotConnector _bot = null!;
-    private AgentSentinelApp _app = null!;
-    private HttpClient _agent = null!;
-    private HttpClient _teams = null!;
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+    private ChatHarness _h = null!;
 
     public async ValueTask InitializeAsync()
     {
-        _bot = await FakeBotConnector.StartAsync();
-        _bot.Members["29:alice"] = ("Alice", "aad-alice-0001", "alice@example.com");
-        _app = new AgentSentinelApp(await TestStorage.CreateAsync(StorageProvider.Sqlite, "teamsstepup"), runJobServer: true, settings: new Dictionary<string, string?>(_bot.HostSettings())
+        _h = await ChatHarness.StartAsync(new ChatSetup(StorageProvider.Sqlite, "teamsstepup")
         {
-            ["AgentSentinel:PublicBaseUrl"] = PublicBaseUrl,
-            ["AgentSentinel:Routing:Routes:0:Name"] = "payments",
-            ["AgentSentinel:Routing:Routes:0:Teams:Channel"] = Channel,
-            ["AgentSentinel:Routing:Routes:0:RequireRecentSignInMinutes"] = "10",
+            Teams = true,
+            TeamsMembers = { ["29:alice"] = ("Alice", "aad-alice-0001", "alice@example.com") },
+            Settings =
+            {
+                ["AgentSentinel:PublicBaseUrl"] = PublicBaseUrl,
+                ["AgentSentinel:Routing:Routes:0:Name"] = "payments",
+                ["AgentSentinel:Routing:Routes:0:Teams:Channel"] = Channel,
+                ["AgentSentinel:Routing:Routes:0:RequireRecentSignInMinutes"] = "10",
+            },
         });
-        _ = _app.Server;
-        _agent = _app.Client(await _app.CreateKeyAsync("agent", [Scopes.Agent]));
-        await _app.CreateKeyAsync("alice", [Scopes.Approver], "alice@example.com");
-        _teams = _app.Client(null);
-        Assert.Equal(HttpStatusCode.OK, (await SendActivityAsync(_bot.ConversationUpdate(Channel, "29:alice", "aad-alice-0001"))).StatusCode);
+        await _h.ApproverAsync("alice", "alice@example.com");
+        await _h.InstallBotAsync(Channel, "29:alice", "aad-alice-0001");
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        _agent.Dispose();
-        _teams.Dispose();
-        await _app.DisposeAsync();
-        await _bot.DisposeAsync();
-    }
-
-    private Task<HttpResponseMessage> SendActivityAsync(JsonObject activity)
-    {
-        var message = new HttpRequestMessage(HttpMethod.Post, "/api/messages") { Content = JsonContent.Create(activity) };
-        message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _bot.SignToken());
-        return _teams.SendAsync(message, Ct);
-    }
-
-    private static JsonNode? Element(JsonObject card, string id) => card["body"]!.AsArray().FirstOrDefault(e => (string?)e!["id"] == id)
-        ?? card["body"]!.AsArray().SelectMany(e => e!["items"]?.AsArray() ?? []).FirstOrDefault(e => (string?)e!["id"] == id);
-
-    /// <summary>Card text as a reader sees it: markdown escapes and word joiners removed.</summary>
-    private static string Plain(string text) => text.Replace("\\", "", StringComparison.Ordinal).Replace("\u2060", "", StringComparison.Ordinal);
+    public async ValueTask DisposeAsync() => await _h.DisposeAsync();
 
     [Fact]
     public async Task A_card_action_on_a_step_up_route_is_refused_with_a_link_to_the_console()
     {
-        var response = await _agent.PostAsJsonAsync("/api/v1/approvals", new { action_name = "transfer_funds", action_inputs = new { to = "ACC-9" } }, Ct);
-        var id = (string)(await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["id"]!;
-        await _bot.WaitForAsync(b => b.CallsTo("create").LastOrDefault(c => c.Body!.ToJsonString().Contains(id, StringComparison.Ordinal)), what: "the card");
+        var id = await _h.CreateAsync(new { action_name = "transfer_funds", action_inputs = new { to = "ACC-9" } });
+        await _h.TeamsCardAsync(id);
 
-        var invoke = await (await SendActivityAsync(_bot.Invoke(Channel, "29:alice", "approve", id, "Fine", $"{Channel};messageid=1"))).Content.ReadFromJsonAsync<JsonObject>(Ct);
-
-        var card = invoke!["value"]!.AsObject();
-        var notice = Plain((string)Element(card, "notice")!["text"]!);
+        var card = await _h.CardAnswerAsync(_h.Bot.Invoke(Channel, "29:alice", "approve", id, "Fine", $"{Channel};messageid=1"));
+        var notice = Plain((string)CardElement(card, "notice")!["text"]!);
         Assert.Contains("needs a recent sign-in through your company's identity provider (within 10 minutes)", notice, StringComparison.Ordinal);
         Assert.Contains($"{PublicBaseUrl}/approvals/{id}", notice, StringComparison.Ordinal);
         Assert.Null(card["actions"]);
         // The approver still sees what the request is about; only the decision moves to the console.
-        Assert.Contains("ACC-9", Plain((string)Element(card, "inputs")!["text"]!), StringComparison.Ordinal);
-        var poll = await (await _agent.GetAsync($"/api/v1/approvals/{id}/poll", Ct)).Content.ReadFromJsonAsync<JsonObject>(Ct);
-        Assert.Equal("pending", (string?)poll!["status"]);
+        Assert.Contains("ACC-9", Plain((string)CardElement(card, "inputs")!["text"]!), StringComparison.Ordinal);
+        Assert.Equal("pending", await _h.StatusAsync(id));
     }
 }
