@@ -1,6 +1,5 @@
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using AgentSentinel.Core.Auth;
 using AgentSentinel.Core.Configuration;
 using AgentSentinel.Testing;
 using Microsoft.Extensions.Time.Testing;
@@ -18,8 +17,8 @@ public abstract class PolicySimulationTests(StorageProvider provider) : IAsyncLi
 {
     private const string Url = "/api/v1/admin/policy/simulate";
     private static CancellationToken Ct => Http.Ct;
-    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 10, 1, 9, 0, 0, TimeSpan.Zero));
-    private AgentSentinelApp _app = null!;
+    private DecidedHistory _history = null!;
+    private FakeTimeProvider _time = null!;
     private HttpClient _admin = null!;
     private HttpClient _agent = null!;
     private HttpClient _alice = null!;
@@ -98,10 +97,9 @@ public abstract class PolicySimulationTests(StorageProvider provider) : IAsyncLi
 
     public async ValueTask InitializeAsync()
     {
-        _app = new AgentSentinelApp(await TestStorage.CreateAsync(provider, "simulate"), _time);
-        _admin = _app.Client();
-        _agent = _app.Client(await _app.CreateKeyAsync("sim-agent", [Scopes.Agent], agentIds: ["bot-*"]));
-        _alice = _app.Client(await _app.CreateKeyAsync("alice", [Scopes.Approver], "alice@example.com"));
+        _history = await DecidedHistory.StartAsync(provider, "simulate", new DateTimeOffset(2026, 10, 1, 9, 0, 0, TimeSpan.Zero), "sim-agent", "alice");
+        (_time, _agent, _alice) = (_history.Time, _history.Agent, _history.Approver("alice"));
+        _admin = _history.App.Client();
         Assert.Equal(HttpStatusCode.OK, (await _admin.PutAsJsonAsync("/api/v1/admin/policy", new { policy = CurrentPolicy }, Ct)).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await _admin.PutAsJsonAsync("/api/v1/admin/routes", new { routes = CurrentRoutes }, Ct)).StatusCode);
 
@@ -111,9 +109,7 @@ public abstract class PolicySimulationTests(StorageProvider provider) : IAsyncLi
 
         // A grant given with the approval of a refund approves the next refund of the same agent.
         var source = await CreateAsync(new Seed("refund", 50m, "low", "medium", "bot-1"));
-        var approve = await _alice.PostJsonAsync($"/api/v1/approvals/{source.Id}/approve", new { grant = new { minutes = 60, match = "action" } });
-        var approved = await approve.Json();
-        Assert.True(approve.StatusCode == HttpStatusCode.OK, approved.ToJsonString());
+        var approved = await _history.DecideAsync("alice", source.Id, approve: true, new { grant = new { minutes = 60, match = "action" } });
         var grantId = approved["grant"]!.Id();
         _window.Add(source);
         _time.Advance(TimeSpan.FromMinutes(5));
@@ -139,11 +135,15 @@ public abstract class PolicySimulationTests(StorageProvider provider) : IAsyncLi
         }
     }
 
-    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        _admin.Dispose();
+        await _history.DisposeAsync();
+    }
 
     private async Task<Seed> CreateAsync(Seed seed)
     {
-        var created = await _agent.CreateApprovalAsync(new
+        var created = await _history.CreateAsync(new
         {
             action_name = seed.Action,
             estimated_cost = seed.Cost,

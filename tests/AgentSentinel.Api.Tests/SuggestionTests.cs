@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using AgentSentinel.Core.Auth;
 using AgentSentinel.Core.Configuration;
 using AgentSentinel.Testing;
 using Microsoft.Extensions.Time.Testing;
@@ -17,10 +16,10 @@ public abstract class SuggestionTests(StorageProvider provider) : IAsyncLifetime
 {
     private const string Url = "/api/v1/approvals/suggestions";
     private static CancellationToken Ct => Http.Ct;
-    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 9, 1, 8, 0, 0, TimeSpan.Zero));
+    private DecidedHistory _history = null!;
+    private FakeTimeProvider _time = null!;
     private AgentSentinelApp _app = null!;
     private HttpClient _agent = null!;
-    private readonly Dictionary<string, HttpClient> _people = [];
 
     /// <summary>A seeded decision as the oracle sees it.</summary>
     private sealed record Decision(string Agent, string Action, string Outcome, string Approver, DateTimeOffset CreatedAt, DateTimeOffset DecidedAt, bool ByGrant);
@@ -29,27 +28,21 @@ public abstract class SuggestionTests(StorageProvider provider) : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        _app = new AgentSentinelApp(await TestStorage.CreateAsync(provider, "suggest"), _time);
-        _agent = _app.Client(await _app.CreateKeyAsync("suggest-agent", [Scopes.Agent], agentIds: ["bot-*"]));
-        foreach (var name in new[] { "alice", "bob", "carol" })
-        {
-            _people[name] = _app.Client(await _app.CreateKeyAsync(name, [Scopes.Approver], $"{name}@example.com"));
-        }
+        _history = await DecidedHistory.StartAsync(provider, "suggest", new DateTimeOffset(2026, 9, 1, 8, 0, 0, TimeSpan.Zero), "suggest-agent", "alice", "bob", "carol");
+        (_time, _app, _agent) = (_history.Time, _history.App, _history.Agent);
     }
 
-    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _history.DisposeAsync();
 
     /// <summary>A request from <paramref name="agent"/>, decided by <paramref name="approver"/> <paramref name="after"/> its creation.</summary>
     private async Task<string> DecideAsync(string agent, string action, string outcome, string approver, TimeSpan after, object? grant = null)
     {
-        var created = await _agent.CreateApprovalAsync(new { action_name = action, agent_id = agent, risk_level = "low" });
+        var created = await _history.CreateAsync(new { action_name = action, agent_id = agent, risk_level = "low" });
         var createdAt = _time.GetUtcNow();
         _time.Advance(after);
-        var response = outcome == "approved"
-            ? await _people[approver].PostJsonAsync($"/api/v1/approvals/{created.Id()}/approve", grant is null ? new { notes = "ok" } : new { notes = "ok", grant })
-            : await _people[approver].PostJsonAsync($"/api/v1/approvals/{created.Id()}/reject", new { reason = "no" });
-        var json = await response.Json();
-        Assert.True(response.StatusCode == HttpStatusCode.OK, json.ToJsonString());
+        await (outcome == "approved"
+            ? _history.DecideAsync(approver, created.Id(), approve: true, grant is null ? new { notes = "ok" } : new { notes = "ok", grant })
+            : _history.DecideAsync(approver, created.Id(), approve: false, new { reason = "no" }));
         _seeded.Add(new Decision(agent, action, outcome, $"{approver}@example.com", createdAt, _time.GetUtcNow(), ByGrant: false));
         _time.Advance(TimeSpan.FromMinutes(1));
         return created.Id();
@@ -57,7 +50,7 @@ public abstract class SuggestionTests(StorageProvider provider) : IAsyncLifetime
 
     private async Task<JsonNode> SuggestionsAsync()
     {
-        var response = await _people["alice"].GetAsync(Url, Ct);
+        var response = await _history.Approver("alice").GetAsync(Url, Ct);
         var json = await response.Json();
         Assert.True(response.StatusCode == HttpStatusCode.OK, json.ToJsonString());
         return json;
@@ -115,7 +108,7 @@ public abstract class SuggestionTests(StorageProvider provider) : IAsyncLifetime
         Assert.Equal(lastA, exemptions.Single(e => e!.Str("agent_id") == "bot-a")!["last_approved_at"]!.GetValue<DateTimeOffset>());
         Assert.Equal(30, answer["rules"]!["window_days"]!.GetValue<int>());
         // The weekly digest of the week in progress carries the same suggestions, as of now.
-        var digest = await (await _people["alice"].GetAsync("/api/v1/approvals/digest", Ct)).Json();
+        var digest = await (await _history.Approver("alice").GetAsync("/api/v1/approvals/digest", Ct)).Json();
         Assert.Equal(expected, digest["suggestions"]!["exemptions"]!.AsArray().Select(e => $"{e!.Str("agent_id")}/{e!.Str("action_name")}/{e!["approved"]!.GetValue<long>()}").Order());
         Assert.Equal(10, answer["rules"]!["min_approvals"]!.GetValue<int>());
     }
