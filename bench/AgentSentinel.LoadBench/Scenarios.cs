@@ -525,7 +525,7 @@ internal static class Scenarios
         await using var fake = await FakeSlackServer.StartAsync();
         fake.ChannelWriteInterval = TimeSpan.FromSeconds(1);
         var names = Enumerable.Range(0, channels).Select(c => $"C0FAN{c}").ToArray();
-        var (server, _, _) = await StartAsync("fanout", SlackSettings(fake, "1", [.. names.Select((n, i) => ($"fan-agent-{i}", n))]));
+        var (server, fanCs, _) = await StartAsync("fanout", SlackSettings(fake, "1", [.. names.Select((n, i) => ($"fan-agent-{i}", n))]));
         await using var s = server;
         using var agent = server.Client(await server.CreateKeyAsync("bench agent", ["agent"]));
         var wall = Stopwatch.StartNew();
@@ -548,7 +548,54 @@ internal static class Scenarios
         var gaps = fake.CallsTo("chat.postMessage").GroupBy(c => (string?)c.Body["channel"])
             .SelectMany(g => g.OrderBy(c => c.At).Zip(g.OrderBy(c => c.At).Skip(1), (a, b) => (b.At - a.At).TotalMilliseconds)).ToList();
         Line($"fanout: gap between consecutive posts to one channel (ms) {Percentiles(gaps)}; min {F(gaps.DefaultIfEmpty(double.NaN).Min())}");
+        await PrintChatPipelineAsync("fanout", fanCs);
         return Check(duplicates == 0, "no duplicate posts") + Check(lost == 0, "no lost posts");
+    }
+
+    /// <summary>Where a request's first chat message spent its time, from the database: creation to its outbox entry
+    /// handled (the dispatcher queued the post), to the post's claim (a job worker took it), to the post recorded
+    /// (milliseconds), and the job storage's counts by state.</summary>
+    private static async Task PrintChatPipelineAsync(string label, string cs)
+    {
+        async Task<List<double>> Column(string sql)
+        {
+            var values = new List<double>();
+            await using var c = new NpgsqlConnection(cs);
+            await c.OpenAsync();
+            await using var cmd = new NpgsqlCommand(sql, c);
+            await using var reader = await cmd.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                values.Add(reader.GetDouble(0));
+            }
+            return values;
+        }
+        Line($"{label}: created -> outbox handled (ms) " + Percentiles(await Column(
+            "SELECT (o.handled_at - a.created_at) / 1000.0 FROM outbox o JOIN approvals a ON a.id = o.approval_id WHERE o.kind = 'Created' AND o.handled_at IS NOT NULL")));
+        Line($"{label}: created -> post job queued (ms) " + Percentiles(await Column(
+            "SELECT extract(epoch FROM j.createdat) * 1000 - a.created_at / 1000.0 FROM hangfire.job j JOIN approvals a ON j.arguments::text LIKE '%' || a.id || '%' " +
+            "WHERE j.invocationdata::text LIKE '%PostAsync%'")));
+        Line($"{label}: post job queued -> started (ms) " + Percentiles(await Column(
+            "SELECT extract(epoch FROM min(s.createdat) - j.createdat) * 1000 FROM hangfire.job j JOIN hangfire.state s ON s.jobid = j.id " +
+            "WHERE j.invocationdata::text LIKE '%PostAsync%' AND s.name = 'Processing' GROUP BY j.id, j.createdat")));
+        Line($"{label}: created -> post claimed (ms) " + Percentiles(await Column(
+            "SELECT (m.claimed_at - a.created_at) / 1000.0 FROM chat_messages m JOIN approvals a ON a.id = m.approval_id WHERE m.delivery_key = 'root'")));
+        Line($"{label}: claimed -> posted (ms) " + Percentiles(await Column(
+            "SELECT (m.posted_at - m.claimed_at) / 1000.0 FROM chat_messages m WHERE m.delivery_key = 'root' AND m.posted_at IS NOT NULL")));
+        Line($"{label}: created -> posted (ms) " + Percentiles(await Column(
+            "SELECT (m.posted_at - a.created_at) / 1000.0 FROM chat_messages m JOIN approvals a ON a.id = m.approval_id WHERE m.delivery_key = 'root' AND m.posted_at IS NOT NULL")));
+        var jobs = new List<string>();
+        await using (var c = new NpgsqlConnection(cs))
+        {
+            await c.OpenAsync();
+            await using var cmd = new NpgsqlCommand("SELECT coalesce(statename, '-') || '=' || count(*) FROM hangfire.job GROUP BY statename ORDER BY 1", c);
+            await using var reader = await cmd.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                jobs.Add(reader.GetString(0));
+            }
+        }
+        Line($"{label}: jobs by state {string.Join(", ", jobs)}");
     }
 
     // ---- 7. memory ----------------------------------------------------------------------------------------------
@@ -676,6 +723,7 @@ internal static class Scenarios
         var unhandled = await Pg.ScalarAsync<long>(cs, "SELECT count(*) FROM pg_class WHERE relname = 'outbox' AND relkind = 'r'") == 0
             ? 0 : await Pg.ScalarAsync<long>(cs, "SELECT count(*) FROM outbox WHERE handled_at IS NULL");
         Line($"kill9: outbox entries not handled at the end {unhandled}");
+        await PrintChatPipelineAsync("kill9", cs);
         _ = pgServer;
         return Check(missing == 0, "every acknowledged request is stored")
             + Check(notExpired == 0, "every acknowledged request expired")

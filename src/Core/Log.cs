@@ -42,6 +42,9 @@ internal static partial class Log
     [LoggerMessage(1203, LogLevel.Warning, "Outbox entry {EntryId} ({Kind} of approval {ApprovalId}) failed on attempt {Attempt}; tried again at {DueAt:O}")]
     public static partial void OutboxEntryFailed(ILogger logger, Exception exception, long entryId, Guid approvalId, string kind, int attempt, DateTimeOffset dueAt);
 
+    [LoggerMessage(1205, LogLevel.Debug, "Outbox batch of {Count} entries: claimed in {ClaimMs:F1} ms, handled in {HandleMs:F1} ms, marked in {MarkMs:F1} ms")]
+    public static partial void OutboxBatch(ILogger logger, int count, double claimMs, double handleMs, double markMs);
+
     [LoggerMessage(1204, LogLevel.Warning, "Outbox dispatch failed; the entries stay and are taken at the next wake-up or sweep")]
     public static partial void OutboxDispatchFailed(ILogger logger, Exception exception);
 

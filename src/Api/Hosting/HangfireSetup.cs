@@ -18,7 +18,7 @@ public static class HangfireSetup
     public const string Schema = "hangfire";
 
     /// <summary>How long a job fetched by a server that stopped without finishing it stays invisible to the others.</summary>
-    public static readonly TimeSpan JobInvisibilityTimeout = TimeSpan.FromMinutes(2);
+    public static readonly TimeSpan JobInvisibilityTimeout = TimeSpan.FromSeconds(30);
 
     public static IServiceCollection AddAgentSentinelJobs(this IServiceCollection services)
     {
@@ -56,8 +56,9 @@ public static class HangfireSetup
                 // Workers wake on LISTEN/NOTIFY when a job is enqueued, so chat messages go out at once.
                 EnableLongPolling = true,
                 DistributedLockTimeout = TimeSpan.FromMinutes(1),
-                // A worker keeps its job invisible to others while it runs (a keep-alive every fifth of the timeout), so
-                // the job of a process that was killed is run again by another server after 2 minutes, not 30.
+                // A worker keeps its job invisible to others while it runs (a keep-alive every fifth of the timeout, 6 s),
+                // so the job of a process that was killed is run again by the next server after 30 s, not Hangfire's 30
+                // minutes. Every job here is idempotent (claims, conditional transitions), so a job run again is harmless.
                 UseSlidingInvisibilityTimeout = true,
                 InvisibilityTimeout = JobInvisibilityTimeout,
             };

@@ -143,7 +143,9 @@ public sealed class OutboxDispatcher(
         while (true)
         {
             var now = time.GetUtcNow().TruncateToMicroseconds();
+            var started = Stopwatch.GetTimestamp();
             var batch = await store.ClaimAsync(now, now + ClaimTime, BatchSize, ct);
+            var claimed = Stopwatch.GetTimestamp();
             var handled = new ConcurrentQueue<long>();
             try
             {
@@ -161,7 +163,13 @@ public sealed class OutboxDispatcher(
             finally
             {
                 // Entries left unmarked by a stop (or a crash) are claimed again when their claim runs out.
+                var handledAt = Stopwatch.GetTimestamp();
                 await store.MarkHandledAsync([.. handled], time.GetUtcNow().TruncateToMicroseconds(), CancellationToken.None);
+                if (batch.Count > 0 && logger.IsEnabled(LogLevel.Debug))
+                {
+                    Log.OutboxBatch(logger, batch.Count, Stopwatch.GetElapsedTime(started, claimed).TotalMilliseconds,
+                        Stopwatch.GetElapsedTime(claimed, handledAt).TotalMilliseconds, Stopwatch.GetElapsedTime(handledAt).TotalMilliseconds);
+                }
             }
             total += handled.Count;
             if (batch.Count < BatchSize)

@@ -63,7 +63,10 @@ public sealed class JobsOptions
     /// <summary>Run the job server in this process (turn off for API-only instances).</summary>
     public bool RunServer { get; set; } = true;
 
-    public int WorkerCount { get; set; } = Math.Max(4, Environment.ProcessorCount * 2);
+    /// <summary>Hangfire worker threads. The jobs wait on the network (chat platforms, callbacks) and on the per-channel
+    /// pacing far more than they compute, and the deadline job holds one worker while it waits for a near deadline, so
+    /// there are many more workers than cores.</summary>
+    public int WorkerCount { get; set; } = Math.Max(20, Environment.ProcessorCount * 5);
 
     /// <summary>How often the outbox dispatcher looks for effects to carry out when nothing woke it (the safety net for
     /// a lost wake-up, a failed attempt, or a process that stopped between a commit and its dispatch).</summary>
@@ -71,7 +74,7 @@ public sealed class JobsOptions
 
     /// <summary>How many requests' effects the outbox dispatcher hands to jobs at once; the effects of one request are
     /// always handled one after another, in the order they were committed.</summary>
-    public int OutboxParallelism { get; set; } = 4;
+    public int OutboxParallelism { get; set; } = 16;
 }
 
 public sealed class ApiOptions

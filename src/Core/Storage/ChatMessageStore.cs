@@ -43,6 +43,8 @@ public sealed class ChatMessageStore(Database database) : IChatMessageStore
               AND NOT EXISTS (SELECT 1 FROM chat_messages m WHERE m.approval_id = a.id AND m.surface = @surface AND m.delivery_key = @root AND m.state <> 'claimed')
               AND (a.status IN {ApprovalSql.OpenStatuses}
                    OR EXISTS (SELECT 1 FROM chat_messages m WHERE m.approval_id = a.id AND m.surface = @surface AND m.delivery_key = @root AND m.state = 'claimed'))
+              -- A creation still in the outbox is queued by the dispatcher; queueing it here too would only double the work.
+              AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.approval_id = a.id AND o.kind = 'Created' AND o.handled_at IS NULL)
             ORDER BY a.created_at, a.id
             LIMIT @limit
             """, new { from = from.ToUnixMicroseconds(), before = before.ToUnixMicroseconds(), surface = surface.ToWire(), root = DeliveryKeys.Root, limit }, cancellationToken: ct));

@@ -125,6 +125,7 @@ public interface IChatMessageStore
     /// <summary>Requests with a route, created in [<paramref name="from"/>, <paramref name="before"/>), whose request
     /// message on this surface is not posted: open ones never attempted (the surface was not configured when they were
     /// made), and open or decided ones claimed by an attempt that has not finished (its process may have stopped
-    /// mid-post; a request decided or expired meanwhile is posted showing its outcome). Oldest first.</summary>
+    /// mid-post; a request decided or expired meanwhile is posted showing its outcome). Oldest first. A request whose
+    /// creation is still in the outbox is left out: the outbox dispatcher queues its post.</summary>
     Task<IReadOnlyList<Guid>> ListUnpostedAsync(Surface surface, DateTimeOffset from, DateTimeOffset before, int limit, CancellationToken ct);
 }

@@ -508,6 +508,30 @@ public abstract class StoreContractTests(StorageProvider provider) : IAsyncLifet
     }
 
     [Fact]
+    public async Task Requests_left_unposted_are_listed_for_recovery_once_their_creation_has_left_the_outbox()
+    {
+        var chat = new ChatMessageStore(_db);
+        var outbox = new OutboxStore(_db);
+        var queued = await CreateAsync(NewRequest(created: T0));
+        var dispatched = await CreateAsync(NewRequest(created: T0.AddSeconds(1)));
+        var claimed = await CreateAsync(NewRequest(created: T0.AddSeconds(2)));
+        var posted = await CreateAsync(NewRequest(created: T0.AddSeconds(3)));
+        // The dispatcher handled the creations of all but the first (it queued their posts).
+        var entries = await outbox.ClaimAsync(T0.AddMinutes(1), T0.AddMinutes(2), 100, Ct);
+        await outbox.MarkHandledAsync([.. entries.Where(e => e.Request.Id != queued.Id).Select(e => e.Id)], T0.AddMinutes(1), Ct);
+        await chat.ClaimAsync(claimed.Id, Surface.Slack, "C1", DeliveryKeys.Root, T0.AddMinutes(1), Ct);
+        var (message, _) = await chat.ClaimAsync(posted.Id, Surface.Slack, "C1", DeliveryKeys.Root, T0.AddMinutes(1), Ct);
+        await chat.MarkPostedAsync(message.Id, "1.1", null, null, T0.AddMinutes(1), Ct);
+
+        var listed = await chat.ListUnpostedAsync(Surface.Slack, T0.AddHours(-1), T0.AddHours(1), 100, Ct);
+
+        // The first is still in the outbox, whose dispatcher queues its post: listing it would queue a second one.
+        Assert.Equal([dispatched.Id, claimed.Id], listed);
+        // Each surface on its own: none of them is posted on Teams.
+        Assert.Equal([dispatched.Id, claimed.Id, posted.Id], await chat.ListUnpostedAsync(Surface.Teams, T0.AddHours(-1), T0.AddHours(1), 100, Ct));
+    }
+
+    [Fact]
     public async Task A_decision_and_a_batch_expiry_racing_on_two_instances_never_both_apply()
     {
         // Two server instances whose clocks straddle the deadlines: to the decider every request is still open, to the
