@@ -14,6 +14,26 @@ public sealed class StartupTests
     private static CancellationToken Ct => Http.Ct;
 
     [Fact]
+    public async Task The_thread_pool_starts_with_a_thread_for_every_dispatcher_lane_and_job_worker()
+    {
+        // Hangfire's client blocks a pool thread per job it queues; without these the pool grows a thread every half
+        // second while intake starves. Numbers above whatever this test process has already.
+        ThreadPool.GetMinThreads(out var before, out _);
+        var jobs = new JobsOptions { WorkerCount = before + 40, OutboxParallelism = 24 };
+        var storage = await TestStorage.CreateAsync(StorageProvider.Sqlite, "pool");
+        await using var app = new AgentSentinelApp(storage, settings: new Dictionary<string, string?>
+        {
+            ["AgentSentinel:Jobs:WorkerCount"] = jobs.WorkerCount.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["AgentSentinel:Jobs:OutboxParallelism"] = "24",
+        });
+        _ = app.Server;
+
+        ThreadPool.GetMinThreads(out var after, out _);
+        Assert.True(after >= ThreadPoolSizing.MinimumWorkerThreads(jobs), $"minimum worker threads {after}, wanted {ThreadPoolSizing.MinimumWorkerThreads(jobs)}");
+        Assert.Equal(before + 40 + 24 + 4 * Environment.ProcessorCount, ThreadPoolSizing.MinimumWorkerThreads(jobs));
+    }
+
+    [Fact]
     public async Task A_fresh_install_writes_a_working_admin_key_to_a_private_file_once()
     {
         var keyFile = Path.Combine(TestPaths.NewTempDirectory(), "admin.key");

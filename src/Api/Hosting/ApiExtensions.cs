@@ -94,6 +94,8 @@ public static class ApiExtensions
 
     public static WebApplication MapAgentSentinel(this WebApplication app)
     {
+        // Read from configuration directly: the options' validation belongs to start-up, with its own messages.
+        ThreadPoolSizing.Apply(app.Configuration.GetSection("AgentSentinel:Jobs").Get<JobsOptions>() ?? new JobsOptions());
         app.UseAgentSentinelProxy();
         app.UseAgentSentinelMetrics();
         app.UseExceptionHandler();
