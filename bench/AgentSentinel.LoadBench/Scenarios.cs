@@ -487,12 +487,21 @@ internal static class Scenarios
             failures += Check(first.StatusCode == HttpStatusCode.OK, "the first statistics read answered 200");
         }
         Line($"scale {count} rows: first statistics read, folding every inserted row into the rollups: {F(fold.Elapsed.TotalSeconds)} s");
+        // The same for the suggestions' rollups (the decisions of the inserted rows).
+        fold.Restart();
+        using (var first = await patient.GetAsync("api/v1/approvals/suggestions"))
+        {
+            failures += Check(first.StatusCode == HttpStatusCode.OK, "the first suggestions read answered 200");
+        }
+        Line($"scale {count} rows: first suggestions read, folding every inserted decision into the rollups: {F(fold.Elapsed.TotalSeconds)} s");
         await Measure("stats (30 days)", 50, _ => "api/v1/approvals/stats");
         await Measure("stats (7 days, window inside hours)", 50, _ => $"api/v1/approvals/stats?from={Iso(DateTimeOffset.UtcNow.AddDays(-7).AddMinutes(-17))}");
         await Measure("timeseries (30 days by day)", 50, _ => "api/v1/approvals/stats/timeseries");
         await Measure("timeseries (7 days by hour)", 50, _ => $"api/v1/approvals/stats/timeseries?bucket=hour&from={Iso(DateTimeOffset.UtcNow.AddDays(-7))}");
         await Measure("decision-time histogram (30 days)", 50, _ => "api/v1/approvals/stats/decision-times");
+        await Measure("suggestions (30 days)", 50, _ => "api/v1/approvals/suggestions");
         await Measure("weekly digest (this week)", 20, _ => "api/v1/approvals/digest");
+        await Measure("weekly digest (last week, finished)", 20, _ => $"api/v1/approvals/digest?week={LastWeek()}");
         await Measure("list pending (limit 50)", 100, _ => "api/v1/approvals?status=pending&limit=50");
         await Measure("list newest (limit 50)", 100, _ => "api/v1/approvals?limit=50");
         await Measure("list by agent (limit 50)", 100, i => $"api/v1/approvals?agent_id=agent-{i % 100}&limit=50");
@@ -513,6 +522,13 @@ internal static class Scenarios
             }
         }
         return failures;
+    }
+
+    /// <summary>The ISO week before this one (UTC, the server's default digest time zone), as YYYY-Www.</summary>
+    private static string LastWeek()
+    {
+        var t = DateTime.UtcNow.AddDays(-7);
+        return string.Create(CultureInfo.InvariantCulture, $"{ISOWeek.GetYear(t)}-W{ISOWeek.GetWeekOfYear(t):D2}");
     }
 
     private static string Iso(DateTimeOffset t) => Uri.EscapeDataString(t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture));

@@ -162,6 +162,101 @@ public abstract class SuggestionTests(StorageProvider provider) : IAsyncLifetime
         Assert.True(figures[0]!["flagged"]!.GetValue<bool>());
     }
 
+    /// <summary>The suggestions computed here from what was seeded, as of now: the exemptions as
+    /// "agent/action/approvals/last approval" and each approver's approvals and fast approvals.</summary>
+    private (List<string> Exemptions, Dictionary<string, (long Approvals, long Fast)> Fast) Expected()
+    {
+        var now = _time.GetUtcNow();
+        var people = _seeded.Where(d => !d.ByGrant && d.DecidedAt >= now.AddDays(-30) && d.DecidedAt < now).ToList();
+        var exemptions = people
+            .GroupBy(d => (d.Agent, d.Action))
+            .Where(g => g.Count(d => d.Outcome == "approved") >= 10 && !g.Any(d => d.Outcome == "rejected"))
+            .Select(g => $"{g.Key.Agent}/{g.Key.Action}/{g.Count()}/{g.Max(d => d.DecidedAt):O}")
+            .Order()
+            .ToList();
+        var fast = people.Where(d => d.Outcome == "approved").GroupBy(d => d.Approver)
+            .ToDictionary(g => g.Key, g => ((long)g.Count(), (long)g.Count(d => d.DecidedAt - d.CreatedAt < TimeSpan.FromSeconds(10))));
+        return (exemptions, fast);
+    }
+
+    private async Task AssertAsExpectedAsync()
+    {
+        var (exemptions, fast) = Expected();
+        var answer = await SuggestionsAsync();
+        Assert.Equal(exemptions, answer["exemptions"]!.AsArray()
+            .Select(e => $"{e!.Str("agent_id")}/{e!.Str("action_name")}/{e!["approved"]!.GetValue<long>()}/{e!["last_approved_at"]!.GetValue<DateTimeOffset>():O}").Order());
+        Assert.Equal(fast, answer["fast_approvals"]!.AsArray().ToDictionary(f => f!.Str("approver")!, f => (f!["approvals"]!.GetValue<long>(), f!["fast"]!.GetValue<long>())));
+    }
+
+    [Fact]
+    public async Task The_thirty_days_end_and_start_to_the_microsecond_across_day_and_hour_edges()
+    {
+        // Ten approvals of bot-e, the first exactly at midnight UTC, about eight minutes apart: the last ones in the next hour.
+        var midnight = new DateTimeOffset(2026, 9, 2, 0, 0, 0, TimeSpan.Zero);
+        _time.SetUtcNow(midnight - TimeSpan.FromSeconds(5));
+        for (var i = 0; i < 10; i++)
+        {
+            await DecideAsync("bot-e", "export", "approved", "alice", i % 3 == 0 ? TimeSpan.FromSeconds(5) : TimeSpan.FromMinutes(10));
+        }
+        var first = _seeded[0].DecidedAt;
+        var last = _seeded[^1].DecidedAt;
+        Assert.Equal(midnight, first);
+        Assert.True(last - first > TimeSpan.FromHours(1));
+        // Decisions on other days and hours, inside hours, that stay in the window throughout.
+        _time.SetUtcNow(midnight.AddDays(3).AddHours(5).AddMinutes(17));
+        for (var i = 0; i < 6; i++)
+        {
+            await DecideAsync("bot-f", "sync", i == 5 ? "rejected" : "approved", "bob", TimeSpan.FromSeconds(i * 4));
+        }
+
+        // The window [now - 30 days, now): exactly 30 days after the first, it still counts; a microsecond later not.
+        _time.SetUtcNow(first.AddDays(30));
+        await AssertAsExpectedAsync();
+        Assert.Equal((10, 4), Expected().Fast["alice@example.com"]);
+        _time.SetUtcNow(first.AddDays(30).AddMicroseconds(1));
+        await AssertAsExpectedAsync();
+        Assert.Equal((9, 3), Expected().Fast["alice@example.com"]);
+        Assert.DoesNotContain(Expected().Exemptions, e => e.StartsWith("bot-e/", StringComparison.Ordinal));
+        // Only the last approval left, at the window's start; then none.
+        _time.SetUtcNow(last.AddDays(30));
+        await AssertAsExpectedAsync();
+        Assert.Equal((1, 1), Expected().Fast["alice@example.com"]);
+        _time.SetUtcNow(last.AddDays(30).AddMicroseconds(1));
+        await AssertAsExpectedAsync();
+        Assert.False(Expected().Fast.ContainsKey("alice@example.com"));
+    }
+
+    [Fact]
+    public async Task A_rejection_after_ten_approvals_withdraws_the_suggestion_until_it_leaves_the_window()
+    {
+        for (var i = 0; i < 10; i++)
+        {
+            await DecideAsync("bot-g", "refund", "approved", i % 2 == 0 ? "alice" : "carol", TimeSpan.FromSeconds(30));
+        }
+        await AssertAsExpectedAsync();
+        Assert.Single(Expected().Exemptions);
+
+        _time.Advance(TimeSpan.FromHours(20));
+        await DecideAsync("bot-g", "refund", "rejected", "bob", TimeSpan.FromSeconds(30));
+        await AssertAsExpectedAsync();
+        Assert.Empty(Expected().Exemptions);
+
+        // Ten more approvals the next days: still withdrawn while the rejection is in the window.
+        for (var i = 0; i < 10; i++)
+        {
+            _time.Advance(TimeSpan.FromHours(3));
+            await DecideAsync("bot-g", "refund", "approved", "carol", TimeSpan.FromSeconds(8));
+        }
+        await AssertAsExpectedAsync();
+        Assert.Empty(Expected().Exemptions);
+
+        // Thirty days after the rejection it has left the window; the ten approvals after it remain.
+        var rejection = _seeded.Single(d => d.Outcome == "rejected").DecidedAt;
+        _time.SetUtcNow(rejection.AddDays(30).AddMicroseconds(1));
+        await AssertAsExpectedAsync();
+        Assert.Equal([$"bot-g/refund/10/{_seeded[^1].DecidedAt:O}"], Expected().Exemptions);
+    }
+
     [Fact]
     public async Task Only_approvers_and_admins_read_suggestions()
     {

@@ -48,7 +48,7 @@ public sealed class SuggestionService(SuggestionStore store, TimeProvider time)
     {
         var from = asOf.AddDays(-SuggestionRules.WindowDays);
         var exemptions = await store.ExemptionsAsync(from, asOf, SuggestionRules.MinApprovals, SuggestionRules.ListSize, ct);
-        var fast = await store.FastApprovalsAsync(from, asOf, TimeSpan.FromSeconds(SuggestionRules.FastSeconds), ct);
+        var fast = await store.FastApprovalsAsync(from, asOf, ct);
         var figures = fast
             .Select(f =>
             {

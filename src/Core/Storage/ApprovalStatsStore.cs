@@ -17,6 +17,7 @@ namespace AgentSentinel.Core.Storage;
 /// </summary>
 public sealed class ApprovalStatsStore(Database database) : ITrendStore
 {
+    public const long FiveMinutesUs = 300_000_000L;
     public const long HourUs = 3_600_000_000L;
     public const long DayUs = 86_400_000_000L;
     private const string Open = ApprovalSql.OpenStatuses;
@@ -29,75 +30,78 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
 
     // ---- folding --------------------------------------------------------------------------------------------------
 
-    private static readonly string PostgresFoldSql = $"""
-        WITH moved AS (
-            DELETE FROM stats_changes WHERE ctid = ANY (ARRAY(SELECT ctid FROM stats_changes LIMIT @batch))
-            RETURNING created_at, decided_at, priority, risk_level, status, n),
-        spans (span) AS (VALUES ({HourUs}::bigint), ({DayUs}::bigint)),
-        requests AS (
+    /// <summary>The rollup levels, finest first.</summary>
+    private static readonly long[] Spans = [FiveMinutesUs, HourUs, DayUs];
+
+    private static string SpansValues(IEnumerable<long> spans) => string.Join(" UNION ALL ", spans.Select(s => $"SELECT CAST({s} AS bigint) AS span"));
+
+    /// <summary>The statements that add the change rows of <paramref name="source"/> (a query returning created_at,
+    /// decided_at, priority, risk_level, status and n) to the rollups of <paramref name="spans"/>. On PostgreSQL one
+    /// statement whose first CTE is the source; on SQLite one statement per rollup, each reading the source.</summary>
+    private static string[] FoldStatements(StorageProvider provider, string source, IEnumerable<long> spans)
+    {
+        var values = SpansValues(spans);
+        var pg = provider == StorageProvider.Postgres;
+        var from = pg ? "moved" : $"({source}) moved";
+        // "WHERE true" keeps SQLite's parser from reading ON CONFLICT as part of the SELECT's join.
+        string[] upserts =
+        [
+            $"""
             INSERT INTO stats_rollup AS r (span, start, priority, risk_level, status, n, decision_us)
             SELECT span, created_at - created_at % span, priority, COALESCE(risk_level, ''), status, SUM(n),
                    SUM(CASE WHEN status IN {Decided} THEN n * (decided_at - created_at) ELSE 0 END)
-            FROM moved CROSS JOIN spans
+            FROM {from} CROSS JOIN ({values}) spans WHERE true
             GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
             ON CONFLICT (span, start, priority, risk_level, status)
-            DO UPDATE SET n = r.n + EXCLUDED.n, decision_us = r.decision_us + EXCLUDED.decision_us),
-        decisions AS (
+            DO UPDATE SET n = r.n + excluded.n, decision_us = r.decision_us + excluded.decision_us
+            """,
+            $"""
             INSERT INTO stats_decision_rollup AS r (span, start, status, bucket, n)
             SELECT span, created_at - created_at % span, status, b.bucket, SUM(n)
-            FROM moved CROSS JOIN spans
+            FROM {from} CROSS JOIN ({values}) spans
             JOIN stats_decision_buckets b ON decided_at - created_at >= b.lower_us AND decided_at - created_at < b.upper_us
             WHERE status IN {Decided}
             GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
-            ON CONFLICT (span, start, status, bucket) DO UPDATE SET n = r.n + EXCLUDED.n),
-        events AS (
+            ON CONFLICT (span, start, status, bucket) DO UPDATE SET n = r.n + excluded.n
+            """,
+            $"""
             INSERT INTO stats_event_rollup AS r (span, start, kind, n)
             SELECT span, t - t % span, kind, SUM(n)
-            FROM (SELECT created_at AS t, 'created' AS kind, n FROM moved
-              UNION ALL
-              SELECT decided_at, status, n FROM moved WHERE status NOT IN {Open} AND decided_at IS NOT NULL) e
-        CROSS JOIN spans
-        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-        ON CONFLICT (span, start, kind) DO UPDATE SET n = r.n + EXCLUDED.n)
-        SELECT COUNT(*) FROM moved
-        """;
+            FROM (SELECT created_at AS t, 'created' AS kind, n FROM {from}
+                  UNION ALL
+                  SELECT decided_at, status, n FROM {from} WHERE status NOT IN {Open} AND decided_at IS NOT NULL) e
+            CROSS JOIN ({values}) spans WHERE true
+            GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+            ON CONFLICT (span, start, kind) DO UPDATE SET n = r.n + excluded.n
+            """,
+        ];
+        if (!pg)
+        {
+            return upserts;
+        }
+        var ctes = string.Join(",\n", upserts.Select((u, i) => $"u{i} AS (\n{u})"));
+        return [$"WITH moved AS ({source}),\n{ctes}\nSELECT COUNT(*) FROM moved"];
+    }
+
+    private const string ChangeColumns = "created_at, decided_at, priority, risk_level, status, n";
+
+    private static readonly string PostgresFoldSql = FoldStatements(StorageProvider.Postgres,
+        $"DELETE FROM stats_changes WHERE ctid = ANY (ARRAY(SELECT ctid FROM stats_changes LIMIT @batch)) RETURNING {ChangeColumns}", Spans)[0];
 
     // SQLite: one writer at a time (BEGIN IMMEDIATE), so the changes read by the inserts are the ones deleted after.
-    // "WHERE true" keeps the parser from reading ON CONFLICT as part of the SELECT's join.
     private static readonly string[] SqliteFoldSql =
-    [
-        $"""
-        INSERT INTO stats_rollup (span, start, priority, risk_level, status, n, decision_us)
-        SELECT span, created_at - created_at % span, priority, COALESCE(risk_level, ''), status, SUM(n),
-               SUM(CASE WHEN status IN {Decided} THEN n * (decided_at - created_at) ELSE 0 END)
-        FROM stats_changes CROSS JOIN (SELECT {HourUs} AS span UNION ALL SELECT {DayUs}) spans WHERE stats_changes.rowid <= @last
-        GROUP BY 1, 2, 3, 4, 5
-        ON CONFLICT (span, start, priority, risk_level, status)
-        DO UPDATE SET n = n + excluded.n, decision_us = decision_us + excluded.decision_us
-        """,
-        $"""
-        INSERT INTO stats_decision_rollup (span, start, status, bucket, n)
-        SELECT span, created_at - created_at % span, status, b.bucket, SUM(n)
-        FROM stats_changes CROSS JOIN (SELECT {HourUs} AS span UNION ALL SELECT {DayUs}) spans
-        JOIN stats_decision_buckets b ON decided_at - created_at >= b.lower_us AND decided_at - created_at < b.upper_us
-        WHERE status IN {Decided} AND stats_changes.rowid <= @last
-        GROUP BY 1, 2, 3, 4
-        ON CONFLICT (span, start, status, bucket) DO UPDATE SET n = n + excluded.n
-        """,
-        $"""
-        INSERT INTO stats_event_rollup (span, start, kind, n)
-        SELECT span, t - t % span, kind, SUM(n)
-        FROM (SELECT created_at AS t, 'created' AS kind, n FROM stats_changes WHERE rowid <= @last
-              UNION ALL
-              SELECT decided_at, status, n FROM stats_changes WHERE status NOT IN {Open} AND decided_at IS NOT NULL AND rowid <= @last) events
-        CROSS JOIN (SELECT {HourUs} AS span UNION ALL SELECT {DayUs}) spans WHERE true
-        GROUP BY 1, 2, 3
-        ON CONFLICT (span, start, kind) DO UPDATE SET n = n + excluded.n
-        """,
-        "DELETE FROM stats_changes WHERE rowid <= @last",
-    ];
+        [.. FoldStatements(StorageProvider.Sqlite, $"SELECT {ChangeColumns} FROM stats_changes WHERE rowid <= @last", Spans), "DELETE FROM stats_changes WHERE rowid <= @last"];
 
     private const string SqliteBatchEndSql = "SELECT MAX(rowid) FROM (SELECT rowid FROM stats_changes ORDER BY rowid LIMIT @batch)";
+
+    /// <summary>A level added after the rollups were first filled (migration 0024's five minutes) is filled from what
+    /// the other levels hold: every request as stored, less the changes not yet folded (the fold that follows adds
+    /// them to every level). One statement per rollup reads both, so no change is counted twice or missed.</summary>
+    private static readonly string BackfillSource =
+        $"SELECT {ChangeColumns} FROM (SELECT created_at, decided_at, priority, risk_level, status, 1 AS n FROM approval_facts " +
+        $"UNION ALL SELECT created_at, decided_at, priority, risk_level, status, -n FROM stats_changes) f";
+
+    private bool _backfilled;
 
     /// <summary>Changes moved per transaction: a backlog (rows inserted with SQL, a long time without readers) is folded
     /// in steps that each commit well within a command timeout.</summary>
@@ -113,22 +117,52 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
 
     private async Task FoldAsync(DbConnection connection, CancellationToken ct)
     {
+        if (!_backfilled)
+        {
+            await BackfillAsync(connection, ct);
+        }
         while (await connection.ExecuteScalarAsync<bool>(new CommandDefinition("SELECT EXISTS (SELECT 1 FROM stats_changes)", cancellationToken: ct))
             && await FoldBatchAsync(connection, ct) >= FoldBatchSize)
         {
         }
     }
 
-    /// <summary>Moves up to <see cref="FoldBatchSize"/> changes into the rollups in one transaction; how many it moved.</summary>
-    private async Task<long> FoldBatchAsync(DbConnection connection, CancellationToken ct)
+    private async Task<DbTransaction> BeginFoldAsync(DbConnection connection, CancellationToken ct)
     {
-        var p = new { batch = FoldBatchSize };
-        await using var tx = await database.BeginWriteAsync(connection, ct);
-        long moved;
+        var tx = await database.BeginWriteAsync(connection, ct);
         if (database.Provider == StorageProvider.Postgres)
         {
             // One folder at a time; the statement after the lock sees every fold committed before it.
             await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(7413290460)", transaction: tx, cancellationToken: ct));
+        }
+        return tx;
+    }
+
+    /// <summary>Fills the levels migration 0024 queued, once; afterwards (in this process) nothing is queued again.</summary>
+    private async Task BackfillAsync(DbConnection connection, CancellationToken ct)
+    {
+        await using var tx = await BeginFoldAsync(connection, ct);
+        var queued = (await connection.QueryAsync<string>(new CommandDefinition("SELECT name FROM stats_backfills", transaction: tx, cancellationToken: ct))).ToList();
+        if (queued.Contains("five_minutes"))
+        {
+            foreach (var sql in FoldStatements(database.Provider, BackfillSource, [FiveMinutesUs]))
+            {
+                await connection.ExecuteAsync(new CommandDefinition(sql, transaction: tx, commandTimeout: 0, cancellationToken: ct));
+            }
+            await connection.ExecuteAsync(new CommandDefinition("DELETE FROM stats_backfills WHERE name = 'five_minutes'", transaction: tx, cancellationToken: ct));
+        }
+        await tx.CommitAsync(ct);
+        _backfilled = true;
+    }
+
+    /// <summary>Moves up to <see cref="FoldBatchSize"/> changes into the rollups in one transaction; how many it moved.</summary>
+    private async Task<long> FoldBatchAsync(DbConnection connection, CancellationToken ct)
+    {
+        var p = new { batch = FoldBatchSize };
+        await using var tx = await BeginFoldAsync(connection, ct);
+        long moved;
+        if (database.Provider == StorageProvider.Postgres)
+        {
             moved = await connection.ExecuteScalarAsync<long>(new CommandDefinition(PostgresFoldSql, p, tx, cancellationToken: ct));
         }
         else
@@ -146,38 +180,57 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
 
     // ---- windows --------------------------------------------------------------------------------------------------
 
-    /// <summary>[From, H0) and [H1, To) are read from the requests; [H0, D0) and [D1, H1) from hourly rollups;
-    /// [D0, D1) from daily rollups. Empty parts have equal bounds.</summary>
-    private readonly record struct Window(long From, long H0, long D0, long D1, long H1, long To)
+    /// <summary>[From, M0) and [M1, To) are read from the requests; [M0, H0) and [H1, M1) from five-minute rollups;
+    /// [H0, D0) and [D1, H1) from hourly rollups; [D0, D1) from daily rollups. Empty parts have equal bounds.</summary>
+    internal readonly record struct Window(long From, long M0, long H0, long D0, long D1, long H1, long M1, long To)
     {
-        public static Window Of(long from, long to, bool days = true)
+        /// <summary>The parts of [from, to) for rollups of spans <paramref name="finest"/> up to <paramref name="largest"/>
+        /// (each of FiveMinutesUs, HourUs, DayUs; 0 for none: all of it read from the requests).</summary>
+        public static Window Of(long from, long to, long largest = DayUs, long finest = FiveMinutesUs)
         {
-            var h0 = CeilTo(from, HourUs);
-            var h1 = FloorTo(to, HourUs);
-            if (h0 >= h1)
+            var none = new Window(from, to, to, to, to, to, to, to);
+            if (largest == 0)
             {
-                return new Window(from, to, to, to, to, to);
+                return none;
+            }
+            var m0 = CeilTo(from, finest);
+            var m1 = FloorTo(to, finest);
+            if (m0 >= m1)
+            {
+                return none;
+            }
+            var h0 = CeilTo(m0, HourUs);
+            var h1 = FloorTo(m1, HourUs);
+            if (largest < HourUs || h0 >= h1)
+            {
+                return new Window(from, m0, m1, m1, m1, m1, m1, to);
             }
             var d0 = CeilTo(h0, DayUs);
             var d1 = FloorTo(h1, DayUs);
-            return !days || d0 >= d1 ? new Window(from, h0, h1, h1, h1, to) : new Window(from, h0, d0, d1, h1, to);
+            return largest < DayUs || d0 >= d1 ? new Window(from, m0, h0, h1, h1, h1, m1, to) : new Window(from, m0, h0, d0, d1, h1, m1, to);
         }
 
-        public object Parameters(long now) => new { from = From, h0 = H0, d0 = D0, d1 = D1, h1 = H1, to = To, now };
+        public bool HasRollups => M0 < M1;
+
+        public object Parameters(long now) => new { from = From, m0 = M0, h0 = H0, d0 = D0, d1 = D1, h1 = H1, m1 = M1, to = To, now };
     }
 
     private static long FloorTo(long value, long span) => value - (((value % span) + span) % span);
 
     private static long CeilTo(long value, long span) => FloorTo(value, span) == value ? value : FloorTo(value, span) + span;
 
-    private static readonly string RollupPart = $"""
-        ((span = {HourUs} AND ((start >= @h0 AND start < @d0) OR (start >= @d1 AND start < @h1)))
+    /// <summary>The rollup rows of a window's parts.</summary>
+    internal static readonly string RollupPart = $"""
+        ((span = {FiveMinutesUs} AND ((start >= @m0 AND start < @h0) OR (start >= @h1 AND start < @m1)))
+         OR (span = {HourUs} AND ((start >= @h0 AND start < @d0) OR (start >= @d1 AND start < @h1)))
          OR (span = {DayUs} AND start >= @d0 AND start < @d1))
         """;
 
-    /// <summary>The edges of the window read from the requests, on a timestamp column.</summary>
-    private static string EdgePart(string column) =>
-        $"(({column} >= @from AND {column} < @h0) OR ({column} >= @h1 AND {column} < @to))";
+    /// <summary>The rows of <paramref name="table"/> at the edges of the window, on a timestamp column: each edge its own
+    /// range (UNION ALL), so each is an index range scan rather than one scan of an OR of two ranges.</summary>
+    internal static string EdgeRows(string columns, string table, string column, string where = "true") =>
+        $"SELECT {columns} FROM {table} WHERE {column} >= @from AND {column} < @m0 AND {where} " +
+        $"UNION ALL SELECT {columns} FROM {table} WHERE {column} >= @m1 AND {column} < @to AND {where}";
 
     // ---- statistics -----------------------------------------------------------------------------------------------
 
@@ -190,7 +243,7 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
     // The rollups hold stored statuses: open requests of the rolled-up part that are past their deadline read as expired.
     private const string OverdueInRollupSql = $"""
         SELECT status, COUNT(*) AS n FROM approvals
-        WHERE {ApprovalSql.IsOverdue} AND created_at >= @h0 AND created_at < @h1
+        WHERE {ApprovalSql.IsOverdue} AND created_at >= @m0 AND created_at < @m1
         GROUP BY status
         """;
 
@@ -199,7 +252,7 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
                CASE WHEN {ApprovalSql.IsOverdue} THEN 'expired' ELSE status END AS status,
                COUNT(*) AS n,
                CAST(COALESCE(SUM(CASE WHEN status IN {Decided} THEN decided_at - created_at ELSE 0 END), 0) AS bigint) AS decision_us
-        FROM approval_facts WHERE {EdgePart("created_at")}
+        FROM ({EdgeRows("created_at, decided_at, expires_at, status, priority, risk_level", "approval_facts", "created_at")}) e
         GROUP BY 1, 2, 3
         """;
 
@@ -217,7 +270,7 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
         """;
 
     private static readonly string EdgeDecisionTimesSql = $"""
-        SELECT decided_at - created_at FROM approval_facts WHERE {EdgePart("created_at")} AND status IN {Decided}
+        SELECT decided_at - created_at FROM ({EdgeRows("created_at, decided_at", "approval_facts", "created_at", $"status IN {Decided}")}) e
         """;
 
     private const string PendingTotalSql = $"SELECT COUNT(*) FROM approvals WHERE {ApprovalSql.IsOpen}";
@@ -230,7 +283,7 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
         await FoldAsync(connection, ct);
 
         var rows = new List<StatsRow>();
-        if (w.H0 < w.H1)
+        if (w.HasRollups)
         {
             rows.AddRange(await connection.QueryAsync<StatsRow>(new CommandDefinition(RollupStatsSql, p, cancellationToken: ct)));
             foreach (var overdue in await connection.QueryAsync<(string Status, long N)>(new CommandDefinition(OverdueInRollupSql, p, cancellationToken: ct)))
@@ -287,7 +340,7 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
     {
         var buckets = await BucketsAsync(connection, ct);
         var counts = new long[buckets.Count];
-        if (w.H0 < w.H1)
+        if (w.HasRollups)
         {
             foreach (var (bucket, n) in await connection.QueryAsync<(int Bucket, long N)>(new CommandDefinition(RollupHistogramSql, p, cancellationToken: ct)))
             {
@@ -314,20 +367,18 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
 
     private const string OverdueByDeadlineSql = $"""
         SELECT expires_at FROM approvals
-        WHERE {ApprovalSql.IsOverdue} AND expires_at >= @h0 AND expires_at < @h1
+        WHERE {ApprovalSql.IsOverdue} AND expires_at >= @m0 AND expires_at < @m1
         """;
 
     private static readonly string EdgeCreatedSql = $"""
-        SELECT created_at AS t, 'created' AS kind FROM approval_facts WHERE {EdgePart("created_at")}
+        {EdgeRows("created_at AS t, 'created' AS kind", "approval_facts", "created_at")}
         """;
 
     // An open request past its deadline is expired (at its deadline) even before the expiry job has updated its row.
     private static readonly string EdgeOutcomesSql = $"""
-        SELECT decided_at AS t, status AS kind FROM approval_facts
-        WHERE status NOT IN {Open} AND {EdgePart("decided_at")}
+        {EdgeRows("decided_at AS t, status AS kind", "approval_facts", "decided_at", $"status NOT IN {Open}")}
         UNION ALL
-        SELECT expires_at, 'expired' FROM approvals
-        WHERE {ApprovalSql.IsOverdue} AND {EdgePart("expires_at")}
+        {EdgeRows("expires_at, 'expired'", "approvals", "expires_at", ApprovalSql.IsOverdue)}
         """;
 
     public async Task<IReadOnlyList<TrendBucket>> GetTimeseriesAsync(DateTimeOffset from, DateTimeOffset to, TimeSpan bucket, DateTimeOffset now, CancellationToken ct)
@@ -342,9 +393,7 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
         var origin = FloorTo(fromUs, bucketUs);
         var count = toUs <= origin ? 0 : (int)((toUs - origin + bucketUs - 1) / bucketUs);
         // A rollup row counts whole in one bucket only when the bucket is a whole number of its spans.
-        var w = bucketUs % DayUs == 0 ? Window.Of(fromUs, toUs)
-            : bucketUs % HourUs == 0 ? Window.Of(fromUs, toUs, days: false)
-            : new Window(fromUs, toUs, toUs, toUs, toUs, toUs);
+        var w = Window.Of(fromUs, toUs, largest: Spans.LastOrDefault(span => bucketUs % span == 0));
         var p = w.Parameters(now.ToUnixMicroseconds());
 
         var tally = new Dictionary<(long Bucket, string Kind), long>();
@@ -356,7 +405,7 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
 
         await using var connection = await database.OpenAsync(ct);
         await FoldAsync(connection, ct);
-        if (w.H0 < w.H1)
+        if (w.HasRollups)
         {
             foreach (var row in await connection.QueryAsync<(long Start, string Kind, long N)>(new CommandDefinition(RollupEventsSql, p, cancellationToken: ct)))
             {
@@ -388,7 +437,7 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
         """;
 
     private static readonly string EdgeDecisionTimesByStatusSql = $"""
-        SELECT decided_at - created_at AS us, status FROM approval_facts WHERE {EdgePart("created_at")} AND status IN {Decided}
+        SELECT decided_at - created_at AS us, status FROM ({EdgeRows("created_at, decided_at, status", "approval_facts", "created_at", $"status IN {Decided}")}) e
         """;
 
     public async Task<IReadOnlyList<DecisionTimeBucket>> GetDecisionTimesAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken ct)
@@ -411,7 +460,7 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
 
         await using var connection = await database.OpenAsync(ct);
         await FoldAsync(connection, ct);
-        if (w.H0 < w.H1)
+        if (w.HasRollups)
         {
             var buckets = await BucketsAsync(connection, ct);
             foreach (var row in await connection.QueryAsync<(int Bucket, string Status, long N)>(new CommandDefinition(RollupDecisionTimesSql, p, cancellationToken: ct)))

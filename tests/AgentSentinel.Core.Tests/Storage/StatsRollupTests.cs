@@ -14,7 +14,8 @@ public sealed class PostgresStatsRollupTests() : StatsRollupTests(StorageProvide
 /// <summary>
 /// The statistics, trends and decision-time histogram read from rollups are compared with a plain calculation over
 /// the requests the test seeded (what it created and which transitions it applied), for windows that start and end
-/// anywhere: on day and hour edges, inside hours, at a half-hour time-zone offset, inside one hour, on no data.
+/// anywhere: on day, hour and five-minute edges, inside hours and five-minute periods, at a half-hour time-zone offset,
+/// inside one hour, on no data.
 /// </summary>
 public abstract class StatsRollupTests(StorageProvider provider) : IAsyncLifetime
 {
@@ -119,6 +120,9 @@ public abstract class StatsRollupTests(StorageProvider provider) : IAsyncLifetim
         { "PT3H", "PT7H" },                        // whole hours, no whole day
         { "P1D", "P2D" },                          // exactly one day
         { "-P10D", "-P9D" },                       // nothing
+        { "PT7M", "PT1H58M30S" },                  // five-minute periods either side of one hour, edges inside them
+        { "PT1H15M", "P1DT2H35M" },                // on five-minute edges, across a day
+        { "PT20M0.000001S", "PT24M59.999999S" },   // inside one five-minute period
     };
 
     private static DateTimeOffset At(string offset) => T0 + System.Xml.XmlConvert.ToTimeSpan(offset);
@@ -128,6 +132,8 @@ public abstract class StatsRollupTests(StorageProvider provider) : IAsyncLifetim
     public async Task Statistics_from_rollups_equal_a_calculation_over_the_requests(string fromOffset, string toOffset)
     {
         await SeedAsync(240, seed: 13, T0, TimeSpan.FromDays(3));
+        // Dense in the first hours, so the five-minute periods and their edges hold several requests each.
+        await SeedAsync(120, seed: 13 + 1, T0.AddMinutes(3), TimeSpan.FromHours(2));
         var (from, to) = (At(fromOffset), At(toOffset));
         // Folded seven changes at a time: a backlog is moved in several transactions.
         var exact = new ApprovalStatsStore(_db) { ExactPercentileLimit = long.MaxValue, FoldBatchSize = 7 };
@@ -185,10 +191,12 @@ public abstract class StatsRollupTests(StorageProvider provider) : IAsyncLifetim
     public async Task Trends_and_decision_times_from_rollups_equal_a_calculation_over_the_requests(string fromOffset, string toOffset)
     {
         await SeedAsync(240, seed: 29, T0, TimeSpan.FromDays(3));
+        // Dense in the first hours, so the five-minute periods and their edges hold several requests each.
+        await SeedAsync(120, seed: 29 + 1, T0.AddMinutes(3), TimeSpan.FromHours(2));
         var (from, to) = (At(fromOffset), At(toOffset));
         var store = new ApprovalStatsStore(_db);
 
-        foreach (var bucket in new[] { TimeSpan.FromHours(1), TimeSpan.FromDays(1), TimeSpan.FromMinutes(20) })
+        foreach (var bucket in new[] { TimeSpan.FromHours(1), TimeSpan.FromDays(1), TimeSpan.FromMinutes(20), TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(7) })
         {
             var series = await store.GetTimeseriesAsync(from, to, bucket, Now, Ct);
             Assert.Equal(ExpectedSeries(from, to, bucket), series);
@@ -233,6 +241,47 @@ public abstract class StatsRollupTests(StorageProvider provider) : IAsyncLifetim
         "pending" or "info_requested" => (null, ""),
         _ => (r.Decided, r.Status),
     };
+
+    [Fact]
+    public async Task The_five_minute_level_of_rollups_filled_before_it_existed_is_backfilled_once_with_pending_changes_counted_once()
+    {
+        await SeedAsync(120, seed: 41, T0.AddMinutes(3), TimeSpan.FromHours(2));
+        var (from, to) = (At("PT7M"), At("PT1H58M30S"));
+        var before = await new ApprovalStatsStore(_db) { ExactPercentileLimit = long.MaxValue }.GetStatsAsync(from, to, Now, Ct);
+        // As a database whose rollups were filled before the five-minute level: no such rows, the backfill queued, and
+        // changes not yet folded.
+        await using (var connection = await _db.OpenAsync(Ct))
+        {
+            foreach (var table in new[] { "stats_rollup", "stats_decision_rollup", "stats_event_rollup" })
+            {
+                await Dapper.SqlMapper.ExecuteAsync(connection, $"DELETE FROM {table} WHERE span = {ApprovalStatsStore.FiveMinutesUs}");
+            }
+            await Dapper.SqlMapper.ExecuteAsync(connection, "INSERT INTO stats_backfills (name) VALUES ('five_minutes')");
+        }
+        await SeedAsync(60, seed: 43, T0.AddMinutes(3), TimeSpan.FromHours(2));
+
+        var store = new ApprovalStatsStore(_db) { ExactPercentileLimit = long.MaxValue };
+        var after = await store.GetStatsAsync(from, to, Now, Ct);
+        var inWindow = _seeded.Where(r => r.Created >= from && r.Created < to).ToList();
+        Assert.True(inWindow.Count > before.Total);
+        Assert.Equal(inWindow.Count, after.Total);
+        Assert.Equal(inWindow.Count(r => r.Status == "approved"), after.Approved);
+        Assert.Equal(ExpectedSeries(from, to, TimeSpan.FromMinutes(5)), await store.GetTimeseriesAsync(from, to, TimeSpan.FromMinutes(5), Now, Ct));
+        await using (var connection = await _db.OpenAsync(Ct))
+        {
+            Assert.Equal(0, await Dapper.SqlMapper.ExecuteScalarAsync<long>(connection, "SELECT COUNT(*) FROM stats_backfills"));
+        }
+        // A second read (another store, as after a restart) does not fill it again.
+        Assert.Equal(after, await new ApprovalStatsStore(_db) { ExactPercentileLimit = long.MaxValue }.GetStatsAsync(from, to, Now, Ct), new StatsComparer());
+    }
+
+    private sealed class StatsComparer : IEqualityComparer<ApprovalStats>
+    {
+        public bool Equals(ApprovalStats? x, ApprovalStats? y) =>
+            System.Text.Json.JsonSerializer.Serialize(x) == System.Text.Json.JsonSerializer.Serialize(y);
+
+        public int GetHashCode(ApprovalStats obj) => 0;
+    }
 
     [Fact]
     public async Task A_change_after_a_read_is_in_the_next_read_and_an_overdue_request_moves_to_expired_when_swept()
