@@ -2,6 +2,8 @@ using System.Diagnostics;
 using AgentSentinel.Core.Auth;
 using AgentSentinel.Core.Configuration;
 using AgentSentinel.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 
 namespace AgentSentinel.Api.Tests;
@@ -13,6 +15,17 @@ public sealed class TracingTests
     private static CancellationToken Ct => Http.Ct;
 
     [Fact]
+    public async Task Without_an_exporter_nothing_is_traced_or_measured_per_request()
+    {
+        await using var app = new AgentSentinelApp(await TestStorage.CreateAsync(StorageProvider.Sqlite, "untraced"));
+        using var agent = app.Client(await app.CreateKeyAsync("untraced-agent", [Scopes.Agent]));
+        await agent.CreateApprovalAsync(new { action_name = "transfer_funds", timeout_seconds = 300 });
+
+        Assert.Null(app.Services.GetService<TracerProvider>());
+        Assert.Null(app.Services.GetService<MeterProvider>());
+    }
+
+    [Fact]
     public async Task One_trace_runs_from_the_create_call_through_the_delivery_job_to_the_slack_call()
     {
         var spans = new List<Activity>();
@@ -21,6 +34,8 @@ public sealed class TracingTests
         {
             ["AgentSentinel:Routing:Routes:0:Name"] = "default",
             ["AgentSentinel:Routing:Routes:0:Slack:Channel"] = "C0TRACE",
+            // No OTLP endpoint here: the in-memory exporter below takes the traces.
+            ["AgentSentinel:Metrics:Traces"] = "true",
         };
         await using var app = new AgentSentinelApp(await TestStorage.CreateAsync(StorageProvider.Sqlite, "tracing"), runJobServer: true, settings: settings,
             services: s => s.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(spans)));

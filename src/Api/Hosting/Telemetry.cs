@@ -26,6 +26,10 @@ public sealed class MetricsOptions
     /// <summary>When set, <c>/metrics</c> answers only on connections to this local port (one the host also listens
     /// on, e.g. <c>http://0.0.0.0:9464</c> in <c>ASPNETCORE_URLS</c>, kept off the public network); elsewhere it is a 404.</summary>
     public int? Port { get; set; }
+
+    /// <summary>Record traces even without <c>OTEL_EXPORTER_OTLP_ENDPOINT</c>, for an exporter the host adds itself (an
+    /// in-process one in tests). Without either, no request starts an activity.</summary>
+    public bool Traces { get; set; }
 }
 
 public sealed class MetricsOptionsValidator : IValidateOptions<MetricsOptions>
@@ -39,7 +43,7 @@ public sealed class MetricsOptionsValidator : IValidateOptions<MetricsOptions>
 /// <summary>OpenTelemetry: traces of ASP.NET Core, HttpClient, Npgsql and the product's jobs; metrics of ASP.NET Core,
 /// HttpClient and the product (<see cref="ProductMetrics"/>). Exported over OTLP when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c>
 /// is set (the standard <c>OTEL_*</c> variables apply) and scraped at <c>/metrics</c> when
-/// <c>AgentSentinel:Metrics:Prometheus</c> is true.</summary>
+/// <c>AgentSentinel:Metrics:Prometheus</c> is true. With neither, nothing is recorded per request.</summary>
 public static class Telemetry
 {
     public const string MetricsPath = "/metrics";
@@ -53,15 +57,28 @@ public static class Telemetry
         // The gauges exist from the start, not from the first request that happens to need the service.
         services.AddHostedService<ProductMetricsStarter>();
 
+        // Nothing is recorded per request unless something takes it: no activities without a trace exporter, no
+        // request metrics without a metrics exporter (the profile of a poll showed the request activity, its tags and
+        // the request-duration histogram in every answer, kept by nobody).
         var prometheus = builder.Configuration.GetValue($"{MetricsOptions.SectionName}:Prometheus", false);
-        var otel = services.AddOpenTelemetry()
-            .ConfigureResource(r => r.AddService("agentsentinel"))
-            .WithTracing(t => t
+        var otlp = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+        var traces = otlp || builder.Configuration.GetValue($"{MetricsOptions.SectionName}:Traces", false);
+        if (!traces && !prometheus && !otlp)
+        {
+            return builder;
+        }
+        var otel = services.AddOpenTelemetry().ConfigureResource(r => r.AddService("agentsentinel"));
+        if (traces)
+        {
+            otel.WithTracing(t => t
                 .AddSource(ProductTraces.SourceName)
                 .AddAspNetCoreInstrumentation(o => o.Filter = c => !c.Request.Path.StartsWithSegments(MetricsPath))
                 .AddHttpClientInstrumentation()
-                .AddNpgsql())
-            .WithMetrics(m =>
+                .AddNpgsql());
+        }
+        if (prometheus || otlp)
+        {
+            otel.WithMetrics(m =>
             {
                 m.AddMeter(ProductMetrics.MeterName)
                     .AddAspNetCoreInstrumentation()
@@ -72,7 +89,8 @@ public static class Telemetry
                     m.AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0);
                 }
             });
-        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        }
+        if (otlp)
         {
             otel.UseOtlpExporter();
         }
