@@ -158,13 +158,13 @@ public static class ApprovalsApi
         return uri.AbsoluteUri;
     }
 
-    public static async Task<Results<Ok<PollDto>, ProblemHttpResult>> PollAsync(string id, ClaimsPrincipal user, ApprovalService service, CancellationToken ct)
+    public static async Task<Results<JsonOk<PollDto>, ProblemHttpResult>> PollAsync(string id, ClaimsPrincipal user, ApprovalService service, CancellationToken ct)
     {
         var (request, problem) = await LoadAsync(id, user, service, ct);
-        return problem ?? (Results<Ok<PollDto>, ProblemHttpResult>)TypedResults.Ok(PollDto.From(request!));
+        return problem ?? (Results<JsonOk<PollDto>, ProblemHttpResult>)JsonOk.Of(PollDto.From(request!));
     }
 
-    public static async Task<Results<Ok<ApprovalDetailDto>, ProblemHttpResult>> GetAsync(
+    public static async Task<Results<JsonOk<ApprovalDetailDto>, ProblemHttpResult>> GetAsync(
         string id, ClaimsPrincipal user, ApprovalService service, IApprovalStore store, CancellationToken ct)
     {
         var (request, problem) = await LoadAsync(id, user, service, ct);
@@ -173,13 +173,13 @@ public static class ApprovalsApi
             return problem;
         }
         var events = await store.GetEventsAsync(request!.Id, ct);
-        return TypedResults.Ok(new ApprovalDetailDto(ApprovalDto.From(request), [.. events.Select(EventDto.From)]));
+        return JsonOk.Of(new ApprovalDetailDto(ApprovalDto.From(request), [.. events.Select(EventDto.From)]));
     }
 
     /// <summary>Answers at once when the request is not pending (final, or waiting for the agent's answer); otherwise
     /// as soon as it changes (a decision, an info request, a cancellation, its deadline), or after
     /// <c>timeout_seconds</c> with its state.</summary>
-    public static async Task<Results<Ok<PollDto>, ProblemHttpResult>> WaitAsync(
+    public static async Task<Results<JsonOk<PollDto>, ProblemHttpResult>> WaitAsync(
         string id, ClaimsPrincipal user, ApprovalService service, ApprovalWaiter waiter, TimeProvider time,
         IOptions<AgentSentinelOptions> options, ProductMetrics metrics, HttpContext http, CancellationToken ct)
     {
@@ -193,7 +193,7 @@ public static class ApprovalsApi
             return Problems.BadRequest($"timeout_seconds must be a whole number from 0 to {api.MaxWaitSeconds}.", "timeout_seconds");
         }
         var (request, problem) = await WaitForChangeAsync(id, time.GetUtcNow().AddSeconds(timeoutSeconds), user, service, waiter, ct);
-        return problem ?? (Results<Ok<PollDto>, ProblemHttpResult>)TypedResults.Ok(PollDto.From(request!));
+        return problem ?? (Results<JsonOk<PollDto>, ProblemHttpResult>)JsonOk.Of(PollDto.From(request!));
     }
 
     /// <summary>The long poll behind <c>/wait</c> (and the MCP wait): the request as soon as it is not pending or

@@ -192,7 +192,7 @@ internal static class ApprovalTools
         var answer = await ApprovalsApi.GetAsync(id, call.User, call.Service<ApprovalService>(), call.Service<IApprovalStore>(), call.Ct);
         return answer.Result switch
         {
-            Ok<ApprovalDetailDto> ok => Result(call, ok.Value!),
+            JsonOk<ApprovalDetailDto> ok => Result(call, ok.Value),
             ProblemHttpResult p => ApprovalTool.Error(p),
             _ => throw new InvalidOperationException("Unexpected result."),
         };
