@@ -9,9 +9,8 @@ using Microsoft.Extensions.Options;
 namespace AgentSentinel.Api.Infrastructure;
 
 /// <summary>A 200 answer with a JSON body, like <see cref="Ok{TValue}"/> with the same bytes and content type, but
-/// serialized before anything is sent and written with its <c>Content-Length</c> in one write: headers and body leave
-/// in one send, where a streamed answer costs a second send for the end of its chunked body. The answers of the hot
-/// paths (poll, wait, one request) use it; the profile of a poll showed the sends as the larger part of its cost.</summary>
+/// serialized before anything is sent and written with its <c>Content-Length</c> in one write instead of a chunked
+/// body. The answers of the hot paths (poll, wait, one request) use it.</summary>
 public sealed class JsonOk<TValue>(TValue value) : IResult, IStatusCodeHttpResult, IValueHttpResult, IValueHttpResult<TValue>, IEndpointMetadataProvider
 {
     private const string ContentType = "application/json; charset=utf-8";
