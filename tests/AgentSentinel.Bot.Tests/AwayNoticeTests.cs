@@ -22,10 +22,10 @@ public sealed class PostgresAwayNoticeTests() : AwayNoticeTests(StorageProvider.
 /// Web API and the fake Bot Connector record what was sent.</summary>
 public abstract class AwayNoticeTests(StorageProvider provider) : IAsyncLifetime
 {
-    private const string PayChannel = "C0PAY";
-    private const string LeadsChannel = "C0LEADS";
-    private const string TeamsChannel = "19:general0123@thread.tacv2";
-    private const string TeamsLeads = "19:leads0456@thread.tacv2";
+    private const string PayChannel = EscalatingRoute.PayChannel;
+    private const string LeadsChannel = EscalatingRoute.LeadsChannel;
+    private const string TeamsChannel = EscalatingRoute.TeamsChannel;
+    private const string TeamsLeads = EscalatingRoute.TeamsLeads;
     private readonly FakeTimeProvider _time = new(DateTimeOffset.UtcNow);
     private ChatHarness _h = null!;
     private HttpClient _boss = null!;
@@ -33,32 +33,9 @@ public abstract class AwayNoticeTests(StorageProvider provider) : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        _h = await ChatHarness.StartAsync(new ChatSetup(provider, "away-notices")
-        {
-            Slack = true,
-            Teams = true,
-            SlackPacingSeconds = "0",
-            Time = _time,
-            SlackUsers =
-            {
-                ["U0ALICE"] = ("Alice", "alice@example.com"),
-                ["U0BOB"] = ("Bob", "bob@example.com"),
-                ["U0BOSS"] = ("Boss", "boss@example.com"),
-            },
-            Settings =
-            {
-                ["AgentSentinel:Routing:Routes:0:Name"] = "payments",
-                ["AgentSentinel:Routing:Routes:0:Slack:Channel"] = PayChannel,
-                ["AgentSentinel:Routing:Routes:0:Teams:Channel"] = TeamsChannel,
-                ["AgentSentinel:Routing:Routes:0:Approvers:0"] = "U0ALICE",
-                ["AgentSentinel:Routing:Routes:0:RemindersMinutes:0"] = "10",
-                ["AgentSentinel:Routing:Routes:0:RemindersMinutes:1"] = "50",
-                ["AgentSentinel:Routing:Routes:0:Escalation:0:AfterMinutes"] = "30",
-                ["AgentSentinel:Routing:Routes:0:Escalation:0:Slack:Channel"] = LeadsChannel,
-                ["AgentSentinel:Routing:Routes:0:Escalation:0:Teams:Channel"] = TeamsLeads,
-                ["AgentSentinel:Routing:Routes:0:Escalation:0:Mention:0"] = "boss@example.com",
-            },
-        });
+        var setup = EscalatingRoute.Setup(provider, "away-notices", _time, [10, 50], 30, "boss@example.com");
+        setup.SlackUsers["U0BOB"] = ("Bob", "bob@example.com");
+        _h = await ChatHarness.StartAsync(setup);
         await _h.ApproverAsync("alice", "alice@example.com");
         await _h.ApproverAsync("bob", "bob@example.com");
         await _h.ApproverAsync("dan", "dan@example.com");

@@ -14,41 +14,17 @@ namespace AgentSentinel.Bot.Tests;
 /// it is due, as its scheduled Hangfire job would.</summary>
 public sealed class FollowUpFlowTests : IAsyncLifetime
 {
-    private const string PayChannel = "C0PAY";
-    private const string LeadsChannel = "C0LEADS";
-    private const string TeamsChannel = "19:general0123@thread.tacv2";
-    private const string TeamsLeads = "19:leads0456@thread.tacv2";
+    private const string PayChannel = EscalatingRoute.PayChannel;
+    private const string LeadsChannel = EscalatingRoute.LeadsChannel;
+    private const string TeamsChannel = EscalatingRoute.TeamsChannel;
+    private const string TeamsLeads = EscalatingRoute.TeamsLeads;
     private readonly FakeTimeProvider _time = new(DateTimeOffset.UtcNow);
     private ChatHarness _h = null!;
     private static CancellationToken Ct => ChatHarness.Ct;
 
     public async ValueTask InitializeAsync()
     {
-        _h = await ChatHarness.StartAsync(new ChatSetup(StorageProvider.Sqlite, "followups")
-        {
-            Slack = true,
-            Teams = true,
-            SlackPacingSeconds = "0",
-            Time = _time,
-            SlackUsers =
-            {
-                ["U0ALICE"] = ("Alice", "alice@example.com"),
-                ["U0BOSS"] = ("Boss", "boss@example.com"),
-            },
-            Settings =
-            {
-                ["AgentSentinel:Routing:Routes:0:Name"] = "payments",
-                ["AgentSentinel:Routing:Routes:0:Slack:Channel"] = PayChannel,
-                ["AgentSentinel:Routing:Routes:0:Teams:Channel"] = TeamsChannel,
-                ["AgentSentinel:Routing:Routes:0:Approvers:0"] = "U0ALICE",
-                ["AgentSentinel:Routing:Routes:0:RemindersMinutes:0"] = "10",
-                ["AgentSentinel:Routing:Routes:0:Escalation:0:AfterMinutes"] = "15",
-                ["AgentSentinel:Routing:Routes:0:Escalation:0:Slack:Channel"] = LeadsChannel,
-                ["AgentSentinel:Routing:Routes:0:Escalation:0:Teams:Channel"] = TeamsLeads,
-                ["AgentSentinel:Routing:Routes:0:Escalation:0:Mention:0"] = "U0BOSS",
-                ["AgentSentinel:Routing:Routes:0:Escalation:0:Mention:1"] = "here",
-            },
-        });
+        _h = await ChatHarness.StartAsync(EscalatingRoute.Setup(StorageProvider.Sqlite, "followups", _time, [10], 15, "U0BOSS", "here"));
         // Chat users decide as the approver identities their verified emails match.
         await _h.ApproverAsync("alice", "alice@example.com");
         await _h.ApproverAsync("boss", "boss@example.com");
