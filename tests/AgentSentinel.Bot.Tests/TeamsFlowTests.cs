@@ -1,10 +1,11 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using AgentSentinel.Core.Auth;
 using AgentSentinel.Core.Configuration;
 using AgentSentinel.Testing;
+
+using static AgentSentinel.Testing.ChatText;
 
 namespace AgentSentinel.Bot.Tests;
 
@@ -15,72 +16,50 @@ public sealed class TeamsFlowTests : IAsyncLifetime
 {
     private const string Channel = "19:general0123@thread.tacv2";
     private const string AliceAad = "6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
-    private FakeBotConnector _bot = null!;
-    private AgentSentinelApp _app = null!;
-    private HttpClient _agent = null!;
-    private HttpClient _teams = null!;
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+    private ChatHarness _h = null!;
+    private static CancellationToken Ct => ChatHarness.Ct;
 
     public async ValueTask InitializeAsync()
     {
-        _bot = await FakeBotConnector.StartAsync();
-        _bot.Members["29:alice"] = ("Alice", AliceAad, "alice@example.com");
-        _bot.Members["29:bob"] = ("Bob", "aad-bob-0002", "bob@example.com");
-        _bot.Members["29:dan"] = ("Dan", "aad-dan-0004", "dan@example.com");
-        _bot.Members["29:eve"] = ("Eve", "aad-eve-0003", "eve@example.com");
-        _app = new AgentSentinelApp(await TestStorage.CreateAsync(StorageProvider.Sqlite, "teams"), runJobServer: true, settings: new Dictionary<string, string?>(_bot.HostSettings())
+        _h = await ChatHarness.StartAsync(new ChatSetup(StorageProvider.Sqlite, "teams")
         {
-            ["AgentSentinel:Routing:Routes:0:Name"] = "payments",
-            ["AgentSentinel:Routing:Routes:0:Teams:Channel"] = Channel,
-            ["AgentSentinel:Routing:Routes:0:Approvers:0"] = AliceAad,
-            ["AgentSentinel:Routing:Routes:0:Approvers:1"] = "bob@example.com",
+            Teams = true,
+            TeamsMembers =
+            {
+                ["29:alice"] = ("Alice", AliceAad, "alice@example.com"),
+                ["29:bob"] = ("Bob", "aad-bob-0002", "bob@example.com"),
+                ["29:dan"] = ("Dan", "aad-dan-0004", "dan@example.com"),
+                ["29:eve"] = ("Eve", "aad-eve-0003", "eve@example.com"),
+            },
+            Settings =
+            {
+                ["AgentSentinel:Routing:Routes:0:Name"] = "payments",
+                ["AgentSentinel:Routing:Routes:0:Teams:Channel"] = Channel,
+                ["AgentSentinel:Routing:Routes:0:Approvers:0"] = AliceAad,
+                ["AgentSentinel:Routing:Routes:0:Approvers:1"] = "bob@example.com",
+            },
         });
-        _ = _app.Server;
-        _agent = _app.Client(await _app.CreateKeyAsync("agent", [Scopes.Agent]));
         // Teams members decide as the approver identities their emails match; Eve has no key.
         foreach (var person in new[] { "alice", "bob", "dan" })
         {
-            await _app.CreateKeyAsync(person, [Scopes.Approver], $"{person}@example.com");
+            await _h.ApproverAsync(person, $"{person}@example.com");
         }
-        _teams = _app.Client(null);
-        var install = await SendActivityAsync(_bot.ConversationUpdate(Channel, "29:alice", AliceAad));
-        Assert.Equal(HttpStatusCode.OK, install.StatusCode);
+        await _h.InstallBotAsync(Channel, "29:alice", AliceAad);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        _agent.Dispose();
-        _teams.Dispose();
-        await _app.DisposeAsync();
-        await _bot.DisposeAsync();
-    }
+    public async ValueTask DisposeAsync() => await _h.DisposeAsync();
 
-    private Task<HttpResponseMessage> SendActivityAsync(JsonObject activity, string? token = null)
-    {
-        var message = new HttpRequestMessage(HttpMethod.Post, "/api/messages") { Content = JsonContent.Create(activity) };
-        message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token ?? _bot.SignToken());
-        return _teams.SendAsync(message, Ct);
-    }
+    private FakeBotConnector Bot => _h.Bot;
+
+    private Task<HttpResponseMessage> SendActivityAsync(JsonObject activity, string? token = null) => _h.SendActivityAsync(activity, token);
 
     private async Task<(string Id, FakeBotConnector.Call Post)> CreateAndAwaitCardAsync(object body)
     {
-        var response = await _agent.PostAsJsonAsync("/api/v1/approvals", body, Ct);
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        var id = (string)(await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["id"]!;
-        var post = await _bot.WaitForAsync(b => b.CallsTo("create").LastOrDefault(c => c.Body!.ToJsonString().Contains(id, StringComparison.Ordinal)), what: $"the card of {id}");
-        return (id, post);
+        var id = await _h.CreateAsync(body);
+        return (id, await _h.TeamsCardAsync(id));
     }
 
-    private static JsonObject Card(JsonObject? activity) => activity!["attachments"]![0]!["content"]!.AsObject();
-
-    private static JsonNode? Element(JsonObject card, string id) => card["body"]!.AsArray().FirstOrDefault(e => (string?)e!["id"] == id)
-        ?? card["body"]!.AsArray().SelectMany(e => e!["items"]?.AsArray() ?? []).FirstOrDefault(e => (string?)e!["id"] == id);
-
-    private async Task<JsonObject> PollAsync(string id) =>
-        (await (await _agent.GetAsync($"/api/v1/approvals/{id}/poll", Ct)).Content.ReadFromJsonAsync<JsonObject>(Ct))!;
-
-    /// <summary>Card text as a reader sees it: markdown escapes and word joiners removed.</summary>
-    private static string Plain(string text) => text.Replace("\\", "", StringComparison.Ordinal).Replace("\u2060", "", StringComparison.Ordinal);
+    private Task<JsonObject> PollAsync(string id) => _h.PollAsync(id);
 
     private static string ConversationOf(string channel, string activityId) => $"{channel};messageid={activityId}";
 
@@ -102,15 +81,15 @@ public sealed class TeamsFlowTests : IAsyncLifetime
         Assert.Equal(["approve", "reject", "request_info"], actions.Select(a => (string?)a!["verb"]));
         Assert.All(actions, a => Assert.Equal("Action.Execute", (string?)a!["type"]));
         Assert.All(actions, a => Assert.Equal(id, (string?)a!["data"]!["approval_id"]));
-        Assert.Equal("Input.Text", (string?)Element(card, "notes")!["type"]);
+        Assert.Equal("Input.Text", (string?)CardElement(card, "notes")!["type"]);
         Assert.Contains(AliceAad, card["refresh"]!["userIds"]!.AsArray().Select(u => (string?)u));
-        var description = (string)Element(card, "description")!["text"]!;
+        var description = (string)CardElement(card, "description")!["text"]!;
         Assert.DoesNotContain("[me](", description, StringComparison.Ordinal);
         Assert.DoesNotContain("https://evil", description, StringComparison.Ordinal);
         Assert.DoesNotContain("**now**", description, StringComparison.Ordinal);
         Assert.DoesNotContain("<at>", description, StringComparison.Ordinal);
         // The agent id is a claim; the key that made the request is shown beside it (here the key's name is its agent id).
-        var agent = Element(card, "facts")!["facts"]!.AsArray().Single(f => (string?)f!["title"] == "Agent")!;
+        var agent = CardElement(card, "facts")!["facts"]!.AsArray().Single(f => (string?)f!["title"] == "Agent")!;
         Assert.Equal("agent · key agent", Plain((string)agent["value"]!));
         Assert.DoesNotContain("null", post.Body.ToJsonString(), StringComparison.Ordinal);
         Assert.StartsWith("Bearer connector-token-", post.Authorization, StringComparison.Ordinal);
@@ -121,14 +100,14 @@ public sealed class TeamsFlowTests : IAsyncLifetime
     {
         var (id, post) = await CreateAndAwaitCardAsync(new { action_name = "transfer_funds" });
         var conversation = ConversationOf(Channel, "1");
-        var response = await SendActivityAsync(_bot.Invoke(Channel, "29:alice", "approve", id, "Fine by me", conversation));
+        var response = await SendActivityAsync(Bot.Invoke(Channel, "29:alice", "approve", id, "Fine by me", conversation));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var invoke = await response.Content.ReadFromJsonAsync<JsonObject>(Ct);
         Assert.Equal(200, (int)invoke!["statusCode"]!);
         Assert.Equal("application/vnd.microsoft.card.adaptive", (string?)invoke["type"]);
         var card = invoke["value"]!.AsObject();
         Assert.Null(card["actions"]);
-        Assert.Contains("Approved by alice@example.com", Plain((string)Element(card, "outcome")!["text"]!), StringComparison.Ordinal);
+        Assert.Contains("Approved by alice@example.com", Plain((string)CardElement(card, "outcome")!["text"]!), StringComparison.Ordinal);
         var poll = await PollAsync(id);
         Assert.Equal("approved", (string?)poll["status"]);
         Assert.Equal("alice@example.com", (string?)poll["decided_by_email"]);
@@ -136,23 +115,23 @@ public sealed class TeamsFlowTests : IAsyncLifetime
         Assert.Equal("teams", (string?)poll["decided_via"]);
 
         // The posted card is updated in place for everyone else.
-        var update = await _bot.WaitForAsync(b => b.CallsTo("update").FirstOrDefault(), what: "the card update");
+        var update = await Bot.WaitForAsync(b => b.CallsTo("update").FirstOrDefault(), what: "the card update");
         Assert.Contains("Approved", Card(update.Body).ToJsonString(), StringComparison.Ordinal);
-        Assert.Contains((string)(await _bot.WaitForAsync(b => b.CallsTo("create").FirstOrDefault()))!.Path, "/v3/conversations", StringComparison.Ordinal);
+        Assert.Contains((string)(await Bot.WaitForAsync(b => b.CallsTo("create").FirstOrDefault()))!.Path, "/v3/conversations", StringComparison.Ordinal);
         _ = post;
 
         var (rejected, _) = await CreateAndAwaitCardAsync(new { action_name = "transfer_funds" });
-        var reject = await (await SendActivityAsync(_bot.Invoke(Channel, "29:bob", "reject", rejected, "Too risky", conversation))).Content.ReadFromJsonAsync<JsonObject>(Ct);
-        Assert.Contains("Rejected by bob@example.com", Plain((string)Element(reject!["value"]!.AsObject(), "outcome")!["text"]!), StringComparison.Ordinal);
+        var reject = await (await SendActivityAsync(Bot.Invoke(Channel, "29:bob", "reject", rejected, "Too risky", conversation))).Content.ReadFromJsonAsync<JsonObject>(Ct);
+        Assert.Contains("Rejected by bob@example.com", Plain((string)CardElement(reject!["value"]!.AsObject(), "outcome")!["text"]!), StringComparison.Ordinal);
         Assert.Equal("Too risky", (string?)(await PollAsync(rejected))["decision_notes"]);
 
         var (asked, _) = await CreateAndAwaitCardAsync(new { action_name = "transfer_funds" });
-        await SendActivityAsync(_bot.Invoke(Channel, "29:alice", "request_info", asked, "Which account?", conversation));
+        await SendActivityAsync(Bot.Invoke(Channel, "29:alice", "request_info", asked, "Which account?", conversation));
         Assert.Equal("info_requested", (string?)(await PollAsync(asked))["status"]);
-        var reply = await _bot.WaitForAsync(b => b.CallsTo("reply").FirstOrDefault(), what: "the question in the thread");
+        var reply = await Bot.WaitForAsync(b => b.CallsTo("reply").FirstOrDefault(), what: "the question in the thread");
         Assert.Contains("Which account?", (string?)reply.Body!["text"], StringComparison.Ordinal);
-        await _agent.PostAsJsonAsync($"/api/v1/approvals/{asked}/respond", new { response = "Savings" }, Ct);
-        var answer = await _bot.WaitForAsync(b => b.CallsTo("reply").Skip(1).FirstOrDefault(), what: "the answer in the thread");
+        await _h.Agent.PostAsJsonAsync($"/api/v1/approvals/{asked}/respond", new { response = "Savings" }, Ct);
+        var answer = await Bot.WaitForAsync(b => b.CallsTo("reply").Skip(1).FirstOrDefault(), what: "the answer in the thread");
         Assert.Contains("Savings", (string?)answer.Body!["text"], StringComparison.Ordinal);
     }
 
@@ -162,8 +141,8 @@ public sealed class TeamsFlowTests : IAsyncLifetime
         var (id, _) = await CreateAndAwaitCardAsync(new { action_name = "transfer_funds" });
         foreach (var verb in new[] { "reject", "request_info" })
         {
-            var invoke = await (await SendActivityAsync(_bot.Invoke(Channel, "29:alice", verb, id, "  ", ConversationOf(Channel, "1")))).Content.ReadFromJsonAsync<JsonObject>(Ct);
-            var notice = (string)Element(invoke!["value"]!.AsObject(), "notice")!["text"]!;
+            var invoke = await (await SendActivityAsync(Bot.Invoke(Channel, "29:alice", verb, id, "  ", ConversationOf(Channel, "1")))).Content.ReadFromJsonAsync<JsonObject>(Ct);
+            var notice = (string)CardElement(invoke!["value"]!.AsObject(), "notice")!["text"]!;
             Assert.Contains(verb == "reject" ? "reason is required" : "question", notice, StringComparison.Ordinal);
             Assert.NotNull(invoke["value"]!["actions"]);
         }
@@ -174,14 +153,14 @@ public sealed class TeamsFlowTests : IAsyncLifetime
     public async Task An_approver_who_is_not_on_the_requests_list_is_told_so_and_nothing_changes()
     {
         var (id, _) = await CreateAndAwaitCardAsync(new { action_name = "transfer_funds" });
-        var invoke = await (await SendActivityAsync(_bot.Invoke(Channel, "29:dan", "approve", id, null, ConversationOf(Channel, "1")))).Content.ReadFromJsonAsync<JsonObject>(Ct);
-        Assert.Contains("not one of the approvers", (string)Element(invoke!["value"]!.AsObject(), "notice")!["text"]!, StringComparison.Ordinal);
+        var invoke = await (await SendActivityAsync(Bot.Invoke(Channel, "29:dan", "approve", id, null, ConversationOf(Channel, "1")))).Content.ReadFromJsonAsync<JsonObject>(Ct);
+        Assert.Contains("not one of the approvers", (string)CardElement(invoke!["value"]!.AsObject(), "notice")!["text"]!, StringComparison.Ordinal);
         Assert.Null(invoke["value"]!["actions"]);
         Assert.Equal("pending", (string?)(await PollAsync(id))["status"]);
         // A refresh shows the actions to approvers only.
-        var forAlice = await (await SendActivityAsync(_bot.Invoke(Channel, "29:alice", "refresh", id, null, ConversationOf(Channel, "1")))).Content.ReadFromJsonAsync<JsonObject>(Ct);
+        var forAlice = await (await SendActivityAsync(Bot.Invoke(Channel, "29:alice", "refresh", id, null, ConversationOf(Channel, "1")))).Content.ReadFromJsonAsync<JsonObject>(Ct);
         Assert.NotNull(forAlice!["value"]!["actions"]);
-        var forEve = await (await SendActivityAsync(_bot.Invoke(Channel, "29:eve", "refresh", id, null, ConversationOf(Channel, "1")))).Content.ReadFromJsonAsync<JsonObject>(Ct);
+        var forEve = await (await SendActivityAsync(Bot.Invoke(Channel, "29:eve", "refresh", id, null, ConversationOf(Channel, "1")))).Content.ReadFromJsonAsync<JsonObject>(Ct);
         Assert.Null(forEve!["value"]!["actions"]);
     }
 
@@ -189,48 +168,48 @@ public sealed class TeamsFlowTests : IAsyncLifetime
     public async Task Decisions_elsewhere_and_expiry_update_the_card()
     {
         var (id, _) = await CreateAndAwaitCardAsync(new { action_name = "transfer_funds" });
-        using var approver = _app.Client(await _app.CreateKeyAsync("api approver", [Scopes.Approver], "bob@example.com"));
+        using var approver = _h.App.Client(await _h.App.CreateKeyAsync("api approver", [Scopes.Approver], "bob@example.com"));
         Assert.Equal(HttpStatusCode.OK, (await approver.PostAsJsonAsync($"/api/v1/approvals/{id}/reject", new { reason = "From the API" }, Ct)).StatusCode);
-        var update = await _bot.WaitForAsync(b => b.CallsTo("update").FirstOrDefault(c => Card(c.Body).ToJsonString().Contains("From the API", StringComparison.Ordinal)), what: "update after an API decision");
+        var update = await Bot.WaitForAsync(b => b.CallsTo("update").FirstOrDefault(c => Card(c.Body).ToJsonString().Contains("From the API", StringComparison.Ordinal)), what: "update after an API decision");
         Assert.Null(Card(update.Body)["actions"]);
 
         var (expiring, _) = await CreateAndAwaitCardAsync(new { action_name = "transfer_funds", timeout_seconds = 1 });
-        var expired = await _bot.WaitForAsync(b => b.CallsTo("update").FirstOrDefault(c => Card(c.Body).ToJsonString().Contains("Expired", StringComparison.Ordinal)), what: "the expiry update");
+        var expired = await Bot.WaitForAsync(b => b.CallsTo("update").FirstOrDefault(c => Card(c.Body).ToJsonString().Contains("Expired", StringComparison.Ordinal)), what: "the expiry update");
         Assert.Contains(expiring, Card(expired.Body).ToJsonString(), StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task Rate_limits_and_server_errors_are_retried_without_duplicates_and_one_token_serves_many_calls()
     {
-        _bot.FailNext("create", HttpStatusCode.TooManyRequests, HttpStatusCode.InternalServerError);
-        var response = await _agent.PostAsJsonAsync("/api/v1/approvals", new { action_name = "transfer_funds" }, Ct);
+        Bot.FailNext("create", HttpStatusCode.TooManyRequests, HttpStatusCode.InternalServerError);
+        var response = await _h.Agent.PostAsJsonAsync("/api/v1/approvals", new { action_name = "transfer_funds" }, Ct);
         var id = (string)(await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["id"]!;
         // A 429, a 500, then the post that goes through.
-        await _bot.WaitForAsync(b => b.CallsTo("create").Count(c => c.Body!.ToJsonString().Contains(id, StringComparison.Ordinal)) >= 3 ? "done" : null,
+        await Bot.WaitForAsync(b => b.CallsTo("create").Count(c => c.Body!.ToJsonString().Contains(id, StringComparison.Ordinal)) >= 3 ? "done" : null,
             TimeSpan.FromSeconds(20), "the retried post");
         for (var i = 0; i < 4; i++)
         {
             await CreateAndAwaitCardAsync(new { action_name = "transfer_funds" });
         }
         await Task.Delay(1500, Ct);
-        Assert.Equal(3, _bot.CallsTo("create").Count(c => c.Body!.ToJsonString().Contains(id, StringComparison.Ordinal)));
-        Assert.Equal(1, _bot.TokensIssued);
+        Assert.Equal(3, Bot.CallsTo("create").Count(c => c.Body!.ToJsonString().Contains(id, StringComparison.Ordinal)));
+        Assert.Equal(1, Bot.TokensIssued);
     }
 
     [Fact]
     public async Task Missing_forged_expired_and_misaddressed_tokens_get_exactly_401()
     {
         var (id, _) = await CreateAndAwaitCardAsync(new { action_name = "transfer_funds" });
-        var activity = _bot.Invoke(Channel, "29:alice", "approve", id, null, ConversationOf(Channel, "1"));
+        var activity = Bot.Invoke(Channel, "29:alice", "approve", id, null, ConversationOf(Channel, "1"));
         var none = new HttpRequestMessage(HttpMethod.Post, "/api/messages") { Content = JsonContent.Create(activity) };
         var responses = new List<HttpResponseMessage>
         {
-            await _teams.SendAsync(none, Ct),
-            await SendActivityAsync(activity, _bot.SignToken(wrongKey: true)),
-            await SendActivityAsync(activity, _bot.SignToken(audience: "someone-else")),
-            await SendActivityAsync(activity, _bot.SignToken(expires: DateTime.UtcNow.AddMinutes(-10))),
-            await SendActivityAsync(activity, _bot.SignToken(issuer: "https://evil.example")),
-            await SendActivityAsync(activity, _bot.SignToken(serviceUrl: "https://smba.trafficmanager.net/other/")),
+            await _h.Anonymous.SendAsync(none, Ct),
+            await SendActivityAsync(activity, Bot.SignToken(wrongKey: true)),
+            await SendActivityAsync(activity, Bot.SignToken(audience: "someone-else")),
+            await SendActivityAsync(activity, Bot.SignToken(expires: DateTime.UtcNow.AddMinutes(-10))),
+            await SendActivityAsync(activity, Bot.SignToken(issuer: "https://evil.example")),
+            await SendActivityAsync(activity, Bot.SignToken(serviceUrl: "https://smba.trafficmanager.net/other/")),
             await SendActivityAsync(activity, "not.a.jwt"),
         };
         Assert.All(responses, r => Assert.Equal(HttpStatusCode.Unauthorized, r.StatusCode));

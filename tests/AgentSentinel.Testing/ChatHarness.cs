@@ -194,11 +194,11 @@ public sealed class ChatHarness : IAsyncDisposable
 
     // ---- Teams ----
 
-    /// <summary>Sends an activity to <c>/api/messages</c> with a token the fake Bot Connector minted.</summary>
-    public Task<HttpResponseMessage> SendActivityAsync(JsonObject activity)
+    /// <summary>Sends an activity to <c>/api/messages</c> with <paramref name="token"/>, or a good one the fake Bot Connector minted.</summary>
+    public Task<HttpResponseMessage> SendActivityAsync(JsonObject activity, string? token = null)
     {
         var message = new HttpRequestMessage(HttpMethod.Post, "/api/messages") { Content = JsonContent.Create(activity) };
-        message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Bot.SignToken());
+        message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token ?? Bot.SignToken());
         return Anonymous.SendAsync(message, Ct);
     }
 
