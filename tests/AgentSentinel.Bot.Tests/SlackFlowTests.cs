@@ -14,64 +14,58 @@ namespace AgentSentinel.Bot.Tests;
 /// and a fake Slack Web API on loopback that records what the bot sent.</summary>
 public sealed class SlackFlowTests : IAsyncLifetime
 {
-    private FakeSlackServer _slack = null!;
-    private AgentSentinelApp _app = null!;
-    private HttpClient _agent = null!;
-    private HttpClient _slackClient = null!;
+    private ChatHarness _h = null!;
     private string _aliceKeyId = null!;
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+    private static CancellationToken Ct => ChatHarness.Ct;
 
     public async ValueTask InitializeAsync()
     {
-        _slack = await FakeSlackServer.StartAsync();
-        _slack.Users["U0ALICE"] = ("Alice", "alice@example.com");
-        _slack.Users["U0BOB"] = ("Bob", "bob@example.com");
-        _slack.Users["U0CAROL"] = ("Carol", "carol@example.com");
-        _slack.Users["U0DAN"] = ("Dan", "dan@example.com");
-        _slack.Users["U0EVE"] = ("Eve", "eve@example.com");
-        _app = new AgentSentinelApp(await TestStorage.CreateAsync(StorageProvider.Sqlite, "slack"), runJobServer: true, settings: new Dictionary<string, string?>(_slack.HostSettings())
+        _h = await ChatHarness.StartAsync(new ChatSetup(StorageProvider.Sqlite, "slack")
         {
-            ["AgentSentinel:PublicBaseUrl"] = "https://approvals.example.com",
-            ["AgentSentinel:Routing:Routes:0:Name"] = "payments",
-            ["AgentSentinel:Routing:Routes:0:Match:Actions:0"] = "transfer_*",
-            ["AgentSentinel:Routing:Routes:0:Slack:Channel"] = "C0PAY",
-            ["AgentSentinel:Routing:Routes:0:Approvers:0"] = "U0ALICE",
-            ["AgentSentinel:Routing:Routes:0:Approvers:1"] = "bob@example.com",
-            ["AgentSentinel:Routing:Routes:0:Approvers:2"] = "U0CAROL",
-            ["AgentSentinel:Routing:Routes:0:Mention"] = "here",
-            ["AgentSentinel:Routing:Routes:1:Name"] = "default",
-            ["AgentSentinel:Routing:Routes:1:Slack:Channel"] = "C0ALL",
+            Slack = true,
+            AgentKeyName = "billing-prod",
+            AgentIds = ["billing-agent", "agent", "*agent* evil.example"],
+            SlackUsers =
+            {
+                ["U0ALICE"] = ("Alice", "alice@example.com"),
+                ["U0BOB"] = ("Bob", "bob@example.com"),
+                ["U0CAROL"] = ("Carol", "carol@example.com"),
+                ["U0DAN"] = ("Dan", "dan@example.com"),
+                ["U0EVE"] = ("Eve", "eve@example.com"),
+            },
+            Settings =
+            {
+                ["AgentSentinel:PublicBaseUrl"] = "https://approvals.example.com",
+                ["AgentSentinel:Routing:Routes:0:Name"] = "payments",
+                ["AgentSentinel:Routing:Routes:0:Match:Actions:0"] = "transfer_*",
+                ["AgentSentinel:Routing:Routes:0:Slack:Channel"] = "C0PAY",
+                ["AgentSentinel:Routing:Routes:0:Approvers:0"] = "U0ALICE",
+                ["AgentSentinel:Routing:Routes:0:Approvers:1"] = "bob@example.com",
+                ["AgentSentinel:Routing:Routes:0:Approvers:2"] = "U0CAROL",
+                ["AgentSentinel:Routing:Routes:0:Mention"] = "here",
+                ["AgentSentinel:Routing:Routes:1:Name"] = "default",
+                ["AgentSentinel:Routing:Routes:1:Slack:Channel"] = "C0ALL",
+            },
         });
-        _ = _app.Server;
-        _agent = _app.Client(await _app.CreateKeyAsync("billing-prod", [Scopes.Agent], agentIds: ["billing-agent", "agent", "*agent* evil.example"]));
         // Slack users decide as the approver identities their confirmed emails match; Eve has no key.
-        _aliceKeyId = (await _app.CreateKeyWithIdAsync("alice", [Scopes.Approver], "alice@example.com")).Id;
+        _aliceKeyId = await _h.ApproverAsync("alice", "alice@example.com");
         foreach (var person in new[] { "bob", "carol", "dan" })
         {
-            await _app.CreateKeyAsync(person, [Scopes.Approver], $"{person}@example.com");
+            await _h.ApproverAsync(person, $"{person}@example.com");
         }
-        _slackClient = _app.Client(null);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        _agent.Dispose();
-        _slackClient.Dispose();
-        await _app.DisposeAsync();
-        await _slack.DisposeAsync();
-    }
+    public async ValueTask DisposeAsync() => await _h.DisposeAsync();
+
+    private FakeSlackServer Slack => _h.Slack;
 
     private async Task<(string Id, JsonObject Message)> CreateAndAwaitPostAsync(object body, string channel = "C0PAY")
     {
-        var response = await _agent.PostAsJsonAsync("/api/v1/approvals", body, Ct);
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        var id = (string)(await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["id"]!;
-        var message = await _slack.WaitForAsync(s => s.Messages(channel).FirstOrDefault(m => (string?)m["metadata"]?["event_payload"]?["approval_id"] == id && m["thread_ts"] is null),
-            what: $"the message of {id}");
-        return (id, message);
+        var id = await _h.CreateAsync(body);
+        return (id, await _h.SlackPostAsync(channel, id));
     }
 
-    private Task<HttpResponseMessage> SendAsync(string path, string form) => _slackClient.SendAsync(SlackRequests.Signed(path, form), Ct);
+    private Task<HttpResponseMessage> SendAsync(string path, string form) => _h.SlackFormAsync(path, form);
 
     private Task<HttpResponseMessage> ClickAsync(string user, string action, string id, string ts, string channel = "C0PAY") =>
         SendAsync("/slack/interactions", SlackRequests.PayloadForm(SlackRequests.BlockActions(user, action, id, channel, ts)));
@@ -79,8 +73,7 @@ public sealed class SlackFlowTests : IAsyncLifetime
     private Task<HttpResponseMessage> SubmitAsync(string user, string callback, string id, string? text) =>
         SendAsync("/slack/interactions", SlackRequests.PayloadForm(SlackRequests.ViewSubmission(user, callback, id, text)));
 
-    private async Task<JsonObject> PollAsync(string id) =>
-        (await (await _agent.GetAsync($"/api/v1/approvals/{id}/poll", Ct)).Content.ReadFromJsonAsync<JsonObject>(Ct))!;
+    private Task<JsonObject> PollAsync(string id) => _h.PollAsync(id);
 
     private static JsonObject? Block(JsonObject message, string blockId) =>
         message["blocks"]?.AsArray().FirstOrDefault(b => (string?)b!["block_id"] == blockId)?.AsObject();
@@ -104,14 +97,14 @@ public sealed class SlackFlowTests : IAsyncLifetime
         // The three buttons and the "…" menu (Reassign to a person… / to a channel…).
         Assert.Equal(["button", "button", "button", "overflow"], Block(message, "decision")!["elements"]!.AsArray().Select(e => (string?)e!["type"]));
 
-        var post = Assert.Single(_slack.CallsTo("chat.postMessage"));
+        var post = Assert.Single(Slack.CallsTo("chat.postMessage"));
         Assert.Equal($"Bearer {FakeSlackServer.Token}", post.Authorization);
         Assert.DoesNotContain("null", post.Body.ToJsonString(), StringComparison.Ordinal);
 
         // Requests on another route go to that route's channel.
         await CreateAndAwaitPostAsync(new { action_name = "read_report" }, "C0ALL");
         await Task.Delay(300, Ct);
-        Assert.Equal(2, _slack.CallsTo("chat.postMessage").Count);
+        Assert.Equal(2, Slack.CallsTo("chat.postMessage").Count);
     }
 
     [Fact]
@@ -121,7 +114,7 @@ public sealed class SlackFlowTests : IAsyncLifetime
         var ts = (string)message["ts"]!;
         var click = await ClickAsync("U0ALICE", "approve", id, ts);
         Assert.Equal(HttpStatusCode.OK, click.StatusCode);
-        var open = Assert.Single(_slack.CallsTo("views.open"));
+        var open = Assert.Single(Slack.CallsTo("views.open"));
         Assert.Equal("decision_approve", (string?)open.Body["view"]!["callback_id"]);
         Assert.Equal(id, (string?)open.Body["view"]!["private_metadata"]);
         Assert.Equal("pending", (string?)(await PollAsync(id))["status"]);
@@ -136,11 +129,11 @@ public sealed class SlackFlowTests : IAsyncLifetime
         Assert.Equal("slack", (string?)poll["decided_via"]);
         Assert.Equal("Looks right", (string?)poll["decision_notes"]);
         // The decision is recorded under the key of the approver identity Alice's email matched.
-        var detail = await (await _app.Client().GetAsync($"/api/v1/approvals/{id}", Ct)).Content.ReadFromJsonAsync<JsonObject>(Ct);
+        var detail = await (await _h.App.Client().GetAsync($"/api/v1/approvals/{id}", Ct)).Content.ReadFromJsonAsync<JsonObject>(Ct);
         Assert.Equal(_aliceKeyId, (string?)detail!["decided_by_key_id"]);
         Assert.Equal(_aliceKeyId, (string?)detail["events"]!.AsArray().Single(e => (string?)e!["kind"] == "approved")!["actor_key_id"]);
 
-        var updated = await _slack.WaitForAsync(s => s.Messages("C0PAY").FirstOrDefault(m => (string?)m["ts"] == ts && Block(m, "outcome") is not null), what: "the updated message");
+        var updated = await Slack.WaitForAsync(s => s.Messages("C0PAY").FirstOrDefault(m => (string?)m["ts"] == ts && Block(m, "outcome") is not null), what: "the updated message");
         Assert.Null(Block(updated, "decision"));
         var outcome = (string)Block(updated, "outcome")!["text"]!["text"]!;
         Assert.Contains("Approved", outcome, StringComparison.Ordinal);
@@ -153,7 +146,7 @@ public sealed class SlackFlowTests : IAsyncLifetime
     {
         var (id, message) = await CreateAndAwaitPostAsync(new { action_name = "transfer_funds" });
         await ClickAsync("U0ALICE", "reject", id, (string)message["ts"]!);
-        Assert.Equal("decision_reject", (string?)Assert.Single(_slack.CallsTo("views.open")).Body["view"]!["callback_id"]);
+        Assert.Equal("decision_reject", (string?)Assert.Single(Slack.CallsTo("views.open")).Body["view"]!["callback_id"]);
 
         foreach (var (callback, text) in new[] { ("decision_reject", (string?)null), ("decision_reject", "   "), ("decision_request_info", null) })
         {
@@ -176,11 +169,11 @@ public sealed class SlackFlowTests : IAsyncLifetime
         var (id, message) = await CreateAndAwaitPostAsync(new { action_name = "transfer_funds" });
         var click = await ClickAsync("U0DAN", "approve", id, (string)message["ts"]!);
         Assert.Equal(HttpStatusCode.OK, click.StatusCode);
-        var ephemeral = await _slack.WaitForAsync(s => s.CallsTo("chat.postEphemeral").FirstOrDefault(), what: "the ephemeral reply");
+        var ephemeral = await Slack.WaitForAsync(s => s.CallsTo("chat.postEphemeral").FirstOrDefault(), what: "the ephemeral reply");
         Assert.Equal("U0DAN", (string?)ephemeral.Body["user"]);
         Assert.Equal("C0PAY", (string?)ephemeral.Body["channel"]);
         Assert.Contains("not one of the approvers", (string?)ephemeral.Body["text"], StringComparison.Ordinal);
-        Assert.Empty(_slack.CallsTo("views.open"));
+        Assert.Empty(Slack.CallsTo("views.open"));
 
         // A forged submission without a click is refused as well.
         var submit = await (await SubmitAsync("U0DAN", "decision_approve", id, null)).Content.ReadFromJsonAsync<JsonObject>(Ct);
@@ -193,8 +186,8 @@ public sealed class SlackFlowTests : IAsyncLifetime
     {
         var (id, message) = await CreateAndAwaitPostAsync(new { action_name = "transfer_funds" });
         await ClickAsync("U0BOB", "approve", id, (string)message["ts"]!);
-        Assert.Single(_slack.CallsTo("views.open"));
-        Assert.Contains(_slack.CallsTo("users.info"), c => (string?)c.Body["user"] == "U0BOB");
+        Assert.Single(Slack.CallsTo("views.open"));
+        Assert.Contains(Slack.CallsTo("users.info"), c => (string?)c.Body["user"] == "U0BOB");
         await SubmitAsync("U0BOB", "decision_approve", id, null);
         Assert.Equal("bob@example.com", (string?)(await PollAsync(id))["decided_by_email"]);
     }
@@ -212,13 +205,13 @@ public sealed class SlackFlowTests : IAsyncLifetime
         Assert.Equal("errors", (string?)loser["response_action"]);
         var winner = await PollAsync(id);
         Assert.Contains("already", (string?)loser["errors"]!["decision_text"], StringComparison.Ordinal);
-        var detail = await (await _app.Client().GetAsync($"/api/v1/approvals/{id}", Ct)).Content.ReadFromJsonAsync<JsonObject>(Ct);
+        var detail = await (await _h.App.Client().GetAsync($"/api/v1/approvals/{id}", Ct)).Content.ReadFromJsonAsync<JsonObject>(Ct);
         Assert.Single(detail!["events"]!.AsArray(), e => (string?)e!["kind"] is "approved" or "rejected");
         Assert.Contains((string?)winner["status"], new[] { "approved", "rejected" });
 
         // A later click on the decided request gets an ephemeral note naming the decision.
         await ClickAsync("U0ALICE", "reject", id, "1.1");
-        var note = await _slack.WaitForAsync(s => s.CallsTo("chat.postEphemeral").FirstOrDefault(), what: "the already-decided note");
+        var note = await Slack.WaitForAsync(s => s.CallsTo("chat.postEphemeral").FirstOrDefault(), what: "the already-decided note");
         Assert.Contains("already", (string?)note.Body["text"], StringComparison.Ordinal);
     }
 
@@ -226,24 +219,24 @@ public sealed class SlackFlowTests : IAsyncLifetime
     public async Task Decisions_made_elsewhere_and_expiry_update_the_message()
     {
         var (id, message) = await CreateAndAwaitPostAsync(new { action_name = "transfer_funds" });
-        using var approver = _app.Client(await _app.CreateKeyAsync("api approver", [Scopes.Approver], "bob@example.com"));
+        using var approver = _h.App.Client(await _h.App.CreateKeyAsync("api approver", [Scopes.Approver], "bob@example.com"));
         var rejected = await approver.PostAsJsonAsync($"/api/v1/approvals/{id}/reject", new { reason = "Decided in the console" }, Ct);
         Assert.Equal(HttpStatusCode.OK, rejected.StatusCode);
         var ts = (string)message["ts"]!;
-        var updated = await _slack.WaitForAsync(s => s.Messages("C0PAY").FirstOrDefault(m => (string?)m["ts"] == ts && Block(m, "outcome") is not null), what: "the update after an API decision");
+        var updated = await Slack.WaitForAsync(s => s.Messages("C0PAY").FirstOrDefault(m => (string?)m["ts"] == ts && Block(m, "outcome") is not null), what: "the update after an API decision");
         Assert.Contains("bob@example.com", (string)Block(updated, "outcome")!["text"]!["text"]!, StringComparison.Ordinal);
 
         var (expiring, expiringMessage) = await CreateAndAwaitPostAsync(new { action_name = "transfer_funds", timeout_seconds = 1 });
         var expiringTs = (string)expiringMessage["ts"]!;
         var clock = Stopwatch.StartNew();
-        var expired = await _slack.WaitForAsync(s => s.Messages("C0PAY").FirstOrDefault(m => (string?)m["ts"] == expiringTs && Block(m, "outcome") is not null), what: "the expiry update");
+        var expired = await Slack.WaitForAsync(s => s.Messages("C0PAY").FirstOrDefault(m => (string?)m["ts"] == expiringTs && Block(m, "outcome") is not null), what: "the expiry update");
         Assert.Contains("Expired", (string)Block(expired, "outcome")!["text"]!["text"]!, StringComparison.Ordinal);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(4), $"expiry update after {clock.Elapsed}");
         Assert.Equal("expired", (string?)(await PollAsync(expiring))["status"]);
 
         var (cancelled, cancelledMessage) = await CreateAndAwaitPostAsync(new { action_name = "transfer_funds" });
-        await _agent.PostAsync($"/api/v1/approvals/{cancelled}/cancel", null, Ct);
-        await _slack.WaitForAsync(s => s.Messages("C0PAY").FirstOrDefault(m => (string?)m["ts"] == (string)cancelledMessage["ts"]! && Block(m, "outcome") is not null), what: "the cancel update");
+        await _h.Agent.PostAsync($"/api/v1/approvals/{cancelled}/cancel", null, Ct);
+        await Slack.WaitForAsync(s => s.Messages("C0PAY").FirstOrDefault(m => (string?)m["ts"] == (string)cancelledMessage["ts"]! && Block(m, "outcome") is not null), what: "the cancel update");
     }
 
     [Fact]
@@ -253,37 +246,37 @@ public sealed class SlackFlowTests : IAsyncLifetime
         var ts = (string)message["ts"]!;
         await SubmitAsync("U0ALICE", "decision_request_info", id, "Which account? <!channel>");
         Assert.Equal("info_requested", (string?)(await PollAsync(id))["status"]);
-        var question = await _slack.WaitForAsync(s => s.Messages("C0PAY").FirstOrDefault(m => (string?)m["thread_ts"] == ts), what: "the question in the thread");
+        var question = await Slack.WaitForAsync(s => s.Messages("C0PAY").FirstOrDefault(m => (string?)m["thread_ts"] == ts), what: "the question in the thread");
         Assert.Contains("Which account?", (string?)question["text"], StringComparison.Ordinal);
         Assert.Contains("<@U0ALICE>", (string?)question["text"], StringComparison.Ordinal);
         Assert.DoesNotContain("<!channel>", (string?)question["text"], StringComparison.Ordinal);
-        await _slack.WaitForAsync(s => s.Messages("C0PAY").FirstOrDefault(m => (string?)m["ts"] == ts && Block(m, "decision") is null), what: "buttons hidden while waiting");
+        await Slack.WaitForAsync(s => s.Messages("C0PAY").FirstOrDefault(m => (string?)m["ts"] == ts && Block(m, "decision") is null), what: "buttons hidden while waiting");
 
-        var answer = await _agent.PostAsJsonAsync($"/api/v1/approvals/{id}/respond", new { response = "Savings <@U0BOB>" }, Ct);
+        var answer = await _h.Agent.PostAsJsonAsync($"/api/v1/approvals/{id}/respond", new { response = "Savings <@U0BOB>" }, Ct);
         Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
-        var reply = await _slack.WaitForAsync(s => s.Messages("C0PAY").Where(m => (string?)m["thread_ts"] == ts).Skip(1).FirstOrDefault(), what: "the answer in the thread");
+        var reply = await Slack.WaitForAsync(s => s.Messages("C0PAY").Where(m => (string?)m["thread_ts"] == ts).Skip(1).FirstOrDefault(), what: "the answer in the thread");
         Assert.Contains("Savings &lt;@\u2060U0BOB&gt;", (string?)reply["text"], StringComparison.Ordinal);
-        var back = await _slack.WaitForAsync(s => s.Messages("C0PAY").FirstOrDefault(m => (string?)m["ts"] == ts && Block(m, "decision") is not null && Block(m, "answer") is not null), what: "buttons back");
+        var back = await Slack.WaitForAsync(s => s.Messages("C0PAY").FirstOrDefault(m => (string?)m["ts"] == ts && Block(m, "decision") is not null && Block(m, "answer") is not null), what: "buttons back");
         Assert.Contains("Savings", Block(back, "answer")!.ToJsonString(), StringComparison.Ordinal);
         await Task.Delay(300, Ct);
-        Assert.Equal(2, _slack.Messages("C0PAY").Count(m => (string?)m["thread_ts"] == ts));
+        Assert.Equal(2, Slack.Messages("C0PAY").Count(m => (string?)m["thread_ts"] == ts));
     }
 
     [Fact]
     public async Task Rate_limits_server_errors_and_lost_answers_never_post_twice()
     {
-        _slack.FailNext("chat.postMessage", SlackFault.RateLimited, SlackFault.ServerError, SlackFault.PostThenDrop);
+        Slack.FailNext("chat.postMessage", SlackFault.RateLimited, SlackFault.ServerError, SlackFault.PostThenDrop);
         var (id, _) = await CreateAndAwaitPostAsync(new { action_name = "transfer_funds" });
         await Task.Delay(2500, Ct);
-        Assert.Single(_slack.Messages("C0PAY"), m => (string?)m["metadata"]?["event_payload"]?["approval_id"] == id);
-        Assert.True(_slack.CallsTo("chat.postMessage").Count >= 3);
-        Assert.NotEmpty(_slack.CallsTo("conversations.history"));
+        Assert.Single(Slack.Messages("C0PAY"), m => (string?)m["metadata"]?["event_payload"]?["approval_id"] == id);
+        Assert.True(Slack.CallsTo("chat.postMessage").Count >= 3);
+        Assert.NotEmpty(Slack.CallsTo("conversations.history"));
 
         // Updates recover from a 429 too, and the message is redrawn once the decision is made.
-        _slack.FailNext("chat.update", SlackFault.RateLimited, SlackFault.ServerError);
-        using var approver = _app.Client(await _app.CreateKeyAsync("api approver", [Scopes.Approver], "bob@example.com"));
+        Slack.FailNext("chat.update", SlackFault.RateLimited, SlackFault.ServerError);
+        using var approver = _h.App.Client(await _h.App.CreateKeyAsync("api approver", [Scopes.Approver], "bob@example.com"));
         Assert.Equal(HttpStatusCode.OK, (await approver.PostAsJsonAsync($"/api/v1/approvals/{id}/approve", new { }, Ct)).StatusCode);
-        await _slack.WaitForAsync(s => s.Messages("C0PAY").FirstOrDefault(m => (string?)m["metadata"]?["event_payload"]?["approval_id"] == id && Block(m, "outcome") is not null),
+        await Slack.WaitForAsync(s => s.Messages("C0PAY").FirstOrDefault(m => (string?)m["metadata"]?["event_payload"]?["approval_id"] == id && Block(m, "outcome") is not null),
             TimeSpan.FromSeconds(20), "the update after a 429 and a 500");
     }
 
@@ -292,20 +285,20 @@ public sealed class SlackFlowTests : IAsyncLifetime
     {
         var (id, message) = await CreateAndAwaitPostAsync(new { action_name = "transfer_funds" });
         var form = SlackRequests.PayloadForm(SlackRequests.ViewSubmission("U0ALICE", "decision_approve", id, "forged"));
-        var forged = await _slackClient.SendAsync(SlackRequests.Signed("/slack/interactions", form, secret: "not-the-secret"), Ct);
-        var stale = await _slackClient.SendAsync(SlackRequests.Signed("/slack/interactions", form, at: DateTimeOffset.UtcNow.AddMinutes(-6)), Ct);
-        var unsigned = await _slackClient.PostAsync("/slack/interactions", new StringContent(form, System.Text.Encoding.UTF8, "application/x-www-form-urlencoded"), Ct);
+        var forged = await _h.Anonymous.SendAsync(SlackRequests.Signed("/slack/interactions", form, secret: "not-the-secret"), Ct);
+        var stale = await _h.Anonymous.SendAsync(SlackRequests.Signed("/slack/interactions", form, at: DateTimeOffset.UtcNow.AddMinutes(-6)), Ct);
+        var unsigned = await _h.Anonymous.PostAsync("/slack/interactions", new StringContent(form, System.Text.Encoding.UTF8, "application/x-www-form-urlencoded"), Ct);
         var tampered = SlackRequests.Signed("/slack/interactions", form);
         tampered.Content = new StringContent(form.Replace("forged", "FORGED", StringComparison.Ordinal), System.Text.Encoding.UTF8, "application/x-www-form-urlencoded");
-        var tamperedResponse = await _slackClient.SendAsync(tampered, Ct);
+        var tamperedResponse = await _h.Anonymous.SendAsync(tampered, Ct);
         foreach (var response in new[] { forged, stale, unsigned, tamperedResponse })
         {
             Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         }
-        var commands = await _slackClient.SendAsync(SlackRequests.Signed("/slack/commands", "command=%2Fapprovals&user_id=U0ALICE", secret: "wrong"), Ct);
+        var commands = await _h.Anonymous.SendAsync(SlackRequests.Signed("/slack/commands", "command=%2Fapprovals&user_id=U0ALICE", secret: "wrong"), Ct);
         Assert.Equal(HttpStatusCode.Unauthorized, commands.StatusCode);
         Assert.Equal("pending", (string?)(await PollAsync(id))["status"]);
-        Assert.Empty(_slack.CallsTo("views.open"));
+        Assert.Empty(Slack.CallsTo("views.open"));
         _ = message;
     }
 
@@ -315,7 +308,7 @@ public sealed class SlackFlowTests : IAsyncLifetime
         var body = """{"token":"t","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}""";
         var request = SlackRequests.Signed("/slack/events", body);
         request.Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
-        var response = await _slackClient.SendAsync(request, Ct);
+        var response = await _h.Anonymous.SendAsync(request, Ct);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", (string?)(await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["challenge"]);
     }
@@ -351,7 +344,7 @@ public sealed class SlackFlowTests : IAsyncLifetime
             run_id = "`run` #general",
             action_inputs = new { url = "https://evil.example/```*x*```" },
         });
-        var sent = _slack.CallsTo("chat.postMessage").Single(c => (string?)c.Body["metadata"]?["event_payload"]?["approval_id"] == id).Body;
+        var sent = Slack.CallsTo("chat.postMessage").Single(c => (string?)c.Body["metadata"]?["event_payload"]?["approval_id"] == id).Body;
 
         const string wj = "\u2060", dot = "\u2024";
         var expected = $"See https:{wj}//evil{dot}example/login, www{dot}evil{dot}example or ops@{wj}evil{dot}example in #{wj}general: *bold* _it_ ~no~ `x` &lt;https:{wj}//x|y&gt;";

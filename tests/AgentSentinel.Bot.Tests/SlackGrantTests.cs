@@ -12,43 +12,41 @@ namespace AgentSentinel.Bot.Tests;
 /// "Revoke grant" on the message revokes it under the one rule (the granter or an admin) and redraws the message.</summary>
 public sealed class SlackGrantTests : IAsyncLifetime
 {
-    private FakeSlackServer _slack = null!;
-    private AgentSentinelApp _app = null!;
-    private HttpClient _agent = null!;
-    private HttpClient _slackClient = null!;
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+    private ChatHarness _h = null!;
+    private static CancellationToken Ct => ChatHarness.Ct;
 
     public async ValueTask InitializeAsync()
     {
-        _slack = await FakeSlackServer.StartAsync();
-        _slack.Users["U0ALICE"] = ("Alice", "alice@example.com");
-        _slack.Users["U0BOB"] = ("Bob", "bob@example.com");
-        _slack.Users["U0EVE"] = ("Eve", "eve@example.com");
-        _app = new AgentSentinelApp(await TestStorage.CreateAsync(StorageProvider.Sqlite, "slack-grants"), runJobServer: true, settings: new Dictionary<string, string?>(_slack.HostSettings())
+        _h = await ChatHarness.StartAsync(new ChatSetup(StorageProvider.Sqlite, "slack-grants")
         {
-            ["AgentSentinel:Routing:Routes:0:Name"] = "refunds",
-            ["AgentSentinel:Routing:Routes:0:Match:Actions:0"] = "refund*",
-            ["AgentSentinel:Routing:Routes:0:Slack:Channel"] = "C0REF",
-            ["AgentSentinel:Routing:Routes:0:Grants:Allowed"] = "true",
-            ["AgentSentinel:Routing:Routes:0:Grants:MaxMinutes"] = "120",
-            ["AgentSentinel:Routing:Routes:1:Name"] = "default",
-            ["AgentSentinel:Routing:Routes:1:Slack:Channel"] = "C0ALL",
-            ["AgentSentinel:Routing:Routes:1:Grants:Allowed"] = "false",
+            Slack = true,
+            AgentKeyName = "refund-bot",
+            AgentIds = ["refund-bot"],
+            SlackUsers =
+            {
+                ["U0ALICE"] = ("Alice", "alice@example.com"),
+                ["U0BOB"] = ("Bob", "bob@example.com"),
+                ["U0EVE"] = ("Eve", "eve@example.com"),
+            },
+            Settings =
+            {
+                ["AgentSentinel:Routing:Routes:0:Name"] = "refunds",
+                ["AgentSentinel:Routing:Routes:0:Match:Actions:0"] = "refund*",
+                ["AgentSentinel:Routing:Routes:0:Slack:Channel"] = "C0REF",
+                ["AgentSentinel:Routing:Routes:0:Grants:Allowed"] = "true",
+                ["AgentSentinel:Routing:Routes:0:Grants:MaxMinutes"] = "120",
+                ["AgentSentinel:Routing:Routes:1:Name"] = "default",
+                ["AgentSentinel:Routing:Routes:1:Slack:Channel"] = "C0ALL",
+                ["AgentSentinel:Routing:Routes:1:Grants:Allowed"] = "false",
+            },
         });
-        _ = _app.Server;
-        _agent = _app.Client(await _app.CreateKeyAsync("refund-bot", [Scopes.Agent], agentIds: ["refund-bot"]));
-        await _app.CreateKeyAsync("alice", [Scopes.Approver], "alice@example.com");
-        await _app.CreateKeyAsync("bob", [Scopes.Approver], "bob@example.com");
-        _slackClient = _app.Client(null);
+        await _h.ApproverAsync("alice", "alice@example.com");
+        await _h.ApproverAsync("bob", "bob@example.com");
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        _agent.Dispose();
-        _slackClient.Dispose();
-        await _app.DisposeAsync();
-        await _slack.DisposeAsync();
-    }
+    public async ValueTask DisposeAsync() => await _h.DisposeAsync();
+
+    private FakeSlackServer Slack => _h.Slack;
 
     private static object Refund(int order, string action = "refund", string priority = "medium") => new
     {
@@ -62,25 +60,20 @@ public sealed class SlackGrantTests : IAsyncLifetime
 
     private async Task<(string Id, JsonObject Message)> CreateAndAwaitPostAsync(object body, string channel = "C0REF")
     {
-        var response = await _agent.PostAsJsonAsync("/api/v1/approvals", body, Ct);
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        var id = (string)(await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["id"]!;
-        var message = await _slack.WaitForAsync(s => s.Messages(channel).FirstOrDefault(m => (string?)m["metadata"]?["event_payload"]?["approval_id"] == id && m["thread_ts"] is null),
-            what: $"the message of {id}");
-        return (id, message);
+        var id = await _h.CreateAsync(body);
+        return (id, await _h.SlackPostAsync(channel, id));
     }
 
-    private Task<HttpResponseMessage> InteractAsync(JsonObject payload) =>
-        _slackClient.SendAsync(SlackRequests.Signed("/slack/interactions", SlackRequests.PayloadForm(payload)), Ct);
+    private Task<HttpResponseMessage> InteractAsync(JsonObject payload) => _h.SlackInteractionAsync(payload);
 
     private async Task<JsonObject> ModalFor(string user, string id, string ts, string channel = "C0REF")
     {
-        var before = _slack.CallsTo("views.open").Count;
+        var before = Slack.CallsTo("views.open").Count;
         Assert.Equal(HttpStatusCode.OK, (await InteractAsync(SlackRequests.BlockActions(user, "approve", id, channel, ts))).StatusCode);
-        return (await _slack.WaitForAsync(s => s.CallsTo("views.open").Skip(before).FirstOrDefault(), what: "the approve modal")).Body["view"]!.AsObject();
+        return (await Slack.WaitForAsync(s => s.CallsTo("views.open").Skip(before).FirstOrDefault(), what: "the approve modal")).Body["view"]!.AsObject();
     }
 
-    private async Task<JsonObject> GetAsync(string path) => (await (await _app.Client().GetAsync(path, Ct)).Content.ReadFromJsonAsync<JsonObject>(Ct))!;
+    private async Task<JsonObject> GetAsync(string path) => (await (await _h.Admin.GetAsync(path, Ct)).Content.ReadFromJsonAsync<JsonObject>(Ct))!;
 
     private static JsonObject? Block(JsonObject message, string blockId) =>
         message["blocks"]?.AsArray().FirstOrDefault(b => (string?)b!["block_id"] == blockId)?.AsObject();
@@ -88,7 +81,7 @@ public sealed class SlackGrantTests : IAsyncLifetime
     private static string Text(JsonObject message) => message["blocks"]!.ToJsonString();
 
     private Task<JsonObject> UpdatedAsync(string channel, string ts, Func<JsonObject, bool> when, string what) =>
-        _slack.WaitForAsync(s => s.Messages(channel).FirstOrDefault(m => (string?)m["ts"] == ts && when(m)), what: what);
+        Slack.WaitForAsync(s => s.Messages(channel).FirstOrDefault(m => (string?)m["ts"] == ts && when(m)), what: what);
 
     [Fact]
     public async Task The_approve_modal_offers_a_grant_only_where_the_route_allows_one()
@@ -184,29 +177,29 @@ public sealed class SlackGrantTests : IAsyncLifetime
         // Bob is an approver but did not give the grant; Eve is nobody the server knows. Neither changes anything.
         foreach (var (user, says) in new[] { ("U0BOB", "Only the person who gave a grant, or an admin"), ("U0EVE", "not an approver known to this server") })
         {
-            var before = _slack.CallsTo("chat.postEphemeral").Count;
+            var before = Slack.CallsTo("chat.postEphemeral").Count;
             Assert.Equal(HttpStatusCode.OK, (await InteractAsync(SlackRequests.BlockActions(user, "revoke_grant", grantId, "C0REF", ts))).StatusCode);
-            var note = await _slack.WaitForAsync(s => s.CallsTo("chat.postEphemeral").Skip(before).FirstOrDefault(), what: "the refusal");
+            var note = await Slack.WaitForAsync(s => s.CallsTo("chat.postEphemeral").Skip(before).FirstOrDefault(), what: "the refusal");
             Assert.Equal(user, (string?)note.Body["user"]);
             Assert.Contains(says, (string?)note.Body["text"], StringComparison.Ordinal);
             Assert.Equal("active", (string?)(await GetAsync($"/api/v1/grants/{grantId}"))["state"]);
         }
 
-        var updates = _slack.CallsTo("chat.update").Count;
+        var updates = Slack.CallsTo("chat.update").Count;
         await InteractAsync(SlackRequests.BlockActions("U0ALICE", "revoke_grant", grantId, "C0REF", ts));
         var revoked = await UpdatedAsync("C0REF", ts, m => Block(m, "grant_actions") is null && Text(m).Contains("Revoked by", StringComparison.Ordinal), "the redrawn message");
         Assert.Contains("Revoked by alice@example.com", (string?)Block(revoked, "grant")!["text"]!["text"], StringComparison.Ordinal);
-        Assert.True(_slack.CallsTo("chat.update").Count > updates);
+        Assert.True(Slack.CallsTo("chat.update").Count > updates);
         Assert.Equal("revoked", (string?)(await GetAsync($"/api/v1/grants/{grantId}"))["state"]);
-        var told = await _slack.WaitForAsync(s => s.CallsTo("chat.postEphemeral").LastOrDefault(c => (string?)c.Body["user"] == "U0ALICE"), what: "the confirmation");
+        var told = await Slack.WaitForAsync(s => s.CallsTo("chat.postEphemeral").LastOrDefault(c => (string?)c.Body["user"] == "U0ALICE"), what: "the confirmation");
         Assert.Contains("is revoked", (string?)told.Body["text"], StringComparison.Ordinal);
 
         // The agent's next matching request waits for a person again; a second click says it was already revoked.
         var (next, _) = await CreateAndAwaitPostAsync(Refund(2));
         Assert.Equal("pending", (string?)(await GetAsync($"/api/v1/approvals/{next}"))["status"]);
-        var count = _slack.CallsTo("chat.postEphemeral").Count;
+        var count = Slack.CallsTo("chat.postEphemeral").Count;
         await InteractAsync(SlackRequests.BlockActions("U0ALICE", "revoke_grant", grantId, "C0REF", ts));
-        var again = await _slack.WaitForAsync(s => s.CallsTo("chat.postEphemeral").Skip(count).FirstOrDefault(), what: "the second answer");
+        var again = await Slack.WaitForAsync(s => s.CallsTo("chat.postEphemeral").Skip(count).FirstOrDefault(), what: "the second answer");
         Assert.Contains("already revoked", (string?)again.Body["text"], StringComparison.Ordinal);
     }
 
@@ -219,7 +212,7 @@ public sealed class SlackGrantTests : IAsyncLifetime
         var grantId = (string)(await GetAsync("/api/v1/grants"))["items"]![0]!["id"]!;
         await UpdatedAsync("C0REF", ts, m => Block(m, "grant_actions") is not null, "the message with the grant");
 
-        var revoke = await _app.Client().PostAsync($"/api/v1/grants/{grantId}/revoke", null, Ct);
+        var revoke = await _h.App.Client().PostAsync($"/api/v1/grants/{grantId}/revoke", null, Ct);
         Assert.Equal(HttpStatusCode.OK, revoke.StatusCode);
         await UpdatedAsync("C0REF", ts, m => Block(m, "grant_actions") is null && Text(m).Contains("Revoked by", StringComparison.Ordinal), "the redrawn message");
     }
