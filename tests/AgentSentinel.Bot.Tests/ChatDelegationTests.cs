@@ -161,8 +161,7 @@ public abstract class ChatDelegationTests(StorageProvider provider) : IAsyncLife
         var text = (string)note["text"]!;
         Assert.Contains("*Reassigned* to <#C0OPS> by root@example.com", text, StringComparison.Ordinal);
         Assert.DoesNotContain("<!channel>", text, StringComparison.Ordinal);
-        var redrawn = await Slack.WaitForAsync(s => s.CallsTo("chat.update").Select(c => c.Body)
-            .FirstOrDefault(b => (string?)b["ts"] == ts && b["blocks"]!.AsArray().Any(x => (string?)x!["block_id"] == "reassigned")), what: "the old message redrawn");
+        var redrawn = await _h.SlackRedrawAsync(ts, b => b["blocks"]!.AsArray().Any(x => (string?)x!["block_id"] == "reassigned"), "the old message redrawn");
         Assert.Contains("<#C0OPS>", (string?)redrawn["blocks"]!.AsArray().First(x => (string?)x!["block_id"] == "reassigned")!["text"]!["text"], StringComparison.Ordinal);
 
         // The same request handed to a Teams channel the bot is in gets a card there, and its old card says so.

@@ -154,8 +154,7 @@ public abstract class ChatReassignTests(StorageProvider provider) : IAsyncLifeti
 
         // Posted to Bob; the old message says where it went, its note escaped.
         await Slack.WaitForAsync(s => s.Messages("U0BOB").FirstOrDefault(m => (string?)m["metadata"]?["event_payload"]?["approval_id"] == id), what: "the post to Bob");
-        var redrawn = await Slack.WaitForAsync(s => s.CallsTo("chat.update").Select(c => c.Body)
-            .FirstOrDefault(b => (string?)b["ts"] == ts && b["blocks"]!.AsArray().Any(x => (string?)x!["block_id"] == "reassigned")), what: "the old message redrawn");
+        var redrawn = await _h.SlackRedrawAsync(ts, b => b["blocks"]!.AsArray().Any(x => (string?)x!["block_id"] == "reassigned"), "the old message redrawn");
         var note = (string)redrawn["blocks"]!.AsArray().First(x => (string?)x!["block_id"] == "reassigned")!["text"]!["text"]!;
         Assert.Contains("to <@U0BOB> by alice@example.com", note, StringComparison.Ordinal);
         Assert.DoesNotContain("<!channel>", note, StringComparison.Ordinal);
