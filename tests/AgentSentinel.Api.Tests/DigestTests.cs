@@ -61,6 +61,37 @@ public abstract class DigestTests(StorageProvider provider)
     }
 
     [Fact]
+    public async Task A_finished_weeks_digest_is_computed_once_and_kept_and_the_next_weeks_comparison_reads_it()
+    {
+        var (app, time, seeded, approver) = await SeededAppAsync();
+        await using var _ = app;
+        using var __ = approver;
+        var zone = TimeZoneInfo.FindSystemTimeZoneById(DigestScenario.TimeZone);
+        time.Advance(Core.Digest.DigestService.KeepAfter);
+
+        var first = await (await approver.GetAsync($"/api/v1/approvals/digest?week={DigestScenario.Week}", Ct)).Json();
+        DigestOracle.AssertEqual(DigestOracle.Compute(seeded, 2025, 13, zone, time.GetUtcNow()), first);
+        // Read back from the kept copy: the same answer.
+        var again = await (await approver.GetAsync($"/api/v1/approvals/digest?week={DigestScenario.Week}", Ct)).Json();
+        Assert.Equal(first.ToJsonString(), again.ToJsonString());
+
+        // The kept copy is what is served: a changed copy shows, in the week and as the next week's previous week.
+        var db = app.Service<Core.Storage.Database>();
+        await using (var connection = await db.OpenAsync(Ct))
+        {
+            var body = System.Text.Json.Nodes.JsonNode.Parse(await Dapper.SqlMapper.ExecuteScalarAsync<string>(connection, "SELECT body FROM digest_weeks") ?? "")!;
+            body["PendingTotal"] = 987654;
+            body["Summary"]!["Total"] = 424242;
+            Assert.Equal(1, await Dapper.SqlMapper.ExecuteAsync(connection, "UPDATE digest_weeks SET body = @body", new { body = body.ToJsonString() }));
+        }
+        var kept = await (await approver.GetAsync($"/api/v1/approvals/digest?week={DigestScenario.Week}", Ct)).Json();
+        Assert.Equal(987654, (long)kept["pending_total"]!);
+        var current = await (await approver.GetAsync("/api/v1/approvals/digest", Ct)).Json();
+        Assert.Equal("2025-W14", current.Str("week"));
+        Assert.Equal(424242, (long)current["previous_week"]!["summary"]!["total"]!);
+    }
+
+    [Fact]
     public async Task The_current_week_is_the_default_and_counts_states_as_of_now()
     {
         var (app, time, seeded, approver) = await SeededAppAsync();

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using AgentSentinel.Core.Approvals;
 using AgentSentinel.Core.Storage;
 using Microsoft.Extensions.Options;
@@ -26,7 +27,16 @@ public sealed class DigestService(DigestStore store, Stats.SuggestionService sug
     /// <summary>The week in progress in the configured time zone.</summary>
     public IsoWeek CurrentWeek() => IsoWeek.Containing(Now, Zone);
 
-    /// <summary>The digest of a week that has started (the current one or earlier).</summary>
+    /// <summary>A finished week's digest is kept once this long has passed since its end, so decisions committed
+    /// around the end of the week (and the expiry sweep of its last minute) are in it.</summary>
+    public static readonly TimeSpan KeepAfter = TimeSpan.FromMinutes(10);
+
+    /// <summary>What shapes a digest besides its week: the time zone (and the definitions' version). A kept digest is
+    /// used only for the same shape, so changing the time zone computes the week again.</summary>
+    private string Shape => $"v1|{options.CurrentValue.TimeZone}";
+
+    /// <summary>The digest of a week that has started (the current one or earlier). A finished week's is computed once
+    /// and kept (<c>digest_weeks</c>): its figures are as of the week's end and never change.</summary>
     public async Task<WeeklyDigest> ComputeAsync(IsoWeek week, CancellationToken ct)
     {
         var zone = Zone;
@@ -37,11 +47,32 @@ public sealed class DigestService(DigestStore store, Stats.SuggestionService sug
         {
             throw new ArgumentOutOfRangeException(nameof(week), $"{week} has not started yet.");
         }
+        var keep = now >= to + KeepAfter;
+        var shape = Shape;
+        if (keep && await store.KeptDigestAsync(from, shape, ct) is { } kept && JsonSerializer.Deserialize<WeeklyDigest>(kept) is { } digest)
+        {
+            return digest;
+        }
+        var computed = await ComputeLiveAsync(week, zone, now, from, to, ct);
+        if (keep)
+        {
+            await store.KeepDigestAsync(from, shape, week.ToString(), JsonSerializer.Serialize(computed), now, ct);
+        }
+        return computed;
+    }
+
+    private async Task<WeeklyDigest> ComputeLiveAsync(IsoWeek week, TimeZoneInfo zone, DateTimeOffset now, DateTimeOffset from, DateTimeOffset to, CancellationToken ct)
+    {
         var window = new DigestWindow(from, to, to <= now ? to : now);
         var summary = await SummaryAsync(window, ct);
         var previous = week.Previous;
         var previousWindow = new DigestWindow(previous.Start(zone), previous.End(zone), previous.End(zone));
-        var previousSummary = await SummaryAsync(previousWindow, ct);
+        // The previous week's summary is the summary of its own digest, when that is kept.
+        var previousSummary = now >= previousWindow.To + KeepAfter && previous.Year >= FirstYear
+            && await store.KeptDigestAsync(previousWindow.From, Shape, ct) is { } keptPrevious
+            && JsonSerializer.Deserialize<WeeklyDigest>(keptPrevious) is { } previousDigest
+                ? previousDigest.Summary
+                : await SummaryAsync(previousWindow, ct);
 
         var days = Enumerable.Range(0, 8).Select(i => week.Monday.AddDays(i)).ToList();
         var perDay = await store.CountByIntervalAsync([.. days.Select(d => IsoWeek.StartOfDay(d, zone))], ct);

@@ -251,4 +251,24 @@ public sealed class DigestStore(Database database)
         public DigestPost ToModel() => new(Week, Surface, Channel, Enum.Parse<DigestPostState>(State, ignoreCase: true), MessageId,
             (int)Attempts, LastError, TimeConversions.FromUnixMicroseconds(ClaimedAt), TimeConversions.FromUnixMicroseconds(PostedAt));
     }
+
+    /// <summary>The digest of a finished week kept by <see cref="KeepDigestAsync"/>, as JSON; null when none is kept for
+    /// that week start and shape.</summary>
+    public async Task<string?> KeptDigestAsync(DateTimeOffset weekStart, string shape, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        return await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
+            "SELECT body FROM digest_weeks WHERE week_start = @start AND shape = @shape",
+            new { start = weekStart.ToUnixMicroseconds(), shape }, cancellationToken: ct));
+    }
+
+    /// <summary>Keeps the digest of a finished week (its figures never change); the first one kept stays.</summary>
+    public async Task KeepDigestAsync(DateTimeOffset weekStart, string shape, string week, string body, DateTimeOffset at, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition("""
+            INSERT INTO digest_weeks (week_start, shape, week, body, computed_at) VALUES (@start, @shape, @week, @body, @at)
+            ON CONFLICT (week_start, shape) DO NOTHING
+            """, new { start = weekStart.ToUnixMicroseconds(), shape, week, body, at = at.ToUnixMicroseconds() }, cancellationToken: ct));
+    }
 }
