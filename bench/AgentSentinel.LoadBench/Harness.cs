@@ -188,6 +188,21 @@ internal static class Pg
         return (T)Convert.ChangeType((await cmd.ExecuteScalarAsync())!, typeof(T), CultureInfo.InvariantCulture);
     }
 
+    /// <summary>The first column of every row the query returns.</summary>
+    public static async Task<List<T>> ColumnAsync<T>(string connectionString, string sql)
+    {
+        var values = new List<T>();
+        await using var c = new NpgsqlConnection(connectionString);
+        await c.OpenAsync();
+        await using var cmd = new NpgsqlCommand(sql, c) { CommandTimeout = 600 };
+        await using var reader = await cmd.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            values.Add(reader.GetFieldValue<T>(0));
+        }
+        return values;
+    }
+
     public static async Task ExecAsync(string connectionString, string sql)
     {
         await using var c = new NpgsqlConnection(connectionString);

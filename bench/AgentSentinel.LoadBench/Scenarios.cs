@@ -573,19 +573,7 @@ internal static class Scenarios
     /// (milliseconds), and the job storage's counts by state.</summary>
     private static async Task PrintChatPipelineAsync(string label, string cs)
     {
-        async Task<List<double>> Column(string sql)
-        {
-            var values = new List<double>();
-            await using var c = new NpgsqlConnection(cs);
-            await c.OpenAsync();
-            await using var cmd = new NpgsqlCommand(sql, c);
-            await using var reader = await cmd.ExecuteReaderAsync();
-            while (await reader.ReadAsync())
-            {
-                values.Add(reader.GetDouble(0));
-            }
-            return values;
-        }
+        Task<List<double>> Column(string sql) => Pg.ColumnAsync<double>(cs, sql);
         Line($"{label}: created -> outbox handled (ms) " + Percentiles(await Column(
             "SELECT (o.handled_at - a.created_at) / 1000.0 FROM outbox o JOIN approvals a ON a.id = o.approval_id WHERE o.kind = 'Created' AND o.handled_at IS NOT NULL")));
         Line($"{label}: created -> post job queued (ms) " + Percentiles(await Column(
@@ -600,17 +588,7 @@ internal static class Scenarios
             "SELECT (m.posted_at - m.claimed_at) / 1000.0 FROM chat_messages m WHERE m.delivery_key = 'root' AND m.posted_at IS NOT NULL")));
         Line($"{label}: created -> posted (ms) " + Percentiles(await Column(
             "SELECT (m.posted_at - a.created_at) / 1000.0 FROM chat_messages m JOIN approvals a ON a.id = m.approval_id WHERE m.delivery_key = 'root' AND m.posted_at IS NOT NULL")));
-        var jobs = new List<string>();
-        await using (var c = new NpgsqlConnection(cs))
-        {
-            await c.OpenAsync();
-            await using var cmd = new NpgsqlCommand("SELECT coalesce(statename, '-') || '=' || count(*) FROM hangfire.job GROUP BY statename ORDER BY 1", c);
-            await using var reader = await cmd.ExecuteReaderAsync();
-            while (await reader.ReadAsync())
-            {
-                jobs.Add(reader.GetString(0));
-            }
-        }
+        var jobs = await Pg.ColumnAsync<string>(cs, "SELECT coalesce(statename, '-') || '=' || count(*) FROM hangfire.job GROUP BY statename ORDER BY 1");
         Line($"{label}: jobs by state {string.Join(", ", jobs)}");
     }
 
