@@ -47,19 +47,22 @@ public sealed class DigestService(DigestStore store, Stats.SuggestionService sug
         {
             throw new ArgumentOutOfRangeException(nameof(week), $"{week} has not started yet.");
         }
-        var keep = now >= to + KeepAfter;
-        var shape = Shape;
-        if (keep && await store.KeptDigestAsync(from, shape, ct) is { } kept && JsonSerializer.Deserialize<WeeklyDigest>(kept) is { } digest)
+        if (await KeptAsync(from, to, now, ct) is { } kept)
         {
-            return digest;
+            return kept;
         }
         var computed = await ComputeLiveAsync(week, zone, now, from, to, ct);
-        if (keep)
+        if (now >= to + KeepAfter)
         {
-            await store.KeepDigestAsync(from, shape, week.ToString(), JsonSerializer.Serialize(computed), now, ct);
+            await store.KeepDigestAsync(from, Shape, week.ToString(), JsonSerializer.Serialize(computed), now, ct);
         }
         return computed;
     }
+
+    /// <summary>The kept digest of the week [<paramref name="from"/>, <paramref name="to"/>), once it may be kept; null
+    /// when it is not kept (yet, or for this shape).</summary>
+    private async Task<WeeklyDigest?> KeptAsync(DateTimeOffset from, DateTimeOffset to, DateTimeOffset now, CancellationToken ct) =>
+        now >= to + KeepAfter && await store.KeptDigestAsync(from, Shape, ct) is { } kept ? JsonSerializer.Deserialize<WeeklyDigest>(kept) : null;
 
     private async Task<WeeklyDigest> ComputeLiveAsync(IsoWeek week, TimeZoneInfo zone, DateTimeOffset now, DateTimeOffset from, DateTimeOffset to, CancellationToken ct)
     {
@@ -68,11 +71,9 @@ public sealed class DigestService(DigestStore store, Stats.SuggestionService sug
         var previous = week.Previous;
         var previousWindow = new DigestWindow(previous.Start(zone), previous.End(zone), previous.End(zone));
         // The previous week's summary is the summary of its own digest, when that is kept.
-        var previousSummary = now >= previousWindow.To + KeepAfter && previous.Year >= FirstYear
-            && await store.KeptDigestAsync(previousWindow.From, Shape, ct) is { } keptPrevious
-            && JsonSerializer.Deserialize<WeeklyDigest>(keptPrevious) is { } previousDigest
-                ? previousDigest.Summary
-                : await SummaryAsync(previousWindow, ct);
+        var previousSummary = previous.Year >= FirstYear && await KeptAsync(previousWindow.From, previousWindow.To, now, ct) is { } previousDigest
+            ? previousDigest.Summary
+            : await SummaryAsync(previousWindow, ct);
 
         var days = Enumerable.Range(0, 8).Select(i => week.Monday.AddDays(i)).ToList();
         var perDay = await store.CountByIntervalAsync([.. days.Select(d => IsoWeek.StartOfDay(d, zone))], ct);
