@@ -45,21 +45,6 @@ public abstract class ChatReassignTests(StorageProvider provider) : IAsyncLifeti
         return (id, (string)message["ts"]!);
     }
 
-    /// <summary>A choice in the message's "…" menu, as Slack sends it: an overflow action with its selected option.</summary>
-    private static JsonObject Overflow(string user, string option, string channel, string ts)
-    {
-        var payload = SlackRequests.BlockActions(user, "reassign", "", channel, ts);
-        payload["actions"] = new JsonArray(new JsonObject
-        {
-            ["type"] = "overflow",
-            ["action_id"] = "reassign",
-            ["block_id"] = "decision",
-            ["selected_option"] = new JsonObject { ["text"] = new JsonObject { ["type"] = "plain_text", ["text"] = "Reassign…", ["emoji"] = true }, ["value"] = option },
-            ["action_ts"] = "1764000000.123456",
-        });
-        return payload;
-    }
-
     /// <summary>The Reassign modal's submission: the picked user or conversation, and the note.</summary>
     private static JsonObject Submission(string user, string approvalId, bool toChannel, string? picked, string? note)
     {
@@ -106,8 +91,8 @@ public abstract class ChatReassignTests(StorageProvider provider) : IAsyncLifeti
         Assert.Equal([$"person:{id}", $"channel:{id}"], menu["options"]!.AsArray().Select(o => (string?)o!["value"]));
 
         // Eve is no approver at all; Bob is one, but not on this request's list: neither gets a modal.
-        await InteractAsync(Overflow("U0EVE", $"person:{id}", "C0PAY", ts));
-        await InteractAsync(Overflow("U0BOB", $"channel:{id}", "C0PAY", ts));
+        await InteractAsync(SlackRequests.Overflow("U0EVE", $"person:{id}", "C0PAY", ts));
+        await InteractAsync(SlackRequests.Overflow("U0BOB", $"channel:{id}", "C0PAY", ts));
         Assert.Empty(Slack.CallsTo("views.open"));
         var told = await Slack.WaitForAsync(s => s.CallsTo("chat.postEphemeral").Count >= 2 ? s.CallsTo("chat.postEphemeral") : null, what: "the two private refusals");
         Assert.Contains(told, c => (string?)c.Body["user"] == "U0EVE" && ((string?)c.Body["text"])!.Contains("not an approver known to this server", StringComparison.Ordinal));
@@ -126,7 +111,7 @@ public abstract class ChatReassignTests(StorageProvider provider) : IAsyncLifeti
     public async Task An_approver_reassigns_from_slack_to_a_person_who_then_decides_it()
     {
         var (id, ts) = await CreateAndAwaitSlackPostAsync();
-        await InteractAsync(Overflow("U0ALICE", $"person:{id}", "C0PAY", ts));
+        await InteractAsync(SlackRequests.Overflow("U0ALICE", $"person:{id}", "C0PAY", ts));
         var opened = Assert.Single(Slack.CallsTo("views.open")).Body;
         var view = opened["view"]!;
         Assert.Equal("reassign_person", (string?)view["callback_id"]);
@@ -170,7 +155,7 @@ public abstract class ChatReassignTests(StorageProvider provider) : IAsyncLifeti
     public async Task An_approver_reassigns_from_slack_to_a_channel_where_it_is_posted_with_its_buttons()
     {
         var (id, ts) = await CreateAndAwaitSlackPostAsync();
-        await InteractAsync(Overflow("U0ALICE", $"channel:{id}", "C0PAY", ts));
+        await InteractAsync(SlackRequests.Overflow("U0ALICE", $"channel:{id}", "C0PAY", ts));
         var view = Assert.Single(Slack.CallsTo("views.open")).Body["view"]!;
         Assert.Equal("reassign_channel", (string?)view["callback_id"]);
         Assert.Equal("conversations_select", (string?)view["blocks"]!.AsArray().Single(b => (string?)b!["block_id"] == "reassign_target")!["element"]!["type"]);

@@ -480,6 +480,21 @@ public static class SlackRequests
         }),
     };
 
+    /// <summary>A choice in a request message's "…" menu, as Slack sends it: an overflow action with its selected option.</summary>
+    public static JsonObject Overflow(string userId, string option, string channel, string messageTs)
+    {
+        var payload = BlockActions(userId, "reassign", "", channel, messageTs);
+        payload["actions"] = new JsonArray(new JsonObject
+        {
+            ["type"] = "overflow",
+            ["action_id"] = "reassign",
+            ["block_id"] = "decision",
+            ["selected_option"] = new JsonObject { ["text"] = new JsonObject { ["type"] = "plain_text", ["text"] = "Reassign…", ["emoji"] = true }, ["value"] = option },
+            ["action_ts"] = "1764000000.123456",
+        });
+        return payload;
+    }
+
     /// <summary>The approve modal's submission with its grant fields as Slack sends them: each number field's value as a
     /// string (null when empty), the match as the selected radio option.</summary>
     public static JsonObject ApproveWithGrant(string userId, string approvalId, string? notes, string? minutes, string? maxUses = null, string? maxTotalCost = null, string? match = null)

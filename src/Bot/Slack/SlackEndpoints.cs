@@ -168,12 +168,28 @@ public static class SlackEndpoints
                 return;
             }
             var grants = kind == TransitionKind.Approve ? await services.GetRequiredService<GrantService>().AllowanceAsync(request, budget.Token) : null;
-            await services.GetRequiredService<ISlackApi>().OpenViewAsync(triggerId, SlackMessages.DecisionModal(kind.Value, request, grants), budget.Token);
+            await OpenModalAsync(services, triggerId, SlackMessages.DecisionModal(kind.Value, request, grants), approvalId, Tell, budget.Token);
         }
         catch (Exception e) when (e is HttpRequestException or OperationCanceledException or SlackApiException)
         {
             SlackLog.ClickFailed(services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(SlackEndpoints)), e, approvalId.ToString());
             Tell(DecisionTexts.UnknownPerson(SlackDirectory.Platform, IdentityProblem.LookupFailed));
+        }
+    }
+
+    /// <summary>Opens a modal for a click. When Slack does not open it (<c>views.open</c> rate limited, the trigger
+    /// expired, no answer within the trigger's 3 seconds) the person is told privately why and that nothing changed;
+    /// a rate limit names when to click again. The click is not retried: its trigger is valid only for 3 seconds.</summary>
+    internal static async Task OpenModalAsync(IServiceProvider services, string triggerId, ModalView view, Guid approvalId, Action<string> tell, CancellationToken ct)
+    {
+        try
+        {
+            await services.GetRequiredService<ISlackApi>().OpenViewAsync(triggerId, view, ct);
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or SlackApiException)
+        {
+            SlackLog.ModalFailed(services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(SlackEndpoints)), e, approvalId.ToString());
+            tell(SlackText.ModalNotOpened(e is SlackRateLimitedException limited ? limited.RetryAfter : null));
         }
     }
 

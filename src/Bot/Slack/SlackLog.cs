@@ -18,6 +18,12 @@ internal static partial class SlackLog
     [LoggerMessage(3006, LogLevel.Warning, "Slack call failed while handling a click on {ApprovalId}", EventName = "ClickFailed")]
     private static partial void ClickFailedCore(ILogger logger, Exception exception, string approvalId);
 
+    public static void ModalFailed(ILogger logger, Exception exception, string approvalId) =>
+        ModalFailedCore(logger, exception, ControlCharacters.Escape(approvalId)!);
+
+    [LoggerMessage(3059, LogLevel.Warning, "Slack did not open the modal of a click on {ApprovalId}", EventName = "ModalFailed")]
+    private static partial void ModalFailedCore(ILogger logger, Exception exception, string approvalId);
+
     [LoggerMessage(3007, LogLevel.Warning, "Queued the Slack message of {Count} open request(s) left unposted by the last stop")]
     public static partial void PostsRecovered(ILogger logger, int count);
 

@@ -36,7 +36,7 @@ internal static class SlackReassign
             {
                 return;
             }
-            await services.GetRequiredService<ISlackApi>().OpenViewAsync(triggerId, SlackMessages.ReassignModal(request, toChannel), budget.Token);
+            await SlackEndpoints.OpenModalAsync(services, triggerId, SlackMessages.ReassignModal(request, toChannel), approvalId, tell, budget.Token);
         }
         catch (Exception e) when (e is HttpRequestException or OperationCanceledException or SlackApiException)
         {

@@ -18,6 +18,11 @@ public static class SlackText
     /// <summary>Stands in for the dot of a domain name (<c>evil․example</c>), which no client links.</summary>
     private const char DotLeader = '\u2024';
 
+    /// <summary>What a person is told privately when Slack did not open the modal of their click.</summary>
+    public static string ModalNotOpened(TimeSpan? retryAfter) => retryAfter is { } wait
+        ? $"Slack is limiting how often this app can open forms, so the form did not open and nothing was changed; please click again in {Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds))} s."
+        : "Slack did not open the form in time, so nothing was changed; please click again.";
+
     public static string Escape(string? text) => EscapeAndTruncate(text, int.MaxValue);
 
     /// <summary>Escapes and, when the escaped text is longer than <paramref name="limit"/>, cuts it and ends it with "…".</summary>
