@@ -430,12 +430,16 @@ internal static class Scenarios
             SELECT gen_random_uuid()::text, 'transfer_funds', 'Pay invoice ' || g || ' to ACME GmbH', 'agent-' || (g % 100), 'run-' || g, 1250.5,
                 (ARRAY['critical','high','medium','low','minimal'])[1 + g % 5], (ARRAY['critical','high','medium','low'])[1 + g % 4],
                 '{"amount":1250.5,"currency":"EUR","iban":"DE89370400440532013000"}', '{"invoice":"2026-0042"}',
-                t.created, t.created + 3600000000,
-                CASE WHEN g % 50 = 0 THEN 'pending' WHEN g % 10 < 6 THEN 'approved' WHEN g % 10 < 8 THEN 'rejected' WHEN g % 10 < 9 THEN 'expired' ELSE 'cancelled' END,
-                CASE WHEN g % 50 = 0 THEN NULL ELSE t.created + (g % 3600)::bigint * 1000000 END,
-                CASE WHEN g % 50 = 0 THEN NULL ELSE 'approver@example.com' END, 'api', NULL, 'key-bench', '[]', 2, t.created
+                t.created, t.created + 3600000000, s.status,
+                CASE s.status WHEN 'pending' THEN NULL WHEN 'expired' THEN t.created + 3600000000 ELSE LEAST(t.created + (g % 3600)::bigint * 1000000, n.now_us) END,
+                CASE WHEN s.status = 'pending' THEN NULL ELSE 'approver@example.com' END, 'api', NULL, 'key-bench', '[]', 2, t.created
             FROM generate_series(1, {{rows}}) g,
-                 LATERAL (SELECT (extract(epoch from now()) * 1000000)::bigint - CASE WHEN g % 50 = 0 THEN (g % 1800)::bigint * 1000000 ELSE 30::bigint * 86400 * 1000000 * g / {{rows}} END AS created) t;
+                 LATERAL (SELECT (extract(epoch from now()) * 1000000)::bigint AS now_us) n,
+                 LATERAL (SELECT n.now_us - CASE WHEN g % 50 = 0 THEN (g % 1800)::bigint * 1000000 ELSE 30::bigint * 86400 * 1000000 * g / {{rows}} END AS created) t,
+                 -- As the server stores them: decided no later than now, expired at the deadline and only once it has passed.
+                 LATERAL (SELECT CASE WHEN g % 50 = 0 THEN 'pending' WHEN g % 10 < 6 THEN 'approved' WHEN g % 10 < 8 THEN 'rejected'
+                                      WHEN g % 10 < 9 THEN CASE WHEN t.created + 3600000000 <= n.now_us THEN 'expired' ELSE 'pending' END
+                                      ELSE 'cancelled' END AS status) s;
             INSERT INTO approval_events (approval_id, kind, at, actor, surface, details)
             SELECT id, 'created', created_at, 'agent', 'api', NULL FROM approvals;
             INSERT INTO approval_events (approval_id, kind, at, actor, surface, details)

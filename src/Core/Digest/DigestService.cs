@@ -18,7 +18,7 @@ namespace AgentSentinel.Core.Digest;
 /// ranks, as numpy's default); the median is p = 0.5. Computed exactly in microseconds, rounded to 3 decimals.</item>
 /// </list>
 /// </summary>
-public sealed class DigestService(DigestStore store, Stats.SuggestionService suggestions, IOptionsMonitor<DigestOptions> options, TimeProvider time)
+public sealed class DigestService(DigestStore store, ApprovalStatsStore stats, Stats.SuggestionService suggestions, IOptionsMonitor<DigestOptions> options, TimeProvider time)
 {
     public TimeZoneInfo Zone => options.CurrentValue.ResolveTimeZone();
 
@@ -67,17 +67,23 @@ public sealed class DigestService(DigestStore store, Stats.SuggestionService sug
     private async Task<WeeklyDigest> ComputeLiveAsync(IsoWeek week, TimeZoneInfo zone, DateTimeOffset now, DateTimeOffset from, DateTimeOffset to, CancellationToken ct)
     {
         var window = new DigestWindow(from, to, to <= now ? to : now);
-        var summary = await SummaryAsync(window, ct);
+        var days = Enumerable.Range(0, 8).Select(i => week.Monday.AddDays(i)).ToList();
+        var boundaries = days.Select(d => IsoWeek.StartOfDay(d, zone)).ToList();
+        // The week in progress is read as of now, which is the stored state the rollups hold, unless a stored time lies
+        // after now (a clock set back): then, and for any earlier instant, the requests themselves are read.
+        var figures = window.AsOf == now && !await store.StoredAfterAsync(now, ct)
+            ? await FromRollupsAsync(window, boundaries, ct)
+            : await FromRequestsAsync(window, boundaries, ct);
+        var summary = figures.Summary;
+
         var previous = week.Previous;
         var previousWindow = new DigestWindow(previous.Start(zone), previous.End(zone), previous.End(zone));
-        // The previous week's summary is the summary of its own digest, when that is kept.
-        var previousSummary = previous.Year >= FirstYear && await KeptAsync(previousWindow.From, previousWindow.To, now, ct) is { } previousDigest
-            ? previousDigest.Summary
+        // The previous week's summary is the summary of its own digest, kept once computed: the week in progress keeps
+        // it on its first read, so only one week is computed from the requests each time.
+        var previousSummary = previous.Year < FirstYear ? await SummaryAsync(previousWindow, ct)
+            : await KeptAsync(previousWindow.From, previousWindow.To, now, ct) is { } previousDigest ? previousDigest.Summary
+            : window.AsOf == now && now >= previousWindow.To + KeepAfter ? (await ComputeAsync(previous, ct)).Summary
             : await SummaryAsync(previousWindow, ct);
-
-        var days = Enumerable.Range(0, 8).Select(i => week.Monday.AddDays(i)).ToList();
-        var perDay = await store.CountByIntervalAsync([.. days.Select(d => IsoWeek.StartOfDay(d, zone))], ct);
-        var (byPriority, byRisk) = await store.CountByPriorityAndRiskAsync(window, ct);
 
         var routes = await store.RouteMediansAsync(window, ct);
         var open = await store.OldestOpenAsync(window.AsOf, DigestOptions.ListSize, ct);
@@ -92,14 +98,14 @@ public sealed class DigestService(DigestStore store, Stats.SuggestionService sug
             AsOf = window.AsOf,
             Complete = now >= to,
             Summary = summary,
-            ByDay = [.. days.Take(7).Select((d, i) => new DigestDay(d, d.DayOfWeek.ToString(), perDay[i]))],
-            ByPriority = Enum.GetValues<Priority>().Select(p => p.ToWire()).ToDictionary(k => k, k => byPriority.GetValueOrDefault(k)),
-            ByRiskLevel = Enum.GetValues<RiskLevel>().Select(r => r.ToWire()).Append(Unspecified).ToDictionary(k => k, k => byRisk.GetValueOrDefault(k)),
+            ByDay = [.. days.Take(7).Select((d, i) => new DigestDay(d, d.DayOfWeek.ToString(), figures.PerDay[i]))],
+            ByPriority = Enum.GetValues<Priority>().Select(p => p.ToWire()).ToDictionary(k => k, k => figures.ByPriority.GetValueOrDefault(k)),
+            ByRiskLevel = Enum.GetValues<RiskLevel>().Select(r => r.ToWire()).Append(Unspecified).ToDictionary(k => k, k => figures.ByRisk.GetValueOrDefault(k)),
             SlowestRoutes = [.. routes
                 .Select(r => new DigestRoute(r.Route, r.Decided, Seconds(r.TwiceMedianMicroseconds / 2d)))
                 .OrderByDescending(r => r.MedianDecisionSeconds).ThenByDescending(r => r.Decided).ThenBy(r => r.Route, StringComparer.Ordinal)
                 .Take(DigestOptions.ListSize)],
-            PendingTotal = await store.CountOpenAsync(window.AsOf, ct),
+            PendingTotal = figures.PendingTotal ?? await store.CountOpenAsync(window.AsOf, ct),
             OldestPending = [.. open.Select(r => new DigestPendingRequest(
                 Guid.Parse(r.Id), r.ActionName, r.AgentId, r.Priority, r.RiskLevel, r.RouteName,
                 TimeConversions.FromUnixMicroseconds(r.CreatedAt), TimeConversions.FromUnixMicroseconds(r.ExpiresAt),
@@ -110,6 +116,45 @@ public sealed class DigestService(DigestStore store, Stats.SuggestionService sug
         };
     }
 
+    /// <summary>The week's summary, requests per day, by priority and by risk level; the open count when it came with them.</summary>
+    private sealed record Figures(DigestSummary Summary, IReadOnlyList<long> PerDay, IReadOnlyDictionary<string, long> ByPriority,
+        IReadOnlyDictionary<string, long> ByRisk, long? PendingTotal);
+
+    /// <summary>The figures as of now from the statistics rollups (each day a window of them), and the exact median and
+    /// 90th percentile read from the decision-time index within the fine bucket the rollups say holds each rank.</summary>
+    private async Task<Figures> FromRollupsAsync(DigestWindow window, IReadOnlyList<DateTimeOffset> boundaries, CancellationToken ct)
+    {
+        var s = await stats.GetIntervalsAsync(boundaries, window.AsOf, ct);
+        long Sum(string status) => s.Intervals.Sum(i => i.Status(status));
+        var c = new DigestCounts(s.Intervals.Sum(i => i.Total), Sum("approved"), Sum("rejected"), Sum("expired"), Sum("cancelled"));
+        var decided = c.Approved + c.Rejected;
+        Dictionary<string, long> Merge(Func<IntervalCounts, IReadOnlyDictionary<string, long>> pick) =>
+            s.Intervals.SelectMany(i => pick(i)).GroupBy(kv => kv.Key).ToDictionary(g => g.Key, g => g.Sum(kv => kv.Value));
+
+        double? median = null, p90 = null;
+        if (decided > 0)
+        {
+            var ranks = new[] { Rank(decided, 1, 2), Rank(decided, 9, 10) };
+            var values = await store.DecisionTimesFromAsync(window, [.. ranks.Select(r =>
+            {
+                var (lower, below) = s.DecisionTimes.Locate(r.Rank);
+                return (lower, r.Rank - below, r.Take);
+            })], ct);
+            median = Interpolate(values[0], ranks[0].Fraction);
+            p90 = Interpolate(values[1], ranks[1].Fraction);
+        }
+        return new Figures(Summarize(c, median, p90), [.. s.Intervals.Select(i => i.Total)], Merge(i => i.ByPriority), Merge(i => i.ByRiskLevel), s.OpenNow);
+    }
+
+    /// <summary>The figures at <c>AsOf</c> from the requests themselves.</summary>
+    private async Task<Figures> FromRequestsAsync(DigestWindow window, IReadOnlyList<DateTimeOffset> boundaries, CancellationToken ct)
+    {
+        var summary = await SummaryAsync(window, ct);
+        var perDay = await store.CountByIntervalAsync(boundaries, ct);
+        var (byPriority, byRisk) = await store.CountByPriorityAndRiskAsync(window, ct);
+        return new Figures(summary, perDay, byPriority, byRisk, null);
+    }
+
     public const string Unspecified = "unspecified";
 
     /// <summary>Timestamps are kept from the Unix epoch on; no earlier week can hold a request.</summary>
@@ -118,6 +163,12 @@ public sealed class DigestService(DigestStore store, Stats.SuggestionService sug
     private async Task<DigestSummary> SummaryAsync(DigestWindow window, CancellationToken ct)
     {
         var c = await store.CountAsync(window, ct);
+        var decided = c.Approved + c.Rejected;
+        return Summarize(c, await PercentileAsync(window, decided, 1, 2, ct), await PercentileAsync(window, decided, 9, 10, ct));
+    }
+
+    private static DigestSummary Summarize(DigestCounts c, double? median, double? p90)
+    {
         var decided = c.Approved + c.Rejected;
         var closed = decided + c.Expired + c.Cancelled;
         return new DigestSummary
@@ -133,25 +184,35 @@ public sealed class DigestService(DigestStore store, Stats.SuggestionService sug
             RejectionRate = Rate(c.Rejected, closed),
             ExpiryRate = Rate(c.Expired, closed),
             CancellationRate = Rate(c.Cancelled, closed),
-            MedianDecisionSeconds = await PercentileAsync(window, decided, 1, 2, ct),
-            P90DecisionSeconds = await PercentileAsync(window, decided, 9, 10, ct),
+            MedianDecisionSeconds = median,
+            P90DecisionSeconds = p90,
         };
     }
 
+    /// <summary>Where percentile <paramref name="numerator"/>/<paramref name="denominator"/> of <paramref name="n"/>
+    /// sorted values lies: the 0-based rank, how many values to read from it (the next one too unless it is the last),
+    /// and the fraction to interpolate; computed in integers so no rounding moves the rank.</summary>
+    private static (long Rank, int Take, double Fraction) Rank(long n, long numerator, long denominator)
+    {
+        var scaled = (n - 1) * numerator;
+        var rank = scaled / denominator;
+        return (rank, rank + 1 < n ? 2 : 1, (double)(scaled % denominator) / denominator);
+    }
+
+    /// <summary>Linear interpolation between the values at the rank and the one after it, in seconds.</summary>
+    private static double Interpolate(IReadOnlyList<long> values, double fraction) =>
+        Seconds(values.Count == 1 ? values[0] : values[0] + (fraction * (values[1] - values[0])));
+
     /// <summary>Percentile <paramref name="numerator"/>/<paramref name="denominator"/> of the decision times by linear
-    /// interpolation, with the rank computed in integers so no rounding moves it.</summary>
+    /// interpolation between the closest ranks, sorting the window's decided requests.</summary>
     private async Task<double?> PercentileAsync(DigestWindow window, long n, long numerator, long denominator, CancellationToken ct)
     {
         if (n == 0)
         {
             return null;
         }
-        var scaled = (n - 1) * numerator;
-        var rank = scaled / denominator;
-        var fraction = (double)(scaled % denominator) / denominator;
-        var values = await store.DecisionTimesAtRankAsync(window, rank, n, ct);
-        var value = values.Count == 1 ? values[0] : values[0] + (fraction * (values[1] - values[0]));
-        return Seconds(value);
+        var (rank, _, fraction) = Rank(n, numerator, denominator);
+        return Interpolate(await store.DecisionTimesAtRankAsync(window, rank, n, ct), fraction);
     }
 
     private static double Seconds(double microseconds) => Math.Round(microseconds / 1_000_000d, 3);

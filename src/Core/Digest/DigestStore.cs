@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Globalization;
 using AgentSentinel.Core.Storage;
 using Dapper;
 
@@ -83,7 +84,7 @@ public sealed class DigestStore(Database database)
         var sql = $"SELECT {string.Join(", ", sums)} FROM approval_facts WHERE created_at >= @b0 AND created_at < @b{boundaries.Count - 1}";
         await using var connection = await database.OpenAsync(ct);
         var row = (IDictionary<string, object>)await connection.QuerySingleAsync(new CommandDefinition(sql, p, cancellationToken: ct));
-        return [.. Enumerable.Range(0, boundaries.Count - 1).Select(i => Convert.ToInt64(row[$"n{i}"], System.Globalization.CultureInfo.InvariantCulture))];
+        return [.. Enumerable.Range(0, boundaries.Count - 1).Select(i => Convert.ToInt64(row[$"n{i}"], CultureInfo.InvariantCulture))];
     }
 
     /// <summary>Requests created in the window by priority, and by risk level (<c>unspecified</c> when none was given).</summary>
@@ -116,6 +117,49 @@ public sealed class DigestStore(Database database)
         p.Add("take", rank + 1 < decided ? 2 : 1);
         var values = await connection.QueryAsync<long>(new CommandDefinition(DecisionAtRankSql, p, cancellationToken: ct));
         return [.. values];
+    }
+
+    /// <summary>Whether any stored request was created or decided after <paramref name="now"/> (a clock set back): then
+    /// the state at <paramref name="now"/> differs from the stored state, which is all the rollups hold. Two index
+    /// probes.</summary>
+    public async Task<bool> StoredAfterAsync(DateTimeOffset now, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        return await connection.ExecuteScalarAsync<bool>(new CommandDefinition("""
+            SELECT CASE WHEN EXISTS (SELECT 1 FROM approval_facts WHERE decided_at > @now)
+                          OR EXISTS (SELECT 1 FROM approval_facts WHERE created_at > @now) THEN 1 ELSE 0 END
+            """, new { now = now.ToUnixMicroseconds() }, cancellationToken: ct));
+    }
+
+    // Decision times in order from a lower edge, through ix_approvals_decision_time (migration 0031).
+    private const string DecisionTimesFromSql = $$"""
+        SELECT decided_at - created_at FROM approval_facts
+        WHERE status IN ('approved', 'rejected') AND decided_at - created_at >= @lower{0} AND {{Window}} AND decided_at <= @asOf
+        ORDER BY decided_at - created_at
+        LIMIT @take{0} OFFSET @skip{0}
+        """;
+
+    /// <summary>For each (lower, skip, take): the decision times (microseconds) of the window's requests decided by
+    /// <c>AsOf</c>, in ascending order from <c>lower</c>, the <c>take</c> after skipping <c>skip</c>. With the fine
+    /// bucket that holds a rank (from the rollups) this reads the exact value at that rank without sorting the week.</summary>
+    public async Task<IReadOnlyList<IReadOnlyList<long>>> DecisionTimesFromAsync(DigestWindow window, IReadOnlyList<(long Lower, long Skip, int Take)> reads, CancellationToken ct)
+    {
+        var p = Parameters(window);
+        for (var i = 0; i < reads.Count; i++)
+        {
+            p.Add($"lower{i}", reads[i].Lower);
+            p.Add($"skip{i}", reads[i].Skip);
+            p.Add($"take{i}", reads[i].Take);
+        }
+        var sql = string.Join(";\n", Enumerable.Range(0, reads.Count).Select(i => string.Format(CultureInfo.InvariantCulture, DecisionTimesFromSql, i)));
+        await using var connection = await database.OpenAsync(ct);
+        await using var batch = await connection.QueryMultipleAsync(new CommandDefinition(sql, p, cancellationToken: ct));
+        var result = new List<IReadOnlyList<long>>(reads.Count);
+        for (var i = 0; i < reads.Count; i++)
+        {
+            result.Add([.. await batch.ReadAsync<long>()]);
+        }
+        return result;
     }
 
     // Window functions (PostgreSQL, SQLite 3.25+): each route's middle one or two decision times.

@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Globalization;
+using System.Text.RegularExpressions;
 using AgentSentinel.Core.Configuration;
 using AgentSentinel.Core.Stats;
 using Dapper;
@@ -36,15 +37,16 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
     private static string SpansValues(IEnumerable<long> spans) => string.Join(" UNION ALL ", spans.Select(s => $"SELECT CAST({s} AS bigint) AS span"));
 
     /// <summary>The statements that add the change rows of <paramref name="source"/> (a query returning created_at,
-    /// decided_at, priority, risk_level, status and n) to the rollups of <paramref name="spans"/>. On PostgreSQL one
-    /// statement whose first CTE is the source; on SQLite one statement per rollup, each reading the source.</summary>
-    private static string[] FoldStatements(StorageProvider provider, string source, IEnumerable<long> spans)
+    /// decided_at, priority, risk_level, status and n) to the rollups of <paramref name="spans"/> (none: no rollup)
+    /// and, with <paramref name="openCounts"/>, to the open counts (<c>stats_open</c>). On PostgreSQL one statement
+    /// whose first CTE is the source; on SQLite one statement per table, each reading the source.</summary>
+    private static string[] FoldStatements(StorageProvider provider, string source, IReadOnlyList<long> spans, bool openCounts)
     {
         var values = SpansValues(spans);
         var pg = provider == StorageProvider.Postgres;
         var from = pg ? "moved" : $"({source}) moved";
         // "WHERE true" keeps SQLite's parser from reading ON CONFLICT as part of the SELECT's join.
-        string[] upserts =
+        string[] rollups = spans.Count == 0 ? [] :
         [
             $"""
             INSERT INTO stats_rollup AS r (span, start, priority, risk_level, status, n, decision_us)
@@ -75,6 +77,16 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
             ON CONFLICT (span, start, kind) DO UPDATE SET n = r.n + excluded.n
             """,
         ];
+        string[] open = !openCounts ? [] :
+        [
+            $"""
+            INSERT INTO stats_open AS r (status, n)
+            SELECT status, SUM(n) FROM {from} WHERE status IN {Open}
+            GROUP BY status ORDER BY status
+            ON CONFLICT (status) DO UPDATE SET n = r.n + excluded.n
+            """,
+        ];
+        string[] upserts = [.. rollups, .. open];
         if (!pg)
         {
             return upserts;
@@ -86,11 +98,11 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
     private const string ChangeColumns = "created_at, decided_at, priority, risk_level, status, n";
 
     private static readonly string PostgresFoldSql = FoldStatements(StorageProvider.Postgres,
-        $"DELETE FROM stats_changes WHERE ctid = ANY (ARRAY(SELECT ctid FROM stats_changes LIMIT @batch)) RETURNING {ChangeColumns}", Spans)[0];
+        $"DELETE FROM stats_changes WHERE ctid = ANY (ARRAY(SELECT ctid FROM stats_changes LIMIT @batch)) RETURNING {ChangeColumns}", Spans, openCounts: true)[0];
 
     // SQLite: one writer at a time (BEGIN IMMEDIATE), so the changes read by the inserts are the ones deleted after.
     private static readonly string[] SqliteFoldSql =
-        [.. FoldStatements(StorageProvider.Sqlite, $"SELECT {ChangeColumns} FROM stats_changes WHERE rowid <= @last", Spans), "DELETE FROM stats_changes WHERE rowid <= @last"];
+        [.. FoldStatements(StorageProvider.Sqlite, $"SELECT {ChangeColumns} FROM stats_changes WHERE rowid <= @last", Spans, openCounts: true), "DELETE FROM stats_changes WHERE rowid <= @last"];
 
     private const string SqliteBatchEndSql = "SELECT MAX(rowid) FROM (SELECT rowid FROM stats_changes ORDER BY rowid LIMIT @batch)";
 
@@ -138,18 +150,23 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
         return tx;
     }
 
-    /// <summary>Fills the levels migration 0024 queued, once; afterwards (in this process) nothing is queued again.</summary>
+    /// <summary>Fills what migrations 0024 and 0031 queued, once; afterwards (in this process) nothing is queued again.</summary>
     private async Task BackfillAsync(DbConnection connection, CancellationToken ct)
     {
         await using var tx = await BeginFoldAsync(connection, ct);
         var queued = (await connection.QueryAsync<string>(new CommandDefinition("SELECT name FROM stats_backfills", transaction: tx, cancellationToken: ct))).ToList();
-        if (queued.Contains("five_minutes"))
+        // Migration 0024's five-minute level and migration 0031's open counts.
+        foreach (var (name, spans, openCounts) in new (string Name, long[] Spans, bool OpenCounts)[] { ("five_minutes", [FiveMinutesUs], false), ("open_counts", [], true) })
         {
-            foreach (var sql in FoldStatements(database.Provider, BackfillSource, [FiveMinutesUs]))
+            if (!queued.Contains(name))
+            {
+                continue;
+            }
+            foreach (var sql in FoldStatements(database.Provider, BackfillSource, spans, openCounts))
             {
                 await connection.ExecuteAsync(new CommandDefinition(sql, transaction: tx, commandTimeout: 0, cancellationToken: ct));
             }
-            await connection.ExecuteAsync(new CommandDefinition("DELETE FROM stats_backfills WHERE name = 'five_minutes'", transaction: tx, cancellationToken: ct));
+            await connection.ExecuteAsync(new CommandDefinition("DELETE FROM stats_backfills WHERE name = @name", new { name }, tx, cancellationToken: ct));
         }
         await tx.CommitAsync(ct);
         _backfilled = true;
@@ -213,7 +230,23 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
         public bool HasRollups => M0 < M1;
 
         public object Parameters(long now) => new { from = From, m0 = M0, h0 = H0, d0 = D0, d1 = D1, h1 = H1, m1 = M1, to = To, now };
+
+        /// <summary>The parameters with <paramref name="suffix"/> on each name (see <see cref="Suffixed"/>).</summary>
+        public void AddTo(DynamicParameters p, long now, string suffix)
+        {
+            foreach (var (name, value) in new[] { ("from", From), ("m0", M0), ("h0", H0), ("d0", D0), ("d1", D1), ("h1", H1), ("m1", M1), ("to", To), ("now", now) })
+            {
+                p.Add(name + suffix, value);
+            }
+        }
     }
+
+    private static readonly Regex WindowParameter = new(@"@(from|m0|h0|d0|d1|h1|m1|to|now)\b", RegexOptions.Compiled);
+
+    /// <summary>A window's statement with its parameter names suffixed, so several windows' statements share one batch.</summary>
+    private static string Suffixed(string sql, string suffix) => WindowParameter.Replace(sql, m => $"@{m.Groups[1].Value}{suffix}");
+
+    private static string Batch(IEnumerable<string> statements) => string.Join(";\n", statements);
 
     private static long FloorTo(long value, long span) => value - (((value % span) + span) % span);
 
@@ -273,7 +306,52 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
         SELECT decided_at - created_at FROM ({EdgeRows("created_at, decided_at", "approval_facts", "created_at", $"status IN {Decided}")}) e
         """;
 
-    private const string PendingTotalSql = $"SELECT COUNT(*) FROM approvals WHERE {ApprovalSql.IsOpen}";
+    // Open now: the open counts the folder keeps, less the open requests past their deadline (few, through the
+    // open-deadline index), which read as expired.
+    private const string PendingTotalSql = $"SELECT COALESCE(SUM(n), 0) - (SELECT COUNT(*) FROM approvals WHERE {ApprovalSql.IsOverdue}) FROM stats_open";
+
+    /// <summary>The statements that count a window's requests by priority, risk level and status: the rollup rows and
+    /// the overdue correction of the rolled-up part (when there is one), and the edges. Read by <see cref="ReadCountsAsync"/>.</summary>
+    private static IEnumerable<string> CountsSql(Window w, string suffix = "") =>
+        (w.HasRollups ? new[] { RollupStatsSql, OverdueInRollupSql, EdgeStatsSql } : [EdgeStatsSql]).Select(sql => Suffixed(sql, suffix));
+
+    private static async Task<List<StatsRow>> ReadCountsAsync(SqlMapper.GridReader batch, Window w)
+    {
+        var rows = new List<StatsRow>();
+        if (w.HasRollups)
+        {
+            rows.AddRange(await batch.ReadAsync<StatsRow>());
+            foreach (var overdue in await batch.ReadAsync<(string Status, long N)>())
+            {
+                rows.Add(new StatsRow { Priority = "", RiskLevel = "", Status = overdue.Status, N = -overdue.N });
+                rows.Add(new StatsRow { Priority = "", RiskLevel = "", Status = "expired", N = overdue.N });
+            }
+        }
+        rows.AddRange(await batch.ReadAsync<StatsRow>());
+        return rows;
+    }
+
+    /// <summary>The statements that give the decided requests of a window by fine bucket: the rolled-up part (when there
+    /// is one) and the edges' decision times. Read by <see cref="ReadHistogramAsync"/>.</summary>
+    private static IEnumerable<string> HistogramSql(Window w, string suffix = "") =>
+        (w.HasRollups ? new[] { RollupHistogramSql, EdgeDecisionTimesSql } : [EdgeDecisionTimesSql]).Select(sql => Suffixed(sql, suffix));
+
+    private static async Task<FineHistogram> ReadHistogramAsync(SqlMapper.GridReader batch, Window w, IReadOnlyList<(long Lower, long Upper)> buckets)
+    {
+        var counts = new long[buckets.Count];
+        if (w.HasRollups)
+        {
+            foreach (var (bucket, n) in await batch.ReadAsync<(int Bucket, long N)>())
+            {
+                counts[bucket] += n;
+            }
+        }
+        foreach (var us in await batch.ReadAsync<long>())
+        {
+            counts[FineHistogram.BucketOf(buckets, us)]++;
+        }
+        return new FineHistogram(buckets, counts);
+    }
 
     public async Task<ApprovalStats> GetStatsAsync(DateTimeOffset from, DateTimeOffset to, DateTimeOffset now, CancellationToken ct)
     {
@@ -281,19 +359,19 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
         var p = w.Parameters(now.ToUnixMicroseconds());
         await using var connection = await database.OpenAsync(ct);
         await FoldAsync(connection, ct);
+        var buckets = await BucketsAsync(connection, ct);
 
-        var rows = new List<StatsRow>();
-        if (w.HasRollups)
+        // One round trip for the counts, the histogram and the open count.
+        List<StatsRow> rows;
+        FineHistogram histogram;
+        long pendingTotal;
+        await using (var batch = await connection.QueryMultipleAsync(new CommandDefinition(
+            Batch([.. CountsSql(w), .. HistogramSql(w), PendingTotalSql]), p, cancellationToken: ct)))
         {
-            rows.AddRange(await connection.QueryAsync<StatsRow>(new CommandDefinition(RollupStatsSql, p, cancellationToken: ct)));
-            foreach (var overdue in await connection.QueryAsync<(string Status, long N)>(new CommandDefinition(OverdueInRollupSql, p, cancellationToken: ct)))
-            {
-                rows.Add(new StatsRow { Priority = "", RiskLevel = "", Status = overdue.Status, N = -overdue.N });
-                rows.Add(new StatsRow { Priority = "", RiskLevel = "", Status = "expired", N = overdue.N });
-            }
+            rows = await ReadCountsAsync(batch, w);
+            histogram = await ReadHistogramAsync(batch, w, buckets);
+            pendingTotal = await batch.ReadSingleAsync<long>();
         }
-        rows.AddRange(await connection.QueryAsync<StatsRow>(new CommandDefinition(EdgeStatsSql, p, cancellationToken: ct)));
-        var pendingTotal = await connection.ExecuteScalarAsync<long>(new CommandDefinition(PendingTotalSql, p, cancellationToken: ct));
 
         long Count(string status) => rows.Where(r => r.Status == status).Sum(r => r.N);
         // The overdue correction rows (no priority) move requests between statuses and add nothing to the totals.
@@ -310,7 +388,7 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
             median = total <= ExactPercentileLimit
                 ? (await connection.QueryAsync<long>(new CommandDefinition(MedianSql,
                     new { from = w.From, to = w.To, take = decided % 2 == 0 ? 2 : 1, skip = (decided - 1) / 2 }, cancellationToken: ct))).Average()
-                : (await HistogramAsync(connection, w, p, ct)).Median();
+                : histogram.Median();
         }
 
         return new ApprovalStats
@@ -332,27 +410,48 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
         };
     }
 
+    /// <summary>The requests created in each of the consecutive intervals between <paramref name="boundaries"/>, in
+    /// their state at <paramref name="now"/> (an open request past its deadline reads as expired), and the decision
+    /// times of those decided in the whole span by fine bucket, and the requests open at <paramref name="now"/> (whenever
+    /// created); one round trip, every interval read as a window.</summary>
+    public async Task<IntervalStats> GetIntervalsAsync(IReadOnlyList<DateTimeOffset> boundaries, DateTimeOffset now, CancellationToken ct)
+    {
+        var edges = boundaries.Select(b => b.ToUnixMicroseconds()).ToList();
+        var windows = edges.Zip(edges.Skip(1), (a, b) => Window.Of(a, b)).ToList();
+        var whole = Window.Of(edges[0], edges[^1]);
+        var nowUs = now.ToUnixMicroseconds();
+        var p = new DynamicParameters();
+        var sql = new List<string>();
+        for (var i = 0; i < windows.Count; i++)
+        {
+            windows[i].AddTo(p, nowUs, $"_{i}");
+            sql.AddRange(CountsSql(windows[i], $"_{i}"));
+        }
+        whole.AddTo(p, nowUs, "_all");
+        sql.AddRange(HistogramSql(whole, "_all"));
+        sql.Add(Suffixed(PendingTotalSql, "_all"));
+
+        await using var connection = await database.OpenAsync(ct);
+        await FoldAsync(connection, ct);
+        var buckets = await BucketsAsync(connection, ct);
+        await using var batch = await connection.QueryMultipleAsync(new CommandDefinition(Batch(sql), p, cancellationToken: ct));
+        var intervals = new List<IntervalCounts>(windows.Count);
+        foreach (var w in windows)
+        {
+            var rows = await ReadCountsAsync(batch, w);
+            var counted = rows.Where(r => r.Priority.Length > 0).ToList();
+            intervals.Add(new IntervalCounts(
+                counted.Sum(r => r.N),
+                rows.GroupBy(r => r.Status).ToDictionary(g => g.Key, g => g.Sum(r => r.N)),
+                Breakdown(counted, r => r.Priority),
+                Breakdown(counted, r => r.RiskLevel.Length == 0 ? "unspecified" : r.RiskLevel)));
+        }
+        var histogram = await ReadHistogramAsync(batch, whole, buckets);
+        return new IntervalStats(intervals, histogram, await batch.ReadSingleAsync<long>());
+    }
+
     private static Dictionary<string, long> Breakdown(IEnumerable<StatsRow> rows, Func<StatsRow, string> key) =>
         rows.GroupBy(key).Select(g => (g.Key, N: g.Sum(r => r.N))).Where(g => g.N != 0).ToDictionary(g => g.Key, g => g.N);
-
-    /// <summary>The decided requests of the window by fine bucket: the rolled-up part and the edges.</summary>
-    private async Task<FineHistogram> HistogramAsync(DbConnection connection, Window w, object p, CancellationToken ct)
-    {
-        var buckets = await BucketsAsync(connection, ct);
-        var counts = new long[buckets.Count];
-        if (w.HasRollups)
-        {
-            foreach (var (bucket, n) in await connection.QueryAsync<(int Bucket, long N)>(new CommandDefinition(RollupHistogramSql, p, cancellationToken: ct)))
-            {
-                counts[bucket] += n;
-            }
-        }
-        foreach (var us in await connection.QueryAsync<long>(new CommandDefinition(EdgeDecisionTimesSql, p, cancellationToken: ct)))
-        {
-            counts[FineHistogram.BucketOf(buckets, us)]++;
-        }
-        return new FineHistogram(buckets, counts);
-    }
 
     private async Task<IReadOnlyList<(long Lower, long Upper)>> BucketsAsync(DbConnection connection, CancellationToken ct) =>
         _buckets ??= [.. await connection.QueryAsync<(long Lower, long Upper)>(new CommandDefinition(
@@ -518,22 +617,37 @@ public sealed class FineHistogram(IReadOnlyList<(long Lower, long Upper)> bucket
         return lo;
     }
 
-    /// <summary>The value at a 0-based rank: the bucket that holds it, interpolated linearly within the bucket (the
-    /// open last bucket gives its lower edge). The true value lies in the same bucket, so the error is less than the
-    /// bucket's width.</summary>
-    public double AtRank(long rank)
+    /// <summary>The bucket that holds the value at a 0-based rank, and how many values lie in the buckets below it.</summary>
+    private (int Index, long Below) Find(long rank)
     {
         long below = 0;
         for (var i = 0; i < counts.Length; i++)
         {
             if (below + counts[i] > rank)
             {
-                var (lower, upper) = buckets[i];
-                return i == counts.Length - 1 ? lower : lower + ((upper - lower) * ((rank - below) + 0.5) / counts[i]);
+                return (i, below);
             }
             below += counts[i];
         }
         throw new ArgumentOutOfRangeException(nameof(rank), rank, "The rank is beyond the histogram's count.");
+    }
+
+    /// <summary>The value at a 0-based rank: the bucket that holds it, interpolated linearly within the bucket (the
+    /// open last bucket gives its lower edge). The true value lies in the same bucket, so the error is less than the
+    /// bucket's width.</summary>
+    public double AtRank(long rank)
+    {
+        var (i, below) = Find(rank);
+        var (lower, upper) = buckets[i];
+        return i == counts.Length - 1 ? lower : lower + ((upper - lower) * ((rank - below) + 0.5) / counts[i]);
+    }
+
+    /// <summary>The bucket that holds the value at a 0-based rank: its lower edge, and how many values lie below it.
+    /// The value at the rank is the (rank - below)-th smallest value (0-based) at or above that edge.</summary>
+    public (long Lower, long Below) Locate(long rank)
+    {
+        var (i, below) = Find(rank);
+        return (buckets[i].Lower, below);
     }
 
     /// <summary>The median as the mean of the middle one or two ranks, as the exact definition takes it.</summary>
@@ -545,3 +659,14 @@ public sealed class FineHistogram(IReadOnlyList<(long Lower, long Upper)> bucket
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Count} decision times in {buckets.Count} buckets");
 }
+
+/// <summary>Requests created in an interval: how many, by status (as read at the instant asked), by priority and by risk
+/// level (<c>unspecified</c> when none was given).</summary>
+public sealed record IntervalCounts(long Total, IReadOnlyDictionary<string, long> ByStatus, IReadOnlyDictionary<string, long> ByPriority,
+    IReadOnlyDictionary<string, long> ByRiskLevel)
+{
+    public long Status(string status) => ByStatus.GetValueOrDefault(status);
+}
+
+/// <summary>Counts per interval, the decision times of the whole span by fine bucket, and the requests open now.</summary>
+public sealed record IntervalStats(IReadOnlyList<IntervalCounts> Intervals, FineHistogram DecisionTimes, long OpenNow);

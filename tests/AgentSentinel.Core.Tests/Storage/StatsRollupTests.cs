@@ -275,6 +275,83 @@ public abstract class StatsRollupTests(StorageProvider provider) : IAsyncLifetim
         Assert.Equal(after, await new ApprovalStatsStore(_db) { ExactPercentileLimit = long.MaxValue }.GetStatsAsync(from, to, Now, Ct), new StatsComparer());
     }
 
+    [Fact]
+    public async Task The_open_counts_filled_before_they_existed_are_backfilled_once_with_pending_changes_counted_once()
+    {
+        await SeedAsync(120, seed: 51, T0, TimeSpan.FromDays(3));
+        var store = new ApprovalStatsStore(_db);
+        await store.FoldAsync(Ct);
+        // As a database from before migration 0031: no open counts, the backfill queued, and changes not yet folded.
+        await using (var connection = await _db.OpenAsync(Ct))
+        {
+            await Dapper.SqlMapper.ExecuteAsync(connection, "DELETE FROM stats_open");
+            await Dapper.SqlMapper.ExecuteAsync(connection, "INSERT INTO stats_backfills (name) VALUES ('open_counts')");
+        }
+        await SeedAsync(60, seed: 53, T0, TimeSpan.FromDays(3));
+        long ExpectedOpen() => _seeded.Count(r => r.Status is "pending" or "info_requested" && r.Expires > Now);
+
+        var after = await new ApprovalStatsStore(_db).GetStatsAsync(T0, T0.AddDays(4), Now, Ct);
+        Assert.Equal(ExpectedOpen(), after.PendingTotal);
+        Assert.True(after.PendingTotal > 0);
+        // A second store (as after a restart) does not fill it again, and later changes keep it.
+        await SeedAsync(30, seed: 57, T0, TimeSpan.FromDays(3));
+        var later = await new ApprovalStatsStore(_db).GetStatsAsync(T0, T0.AddDays(4), Now, Ct);
+        Assert.Equal(ExpectedOpen(), later.PendingTotal);
+        await using (var connection = await _db.OpenAsync(Ct))
+        {
+            Assert.Equal(0, await Dapper.SqlMapper.ExecuteScalarAsync<long>(connection, "SELECT COUNT(*) FROM stats_backfills"));
+        }
+    }
+
+    [Theory]
+    [InlineData(0)]     // days from UTC midnight
+    [InlineData(330)]   // days at UTC+05:30
+    [InlineData(-75)]   // days at UTC-01:15
+    public async Task Interval_counts_and_exact_values_at_every_rank_equal_a_calculation_over_the_requests(int offsetMinutes)
+    {
+        await SeedAsync(240, seed: 61, T0, TimeSpan.FromDays(3));
+        await SeedAsync(120, seed: 67, T0.AddHours(30).AddMinutes(3), TimeSpan.FromHours(2));
+        var start = T0.AddMinutes(-offsetMinutes);
+        var boundaries = Enumerable.Range(0, 5).Select(d => start.AddDays(d)).ToList();
+        var store = new ApprovalStatsStore(_db) { FoldBatchSize = 11 };
+
+        var read = await store.GetIntervalsAsync(boundaries, Now, Ct);
+
+        string Effective(Seeded r) => r.Status is "pending" or "info_requested" && r.Expires <= Now ? "expired" : r.Status;
+        Assert.Equal(boundaries.Count - 1, read.Intervals.Count);
+        for (var i = 0; i < read.Intervals.Count; i++)
+        {
+            var inInterval = _seeded.Where(r => r.Created >= boundaries[i] && r.Created < boundaries[i + 1]).ToList();
+            var counts = read.Intervals[i];
+            Assert.Equal(inInterval.Count, counts.Total);
+            foreach (var status in new[] { "pending", "info_requested", "approved", "rejected", "expired", "cancelled" })
+            {
+                Assert.Equal(inInterval.Count(r => Effective(r) == status), counts.Status(status));
+            }
+            Assert.Equal(inInterval.GroupBy(r => r.Priority).ToDictionary(g => g.Key, g => (long)g.Count()), counts.ByPriority);
+            Assert.Equal(inInterval.GroupBy(r => r.Risk ?? "unspecified").ToDictionary(g => g.Key, g => (long)g.Count()), counts.ByRiskLevel);
+        }
+        Assert.Equal(_seeded.Count(r => r.Status is "pending" or "info_requested" && r.Expires > Now), read.OpenNow);
+
+        // Every rank's value, read from the decision-time index inside the bucket the rollups locate, is the value
+        // at that rank of the sorted decision times.
+        var window = new Core.Digest.DigestWindow(boundaries[0], boundaries[^1], Now);
+        var sorted = _seeded.Where(r => r.Created >= window.From && r.Created < window.To && r.Status is "approved" or "rejected")
+            .Select(r => (r.Decided!.Value - r.Created).Ticks / 10).Order().ToList();
+        Assert.True(sorted.Count > 50);
+        Assert.Equal(sorted.Count, read.DecisionTimes.Count);
+        var reads = Enumerable.Range(0, sorted.Count).Select(rank =>
+        {
+            var (lower, below) = read.DecisionTimes.Locate(rank);
+            return (lower, (long)rank - below, 2);
+        }).ToList();
+        var values = await new Core.Digest.DigestStore(_db).DecisionTimesFromAsync(window, reads, Ct);
+        for (var rank = 0; rank < sorted.Count; rank++)
+        {
+            Assert.Equal(sorted.Skip(rank).Take(2), values[rank]);
+        }
+    }
+
     private sealed class StatsComparer : IEqualityComparer<ApprovalStats>
     {
         public bool Equals(ApprovalStats? x, ApprovalStats? y) =>
