@@ -71,9 +71,8 @@ public sealed class DigestService(DigestStore store, ApprovalStatsStore stats, S
         var boundaries = days.Select(d => IsoWeek.StartOfDay(d, zone)).ToList();
         // The week in progress is read as of now, which is the stored state the rollups hold, unless a stored time lies
         // after now (a clock set back): then, and for any earlier instant, the requests themselves are read.
-        var figures = window.AsOf == now && !await store.StoredAfterAsync(now, ct)
-            ? await FromRollupsAsync(window, boundaries, ct)
-            : await FromRequestsAsync(window, boundaries, ct);
+        var current = window.AsOf == now && !await store.StoredAfterAsync(now, ct);
+        var figures = current ? await FromRollupsAsync(window, boundaries, ct) : await FromRequestsAsync(window, boundaries, ct);
         var summary = figures.Summary;
 
         var previous = week.Previous;
@@ -85,8 +84,8 @@ public sealed class DigestService(DigestStore store, ApprovalStatsStore stats, S
             : window.AsOf == now && now >= previousWindow.To + KeepAfter ? (await ComputeAsync(previous, ct)).Summary
             : await SummaryAsync(previousWindow, ct);
 
-        var routes = await store.RouteMediansAsync(window, ct);
-        var open = await store.OldestOpenAsync(window.AsOf, DigestOptions.ListSize, ct);
+        var routes = figures.Routes ?? await store.RouteMediansAsync(window, ct);
+        var open = await store.OldestOpenAsync(window.AsOf, DigestOptions.ListSize, current, ct);
         var asOfUs = window.AsOf.ToUnixMicroseconds();
 
         return new WeeklyDigest
@@ -116,12 +115,14 @@ public sealed class DigestService(DigestStore store, ApprovalStatsStore stats, S
         };
     }
 
-    /// <summary>The week's summary, requests per day, by priority and by risk level; the open count when it came with them.</summary>
+    /// <summary>The week's summary, requests per day, by priority and by risk level; the open count and the routes'
+    /// medians when they came with them.</summary>
     private sealed record Figures(DigestSummary Summary, IReadOnlyList<long> PerDay, IReadOnlyDictionary<string, long> ByPriority,
-        IReadOnlyDictionary<string, long> ByRisk, long? PendingTotal);
+        IReadOnlyDictionary<string, long> ByRisk, long? PendingTotal = null, IReadOnlyList<DigestRouteMedian>? Routes = null);
 
-    /// <summary>The figures as of now from the statistics rollups (each day a window of them), and the exact median and
-    /// 90th percentile read from the decision-time index within the fine bucket the rollups say holds each rank.</summary>
+    /// <summary>The figures as of now from the statistics rollups (each day a window of them), and the exact median, 90th
+    /// percentile and routes' medians read from the decision-time indexes within the fine bucket the rollups say holds
+    /// each rank.</summary>
     private async Task<Figures> FromRollupsAsync(DigestWindow window, IReadOnlyList<DateTimeOffset> boundaries, CancellationToken ct)
     {
         var s = await stats.GetIntervalsAsync(boundaries, window.AsOf, ct);
@@ -131,19 +132,27 @@ public sealed class DigestService(DigestStore store, ApprovalStatsStore stats, S
         Dictionary<string, long> Merge(Func<IntervalCounts, IReadOnlyDictionary<string, long>> pick) =>
             s.Intervals.SelectMany(i => pick(i)).GroupBy(kv => kv.Key).ToDictionary(g => g.Key, g => g.Sum(kv => kv.Value));
 
-        double? median = null, p90 = null;
-        if (decided > 0)
-        {
-            var ranks = new[] { Rank(decided, 1, 2), Rank(decided, 9, 10) };
-            var values = await store.DecisionTimesFromAsync(window, [.. ranks.Select(r =>
-            {
-                var (lower, below) = s.DecisionTimes.Locate(r.Rank);
-                return (lower, r.Rank - below, r.Take);
-            })], ct);
-            median = Interpolate(values[0], ranks[0].Fraction);
-            p90 = Interpolate(values[1], ranks[1].Fraction);
-        }
-        return new Figures(Summarize(c, median, p90), [.. s.Intervals.Select(i => i.Total)], Merge(i => i.ByPriority), Merge(i => i.ByRiskLevel), s.OpenNow);
+        // One round trip for every exact value: the week's median and 90th percentile, and each route's middle one or two.
+        var ranks = decided > 0 ? new[] { Rank(decided, 1, 2), Rank(decided, 9, 10) } : [];
+        var routes = s.DecisionTimesByRoute.Select(kv => (Route: kv.Key, N: kv.Value.Count, Histogram: kv.Value)).ToList();
+        var reads = ranks.Select(r => Read(null, s.DecisionTimes, r.Rank, r.Take))
+            .Concat(routes.Select(r => Read(r.Route, r.Histogram, (r.N - 1) / 2, r.N % 2 == 0 ? 2 : 1))).ToList();
+        var values = await store.DecisionTimesFromAsync(window, reads, ct);
+        double? median = decided > 0 ? Interpolate(values[0], ranks[0].Fraction) : null;
+        double? p90 = decided > 0 ? Interpolate(values[1], ranks[1].Fraction) : null;
+        var routeMedians = routes.Select((r, i) => (Route: r.Route, r.N, Values: values[ranks.Length + i]))
+            .Select(r => new DigestRouteMedian(r.Route.Length == 0 ? null : r.Route, r.N, r.Values.Count == 1 ? 2 * r.Values[0] : r.Values.Sum()))
+            .ToList();
+        return new Figures(Summarize(c, median, p90), [.. s.Intervals.Select(i => i.Total)], Merge(i => i.ByPriority), Merge(i => i.ByRiskLevel),
+            s.OpenNow, routeMedians);
+    }
+
+    /// <summary>The read of the value at a rank (and the one after it, with <paramref name="take"/> 2): from the lower
+    /// edge of the fine bucket that holds it, past the values below it.</summary>
+    private static (string? Route, long Lower, long Skip, int Take) Read(string? route, FineHistogram histogram, long rank, int take)
+    {
+        var (lower, below) = histogram.Locate(rank);
+        return (route, lower, rank - below, take);
     }
 
     /// <summary>The figures at <c>AsOf</c> from the requests themselves.</summary>
@@ -152,7 +161,7 @@ public sealed class DigestService(DigestStore store, ApprovalStatsStore stats, S
         var summary = await SummaryAsync(window, ct);
         var perDay = await store.CountByIntervalAsync(boundaries, ct);
         var (byPriority, byRisk) = await store.CountByPriorityAndRiskAsync(window, ct);
-        return new Figures(summary, perDay, byPriority, byRisk, null);
+        return new Figures(summary, perDay, byPriority, byRisk);
     }
 
     public const string Unspecified = "unspecified";

@@ -131,29 +131,42 @@ public sealed class DigestStore(Database database)
             """, new { now = now.ToUnixMicroseconds() }, cancellationToken: ct));
     }
 
-    // Decision times in order from a lower edge, through ix_approvals_decision_time (migration 0031).
+    // Decision times in order from a lower edge, through ix_approvals_decision_time or, for one route ('' for none),
+    // ix_approvals_route_decision_time (migration 0031).
     private const string DecisionTimesFromSql = $$"""
         SELECT decided_at - created_at FROM approval_facts
-        WHERE status IN ('approved', 'rejected') AND decided_at - created_at >= @lower{0} AND {{Window}} AND decided_at <= @asOf
+        WHERE status IN ('approved', 'rejected') AND {1} decided_at - created_at >= @lower{0} AND {{Window}} AND decided_at <= @asOf
         ORDER BY decided_at - created_at
         LIMIT @take{0} OFFSET @skip{0}
         """;
 
-    /// <summary>For each (lower, skip, take): the decision times (microseconds) of the window's requests decided by
-    /// <c>AsOf</c>, in ascending order from <c>lower</c>, the <c>take</c> after skipping <c>skip</c>. With the fine
-    /// bucket that holds a rank (from the rollups) this reads the exact value at that rank without sorting the week.</summary>
-    public async Task<IReadOnlyList<IReadOnlyList<long>>> DecisionTimesFromAsync(DigestWindow window, IReadOnlyList<(long Lower, long Skip, int Take)> reads, CancellationToken ct)
+    /// <summary>For each read: the decision times (microseconds) of the window's requests decided by <c>AsOf</c> (of
+    /// one route when <c>Route</c> is set, '' for requests no route matched), in ascending order from <c>Lower</c>, the
+    /// <c>Take</c> after skipping <c>Skip</c>. With the fine bucket that holds a rank (from the rollups) this reads the
+    /// exact value at that rank without sorting the week. One round trip.</summary>
+    public async Task<IReadOnlyList<IReadOnlyList<long>>> DecisionTimesFromAsync(DigestWindow window, IReadOnlyList<(string? Route, long Lower, long Skip, int Take)> reads, CancellationToken ct)
     {
+        if (reads.Count == 0)
+        {
+            return [];
+        }
         var p = Parameters(window);
+        var statements = new List<string>(reads.Count);
         for (var i = 0; i < reads.Count; i++)
         {
             p.Add($"lower{i}", reads[i].Lower);
             p.Add($"skip{i}", reads[i].Skip);
             p.Add($"take{i}", reads[i].Take);
+            var route = "";
+            if (reads[i].Route is { } r)
+            {
+                p.Add($"route{i}", r);
+                route = $"COALESCE(route_name, '') = @route{i} AND";
+            }
+            statements.Add(string.Format(CultureInfo.InvariantCulture, DecisionTimesFromSql, i, route));
         }
-        var sql = string.Join(";\n", Enumerable.Range(0, reads.Count).Select(i => string.Format(CultureInfo.InvariantCulture, DecisionTimesFromSql, i)));
         await using var connection = await database.OpenAsync(ct);
-        await using var batch = await connection.QueryMultipleAsync(new CommandDefinition(sql, p, cancellationToken: ct));
+        await using var batch = await connection.QueryMultipleAsync(new CommandDefinition(string.Join(";\n", statements), p, cancellationToken: ct));
         var result = new List<IReadOnlyList<long>>(reads.Count);
         for (var i = 0; i < reads.Count; i++)
         {
@@ -189,12 +202,16 @@ public sealed class DigestStore(Database database)
             $"SELECT COUNT(*) FROM approvals WHERE {OpenAtAsOf}", new { asOf = asOf.ToUnixMicroseconds() }, cancellationToken: ct));
     }
 
-    public async Task<IReadOnlyList<DigestPendingRow>> OldestOpenAsync(DateTimeOffset asOf, int limit, CancellationToken ct)
+    /// <summary>The oldest requests open at <paramref name="asOf"/>. With <paramref name="current"/> (nothing stored
+    /// was created or decided after <paramref name="asOf"/>, see <see cref="StoredAfterAsync"/>) open means open as
+    /// stored with the deadline ahead, read newest-last through the open requests' creation index, stopping after
+    /// <paramref name="limit"/> rows (the deadline written <c>expires_at + 0</c> so the planner walks that index).</summary>
+    public async Task<IReadOnlyList<DigestPendingRow>> OldestOpenAsync(DateTimeOffset asOf, int limit, bool current, CancellationToken ct)
     {
         await using var connection = await database.OpenAsync(ct);
         var rows = await connection.QueryAsync<DigestPendingRow>(new CommandDefinition($"""
             SELECT id, action_name, agent_id, priority, risk_level, route_name, created_at, expires_at FROM approvals
-            WHERE {OpenAtAsOf}
+            WHERE {(current ? "status IN ('pending', 'info_requested') AND expires_at + 0 > @asOf" : OpenAtAsOf)}
             ORDER BY created_at, id LIMIT @limit
             """, new { asOf = asOf.ToUnixMicroseconds(), limit }, cancellationToken: ct));
         return [.. rows];

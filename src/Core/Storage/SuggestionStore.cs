@@ -94,9 +94,15 @@ public sealed class SuggestionStore(Database database)
 
     private async Task FoldAsync(DbConnection connection, CancellationToken ct)
     {
+        var backlog = false;
         while (await connection.ExecuteScalarAsync<bool>(new CommandDefinition("SELECT EXISTS (SELECT 1 FROM suggestion_changes)", cancellationToken: ct))
             && await FoldBatchAsync(connection, ct) >= FoldBatchSize)
         {
+            backlog = true;
+        }
+        if (backlog)
+        {
+            await ApprovalStatsStore.ReclaimAsync(database, connection, "suggestion_changes", ct);
         }
     }
 

@@ -42,7 +42,7 @@ public abstract class StatsRollupTests(StorageProvider provider) : IAsyncLifetim
     public async ValueTask DisposeAsync() => await _db.DisposeAsync();
 
     /// <summary>What the test knows about a request it stored: its final stored state.</summary>
-    private sealed record Seeded(DateTimeOffset Created, DateTimeOffset Expires, string Status, DateTimeOffset? Decided, string Priority, string? Risk);
+    private sealed record Seeded(DateTimeOffset Created, DateTimeOffset Expires, string Status, DateTimeOffset? Decided, string Priority, string? Risk, string? Route = null);
 
     private sealed class SettableClock : TimeProvider
     {
@@ -74,7 +74,9 @@ public abstract class StatsRollupTests(StorageProvider provider) : IAsyncLifetim
             };
             var priority = priorities[random.Next(priorities.Length)];
             RiskLevel? risk = random.Next(5) == 0 ? null : risks[random.Next(risks.Length)];
-            var request = NewRequest(created, timeout, priority, risk);
+            // Two routes and requests no route matched.
+            var route = (i % 3) switch { 0 => null, 1 => "payments", _ => "ops" };
+            var request = NewRequest(created, timeout, priority, risk) with { RouteName = route };
             var result = await _store.CreateAsync(request, "hash",
                 new ApprovalEvent { ApprovalId = request.Id, Kind = EventKinds.Created, At = created, Actor = "agent", Surface = Surface.Api }, Ct);
             Assert.Equal(CreateOutcome.Created, result.Outcome);
@@ -91,7 +93,7 @@ public abstract class StatsRollupTests(StorageProvider provider) : IAsyncLifetim
                 status = transition.Request!.Status.ToWire();
                 decided = transition.Request.DecidedAt;
             }
-            _seeded.Add(new Seeded(created, request.ExpiresAt, status, decided, priority.ToWire(), risk?.ToWire()));
+            _seeded.Add(new Seeded(created, request.ExpiresAt, status, decided, priority.ToWire(), risk?.ToWire(), route));
         }
     }
 
@@ -333,22 +335,32 @@ public abstract class StatsRollupTests(StorageProvider provider) : IAsyncLifetim
         }
         Assert.Equal(_seeded.Count(r => r.Status is "pending" or "info_requested" && r.Expires > Now), read.OpenNow);
 
-        // Every rank's value, read from the decision-time index inside the bucket the rollups locate, is the value
-        // at that rank of the sorted decision times.
+        // Every rank's value, read from the decision-time indexes inside the bucket the rollups locate, is the value at
+        // that rank of the sorted decision times: of all the requests, and of each route's.
         var window = new Core.Digest.DigestWindow(boundaries[0], boundaries[^1], Now);
-        var sorted = _seeded.Where(r => r.Created >= window.From && r.Created < window.To && r.Status is "approved" or "rejected")
-            .Select(r => (r.Decided!.Value - r.Created).Ticks / 10).Order().ToList();
-        Assert.True(sorted.Count > 50);
-        Assert.Equal(sorted.Count, read.DecisionTimes.Count);
-        var reads = Enumerable.Range(0, sorted.Count).Select(rank =>
+        var decided = _seeded.Where(r => r.Created >= window.From && r.Created < window.To && r.Status is "approved" or "rejected").ToList();
+        static List<long> Sorted(IEnumerable<Seeded> rows) => [.. rows.Select(r => (r.Decided!.Value - r.Created).Ticks / 10).Order()];
+        var expected = new List<(string? Route, List<long> Sorted, FineHistogram Histogram)> { (null, Sorted(decided), read.DecisionTimes) };
+        Assert.Equal(["", "ops", "payments"], read.DecisionTimesByRoute.Keys.Order());
+        foreach (var (route, histogram) in read.DecisionTimesByRoute)
         {
-            var (lower, below) = read.DecisionTimes.Locate(rank);
-            return (lower, (long)rank - below, 2);
-        }).ToList();
-        var values = await new Core.Digest.DigestStore(_db).DecisionTimesFromAsync(window, reads, Ct);
-        for (var rank = 0; rank < sorted.Count; rank++)
+            expected.Add((route, Sorted(decided.Where(r => (r.Route ?? "") == route)), histogram));
+        }
+        Assert.True(expected[0].Sorted.Count > 50);
+        var digests = new Core.Digest.DigestStore(_db);
+        foreach (var (route, sorted, histogram) in expected)
         {
-            Assert.Equal(sorted.Skip(rank).Take(2), values[rank]);
+            Assert.Equal(sorted.Count, histogram.Count);
+            var reads = Enumerable.Range(0, sorted.Count).Select(rank =>
+            {
+                var (lower, below) = histogram.Locate(rank);
+                return (route, lower, (long)rank - below, 2);
+            }).ToList();
+            var values = await digests.DecisionTimesFromAsync(window, reads, Ct);
+            for (var rank = 0; rank < sorted.Count; rank++)
+            {
+                Assert.Equal(sorted.Skip(rank).Take(2), values[rank]);
+            }
         }
     }
 
