@@ -176,8 +176,10 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
         var tx = await database.BeginWriteAsync(connection, ct);
         if (database.Provider == StorageProvider.Postgres)
         {
-            // One folder at a time; the statement after the lock sees every fold committed before it.
-            await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(7413290460)", transaction: tx, cancellationToken: ct));
+            // One folder at a time; the statement after the lock sees every fold committed before it. A reader waits as
+            // long as another folder's batch takes (the request's own cancellation still ends the wait): under load a
+            // batch of a backlog can take longer than the command timeout, which failed the first read after a bulk insert.
+            await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(7413290460)", transaction: tx, commandTimeout: 0, cancellationToken: ct));
         }
         return tx;
     }
@@ -213,7 +215,7 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
         long moved;
         if (database.Provider == StorageProvider.Postgres)
         {
-            moved = await connection.ExecuteScalarAsync<long>(new CommandDefinition(PostgresFoldSql, p, tx, cancellationToken: ct));
+            moved = await connection.ExecuteScalarAsync<long>(new CommandDefinition(PostgresFoldSql, p, tx, commandTimeout: 0, cancellationToken: ct));
         }
         else
         {
@@ -221,7 +223,7 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
             moved = 0;
             foreach (var sql in SqliteFoldSql)
             {
-                moved = await connection.ExecuteAsync(new CommandDefinition(sql, new { last = last ?? 0 }, tx, cancellationToken: ct));
+                moved = await connection.ExecuteAsync(new CommandDefinition(sql, new { last = last ?? 0 }, tx, commandTimeout: 0, cancellationToken: ct));
             }
         }
         await tx.CommitAsync(ct);

@@ -114,7 +114,7 @@ public sealed class SuggestionStore(Database database)
         if (database.Provider == StorageProvider.Postgres)
         {
             // One folder at a time (a lock of its own: the statistics folder does not wait for this one).
-            await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(7413290461)", transaction: tx, cancellationToken: ct));
+            await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(7413290461)", transaction: tx, commandTimeout: 0, cancellationToken: ct));
             moved = await connection.ExecuteScalarAsync<long>(new CommandDefinition(PostgresFoldSql[0], p, tx, cancellationToken: ct));
             await connection.ExecuteAsync(new CommandDefinition(PostgresFoldSql[1], transaction: tx, cancellationToken: ct));
         }
