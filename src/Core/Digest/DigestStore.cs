@@ -119,15 +119,17 @@ public sealed class DigestStore(Database database)
         return [.. values];
     }
 
-    /// <summary>Whether any stored request was created or decided after <paramref name="now"/> (a clock set back): then
-    /// the state at <paramref name="now"/> differs from the stored state, which is all the rollups hold. Two index
-    /// probes.</summary>
+    /// <summary>Whether any stored request was created or decided after <paramref name="now"/>, or decided before it was
+    /// created (a clock set back): then the state at <paramref name="now"/> differs from the stored state, which is all
+    /// the rollups hold, or a decision time lies outside the rollups' buckets. Three index probes.</summary>
     public async Task<bool> StoredAfterAsync(DateTimeOffset now, CancellationToken ct)
     {
         await using var connection = await database.OpenAsync(ct);
         return await connection.ExecuteScalarAsync<bool>(new CommandDefinition("""
             SELECT CASE WHEN EXISTS (SELECT 1 FROM approval_facts WHERE decided_at > @now)
-                          OR EXISTS (SELECT 1 FROM approval_facts WHERE created_at > @now) THEN 1 ELSE 0 END
+                          OR EXISTS (SELECT 1 FROM approval_facts WHERE created_at > @now)
+                          OR EXISTS (SELECT 1 FROM approval_facts WHERE status IN ('approved', 'rejected') AND decided_at - created_at < 0)
+                     THEN 1 ELSE 0 END
             """, new { now = now.ToUnixMicroseconds() }, cancellationToken: ct));
     }
 

@@ -364,6 +364,18 @@ public abstract class StatsRollupTests(StorageProvider provider) : IAsyncLifetim
         }
     }
 
+    [Fact]
+    public async Task The_digest_reads_the_rollups_only_when_no_stored_time_lies_after_now()
+    {
+        await SeedAsync(60, seed: 71, T0, TimeSpan.FromDays(2));
+        var digests = new Core.Digest.DigestStore(_db);
+        var latest = _seeded.Max(r => r.Decided is { } d && d > r.Created ? d : r.Created);
+
+        Assert.False(await digests.StoredAfterAsync(latest, Ct));
+        Assert.True(await digests.StoredAfterAsync(latest.AddTicks(-10), Ct));
+        Assert.True(await digests.StoredAfterAsync(T0, Ct));
+    }
+
     private sealed class StatsComparer : IEqualityComparer<ApprovalStats>
     {
         public bool Equals(ApprovalStats? x, ApprovalStats? y) =>
