@@ -9,7 +9,7 @@ using AgentSentinel.LoadBench;
 //   intake  [requests per level=2000] [levels=1,16,64]
 //   poll    [clients=64] [seconds=15]
 //   wait    [agents=1000]
-//   expiry  [requests=10000] [spread seconds=60]
+//   expiry  [requests=10000] [spread seconds=60] [lead seconds: deadlines on a fixed schedule from this far after the start]
 //   scale   [rows=1000000]
 //   fanout  [requests=500] [channels=5]
 //   memory  [pending=10000] [waiters=1000]
@@ -28,7 +28,7 @@ var failures = scenario switch
     "intake" => await Scenarios.IntakeAsync(Arg(1, 2000), args.Length > 2 ? [.. args[2].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))] : [1, 16, 64]),
     "poll" => await Scenarios.PollAsync(Arg(1, 64), Arg(2, 15)),
     "wait" => await Scenarios.WaitAsync(Arg(1, 1000)),
-    "expiry" => await Scenarios.ExpiryAsync(Arg(1, 10_000), Arg(2, 60)),
+    "expiry" => await Scenarios.ExpiryAsync(Arg(1, 10_000), Arg(2, 60), Arg(3, 0)),
     "scale" => await Scenarios.ScaleAsync(Arg(1, 1_000_000)),
     "fanout" => await Scenarios.FanOutAsync(Arg(1, 500), Arg(2, 5)),
     "memory" => await Scenarios.MemoryAsync(Arg(1, 10_000), Arg(2, 1000)),

@@ -322,7 +322,11 @@ internal static class Scenarios
             .GroupBy(m => (string)m["metadata"]!["event_payload"]!["approval_id"]!)
             .ToDictionary(g => g.Key, g => g.ToList());
 
-    public static async Task<int> ExpiryAsync(int requests, int spreadSeconds)
+    /// <summary>With <paramref name="leadSeconds"/> (above 0), the deadlines are set on a fixed schedule instead of after
+    /// each creation: request i is due <c>lead + i * spread / requests</c> seconds after the run starts, so they come at
+    /// <c>requests / spread</c> a second whatever the intake rate, as long as every request is created within the lead
+    /// (<c>timeout_seconds</c> is whole seconds, so each deadline falls within a second of its slot).</summary>
+    public static async Task<int> ExpiryAsync(int requests, int spreadSeconds, int leadSeconds = 0)
     {
         Load("expiry");
         await using var fake = await FakeSlackServer.StartAsync();
@@ -330,17 +334,22 @@ internal static class Scenarios
         await using var s = server;
         using var agent = server.Client(await server.CreateKeyAsync("bench agent", ["agent"]));
         using var approver = server.Client(await server.CreateKeyAsync("bench approver", ["approver"], "approver@example.com"));
-        var lead = Math.Max(10, requests / 300);
+        var lead = leadSeconds > 0 ? leadSeconds : Math.Max(10, requests / 300);
+        var firstDue = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(lead);
+        int TimeoutOf(int i) => leadSeconds > 0
+            ? Math.Max(1, (int)Math.Ceiling((firstDue + TimeSpan.FromSeconds(i * (double)spreadSeconds / requests) - DateTimeOffset.UtcNow).TotalSeconds))
+            : lead + (i * spreadSeconds / requests);
         var ids = new string[requests];
         var deadlines = new DateTimeOffset[requests];
+        var creating = Stopwatch.StartNew();
         await RunAsync(requests, 16, async i =>
         {
-            using var response = await agent.PostAsJsonAsync("api/v1/approvals", new { action_name = "expire_me", agent_id = "expiry-agent", timeout_seconds = lead + (i * spreadSeconds / requests) });
+            using var response = await agent.PostAsJsonAsync("api/v1/approvals", new { action_name = "expire_me", agent_id = "expiry-agent", timeout_seconds = TimeoutOf(i) });
             var body = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
             ids[i] = body["id"]!.GetValue<string>();
             deadlines[i] = DateTimeOffset.Parse(body["expires_at"]!.GetValue<string>(), CultureInfo.InvariantCulture);
         });
-        Line($"expiry: {requests} requests created; deadlines from {deadlines.Min():HH:mm:ss.fff} to {deadlines.Max():HH:mm:ss.fff}");
+        Line($"expiry: {requests} requests created in {F(creating.Elapsed.TotalSeconds)} s; deadlines from {deadlines.Min():HH:mm:ss.fff} to {deadlines.Max():HH:mm:ss.fff}");
 
         // Approvers racing the deadline: every tenth request gets an approve within 20 ms either side of it.
         var accepted = 0;

@@ -150,6 +150,47 @@ public abstract class LifecycleTimingTests(StorageProvider provider)
         await running.WaitAsync(TimeSpan.FromSeconds(10), Ct);
     }
 
+    [Fact]
+    public async Task A_failed_deadline_pass_has_the_next_deadline_job_due_in_seconds_and_that_job_expires_what_is_due()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var storage = await TestStorage.CreateAsync(provider, "failedpass");
+        await using var app = new AgentSentinelApp(storage, time);
+        using var agent = app.Client(await app.CreateKeyAsync("agent", [Scopes.Agent]));
+        var id = Guid.Parse((await agent.CreateApprovalAsync(new { action_name = "deadline", timeout_seconds = 5 })).Id());
+        await app.EffectsQueuedAsync();
+        var store = app.Service<IApprovalStore>();
+        var deadline = (await store.GetAsync(id, Ct))!.ExpiresAt;
+        var clock = app.Service<DeadlineClock>();
+        var monitor = app.Service<JobStorage>().GetMonitoringApi();
+        int DeadlineJobsScheduled() => monitor.ScheduledJobs(0, 1000).Count(j => j.Value.Job.Type == typeof(DeadlineJobs));
+        var scheduledBefore = DeadlineJobsScheduled();
+        time.Advance(deadline - time.GetUtcNow());
+
+        // The pass fails (its table is gone for a moment): Hangfire would retry the job 15 s or more later.
+        await ExecuteAsync(storage, "ALTER TABLE approvals RENAME TO approvals_away");
+        await Assert.ThrowsAnyAsync<Exception>(() => app.Service<DeadlineJobs>().RunAsync(Ct));
+        Assert.Equal(time.GetUtcNow() + DeadlineClock.RetryAfterFailure, clock.ScheduledFor);
+        Assert.Equal(scheduledBefore + 1, DeadlineJobsScheduled());
+
+        await ExecuteAsync(storage, "ALTER TABLE approvals_away RENAME TO approvals");
+        time.Advance(DeadlineClock.RetryAfterFailure);
+        await app.Service<DeadlineJobs>().RunAsync(Ct);
+        Assert.Equal(ApprovalStatus.Expired, (await store.GetAsync(id, Ct))!.Status);
+        Assert.Equal(deadline, (await store.GetEventsAsync(id, Ct))[1].At);
+    }
+
+    private static async Task ExecuteAsync(TestStorage storage, string sql)
+    {
+        await using System.Data.Common.DbConnection connection = storage.Provider == StorageProvider.Postgres
+            ? new Npgsql.NpgsqlConnection(storage.ConnectionString)
+            : new Microsoft.Data.Sqlite.SqliteConnection(storage.ConnectionString);
+        await connection.OpenAsync(Ct);
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync(Ct);
+    }
+
     /// <summary>Waits for work a background task does on its own. The clock is fake: a job that read the time just
     /// before the test advanced it sets its timer from the new time, so each round nudges the clock by a microsecond
     /// (the expiry is still recorded at the deadline itself, which the tests check).</summary>

@@ -1,7 +1,9 @@
 using AgentSentinel.Core.Approvals;
 using AgentSentinel.Core.Configuration;
 using AgentSentinel.Core.Storage;
+using System.Diagnostics;
 using Hangfire;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace AgentSentinel.Core.Jobs;
@@ -21,6 +23,10 @@ public sealed class DeadlineClock(IBackgroundJobClient jobs, TimeProvider time, 
 
     /// <summary>How long one run of the job goes on before it hands over to a fresh one (a worker is not held forever).</summary>
     public static readonly TimeSpan MaxRun = TimeSpan.FromSeconds(60);
+
+    /// <summary>How soon after a failed pass the next deadline job is due. Hangfire's own retry of the failed job comes
+    /// 15 s or more later (and the minute sweep up to a minute later): too late for the deadlines due meanwhile.</summary>
+    public static readonly TimeSpan RetryAfterFailure = TimeSpan.FromSeconds(2);
 
     private readonly Lock _lock = new();
     private bool _running;
@@ -86,11 +92,13 @@ public sealed class DeadlineClock(IBackgroundJobClient jobs, TimeProvider time, 
         }
     }
 
-    /// <summary>False when a deadline job already runs in this process.</summary>
-    internal bool TryStart()
+    /// <summary>False when a deadline job already runs in this process; otherwise the job runs, and
+    /// <paramref name="scheduledFor"/> is the deadline the clock had scheduled a job for (null when none).</summary>
+    internal bool TryStart(out DateTimeOffset? scheduledFor)
     {
         lock (_lock)
         {
+            scheduledFor = _scheduledFor;
             if (_running)
             {
                 return false;
@@ -130,6 +138,19 @@ public sealed class DeadlineClock(IBackgroundJobClient jobs, TimeProvider time, 
         ct.ThrowIfCancellationRequested();
     }
 
+    /// <summary>The running job failed: a new one is due <see cref="RetryAfterFailure"/> from now (or at the next deadline,
+    /// if later), whatever Hangfire does with the failed one. Returns when the new one is due.</summary>
+    internal DateTimeOffset StopAfterFailure(DateTimeOffset? next)
+    {
+        var retryAt = time.GetUtcNow() + RetryAfterFailure;
+        if (next is { } n && n > retryAt)
+        {
+            retryAt = n;
+        }
+        Stop(retryAt);
+        return retryAt;
+    }
+
     /// <summary>The running job ends; the next deadline (if any) gets a job of its own.</summary>
     internal void Stop(DateTimeOffset? next)
     {
@@ -153,24 +174,29 @@ public sealed class DeadlineClock(IBackgroundJobClient jobs, TimeProvider time, 
 }
 
 /// <summary>The deadline job (see <see cref="DeadlineClock"/>).</summary>
-public sealed class DeadlineJobs(ApprovalService service, IApprovalStore store, DeadlineClock clock, TimeProvider time)
+public sealed class DeadlineJobs(ApprovalService service, IApprovalStore store, DeadlineClock clock, TimeProvider time, ILogger<DeadlineJobs> logger)
 {
     [AutomaticRetry(Attempts = 10)]
     [Queue(JobQueues.Deadlines)]
     public async Task RunAsync(CancellationToken ct)
     {
-        if (!clock.TryStart())
+        if (!clock.TryStart(out var scheduledFor))
         {
             // This process works through the deadlines already.
             return;
         }
-        DateTimeOffset? next = null;
+        if (scheduledFor is { } due)
+        {
+            Log.DeadlineJobStarted(logger, time.GetUtcNow() - due, due);
+        }
+        DateTimeOffset? next = scheduledFor;
+        var stopped = false;
         try
         {
             var stopAt = time.GetUtcNow() + DeadlineClock.MaxRun;
             while (true)
             {
-                next = await PassAsync(ct);
+                next = await PassAsync(next, ct);
                 var now = time.GetUtcNow();
                 if (next is not { } deadline || deadline - now > DeadlineClock.Horizon || now >= stopAt)
                 {
@@ -179,16 +205,35 @@ public sealed class DeadlineJobs(ApprovalService service, IApprovalStore store, 
                 await clock.WaitAsync(deadline, ct);
             }
         }
+        catch (Exception ex) when (!ct.IsCancellationRequested)
+        {
+            stopped = true;
+            Log.DeadlinePassFailed(logger, ex, clock.StopAfterFailure(next));
+            throw;
+        }
         finally
         {
-            clock.Stop(next);
+            if (!stopped)
+            {
+                clock.Stop(next);
+            }
         }
     }
 
     /// <summary>Expires every request that is due and returns the next open deadline.</summary>
-    public async Task<DateTimeOffset?> PassAsync(CancellationToken ct)
+    public Task<DateTimeOffset?> PassAsync(CancellationToken ct) => PassAsync(null, ct);
+
+    /// <summary>A pass after waiting for <paramref name="waitedFor"/> (the earliest deadline known before it), which
+    /// the debug log compares with the time the pass starts.</summary>
+    private async Task<DateTimeOffset?> PassAsync(DateTimeOffset? waitedFor, CancellationToken ct)
     {
-        await service.ExpireDueBatchesAsync(ExpiryJobs.SweepBatchSize, ct);
+        var started = Stopwatch.GetTimestamp();
+        var late = waitedFor is { } w ? time.GetUtcNow() - w : TimeSpan.Zero;
+        var expired = await service.ExpireDueBatchesAsync(ExpiryJobs.SweepBatchSize, ct);
+        if (expired > 0)
+        {
+            Log.DeadlinePass(logger, expired, Stopwatch.GetElapsedTime(started).TotalMilliseconds, late);
+        }
         return await store.NextDeadlineAsync(ct);
     }
 }
