@@ -192,6 +192,11 @@ public sealed class ApprovalService(
         return page with { Items = items };
     }
 
+    /// <summary>True when <paramref name="request"/> (a state just committed) is what a read would report now: open and
+    /// before its deadline, or final with its receipt.</summary>
+    public bool ReadsAsIs(ApprovalRequest request) =>
+        request.IsTerminal ? request.Receipt is not null : Now < request.ExpiresAt;
+
     /// <summary>What a read may report. An open request past its deadline is never merely reported <c>expired</c>: a
     /// decision may hold the write lock and still commit. The expiry is recorded first (the conditional transition waits
     /// for that lock) and what is then stored is reported, so once a read has said <c>expired</c> no decision can succeed.
@@ -402,6 +407,9 @@ public sealed class ApprovalService(
 
     public async Task<TransitionResult> TransitionAsync(TransitionCommand command, CancellationToken ct)
     {
+        // The database's notification of this change waits for the state published below (with its receipt), so the
+        // waiters of this process are answered from it rather than reading the request again while the receipt is issued.
+        using var change = hub.BeginChange(command.Id);
         var result = await store.TransitionAsync(command, ct);
         if (result is { Applied: true, Request.IsTerminal: true })
         {
@@ -412,7 +420,7 @@ public sealed class ApprovalService(
             // Committed, with its effects in the outbox: waiters and the dispatcher wake through the hub.
             AfterCommit(command.Id, "wake-up", () =>
             {
-                hub.Publish(command.Id);
+                change.Publish(result.Request);
                 if (result.VoteOnly)
                 {
                     Log.VoteCounted(logger, command.Id, command.Actor.AuditName, command.Actor.Surface.ToWire());

@@ -1,16 +1,22 @@
 using System.Threading.Channels;
+using AgentSentinel.Core.Approvals;
 
 namespace AgentSentinel.Core.Notifications;
 
 /// <summary>
-/// Wakes the long-poll waiters of this process when a request changes. Transitions publish here directly; on
-/// PostgreSQL the LISTEN/NOTIFY listener also publishes changes made by other server instances.
+/// Wakes the long-poll waiters of this process when a request changes. Transitions publish here directly, with the
+/// state they committed; on PostgreSQL the LISTEN/NOTIFY listener also publishes changes made by other server instances
+/// (<see cref="PublishNotified"/>). The notification of a transition made here arrives while this process is still
+/// finishing it (issuing the receipt of a decision): such a notification is held until the transition publishes its
+/// state (<see cref="BeginChange"/>), so a waiter is answered from that state instead of reading the request again
+/// and racing the receipt.
 /// </summary>
 public sealed class ApprovalChangeHub
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<Guid, Entry> _entries = [];
     private readonly List<Feed> _feeds = [];
+    private readonly Dictionary<Guid, LocalChange> _changing = [];
 
     /// <summary>How many changes a feed holds for a slow reader before it reports "everything may have changed".</summary>
     public const int FeedCapacity = 1024;
@@ -66,7 +72,11 @@ public sealed class ApprovalChangeHub
         }
     }
 
-    public void Publish(Guid id)
+    public void Publish(Guid id) => Publish(id, null);
+
+    /// <summary>Wakes the watchers of <paramref name="id"/>; <paramref name="state"/> (when given) is the request as the
+    /// change committed it, which <see cref="Subscription.State"/> hands to them.</summary>
+    public void Publish(Guid id, ApprovalRequest? state)
     {
         Entry? entry;
         lock (_lock)
@@ -79,8 +89,60 @@ public sealed class ApprovalChangeHub
             {
                 return;
             }
+            entry.State = state;
         }
         entry.Signal.TrySetResult();
+    }
+
+    /// <summary>A change notified by the database (made here or on another instance). Held while a transition of the
+    /// same request is under way here; published when it ends (see <see cref="BeginChange"/>).</summary>
+    public void PublishNotified(Guid id)
+    {
+        lock (_lock)
+        {
+            if (_changing.TryGetValue(id, out var change))
+            {
+                change.Notified = true;
+                return;
+            }
+        }
+        Publish(id);
+    }
+
+    /// <summary>A transition of <paramref name="id"/> starts in this process: database notifications of the request are
+    /// held until the returned scope ends. End it with <see cref="ChangeScope.Publish"/> when the transition committed,
+    /// or dispose it (it then publishes the held notification, if any).</summary>
+    public ChangeScope BeginChange(Guid id)
+    {
+        lock (_lock)
+        {
+            if (!_changing.TryGetValue(id, out var change))
+            {
+                change = new LocalChange();
+                _changing[id] = change;
+            }
+            change.Count++;
+        }
+        return new ChangeScope(this, id);
+    }
+
+    private void EndChange(Guid id, bool committed, ApprovalRequest? state)
+    {
+        bool notified;
+        lock (_lock)
+        {
+            var change = _changing[id];
+            notified = change.Notified;
+            change.Notified = false;
+            if (--change.Count == 0)
+            {
+                _changing.Remove(id);
+            }
+        }
+        if (committed || notified)
+        {
+            Publish(id, committed ? state : null);
+        }
     }
 
     /// <summary>Wakes every waiter, e.g. after a lost database connection may have dropped notifications;
@@ -183,6 +245,47 @@ public sealed class ApprovalChangeHub
     {
         public TaskCompletionSource Signal { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public int Count { get; set; }
+        public ApprovalRequest? State { get; set; }
+    }
+
+    private sealed class LocalChange
+    {
+        public int Count { get; set; }
+        public bool Notified { get; set; }
+    }
+
+    /// <summary>A transition under way in this process (see <see cref="BeginChange"/>).</summary>
+    public sealed class ChangeScope : IDisposable
+    {
+        private readonly ApprovalChangeHub _hub;
+        private readonly Guid _id;
+        private bool _ended;
+
+        internal ChangeScope(ApprovalChangeHub hub, Guid id)
+        {
+            _hub = hub;
+            _id = id;
+        }
+
+        /// <summary>The transition committed <paramref name="state"/>: wakes the watchers with it.</summary>
+        public void Publish(ApprovalRequest? state)
+        {
+            if (!_ended)
+            {
+                _ended = true;
+                _hub.EndChange(_id, committed: true, state);
+            }
+        }
+
+        /// <summary>Ends the scope without a committed change; a notification held meanwhile is published now.</summary>
+        public void Dispose()
+        {
+            if (!_ended)
+            {
+                _ended = true;
+                _hub.EndChange(_id, committed: false, null);
+            }
+        }
     }
 
     public sealed class Subscription : IDisposable
@@ -200,6 +303,10 @@ public sealed class ApprovalChangeHub
         }
 
         public Task Changed => _entry.Signal.Task;
+
+        /// <summary>Once <see cref="Changed"/> completed: the request as the change committed it, when the change was
+        /// made in this process (null for a notification from the database).</summary>
+        public ApprovalRequest? State => _entry.Signal.Task.IsCompleted ? _entry.State : null;
 
         public void Dispose()
         {

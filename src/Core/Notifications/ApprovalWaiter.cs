@@ -6,7 +6,8 @@ namespace AgentSentinel.Core.Notifications;
 /// The long poll behind the agent's wait (REST and MCP): a request as soon as it is not pending or changes, or at its
 /// deadline, or at the caller's limit. Watching starts before the caller reads and authorizes the request, so a change
 /// between that read and the wait is not missed; the change hub wakes the wait, here or (through LISTEN/NOTIFY) from
-/// another instance, and the request is read again from the store.
+/// another instance, and the request is read again from the store, unless the change was made in this process and
+/// handed over the state it committed.
 /// </summary>
 public sealed class ApprovalWaiter(ApprovalService service, ApprovalChangeHub hub, TimeProvider time)
 {
@@ -47,8 +48,10 @@ public sealed class ApprovalWaiter(ApprovalService service, ApprovalChangeHub hu
                 var delay = Task.Delay(wakeAt - now, _waiter._time, delayCancel.Token);
                 var woke = await Task.WhenAny(_subscription.Changed, delay);
                 await delayCancel.CancelAsync();
+                ApprovalRequest? committed = null;
                 if (woke == _subscription.Changed)
                 {
+                    committed = _subscription.State;
                     // Watch again before re-reading, so a change right after the read is not missed.
                     _subscription.Dispose();
                     _subscription = _waiter._hub.Subscribe(_id);
@@ -57,7 +60,11 @@ public sealed class ApprovalWaiter(ApprovalService service, ApprovalChangeHub hu
                 {
                     ct.ThrowIfCancellationRequested();
                 }
-                request = await _waiter._service.GetAsync(_id, ct) ?? request;
+                // A change made in this process hands over the state it committed (after the request was read here):
+                // answered as it is, without reading it again, when that is what a read would report.
+                request = committed is not null && committed.Version > request.Version && _waiter._service.ReadsAsIs(committed)
+                    ? committed
+                    : await _waiter._service.GetAsync(_id, ct) ?? request;
                 if (request.Version != startVersion || request.Status != startStatus)
                 {
                     break;

@@ -33,7 +33,7 @@ public sealed class PostgresChangeListener(PostgresDatabase database, ApprovalCh
                     }
                     else if (Guid.TryParse(e.Payload, out var id))
                     {
-                        hub.Publish(id);
+                        hub.PublishNotified(id);
                     }
                 };
                 await using (var cmd = new NpgsqlCommand($"LISTEN {PostgresDatabase.ChangeChannel}; LISTEN {ConfigVersion.ChangeChannel}", connection))

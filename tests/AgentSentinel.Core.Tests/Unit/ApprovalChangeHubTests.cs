@@ -1,3 +1,4 @@
+using AgentSentinel.Core.Approvals;
 using AgentSentinel.Core.Notifications;
 
 namespace AgentSentinel.Core.Tests.Unit;
@@ -250,5 +251,67 @@ public sealed class ApprovalChangeHubTests
         Assert.Equal(0, hub.FeedCount);
         hub.Publish(Guid.CreateVersion7());
         Assert.False(feed.Reader.TryRead(out _));
+    }
+
+    private static ApprovalRequest Decided(Guid id) => new()
+    {
+        Id = id,
+        ActionName = "transfer_funds",
+        CreatedAt = DateTimeOffset.UnixEpoch,
+        ExpiresAt = DateTimeOffset.UnixEpoch.AddMinutes(10),
+        Status = ApprovalStatus.Approved,
+        Version = 2,
+    };
+
+    [Fact]
+    public async Task A_database_notification_for_a_request_changing_here_waits_for_the_state_the_change_committed()
+    {
+        var hub = new ApprovalChangeHub();
+        var id = Guid.CreateVersion7();
+        using var subscription = hub.Subscribe(id);
+        var change = hub.BeginChange(id);
+
+        hub.PublishNotified(id);
+        Assert.False(subscription.Changed.IsCompleted);
+
+        var state = Decided(id);
+        change.Publish(state);
+        await Within(subscription.Changed);
+        Assert.Same(state, subscription.State);
+        change.Dispose();
+
+        // The change is over: the next notification wakes at once, without a state.
+        using var next = hub.Subscribe(id);
+        hub.PublishNotified(id);
+        await Within(next.Changed);
+        Assert.Null(next.State);
+    }
+
+    [Fact]
+    public async Task A_notification_held_during_a_change_that_did_not_commit_is_published_when_the_change_ends()
+    {
+        var hub = new ApprovalChangeHub();
+        var id = Guid.CreateVersion7();
+        var other = Guid.CreateVersion7();
+        using var subscription = hub.Subscribe(id);
+        using var bystander = hub.Subscribe(other);
+        var outer = hub.BeginChange(id);
+        var inner = hub.BeginChange(id);
+
+        // Another instance's change of the same request, and one of another request (not held).
+        hub.PublishNotified(id);
+        hub.PublishNotified(other);
+        await Within(bystander.Changed);
+        Assert.False(subscription.Changed.IsCompleted);
+
+        inner.Dispose();
+        await Within(subscription.Changed);
+        Assert.Null(subscription.State);
+
+        // A change that ends with nothing committed and nothing notified wakes no one.
+        using var later = hub.Subscribe(id);
+        outer.Dispose();
+        Assert.False(later.Changed.IsCompleted);
+        Assert.Equal(1, hub.WatchedCount);
     }
 }
