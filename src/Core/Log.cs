@@ -45,10 +45,10 @@ internal static partial class Log
     [LoggerMessage(1205, LogLevel.Debug, "Outbox batch of {Count} entries: claimed in {ClaimMs:F1} ms, handled in {HandleMs:F1} ms, marked in {MarkMs:F1} ms")]
     public static partial void OutboxBatch(ILogger logger, int count, double claimMs, double handleMs, double markMs);
 
-    [LoggerMessage(1206, LogLevel.Debug, "Deadline job started {Late} after the time it was due (for the deadline {Deadline:O})")]
+    [LoggerMessage(1206, LogLevel.Debug, "Deadline job started {Late} after the deadline {Deadline:O} it was scheduled for (negative: before it)")]
     public static partial void DeadlineJobStarted(ILogger logger, TimeSpan late, DateTimeOffset deadline);
 
-    [LoggerMessage(1207, LogLevel.Debug, "Deadline pass expired {Count} request(s) in {Ms:F1} ms, starting {Late} after the earliest deadline it had waited for")]
+    [LoggerMessage(1207, LogLevel.Debug, "Deadline pass expired {Count} request(s) in {Ms:F1} ms; it started {Late} after the deadline it waited for")]
     public static partial void DeadlinePass(ILogger logger, int count, double ms, TimeSpan late);
 
     [LoggerMessage(1208, LogLevel.Warning, "Deadline pass failed; a new deadline job is due at {RetryAt:O}")]
