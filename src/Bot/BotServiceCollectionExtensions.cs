@@ -46,6 +46,7 @@ public static class BotServiceCollectionExtensions
         // readiness reports.
         services.AddSingleton<ChannelPacer>();
         services.AddSingleton<SurfacePause>();
+        services.AddSingleton<ClaimLeases>();
         services.AddTransient<ChatDeliveryJobs>();
         services.AddHealthChecks().AddCheck<ChatDeliveryHealthCheck>("chat-delivery", tags: ["ready"]);
 
@@ -72,7 +73,7 @@ public static class BotServiceCollectionExtensions
         services.AddSingleton<TSurface>();
         services.AddSingleton<ChatSurface>(sp => sp.GetRequiredService<TSurface>());
         services.AddSingleton<IApprovalObserver>(sp => ActivatorUtilities.CreateInstance<ChatNotifier>(sp, sp.GetRequiredService<TSurface>()));
-        services.AddSingleton<IGrantObserver>(sp => ActivatorUtilities.CreateInstance<ChatNotifier>(sp, sp.GetRequiredService<TSurface>()));
+        services.AddSingleton<IGrantObserver>(sp => ActivatorUtilities.CreateInstance<ChatGrantNotifier>(sp, sp.GetRequiredService<TSurface>()));
         services.AddSingleton<IStartupRecovery>(sp => ActivatorUtilities.CreateInstance<ChatRecovery>(sp, sp.GetRequiredService<TSurface>()));
     }
 

@@ -6,6 +6,7 @@ using AgentSentinel.Core.Grants;
 using AgentSentinel.Core.Routing;
 using AgentSentinel.Core.Storage;
 using Hangfire;
+using Microsoft.Extensions.Options;
 
 namespace AgentSentinel.Bot;
 
@@ -26,20 +27,8 @@ public abstract class ChatSurface(Surface surface, IBackgroundJobClient jobs)
 
     public abstract ChannelTarget? ChannelOf(EscalationLevel level);
 
-    public void EnqueuePost(Guid approvalId, string channel) =>
-        jobs.Enqueue<ChatDeliveryJobs>(j => j.PostAsync(surface, approvalId, channel, DeliveryKeys.Root, CancellationToken.None));
-
-    public void EnqueueEscalation(Guid approvalId, string channel, int level)
-    {
-        var key = DeliveryKeys.Escalation(level);
-        jobs.Enqueue<ChatDeliveryJobs>(j => j.PostAsync(surface, approvalId, channel, key, CancellationToken.None));
-    }
-
-    public void EnqueueReassigned(Guid approvalId, string channel, int version)
-    {
-        var key = DeliveryKeys.Reassigned(version);
-        jobs.Enqueue<ChatDeliveryJobs>(j => j.PostAsync(surface, approvalId, channel, key, CancellationToken.None));
-    }
+    public void EnqueuePost(Guid approvalId, string channel, string deliveryKey = DeliveryKeys.Root) =>
+        jobs.Enqueue<ChatDeliveryJobs>(j => j.PostAsync(surface, approvalId, channel, deliveryKey, CancellationToken.None));
 
     public void EnqueueRedraw(Guid approvalId) =>
         jobs.Enqueue<ChatDeliveryJobs>(j => j.RedrawAsync(surface, approvalId, 0, CancellationToken.None));
@@ -64,19 +53,43 @@ public abstract class ChatSurface(Surface surface, IBackgroundJobClient jobs)
 
 /// <summary>Tells a chat surface about every request and change: posts on creation to the route's channel, redraws
 /// the messages after any transition from any surface, replies in the thread for questions, answers, reminders and
-/// escalations, posts the request to each escalation level's channel, and redraws the message of an approval whose
-/// grant was revoked. Reminders and escalation notes name the delegate of each person they name who is away when the
-/// note is made.</summary>
-public sealed class ChatNotifier(ChatSurface chat, RuntimeSettings settings, IChatMessageStore messages, DelegationService delegations, TimeProvider time)
-    : IApprovalObserver, IGrantObserver
+/// escalations, and posts the request to each escalation level's channel. Reminders and escalation notes name the
+/// delegate of each person they name who is away when the note is made. The outbox dispatcher calls it; with <see cref="JobsOptions.ChatFromDispatcher"/> on (the default) the
+/// dispatcher carries each delivery out itself when the channel has a free turn now, and queues its job otherwise.</summary>
+public sealed class ChatNotifier(ChatSurface chat, RuntimeSettings settings, IChatMessageStore messages, DelegationService delegations,
+    ChatDeliveryJobs engine, IOptions<AgentSentinelOptions> options, TimeProvider time)
+    : IApprovalObserver
 {
-    /// <summary>A revoked grant: the message of the approval that gave it is redrawn (its Revoke button goes).</summary>
-    public async Task OnGrantRevokedAsync(Grant grant, CancellationToken ct)
+    private readonly bool _now = options.Value.Jobs.ChatFromDispatcher;
+
+    private Task PostAsync(Guid approvalId, string channel, string deliveryKey, CancellationToken ct)
     {
-        if (chat.Enabled && (await messages.ListAsync(grant.SourceApprovalId, chat.Surface, ct)).Count > 0)
+        if (_now)
         {
-            chat.EnqueueRedraw(grant.SourceApprovalId);
+            return engine.PostNowAsync(chat.Surface, approvalId, channel, deliveryKey, ct);
         }
+        chat.EnqueuePost(approvalId, channel, deliveryKey);
+        return Task.CompletedTask;
+    }
+
+    private Task RedrawAsync(Guid approvalId, CancellationToken ct)
+    {
+        if (_now)
+        {
+            return engine.RedrawNowAsync(chat.Surface, approvalId, ct);
+        }
+        chat.EnqueueRedraw(approvalId);
+        return Task.CompletedTask;
+    }
+
+    private Task ReplyAsync(Guid approvalId, string deliveryKey, string text, CancellationToken ct)
+    {
+        if (_now)
+        {
+            return engine.ReplyNowAsync(chat.Surface, approvalId, deliveryKey, text, ct);
+        }
+        chat.EnqueueReply(approvalId, deliveryKey, text);
+        return Task.CompletedTask;
     }
 
     public async Task OnCreatedAsync(ApprovalRequest request, CancellationToken ct)
@@ -87,7 +100,7 @@ public sealed class ChatNotifier(ChatSurface chat, RuntimeSettings settings, ICh
         }
         if (await settings.RouteOfAsync(request, ct) is { } route && chat.ChannelOf(route)?.Channel is { } channel)
         {
-            chat.EnqueuePost(request.Id, channel);
+            await PostAsync(request.Id, channel, DeliveryKeys.Root, ct);
         }
     }
 
@@ -97,7 +110,7 @@ public sealed class ChatNotifier(ChatSurface chat, RuntimeSettings settings, ICh
         {
             return;
         }
-        chat.EnqueueRedraw(request.Id);
+        await RedrawAsync(request.Id, ct);
         var reply = transition switch
         {
             TransitionKind.RequestInfo => chat.InfoRequestedReply(request, actor),
@@ -106,7 +119,7 @@ public sealed class ChatNotifier(ChatSurface chat, RuntimeSettings settings, ICh
         };
         if (reply is not null)
         {
-            chat.EnqueueReply(request.Id, $"{transition.ToString().ToLowerInvariant()}:{request.Version}", reply);
+            await ReplyAsync(request.Id, $"{transition.ToString().ToLowerInvariant()}:{request.Version}", reply, ct);
         }
     }
 
@@ -125,7 +138,7 @@ public sealed class ChatNotifier(ChatSurface chat, RuntimeSettings settings, ICh
         }
         if (followUp.Kind == FollowUpKind.Escalation && followUp.Level is { } level && chat.ChannelOf(level)?.Channel is { } channel)
         {
-            chat.EnqueueEscalation(request.Id, channel, followUp.Number);
+            await PostAsync(request.Id, channel, DeliveryKeys.Escalation(followUp.Number), ct);
         }
         if ((await messages.ListAsync(request.Id, chat.Surface, ct)).Any(m => m.DeliveryKey == DeliveryKeys.Root))
         {
@@ -133,7 +146,7 @@ public sealed class ChatNotifier(ChatSurface chat, RuntimeSettings settings, ICh
             var (key, text) = followUp.Kind == FollowUpKind.Reminder
                 ? ($"reminder:{followUp.Number}", chat.ReminderReply(request, time.GetUtcNow(), away))
                 : ($"escalated:{followUp.Number}", chat.EscalatedReply(request, followUp, away));
-            chat.EnqueueReply(request.Id, key, text);
+            await ReplyAsync(request.Id, key, text, ct);
         }
     }
 
@@ -144,15 +157,29 @@ public sealed class ChatNotifier(ChatSurface chat, RuntimeSettings settings, ICh
         var existing = await messages.ListAsync(request.Id, chat.Surface, ct);
         if (followUp.Level is { } target && chat.ChannelOf(target)?.Channel is { } channel)
         {
-            chat.EnqueueReassigned(request.Id, channel, followUp.Number);
+            await PostAsync(request.Id, channel, DeliveryKeys.Reassigned(followUp.Number), ct);
         }
         if (existing.Count > 0)
         {
-            chat.EnqueueRedraw(request.Id);
+            await RedrawAsync(request.Id, ct);
         }
         if (followUp.Reassignment is { } handed && existing.Any(m => m.DeliveryKey == DeliveryKeys.Root))
         {
-            chat.EnqueueReply(request.Id, $"reassigned:{followUp.Number}", chat.ReassignedReply(request, handed));
+            await ReplyAsync(request.Id, $"reassigned:{followUp.Number}", chat.ReassignedReply(request, handed), ct);
+        }
+    }
+}
+
+/// <summary>A revoked grant: the message of the approval that gave it is redrawn (its Revoke button goes), by a job
+/// (the revocation is not an outbox entry). Apart from <see cref="ChatNotifier"/> because the delivery engine's
+/// transports depend on the grant service, which tells this observer.</summary>
+public sealed class ChatGrantNotifier(ChatSurface chat, IChatMessageStore messages) : IGrantObserver
+{
+    public async Task OnGrantRevokedAsync(Grant grant, CancellationToken ct)
+    {
+        if (chat.Enabled && (await messages.ListAsync(grant.SourceApprovalId, chat.Surface, ct)).Count > 0)
+        {
+            chat.EnqueueRedraw(grant.SourceApprovalId);
         }
     }
 }

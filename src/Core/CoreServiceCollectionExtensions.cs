@@ -42,6 +42,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<ReassignmentService>();
         services.AddSingleton<SettingsStore>();
         services.AddSingleton<ISettingsStore, CachedSettingsStore>();
+        services.AddSingleton<ServerInstance>();
         services.AddSingleton<IChatMessageStore, ChatMessageStore>();
         services.AddSingleton<IChatConversationStore, ChatConversationStore>();
         services.AddSingleton<MigrationRunner>();
@@ -84,6 +85,12 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<DigestService>();
         return services;
     }
+
+    /// <summary>Keeps this server instance's heartbeat (the liveness record that lets other instances take over its chat
+    /// claims once it is gone); register it after the start-up work that migrates the database, before the dispatcher
+    /// and the job server, so it beats before they claim anything and stops after them.</summary>
+    public static IServiceCollection AddInstanceHeartbeat(this IServiceCollection services) =>
+        services.AddHostedService<InstanceHeartbeat>();
 
     /// <summary>Carries out the effects recorded in the outbox; register it after the start-up work that migrates the database.</summary>
     public static IServiceCollection AddOutboxDispatcher(this IServiceCollection services) =>

@@ -84,7 +84,7 @@ public abstract class OutboxTests(StorageProvider provider)
         FailingChatMessages? failing = null;
         await using var app = new AgentSentinelApp(await TestStorage.CreateAsync(provider, "outboxfault"), runJobServer: true, settings: Settings(slack),
             services: s => s.Replace(ServiceDescriptor.Singleton<IChatMessageStore>(sp =>
-                failing = new FailingChatMessages(new ChatMessageStore(sp.GetRequiredService<Database>()), sp.GetRequiredService<Database>()))));
+                failing = new FailingChatMessages(new ChatMessageStore(sp.GetRequiredService<Database>(), sp.GetRequiredService<ServerInstance>()), sp.GetRequiredService<Database>()))));
         _ = app.Server;
         using var agent = app.Client(await app.CreateKeyAsync("agent", [Scopes.Agent]));
         using var approver = app.Client(await app.CreateKeyAsync("approver", [Scopes.Approver], "approver@example.com"));
@@ -251,6 +251,8 @@ public abstract class OutboxTests(StorageProvider provider)
 
         public Task<(ChatMessage Message, bool Claimed)> ClaimAsync(Guid approvalId, Surface surface, string channel, string deliveryKey, DateTimeOffset now, CancellationToken ct, string? body = null) =>
             inner.ClaimAsync(approvalId, surface, channel, deliveryKey, now, ct, body);
+
+        public Task<bool> TakeOverAsync(long id, string? from, CancellationToken ct) => inner.TakeOverAsync(id, from, ct);
 
         public Task MarkPostedAsync(long id, string messageId, string? threadId, string? conversationId, DateTimeOffset now, CancellationToken ct) =>
             inner.MarkPostedAsync(id, messageId, threadId, conversationId, now, ct);

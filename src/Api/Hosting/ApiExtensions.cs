@@ -33,6 +33,7 @@ public static class ApiExtensions
         // Start-up work (migrations) must finish before the job server and the change listener start.
         services.AddSingleton<PendingRecurringJobs>();
         services.AddHostedService<StartupTasks>();
+        services.AddInstanceHeartbeat();
         services.AddSingleton<StartupRecovery>();
         services.AddHostedService(sp => sp.GetRequiredService<StartupRecovery>());
         services.AddOutboxDispatcher();

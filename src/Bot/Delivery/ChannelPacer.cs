@@ -13,6 +13,14 @@ public sealed class ChannelPacer(TimeProvider time)
     {
         public SemaphoreSlim Gate { get; } = new(1, 1);
         public DateTimeOffset Next { get; set; } = DateTimeOffset.MinValue;
+
+        public bool IsDue(TimeProvider time)
+        {
+            lock (this)
+            {
+                return Next <= time.GetUtcNow();
+            }
+        }
     }
 
     /// <summary>Waits for the channel's turn; disposing the turn starts the spacing before the next write.</summary>
@@ -38,6 +46,36 @@ public sealed class ChannelPacer(TimeProvider time)
         return new Turn(slot, time, spacing);
     }
 
+    /// <summary>The channel's turn if it can be had without sleeping on the pacing: the spacing since the last write
+    /// (or a <c>Retry-After</c>) has passed, and the write holding the turn, if any, finishes within
+    /// <paramref name="maxWait"/>. Null otherwise: the caller hands the write to a job that waits.</summary>
+    public async Task<IDisposable?> TryTurnNowAsync(Surface surface, string channel, TimeSpan spacing, TimeSpan maxWait, CancellationToken ct)
+    {
+        var slot = _channels.GetOrAdd((surface, channel), _ => new Slot());
+        if (!slot.IsDue(time))
+        {
+            return null;
+        }
+        using (var bounded = new CancellationTokenSource(maxWait, time))
+        using (var either = CancellationTokenSource.CreateLinkedTokenSource(bounded.Token, ct))
+        {
+            try
+            {
+                await slot.Gate.WaitAsync(either.Token);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                return null; // the holder is waiting for its turn, or its write is slow
+            }
+        }
+        if (!slot.IsDue(time))
+        {
+            slot.Gate.Release();
+            return null;
+        }
+        return new Turn(slot, time, spacing);
+    }
+
     /// <summary>No write to the channel before <paramref name="delay"/> from now (the platform said so).</summary>
     public void Hold(Surface surface, string channel, TimeSpan delay)
     {
@@ -54,8 +92,14 @@ public sealed class ChannelPacer(TimeProvider time)
 
     private sealed class Turn(Slot slot, TimeProvider time, TimeSpan spacing) : IDisposable
     {
+        private int _disposed;
+
         public void Dispose()
         {
+            if (Interlocked.Exchange(ref _disposed, 1) == 1)
+            {
+                return;
+            }
             lock (slot)
             {
                 var next = time.GetUtcNow() + spacing;

@@ -15,8 +15,13 @@ public static class DeliveryPolicy
     /// <summary>After this many attempts a delivery is recorded as failed (an administrator can retry it).</summary>
     public const int MaxAttempts = 20;
 
-    /// <summary>How long a claim is presumed to belong to an attempt that is still running.</summary>
+    /// <summary>How long a claim with no recorded owner (made before claims named their server instance) is presumed
+    /// to belong to an attempt that is still running.</summary>
     public static readonly TimeSpan ClaimInFlightWindow = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long the dispatcher waits for a write to the channel that holds its turn right now before it hands
+    /// the delivery to a job; it never waits for the channel's pacing.</summary>
+    public static readonly TimeSpan DispatcherTurnWait = TimeSpan.FromMilliseconds(500);
 
     /// <summary>When an attempt that met a claim in flight tries again.</summary>
     public static readonly TimeSpan InFlightRetry = TimeSpan.FromSeconds(10);
@@ -43,6 +48,12 @@ public static class DeliveryPolicy
 /// <item>an update of a deleted message: the current state is posted again and the new message adopted.</item>
 /// </list>
 /// Failures that are not the platform's answer (the database is down) are left to the job's own retries.
+/// <para>The outbox dispatcher carries a delivery out itself (<see cref="PostNowAsync"/>, <see cref="RedrawNowAsync"/>,
+/// <see cref="ReplyNowAsync"/>) when the channel has a free turn right now and the surface is not paused, with the
+/// same claim, classification and record as the jobs; it hands the delivery to one of these jobs whenever it would
+/// have to wait (pacing, a retry after a failure, a pause, a claim in flight). Every attempt on a delivery holds its
+/// key in <see cref="ClaimLeases"/> for its duration, and a claim met again is taken over only when no attempt of this
+/// process holds it and the instance that made it is gone (<see cref="ServerInstance"/>).</para>
 /// </summary>
 [AutomaticRetry(Attempts = 10, DelaysInSeconds = [1, 2, 5, 10, 20, 30, 60, 120, 300, 600])]
 public sealed class ChatDeliveryJobs(
@@ -51,12 +62,21 @@ public sealed class ChatDeliveryJobs(
     ApprovalService approvals,
     ChannelPacer pacer,
     SurfacePause pause,
+    ClaimLeases leases,
+    ServerInstance instance,
     IBackgroundJobClient jobs,
     TimeProvider time,
     ILogger<ChatDeliveryJobs> logger)
 {
     /// <summary>Posts a request message (<see cref="DeliveryKeys.Root"/> or an escalation level's key) to a channel.</summary>
-    public async Task PostAsync(Surface surface, Guid approvalId, string channel, string deliveryKey, CancellationToken ct)
+    public Task PostAsync(Surface surface, Guid approvalId, string channel, string deliveryKey, CancellationToken ct) =>
+        PostAsync(surface, approvalId, channel, deliveryKey, Lane.Job, ct);
+
+    /// <summary>The dispatcher's post: carried out now when the channel has a free turn, else queued as a job.</summary>
+    public Task PostNowAsync(Surface surface, Guid approvalId, string channel, string deliveryKey, CancellationToken ct) =>
+        PostAsync(surface, approvalId, channel, deliveryKey, Lane.Dispatcher, ct);
+
+    private async Task PostAsync(Surface surface, Guid approvalId, string channel, string deliveryKey, Lane lane, CancellationToken ct)
     {
         var transport = Transport(surface);
         var request = transport.Enabled ? await approvals.GetAsync(approvalId, ct) : null;
@@ -70,6 +90,12 @@ public sealed class ChatDeliveryJobs(
             jobs.Schedule(again, hold);
             return;
         }
+        using var lease = leases.TryEnter(approvalId, surface, channel, deliveryKey);
+        using var turn = await EarlyTurnAsync(lane, transport, channel, ct);
+        if (!CanGoOn(lease, turn, again))
+        {
+            return;
+        }
         var (message, claimed) = await messages.ClaimAsync(approvalId, surface, channel, deliveryKey, time.GetUtcNow(), ct);
         if (!await ReadyToSendAsync(transport, message, claimed, root: null, again, ct))
         {
@@ -78,7 +104,7 @@ public sealed class ChatDeliveryJobs(
         PostedMessage posted;
         try
         {
-            using (await pacer.WaitTurnAsync(surface, channel, transport.Spacing, ct))
+            using (turn ?? await pacer.WaitTurnAsync(surface, channel, transport.Spacing, ct))
             {
                 posted = await transport.PostAsync(request, message, ct);
             }
@@ -94,12 +120,27 @@ public sealed class ChatDeliveryJobs(
         var now = await approvals.GetAsync(approvalId, ct);
         if (now is not null && (now.Version != request.Version || now.Status != request.Status))
         {
-            jobs.Enqueue<ChatDeliveryJobs>(j => j.RedrawAsync(surface, approvalId, 0, CancellationToken.None));
+            if (lane == Lane.Dispatcher)
+            {
+                await RedrawAsync(surface, approvalId, 0, lane, ct);
+            }
+            else
+            {
+                jobs.Enqueue<ChatDeliveryJobs>(j => j.RedrawAsync(surface, approvalId, 0, CancellationToken.None));
+            }
         }
     }
 
     /// <summary>Redraws every posted request message of the request on the surface from its current state.</summary>
-    public async Task RedrawAsync(Surface surface, Guid approvalId, int attempt, CancellationToken ct)
+    public Task RedrawAsync(Surface surface, Guid approvalId, int attempt, CancellationToken ct) =>
+        RedrawAsync(surface, approvalId, attempt, Lane.Job, ct);
+
+    /// <summary>The dispatcher's redraw: the updates whose channel has a free turn now are sent now; at the first that
+    /// has none, the whole redraw is queued as a job (an update can be sent again safely).</summary>
+    public Task RedrawNowAsync(Surface surface, Guid approvalId, CancellationToken ct) =>
+        RedrawAsync(surface, approvalId, 0, Lane.Dispatcher, ct);
+
+    private async Task RedrawAsync(Surface surface, Guid approvalId, int attempt, Lane lane, CancellationToken ct)
     {
         var transport = Transport(surface);
         var request = transport.Enabled ? await approvals.GetAsync(approvalId, ct) : null;
@@ -120,11 +161,11 @@ public sealed class ChatDeliveryJobs(
             {
                 continue;
             }
-            var failure = await TryAsync(transport, message.Channel, () => transport.UpdateAsync(request, message, ct), ct);
+            var failure = await TryAsync(transport, message.Channel, lane, () => transport.UpdateAsync(request, message, ct), ct);
             if (failure is { MessageGone: true })
             {
                 DeliveryLog.Reposting(logger, surface.ToWire(), approvalId, message.Channel, failure.Reason);
-                failure = await TryAsync(transport, message.Channel, async () =>
+                failure = await TryAsync(transport, message.Channel, lane, async () =>
                 {
                     var posted = await transport.PostAsync(request, message, ct);
                     await messages.MarkPostedAsync(message.Id, posted.MessageId, message.ThreadId, posted.ConversationId, time.GetUtcNow(), ct);
@@ -135,6 +176,11 @@ public sealed class ChatDeliveryJobs(
             {
                 DeliveryLog.Updated(logger, surface.ToWire(), approvalId, message.Channel, request.Status.ToWire());
                 continue;
+            }
+            if (ReferenceEquals(failure, NoTurnNow))
+            {
+                jobs.Enqueue<ChatDeliveryJobs>(j => j.RedrawAsync(surface, approvalId, attempt, CancellationToken.None));
+                return;
             }
             await messages.RecordErrorAsync(message.Id, failure.Reason, failure.Class, failed: false, time.GetUtcNow(), CancellationToken.None);
             if (failure.Class == DeliveryErrorClass.Permanent)
@@ -171,7 +217,14 @@ public sealed class ChatDeliveryJobs(
 
     /// <summary>A reply in the thread of the request's message (a question, the agent's answer, a reminder, an
     /// escalation note). It waits for the request's message to be posted first.</summary>
-    public async Task ReplyAsync(Surface surface, Guid approvalId, string deliveryKey, string text, int attempt, CancellationToken ct)
+    public Task ReplyAsync(Surface surface, Guid approvalId, string deliveryKey, string text, int attempt, CancellationToken ct) =>
+        ReplyAsync(surface, approvalId, deliveryKey, text, attempt, Lane.Job, ct);
+
+    /// <summary>The dispatcher's thread reply: sent now where the root's channel has a free turn, else queued as a job.</summary>
+    public Task ReplyNowAsync(Surface surface, Guid approvalId, string deliveryKey, string text, CancellationToken ct) =>
+        ReplyAsync(surface, approvalId, deliveryKey, text, 0, Lane.Dispatcher, ct);
+
+    private async Task ReplyAsync(Surface surface, Guid approvalId, string deliveryKey, string text, int attempt, Lane lane, CancellationToken ct)
     {
         var transport = Transport(surface);
         if (!transport.Enabled)
@@ -196,6 +249,12 @@ public sealed class ChatDeliveryJobs(
                 continue;
             }
             Expression<Func<ChatDeliveryJobs, Task>> again = j => j.ReplyAsync(surface, approvalId, deliveryKey, text, attempt, CancellationToken.None);
+            using var lease = leases.TryEnter(approvalId, surface, root.Channel, deliveryKey);
+            using var turn = await EarlyTurnAsync(lane, transport, root.Channel, ct);
+            if (!CanGoOn(lease, turn, again))
+            {
+                return; // the job replies in every root's thread where the reply is not posted yet
+            }
             var (reply, claimed) = await messages.ClaimAsync(approvalId, surface, root.Channel, deliveryKey, time.GetUtcNow(), ct, body: text);
             if (!await ReadyToSendAsync(transport, reply, claimed, root, again, ct))
             {
@@ -204,7 +263,7 @@ public sealed class ChatDeliveryJobs(
             PostedMessage posted;
             try
             {
-                using (await pacer.WaitTurnAsync(surface, root.Channel, transport.Spacing, ct))
+                using (turn ?? await pacer.WaitTurnAsync(surface, root.Channel, transport.Spacing, ct))
                 {
                     posted = await transport.ReplyAsync(root, reply, text, ct);
                 }
@@ -270,10 +329,10 @@ public sealed class ChatDeliveryJobs(
             DeliveryLog.GaveUp(logger, surface, message.DeliveryKey, message.ApprovalId, message.Attempts - 1, message.LastError ?? "none");
             return false;
         }
-        if (message.LastError is null && time.GetUtcNow() - message.ClaimedAt < DeliveryPolicy.ClaimInFlightWindow)
+        if (message.LastError is null && !await TakeOverAsync(message, ct))
         {
-            // Another attempt claimed it moments ago and has not failed: it may be posting right now, and a search
-            // could miss that post and send a second one.
+            // Another attempt holds it and has not failed: it may be posting right now, and a search could miss that
+            // post and send a second one.
             DeliveryLog.ClaimInFlight(logger, surface, message.DeliveryKey, message.ApprovalId, message.Channel);
             jobs.Schedule(again, DeliveryPolicy.InFlightRetry);
             return false;
@@ -308,6 +367,53 @@ public sealed class ChatDeliveryJobs(
         }
     }
 
+    /// <summary>Takes over a claim that no attempt has finished or failed: one of this instance (no other attempt of
+    /// this process holds its key, the caller's lease says so), or one of an instance that is gone; a claim with no
+    /// recorded owner only once <see cref="DeliveryPolicy.ClaimInFlightWindow"/> has passed. A claim of a live instance
+    /// is never taken over. The owner changes in one conditional update, so of two instances only one takes it.</summary>
+    private async Task<bool> TakeOverAsync(ChatMessage message, CancellationToken ct)
+    {
+        if (message.ClaimedBy == instance.Id)
+        {
+            return true;
+        }
+        var gone = message.ClaimedBy is { } owner
+            ? !await instance.IsAliveAsync(owner, ct)
+            : time.GetUtcNow() - message.ClaimedAt >= DeliveryPolicy.ClaimInFlightWindow;
+        if (!gone || !await messages.TakeOverAsync(message.Id, message.ClaimedBy, ct))
+        {
+            return false;
+        }
+        DeliveryLog.TakenOver(logger, message.Surface.ToWire(), message.DeliveryKey, message.ApprovalId, message.Channel, message.ClaimedBy ?? "unrecorded");
+        return true;
+    }
+
+    /// <summary>The dispatcher takes the channel's turn before it claims (it must not claim what it then cannot send):
+    /// a turn, or <see cref="NoTurn"/> when the channel has none free now. A job takes its turn later, after the claim
+    /// (null here).</summary>
+    private async Task<IDisposable?> EarlyTurnAsync(Lane lane, IChatTransport transport, string channel, CancellationToken ct) =>
+        lane == Lane.Job ? null
+            : await pacer.TryTurnNowAsync(transport.Surface, channel, transport.Spacing, DeliveryPolicy.DispatcherTurnWait, ct) ?? NoTurn.Instance;
+
+    /// <summary>True when this attempt may claim and send now. Otherwise the delivery is handed on: tried again later
+    /// when another attempt of this process holds its key, or queued as a job (which waits for the channel's turn)
+    /// when the dispatcher found no free turn; the lease is let go first, so the job never meets it.</summary>
+    private bool CanGoOn(IDisposable? lease, IDisposable? turn, Expression<Func<ChatDeliveryJobs, Task>> again)
+    {
+        if (lease is null)
+        {
+            jobs.Schedule(again, DeliveryPolicy.InFlightRetry);
+            return false;
+        }
+        if (turn is NoTurn)
+        {
+            lease.Dispose();
+            jobs.Enqueue(again);
+            return false;
+        }
+        return true;
+    }
+
     /// <summary>Records a failed attempt and decides the next: failed for good, a pause, or another attempt later.</summary>
     private async Task HandleFailureAsync(IChatTransport transport, ChatMessage message, DeliveryFailure failure, Expression<Func<ChatDeliveryJobs, Task>> again)
     {
@@ -335,12 +441,20 @@ public sealed class ChatDeliveryJobs(
         }
     }
 
-    /// <summary>Runs one paced write; null when it went through, the classified failure otherwise.</summary>
-    private async Task<DeliveryFailure?> TryAsync(IChatTransport transport, string channel, Func<Task> write, CancellationToken ct)
+    /// <summary>Runs one paced write; null when it went through, the classified failure otherwise, and
+    /// <see cref="NoTurnNow"/> when the dispatcher found no free turn on the channel.</summary>
+    private async Task<DeliveryFailure?> TryAsync(IChatTransport transport, string channel, Lane lane, Func<Task> write, CancellationToken ct)
     {
         try
         {
-            using (await pacer.WaitTurnAsync(transport.Surface, channel, transport.Spacing, ct))
+            var turn = lane == Lane.Job
+                ? await pacer.WaitTurnAsync(transport.Surface, channel, transport.Spacing, ct)
+                : await pacer.TryTurnNowAsync(transport.Surface, channel, transport.Spacing, DeliveryPolicy.DispatcherTurnWait, ct);
+            if (turn is null)
+            {
+                return NoTurnNow;
+            }
+            using (turn)
             {
                 await write();
             }
@@ -355,6 +469,26 @@ public sealed class ChatDeliveryJobs(
     /// <summary>The platform's answer, or null for anything else (a shutdown, a database error).</summary>
     private static DeliveryFailure? Classify(IChatTransport transport, Exception e, CancellationToken ct) =>
         ct.IsCancellationRequested ? null : e is ChatDeliveryException d ? d.Failure : transport.Classify(e);
+
+    /// <summary>Who carries a delivery out: a Hangfire job, which waits for the channel's turn, or the outbox
+    /// dispatcher, which never waits for pacing and hands the delivery to a job instead.</summary>
+    private enum Lane
+    {
+        Job,
+        Dispatcher,
+    }
+
+    private static readonly DeliveryFailure NoTurnNow = new(DeliveryErrorClass.NotDelivered, "the channel has no free turn now");
+
+    /// <summary>The dispatcher's "no free turn now".</summary>
+    private sealed class NoTurn : IDisposable
+    {
+        public static readonly NoTurn Instance = new();
+
+        public void Dispose()
+        {
+        }
+    }
 
     private IChatTransport Transport(Surface surface) =>
         transports.FirstOrDefault(t => t.Surface == surface) ?? throw new InvalidOperationException($"No chat transport for {surface}.");

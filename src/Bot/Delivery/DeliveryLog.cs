@@ -60,4 +60,7 @@ internal static partial class DeliveryLog
 
     [LoggerMessage(3311, LogLevel.Warning, "Retrying the failed {Surface} delivery {DeliveryId} ({DeliveryKey} of {ApprovalId} in {Channel}) as {Actor} asked")]
     public static partial void RetryRequested(ILogger logger, string surface, long deliveryId, string deliveryKey, Guid approvalId, string channel, string actor);
+
+    [LoggerMessage(3312, LogLevel.Information, "Took over the {Surface} claim {DeliveryKey} of {ApprovalId} in {Channel} from server instance {Owner}, which is gone")]
+    public static partial void TakenOver(ILogger logger, string surface, string deliveryKey, Guid approvalId, string channel, string owner);
 }

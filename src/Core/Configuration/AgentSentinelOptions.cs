@@ -75,6 +75,11 @@ public sealed class JobsOptions
     /// <summary>How many requests' effects the outbox dispatcher hands to jobs at once; the effects of one request are
     /// always handled one after another, in the order they were committed.</summary>
     public int OutboxParallelism { get; set; } = 16;
+
+    /// <summary>The outbox dispatcher carries out a chat post, redraw or thread reply itself when the channel has a free
+    /// turn now and the surface is not paused, and queues a delivery job only when the delivery must wait (pacing, a
+    /// retry, a pause). Off: every chat delivery is a job.</summary>
+    public bool ChatFromDispatcher { get; set; } = true;
 }
 
 public sealed class ApiOptions

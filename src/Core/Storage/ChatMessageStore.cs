@@ -4,20 +4,20 @@ using Dapper;
 namespace AgentSentinel.Core.Storage;
 
 /// <summary>The chat messages posted (or being posted) for each request, one row per delivery, claimed before posting.</summary>
-public sealed class ChatMessageStore(Database database) : IChatMessageStore
+public sealed class ChatMessageStore(Database database, ServerInstance instance) : IChatMessageStore
 {
     private const string ChatColumns = """
         id, approval_id, surface, channel, delivery_key, state, message_id, thread_id, conversation_id, attempts,
-        last_error, claimed_at, posted_at, updated_at, error_class, body
+        last_error, claimed_at, posted_at, updated_at, error_class, body, claimed_by
         """;
 
     public async Task<(ChatMessage Message, bool Claimed)> ClaimAsync(Guid approvalId, Surface surface, string channel, string deliveryKey, DateTimeOffset now, CancellationToken ct, string? body = null)
     {
-        var p = new { approvalId = ApprovalSql.IdText(approvalId), surface = surface.ToWire(), channel, deliveryKey, now = now.ToUnixMicroseconds(), body };
+        var p = new { approvalId = ApprovalSql.IdText(approvalId), surface = surface.ToWire(), channel, deliveryKey, now = now.ToUnixMicroseconds(), body, instance = instance.Id };
         await using var connection = await database.OpenAsync(ct);
         var inserted = await connection.ExecuteAsync(new CommandDefinition("""
-            INSERT INTO chat_messages (approval_id, surface, channel, delivery_key, state, attempts, claimed_at, updated_at, body)
-            VALUES (@approvalId, @surface, @channel, @deliveryKey, 'claimed', 1, @now, @now, @body)
+            INSERT INTO chat_messages (approval_id, surface, channel, delivery_key, state, attempts, claimed_at, updated_at, body, claimed_by)
+            VALUES (@approvalId, @surface, @channel, @deliveryKey, 'claimed', 1, @now, @now, @body, @instance)
             ON CONFLICT (approval_id, surface, channel, delivery_key) DO NOTHING
             """, p, cancellationToken: ct));
         if (inserted == 0)
@@ -32,6 +32,15 @@ public sealed class ChatMessageStore(Database database) : IChatMessageStore
             WHERE approval_id = @approvalId AND surface = @surface AND channel = @channel AND delivery_key = @deliveryKey
             """, p, cancellationToken: ct));
         return (row.ToModel(), inserted == 1);
+    }
+
+    public async Task<bool> TakeOverAsync(long id, string? from, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var owner = from is null ? "claimed_by IS NULL" : "claimed_by = @from";
+        return await connection.ExecuteAsync(new CommandDefinition($"""
+            UPDATE chat_messages SET claimed_by = @instance WHERE id = @id AND state = 'claimed' AND {owner}
+            """, new { id, from, instance = instance.Id }, cancellationToken: ct)) == 1;
     }
 
     public async Task<IReadOnlyList<Guid>> ListUnpostedAsync(Surface surface, DateTimeOffset from, DateTimeOffset before, int limit, CancellationToken ct)
@@ -85,7 +94,7 @@ public sealed class ChatMessageStore(Database database) : IChatMessageStore
         var filter = (surface is null ? "" : " AND m.surface = @surface") + (beforeId is null ? "" : " AND m.id < @beforeId");
         var rows = await connection.QueryAsync<ChatRow>(new CommandDefinition($"""
             SELECT m.id, m.approval_id, m.surface, m.channel, m.delivery_key, m.state, m.message_id, m.thread_id, m.conversation_id,
-                   m.attempts, m.last_error, m.claimed_at, m.posted_at, m.updated_at, m.error_class, m.body, a.action_name
+                   m.attempts, m.last_error, m.claimed_at, m.posted_at, m.updated_at, m.error_class, m.body, m.claimed_by, a.action_name
             FROM chat_messages m JOIN approvals a ON a.id = m.approval_id
             WHERE m.state = @state{filter}
             ORDER BY m.id DESC
@@ -130,6 +139,7 @@ public sealed class ChatMessageStore(Database database) : IChatMessageStore
         public long UpdatedAt { get; set; }
         public string? ErrorClass { get; set; }
         public string? Body { get; set; }
+        public string? ClaimedBy { get; set; }
         public string? ActionName { get; set; }
 
         public ChatMessage ToModel() => new()
@@ -150,6 +160,7 @@ public sealed class ChatMessageStore(Database database) : IChatMessageStore
             UpdatedAt = TimeConversions.FromUnixMicroseconds(UpdatedAt),
             ErrorClass = DeliveryErrorClasses.Parse(ErrorClass),
             Body = Body,
+            ClaimedBy = ClaimedBy,
         };
     }
 }

@@ -47,6 +47,9 @@ public sealed record ChatMessage
     public DeliveryErrorClass? ErrorClass { get; init; }
     /// <summary>A thread reply's text (kept so a failed reply can be retried); null for the request's own messages.</summary>
     public string? Body { get; init; }
+    /// <summary>The server instance (<see cref="ServerInstance.Id"/>) that made the claim or took it over last; null
+    /// for claims made before instances were recorded.</summary>
+    public string? ClaimedBy { get; init; }
 }
 
 /// <summary>A delivery as administrators list it: the message row and the request's action name.</summary>
@@ -100,9 +103,13 @@ public static class DeliveryKeys
 /// <summary>Deduplicated chat delivery: claim a (request, surface, channel, key) once, then record what was posted.</summary>
 public interface IChatMessageStore
 {
-    /// <summary>Claims the delivery, or returns the existing claim; <c>Claimed</c> is true only for the first caller.
-    /// Every call counts an attempt. <paramref name="body"/> (a reply's text) is stored with a new claim.</summary>
+    /// <summary>Claims the delivery for this server instance, or returns the existing claim; <c>Claimed</c> is true
+    /// only for the first caller. Every call counts an attempt. <paramref name="body"/> (a reply's text) is stored with a new claim.</summary>
     Task<(ChatMessage Message, bool Claimed)> ClaimAsync(Guid approvalId, Surface surface, string channel, string deliveryKey, DateTimeOffset now, CancellationToken ct, string? body = null);
+
+    /// <summary>Makes this server instance the claim's owner, if it is still a claim owned by <paramref name="from"/>
+    /// (null: no recorded owner); false when another attempt got there first or it was posted or failed meanwhile.</summary>
+    Task<bool> TakeOverAsync(long id, string? from, CancellationToken ct);
 
     /// <summary>Records the post (or, for a message posted again after it was deleted, its new id).</summary>
     Task MarkPostedAsync(long id, string messageId, string? threadId, string? conversationId, DateTimeOffset now, CancellationToken ct);
