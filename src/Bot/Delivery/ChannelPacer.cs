@@ -46,6 +46,10 @@ public sealed class ChannelPacer(TimeProvider time)
         return new Turn(slot, time, spacing);
     }
 
+    /// <summary>True when the spacing since the channel's last write (or a <c>Retry-After</c>) has passed.</summary>
+    public bool IsDue(Surface surface, string channel) =>
+        !_channels.TryGetValue((surface, channel), out var slot) || slot.IsDue(time);
+
     /// <summary>The channel's turn if it can be had without sleeping on the pacing: the spacing since the last write
     /// (or a <c>Retry-After</c>) has passed, and the write holding the turn, if any, finishes within
     /// <paramref name="maxWait"/>. Null otherwise: the caller hands the write to a job that waits.</summary>

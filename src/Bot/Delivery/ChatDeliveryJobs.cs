@@ -21,7 +21,7 @@ public static class DeliveryPolicy
 
     /// <summary>How long the dispatcher waits for a write to the channel that holds its turn right now before it hands
     /// the delivery to a job; it never waits for the channel's pacing.</summary>
-    public static readonly TimeSpan DispatcherTurnWait = TimeSpan.FromMilliseconds(500);
+    public static readonly TimeSpan DispatcherTurnWait = TimeSpan.FromSeconds(2);
 
     /// <summary>When an attempt that met a claim in flight tries again.</summary>
     public static readonly TimeSpan InFlightRetry = TimeSpan.FromSeconds(10);
@@ -91,20 +91,20 @@ public sealed class ChatDeliveryJobs(
             return;
         }
         using var lease = leases.TryEnter(approvalId, surface, channel, deliveryKey);
-        using var turn = await EarlyTurnAsync(lane, transport, channel, ct);
-        if (!CanGoOn(lease, turn, again))
+        if (HandedOver(lane, lease, transport, channel, again))
         {
             return;
         }
         var (message, claimed) = await messages.ClaimAsync(approvalId, surface, channel, deliveryKey, time.GetUtcNow(), ct);
-        if (!await ReadyToSendAsync(transport, message, claimed, root: null, again, ct))
+        if (!await ReadyToSendAsync(transport, message, claimed, root: null, again, ct)
+            || await TurnAsync(lane, transport, channel, message, lease!, again, ct) is not { } turn)
         {
             return;
         }
         PostedMessage posted;
         try
         {
-            using (turn ?? await pacer.WaitTurnAsync(surface, channel, transport.Spacing, ct))
+            using (turn)
             {
                 posted = await transport.PostAsync(request, message, ct);
             }
@@ -250,8 +250,7 @@ public sealed class ChatDeliveryJobs(
             }
             Expression<Func<ChatDeliveryJobs, Task>> again = j => j.ReplyAsync(surface, approvalId, deliveryKey, text, attempt, CancellationToken.None);
             using var lease = leases.TryEnter(approvalId, surface, root.Channel, deliveryKey);
-            using var turn = await EarlyTurnAsync(lane, transport, root.Channel, ct);
-            if (!CanGoOn(lease, turn, again))
+            if (HandedOver(lane, lease, transport, root.Channel, again))
             {
                 return; // the job replies in every root's thread where the reply is not posted yet
             }
@@ -260,10 +259,14 @@ public sealed class ChatDeliveryJobs(
             {
                 continue;
             }
+            if (await TurnAsync(lane, transport, root.Channel, reply, lease!, again, ct) is not { } turn)
+            {
+                return;
+            }
             PostedMessage posted;
             try
             {
-                using (turn ?? await pacer.WaitTurnAsync(surface, root.Channel, transport.Spacing, ct))
+                using (turn)
                 {
                     posted = await transport.ReplyAsync(root, reply, text, ct);
                 }
@@ -388,30 +391,45 @@ public sealed class ChatDeliveryJobs(
         return true;
     }
 
-    /// <summary>The dispatcher takes the channel's turn before it claims (it must not claim what it then cannot send):
-    /// a turn, or <see cref="NoTurn"/> when the channel has none free now. A job takes its turn later, after the claim
-    /// (null here).</summary>
-    private async Task<IDisposable?> EarlyTurnAsync(Lane lane, IChatTransport transport, string channel, CancellationToken ct) =>
-        lane == Lane.Job ? null
-            : await pacer.TryTurnNowAsync(transport.Surface, channel, transport.Spacing, DeliveryPolicy.DispatcherTurnWait, ct) ?? NoTurn.Instance;
-
-    /// <summary>True when this attempt may claim and send now. Otherwise the delivery is handed on: tried again later
-    /// when another attempt of this process holds its key, or queued as a job (which waits for the channel's turn)
-    /// when the dispatcher found no free turn; the lease is let go first, so the job never meets it.</summary>
-    private bool CanGoOn(IDisposable? lease, IDisposable? turn, Expression<Func<ChatDeliveryJobs, Task>> again)
+    /// <summary>True when this attempt must not claim now; the delivery is then handed on: tried again later when
+    /// another attempt of this process holds its key, or, for the dispatcher, queued as a job (which waits for the
+    /// channel's turn) when the channel's pacing has no turn free now. The lease is let go first, so the job never
+    /// meets it.</summary>
+    private bool HandedOver(Lane lane, IDisposable? lease, IChatTransport transport, string channel, Expression<Func<ChatDeliveryJobs, Task>> again)
     {
         if (lease is null)
         {
             jobs.Schedule(again, DeliveryPolicy.InFlightRetry);
-            return false;
+            return true;
         }
-        if (turn is NoTurn)
+        if (lane == Lane.Dispatcher && !pacer.IsDue(transport.Surface, channel))
         {
             lease.Dispose();
             jobs.Enqueue(again);
-            return false;
+            return true;
         }
-        return true;
+        return false;
+    }
+
+    /// <summary>The channel's turn for a claimed delivery: a job waits for it; the dispatcher takes it only when it is
+    /// free now (waiting at most <see cref="DeliveryPolicy.DispatcherTurnWait"/> for a write in progress). When it is
+    /// not, the claim is recorded as not sent (so the job sends it without looking for an earlier post) and handed to
+    /// its job; null then.</summary>
+    private async Task<IDisposable?> TurnAsync(Lane lane, IChatTransport transport, string channel, ChatMessage message, IDisposable lease,
+        Expression<Func<ChatDeliveryJobs, Task>> again, CancellationToken ct)
+    {
+        if (lane == Lane.Job)
+        {
+            return await pacer.WaitTurnAsync(transport.Surface, channel, transport.Spacing, ct);
+        }
+        if (await pacer.TryTurnNowAsync(transport.Surface, channel, transport.Spacing, DeliveryPolicy.DispatcherTurnWait, ct) is { } turn)
+        {
+            return turn;
+        }
+        await messages.RecordErrorAsync(message.Id, NoTurnNow.Reason, NoTurnNow.Class, failed: false, time.GetUtcNow(), CancellationToken.None);
+        lease.Dispose();
+        jobs.Enqueue(again);
+        return null;
     }
 
     /// <summary>Records a failed attempt and decides the next: failed for good, a pause, or another attempt later.</summary>
@@ -478,17 +496,7 @@ public sealed class ChatDeliveryJobs(
         Dispatcher,
     }
 
-    private static readonly DeliveryFailure NoTurnNow = new(DeliveryErrorClass.NotDelivered, "the channel has no free turn now");
-
-    /// <summary>The dispatcher's "no free turn now".</summary>
-    private sealed class NoTurn : IDisposable
-    {
-        public static readonly NoTurn Instance = new();
-
-        public void Dispose()
-        {
-        }
-    }
+    private static readonly DeliveryFailure NoTurnNow = new(DeliveryErrorClass.NotDelivered, "not sent yet: the channel had no free turn; queued");
 
     private IChatTransport Transport(Surface surface) =>
         transports.FirstOrDefault(t => t.Surface == surface) ?? throw new InvalidOperationException($"No chat transport for {surface}.");
