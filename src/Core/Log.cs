@@ -57,7 +57,7 @@ internal static partial class Log
     [LoggerMessage(1204, LogLevel.Warning, "Outbox dispatch failed; the entries stay and are taken at the next wake-up or sweep")]
     public static partial void OutboxDispatchFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(1206, LogLevel.Warning, "Could not record this server's heartbeat; another instance takes over its chat claims once the last heartbeat is {DeadAfter} old")]
+    [LoggerMessage(1209, LogLevel.Warning, "Could not record this server's heartbeat; another instance takes over its chat claims once the last heartbeat is {DeadAfter} old")]
     public static partial void HeartbeatFailed(ILogger logger, Exception exception, TimeSpan deadAfter);
 
     [LoggerMessage(1300, LogLevel.Information, "Listening for approval changes from other server instances")]
