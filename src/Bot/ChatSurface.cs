@@ -186,9 +186,10 @@ public sealed class ChatGrantNotifier(ChatSurface chat, IChatMessageStore messag
 
 /// <summary>After start-up: queues the post of every request of the last day that has no posted message on a chat
 /// surface, because it is open and its post was never queued (the surface was configured after it was made) or, where
-/// the surface can find an earlier post, because an attempt claimed it and never finished (the job of a process that
-/// was killed is only run again once the job storage gives up on that process), whether or not the request was
-/// decided or expired since.</summary>
+/// the surface can find an earlier post, because an attempt claimed it and never finished (a killed process's attempt,
+/// or its job, which the job storage runs again only once it gives up on that process), whether or not the request was
+/// decided or expired since. The queued job takes over a claim of a process that is gone at once; a claim of a live
+/// instance is left to it.</summary>
 public sealed class ChatRecovery(
     ChatSurface chat,
     RuntimeSettings settings,

@@ -51,14 +51,29 @@ public sealed class ChannelPacer(TimeProvider time)
         !_channels.TryGetValue((surface, channel), out var slot) || slot.IsDue(time);
 
     /// <summary>The channel's turn if it can be had without sleeping on the pacing: the spacing since the last write
-    /// (or a <c>Retry-After</c>) has passed, and the write holding the turn, if any, finishes within
-    /// <paramref name="maxWait"/>. Null otherwise: the caller hands the write to a job that waits.</summary>
+    /// (or a <c>Retry-After</c>) has passed, and the turn is free now or, on a channel without spacing, the write holding
+    /// it finishes within <paramref name="maxWait"/>. On a paced channel a held turn is never waited for: once its holder
+    /// writes, the next turn is a spacing away, so the wait could only end in a job anyway. Null otherwise: the caller
+    /// hands the write to a job that waits.</summary>
     public async Task<IDisposable?> TryTurnNowAsync(Surface surface, string channel, TimeSpan spacing, TimeSpan maxWait, CancellationToken ct)
     {
         var slot = _channels.GetOrAdd((surface, channel), _ => new Slot());
         if (!slot.IsDue(time))
         {
             return null;
+        }
+        if (spacing > TimeSpan.Zero)
+        {
+            if (!slot.Gate.Wait(0, CancellationToken.None))
+            {
+                return null;
+            }
+            if (!slot.IsDue(time))
+            {
+                slot.Gate.Release();
+                return null;
+            }
+            return new Turn(slot, time, spacing);
         }
         using (var bounded = new CancellationTokenSource(maxWait, time))
         using (var either = CancellationTokenSource.CreateLinkedTokenSource(bounded.Token, ct))

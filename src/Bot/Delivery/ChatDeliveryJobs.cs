@@ -19,8 +19,9 @@ public static class DeliveryPolicy
     /// to belong to an attempt that is still running.</summary>
     public static readonly TimeSpan ClaimInFlightWindow = TimeSpan.FromSeconds(30);
 
-    /// <summary>How long the dispatcher waits for a write to the channel that holds its turn right now before it hands
-    /// the delivery to a job; it never waits for the channel's pacing.</summary>
+    /// <summary>How long the dispatcher waits, on a channel without spacing, for a write that holds the channel's turn
+    /// right now before it hands the delivery to a job; on a paced channel it takes only a turn that is free at once,
+    /// and it never waits for the channel's pacing.</summary>
     public static readonly TimeSpan DispatcherTurnWait = TimeSpan.FromSeconds(2);
 
     /// <summary>When an attempt that met a claim in flight tries again.</summary>
@@ -412,7 +413,7 @@ public sealed class ChatDeliveryJobs(
     }
 
     /// <summary>The channel's turn for a claimed delivery: a job waits for it; the dispatcher takes it only when it is
-    /// free now (waiting at most <see cref="DeliveryPolicy.DispatcherTurnWait"/> for a write in progress). When it is
+    /// free now (on a channel without spacing, waiting at most <see cref="DeliveryPolicy.DispatcherTurnWait"/> for a write in progress). When it is
     /// not, the claim is recorded as not sent (so the job sends it without looking for an earlier post) and handed to
     /// its job; null then.</summary>
     private async Task<IDisposable?> TurnAsync(Lane lane, IChatTransport transport, string channel, ChatMessage message, IDisposable lease,
