@@ -510,7 +510,7 @@ public abstract class StoreContractTests(StorageProvider provider) : IAsyncLifet
     [Fact]
     public async Task Requests_left_unposted_are_listed_for_recovery_once_their_creation_has_left_the_outbox()
     {
-        var chat = new ChatMessageStore(_db);
+        var chat = new ChatMessageStore(_db, new ServerInstance(_db, TimeProvider.System));
         var outbox = new OutboxStore(_db);
         var queued = await CreateAsync(NewRequest(created: T0));
         var dispatched = await CreateAsync(NewRequest(created: T0.AddSeconds(1)));
