@@ -8,7 +8,8 @@ using OpenTelemetry.Trace;
 
 namespace AgentSentinel.Api.Tests;
 
-/// <summary>One trace follows a request from the HTTP call through its outbox entry and its Hangfire job to the Slack call.</summary>
+/// <summary>One trace follows a request from the HTTP call through its outbox entry (and its Hangfire job, when the
+/// delivery is a job) to the Slack call.</summary>
 [Collection(TelemetryCollection.Name)]
 public sealed class TracingTests
 {
@@ -25,8 +26,10 @@ public sealed class TracingTests
         Assert.Null(app.Services.GetService<MeterProvider>());
     }
 
-    [Fact]
-    public async Task One_trace_runs_from_the_create_call_through_the_delivery_job_to_the_slack_call()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task One_trace_runs_from_the_create_call_through_the_outbox_and_any_delivery_job_to_the_slack_call(bool chatFromDispatcher)
     {
         var spans = new List<Activity>();
         await using var slack = await FakeSlackServer.StartAsync();
@@ -36,8 +39,10 @@ public sealed class TracingTests
             ["AgentSentinel:Routing:Routes:0:Slack:Channel"] = "C0TRACE",
             // No OTLP endpoint here: the in-memory exporter below takes the traces.
             ["AgentSentinel:Metrics:Traces"] = "true",
+            // On (the default), the dispatcher posts at the channel's free turn; off, every post is a job of its own.
+            ["AgentSentinel:Jobs:ChatFromDispatcher"] = chatFromDispatcher ? "true" : "false",
         };
-        await using var app = new AgentSentinelApp(await TestStorage.CreateAsync(StorageProvider.Sqlite, "tracing"), runJobServer: true, settings: settings,
+        await using var app = new AgentSentinelApp(await TestStorage.CreateAsync(StorageProvider.Sqlite, chatFromDispatcher ? "tracing-dispatcher" : "tracing-job"), runJobServer: true, settings: settings,
             services: s => s.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(spans)));
         using var agent = app.Client(await app.CreateKeyAsync("trace-agent", [Scopes.Agent]));
 
@@ -57,7 +62,7 @@ public sealed class TracingTests
         Assert.NotNull(slackCall);
         Assert.Contains(slack.Calls, c => c.Method == "chat.postMessage" && c.Body.ToJsonString().Contains(id, StringComparison.Ordinal));
 
-        // A span is exported when it ends: the job's ends after its Slack call.
+        // A span is exported when it ends: the job's (or the dispatch's) ends after its Slack call.
         List<Activity> trace = [];
         while (DateTimeOffset.UtcNow < deadline)
         {
@@ -76,14 +81,23 @@ public sealed class TracingTests
         Assert.Equal(ActivityKind.Server, create.Kind);
         Assert.Equal("POST", create.GetTagItem("http.request.method"));
         Assert.StartsWith("/api/v1/approvals", create.GetTagItem("http.route") as string, StringComparison.Ordinal);
-        // The create call's outbox entry is dispatched in a span of its own, which queues the delivery job.
+        // The create call's outbox entry is dispatched in a span of its own, which posts itself or queues the delivery job.
         var dispatch = Assert.Single(trace, s => s.Source.Name == "AgentSentinel" && s.DisplayName == "outbox Created");
         Assert.Equal(create.SpanId, dispatch.ParentSpanId);
-        var job = Assert.Single(trace, s => s.Source.Name == "AgentSentinel" && s.DisplayName == "job ChatDeliveryJobs.PostAsync");
-        Assert.Equal(dispatch.SpanId, job.ParentSpanId);
-        // The Slack call is made inside the job's span (directly or below the product's own spans).
+        var jobs = trace.Where(s => s.Source.Name == "AgentSentinel" && s.DisplayName == "job ChatDeliveryJobs.PostAsync").ToList();
+        var poster = dispatch;
+        if (chatFromDispatcher)
+        {
+            Assert.Empty(jobs);
+        }
+        else
+        {
+            poster = Assert.Single(jobs);
+            Assert.Equal(dispatch.SpanId, poster.ParentSpanId);
+        }
+        // The Slack call is made inside the poster's span (directly or below the product's own spans).
         var ancestor = slackCall;
-        while (ancestor is not null && ancestor.SpanId != job.SpanId)
+        while (ancestor is not null && ancestor.SpanId != poster.SpanId)
         {
             ancestor = trace.FirstOrDefault(s => s.SpanId == ancestor.ParentSpanId);
         }
