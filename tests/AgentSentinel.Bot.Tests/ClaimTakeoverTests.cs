@@ -30,13 +30,16 @@ public abstract class ClaimTakeoverTests(StorageProvider provider)
     {
         ["AgentSentinel:Routing:Routes:0:Name"] = "default",
         ["AgentSentinel:Routing:Routes:0:Slack:Channel"] = Channel,
+        // The dispatcher queues posts as jobs (and there is no job server), so a creation the first server left in the
+        // outbox is not posted by the second one's dispatcher before the test makes its claim.
+        ["AgentSentinel:Jobs:ChatFromDispatcher"] = "false",
     };
 
     private static List<JsonObject> RootMessages(FakeSlackServer slack, Guid id) =>
         [.. slack.Messages(Channel).Where(m => (string?)m["metadata"]?["event_payload"]?["approval_id"] == id.ToString() && m["thread_ts"] is null)];
 
-    /// <summary>A request stored while Slack was off (nothing posted or queued for it), and a server with Slack on and no
-    /// job server: only the calls the test makes deliver anything.</summary>
+    /// <summary>A request stored while Slack was off (nothing posted or queued for it), and a server with Slack on, no
+    /// job server and no delivery by the dispatcher: only the calls the test makes deliver anything.</summary>
     private async Task<(AgentSentinelApp App, FakeSlackServer Slack, Guid Id)> StartAsync(string name)
     {
         var storage = await TestStorage.CreateAsync(provider, name);
