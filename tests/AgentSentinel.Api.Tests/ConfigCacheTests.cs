@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using AgentSentinel.Core.Auth;
 using AgentSentinel.Core.Configuration;
+using AgentSentinel.Core.Storage;
 using AgentSentinel.Testing;
 
 namespace AgentSentinel.Api.Tests;
@@ -37,6 +38,31 @@ public abstract class ConfigCacheTests(StorageProvider provider)
 
         await (await onSecond.PostJsonAsync("/api/v1/approvals", new { action_name = "after" })).AssertProblemAsync(HttpStatusCode.Unauthorized, "revoked");
         await (await onFirst.PostJsonAsync("/api/v1/approvals", new { action_name = "after" })).AssertProblemAsync(HttpStatusCode.Unauthorized, "revoked");
+    }
+
+    [Fact]
+    public async Task A_create_racing_a_revocation_whose_notice_has_not_arrived_is_refused_and_stores_nothing()
+    {
+        var (first, second) = await TwoInstancesAsync("cacherace");
+        await using var a = first;
+        await using var b = second;
+        var (keyId, key) = await first.CreateKeyWithIdAsync("agent", [Scopes.Agent]);
+        using var onSecond = second.Client(key);
+        await onSecond.CreateApprovalAsync(new { action_name = "warm" });
+        await onSecond.CreateApprovalAsync(new { action_name = "warm" });
+
+        // The revocation commits, but its notification has not reached the second instance (it is made here without
+        // one): the second still holds the key at the version it last read.
+        await using (var connection = await first.Service<Database>().OpenAsync(Ct))
+        {
+            await Dapper.SqlMapper.ExecuteAsync(connection, "UPDATE api_keys SET revoked_at = created_at WHERE id = @id", new { id = keyId });
+            await Dapper.SqlMapper.ExecuteAsync(connection, "UPDATE config_version SET version = version + 1 WHERE id = 1");
+        }
+
+        await (await onSecond.PostJsonAsync("/api/v1/approvals", new { action_name = "after" })).AssertProblemAsync(HttpStatusCode.Unauthorized, "revoked");
+        await using var check = await first.Service<Database>().OpenAsync(Ct);
+        Assert.Equal(0L, await Dapper.SqlMapper.ExecuteScalarAsync<long>(check, "SELECT count(*) FROM approvals WHERE action_name = 'after'"));
+        Assert.Equal(2L, await Dapper.SqlMapper.ExecuteScalarAsync<long>(check, "SELECT count(*) FROM approvals WHERE action_name = 'warm'"));
     }
 
     [Fact]

@@ -30,7 +30,7 @@ public static class ApprovalsApi
         var api = app.MapGroup("/api/v1/approvals").WithTags("Approvals").RequireAuthorization(ApiPolicies.Any);
 
         api.MapPost("/", CreateAsync).WithName("CreateApproval").WithSummary("Ask for a human decision").RequireAuthorization(ApiPolicies.Agent)
-            .RequireCreateLimit();
+            .RequireCreateLimit().ChecksConfigVersionAtCommit();
         api.MapGet("/", ListAsync).WithName("ListApprovals").WithSummary("List approval requests, newest first (keyset pagination)");
         api.MapGet("/stats", StatsAsync).WithName("GetApprovalStats").WithSummary("Statistics for a time window");
         api.MapPost("/check", CheckAsync).WithName("CheckPolicy").WithSummary("Does this action need approval under the server policy?");
@@ -59,13 +59,28 @@ public static class ApprovalsApi
         }
         using var body = await JsonBody.ReadAsync(http, allowEmpty: false);
         var read = ReadNewApproval(body);
-        var input = read with
+        async Task<CreateResult> CreateAsAsync(ClaimsPrincipal caller)
         {
-            AgentId = await AgentIdAsync(read.AgentId, user, keys, ct),
-            CallbackUrl = await CallbackUrlAsync(body.String("callback_url", 2048), user.KeyId(), callbacks.CurrentValue, callbackStore, ct),
-            IdempotencyKey = idempotencyKey.Length == 0 ? null : idempotencyKey,
-        };
-        var result = await service.CreateAsync(input, user.ToActor(), ct);
+            var input = read with
+            {
+                AgentId = await AgentIdAsync(read.AgentId, caller, keys, ct),
+                CallbackUrl = await CallbackUrlAsync(body.String("callback_url", 2048), caller.KeyId(), callbacks.CurrentValue, callbackStore, ct),
+                IdempotencyKey = idempotencyKey.Length == 0 ? null : idempotencyKey,
+            };
+            return await service.CreateAsync(input, caller.ToActor(), ct);
+        }
+        var result = await CreateAsAsync(user);
+        if (result.Outcome == CreateOutcome.ConfigChanged)
+        {
+            // Keys or settings changed after this request was checked against the cached copies, and nothing was
+            // stored: the caller, its agent id, the policy and the route are checked again against fresh ones, once
+            // (this time the version is read first, so the insert does not depend on it).
+            if (await ConfigVersionAtCommit.AuthenticateAgainAsync(http, ApiPolicies.Agent) is { } refused)
+            {
+                return refused;
+            }
+            result = await CreateAsAsync(http.User);
+        }
         var dto = ApprovalDto.From(result.Request);
         switch (result.Outcome)
         {

@@ -102,10 +102,11 @@ public static class ApiExtensions
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseConsoleSecurityHeaders();
-        // API keys and settings are cached at the stored configuration version, read once per request from here on.
+        // API keys and settings are cached at the stored configuration version, read once per request from here on
+        // (a create checks it in its insert instead).
         app.Use(async (context, next) =>
         {
-            using (Core.Storage.ConfigVersion.BeginRequest())
+            using (ConfigVersionAtCommit.BeginRequest(context))
             {
                 await next(context);
             }

@@ -28,6 +28,7 @@ public sealed class ApprovalService(
     ProductMetrics metrics,
     OutboxSignal outbox,
     Delegation.DelegationService delegations,
+    ConfigVersion config,
     TimeProvider time,
     ILogger<ApprovalService> logger)
 {
@@ -89,8 +90,14 @@ public sealed class ApprovalService(
         };
         var firstFollowUp = FollowUpPlan.Next(FollowUpPlan.For(request, request.RoutePlan), 0, 0);
         request = request with { FollowUpAt = firstFollowUp?.DueAt };
+        // When the request was checked against copies of keys and settings taken at a version it did not read, the
+        // insert goes ahead only while that version is still the stored one (ConfigChanged otherwise: nothing stored).
         var result = await CreateByGrantAsync(request, input.RequestHash, createdEvent, route, ct)
-            ?? await store.CreateAsync(request, input.RequestHash, createdEvent, ct);
+            ?? await store.CreateAsync(request, input.RequestHash, createdEvent, ConfigVersion.Unverified, ct);
+        if (result.Outcome == CreateOutcome.ConfigChanged)
+        {
+            return result;
+        }
         if (result.Outcome != CreateOutcome.Created)
         {
             return result with { Request = await SettleAsync(result.Request, ct) };
@@ -166,6 +173,11 @@ public sealed class ApprovalService(
         if (request.RequesterKeyId is not { Length: > 0 } agentKey || GrantRules.Refusal(route, request) is not null)
         {
             return null;
+        }
+        // The grant path writes in a transaction of its own: it needs the version read (and unchanged) first.
+        if (!await config.ConfirmAsync(ct))
+        {
+            return new CreateResult(CreateOutcome.ConfigChanged, request);
         }
         var probe = new GrantProbe(agentKey, request.AgentId, request.ActionName, GrantInputs.Hash(request.ActionInputs), request.RouteName, request.EstimatedCost, request.CreatedAt);
         return await grants.CreateByGrantAsync(request with { FollowUpAt = null }, requestHash, createdEvent, probe, ct);

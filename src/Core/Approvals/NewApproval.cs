@@ -28,6 +28,9 @@ public enum CreateOutcome
     Replayed,
     /// <summary>The idempotency key was used before with a different body.</summary>
     IdempotencyKeyReused,
+    /// <summary>Nothing was stored: API keys or settings changed after the request was checked against the copies this
+    /// server had (see <see cref="Storage.ConfigVersion.Unverified"/>); the request must be checked again.</summary>
+    ConfigChanged,
 }
 
 public sealed record CreateResult(CreateOutcome Outcome, ApprovalRequest Request);

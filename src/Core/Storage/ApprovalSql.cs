@@ -27,13 +27,29 @@ public const string Columns = """
     decided_by_key_id, requester_key_name, route_plan, grant_id, receipt, decided_on_behalf_of, votes, reassigned_to
     """;
 
-public const string InsertApprovalSql = $"""
-    INSERT INTO approvals ({Columns})
-    VALUES (@Id, @ActionName, @ActionDescription, @AgentId, @RunId, @TaskId, @MissionId, @EstimatedCostValue, @RiskLevel,
+private const string InsertApprovalValues = """
+    @Id, @ActionName, @ActionDescription, @AgentId, @RunId, @TaskId, @MissionId, @EstimatedCostValue, @RiskLevel,
             @Priority, @ActionInputs, @Context, @CallbackUrl, @CreatedAt, @ExpiresAt, @Status, @DecidedAt,
             @DecidedByEmail, @DecidedByUserId, @DecidedVia, @DecisionNotes, @InfoRequestMessage, @InfoResponse,
             @RequesterKeyId, @RequesterEmail, @IdempotencyKey, @RequestHash, @RouteName, @Approvers, @Version, @UpdatedAt, @RemindersSent, @EscalationLevel, @FollowUpAt,
-            @DecidedByKeyId, @RequesterKeyName, @RoutePlan, @GrantId, @Receipt, @DecidedOnBehalfOf, @Votes, @ReassignedTo)
+            @DecidedByKeyId, @RequesterKeyName, @RoutePlan, @GrantId, @Receipt, @DecidedOnBehalfOf, @Votes, @ReassignedTo
+    """;
+
+public const string InsertApprovalSql = $"""
+    INSERT INTO approvals ({Columns})
+    VALUES ({InsertApprovalValues})
+    ON CONFLICT (requester_key_id, idempotency_key) DO NOTHING
+    """;
+
+/// <summary>The stored version of keys and settings (see <see cref="ConfigVersion"/>).</summary>
+public const string StoredConfigVersion = "(SELECT version FROM config_version WHERE id = 1)";
+
+/// <summary>The insert of a create: nothing is inserted when <c>@ConfigVersion</c> is given and the stored version of
+/// keys and settings is no longer that one (the request was checked against copies that have changed since).</summary>
+public const string InsertApprovalAtConfigVersionSql = $"""
+    INSERT INTO approvals ({Columns})
+    SELECT {InsertApprovalValues}
+    WHERE @ConfigVersion IS NULL OR @ConfigVersion = {StoredConfigVersion}
     ON CONFLICT (requester_key_id, idempotency_key) DO NOTHING
     """;
 

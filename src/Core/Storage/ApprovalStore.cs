@@ -20,18 +20,23 @@ public sealed class ApprovalStore(Database database, TimeProvider time) : IAppro
     private readonly ReadCoalescer<Guid, ApprovalRequest> _byId = new((ids, ct) => ReadByIdsAsync(database, ids, ct));
 
     // On PostgreSQL a create is one statement, so one round trip and one implicit transaction: the request, its created
-    // event, its outbox entry and the change notification (sent at commit), or nothing when the idempotency key was used.
+    // event, its outbox entry and the change notification (sent at commit), or nothing when the idempotency key was used
+    // or the configuration version moved; the stored version comes back to tell the two apart.
     private const string CreateInOneStatementSql = $"""
-        WITH a AS ({InsertApprovalSql}
+        WITH a AS ({InsertApprovalAtConfigVersionSql}
             RETURNING id),
         e AS (INSERT INTO approval_events (approval_id, kind, at, actor, actor_key_id, surface, details)
               SELECT id, @EventKind, @EventAt, @EventActor, @EventActorKeyId, @EventSurface, @EventDetails FROM a),
         o AS (INSERT INTO outbox (approval_id, kind, transition, actor, follow_up, request, created_at, due_at, trace_parent)
               SELECT id, @OutboxKind, NULL, NULL, NULL, @OutboxRequest, @EventAt, @EventAt, @TraceParent FROM a)
-        SELECT count(*) FROM (SELECT pg_notify('{PostgresDatabase.ChangeChannel}', id) FROM a) notified
+        SELECT (SELECT count(*) FROM (SELECT pg_notify('{PostgresDatabase.ChangeChannel}', id) FROM a) notified) AS created,
+               {StoredConfigVersion} AS config_version
         """;
 
-    public async Task<CreateResult> CreateAsync(ApprovalRequest request, string? requestHash, ApprovalEvent createdEvent, CancellationToken ct)
+    public Task<CreateResult> CreateAsync(ApprovalRequest request, string? requestHash, ApprovalEvent createdEvent, CancellationToken ct) =>
+        CreateAsync(request, requestHash, createdEvent, null, ct);
+
+    public async Task<CreateResult> CreateAsync(ApprovalRequest request, string? requestHash, ApprovalEvent createdEvent, long? configVersion, CancellationToken ct)
     {
         await using var connection = await database.OpenAsync(ct);
         if (database.Provider == Configuration.StorageProvider.Postgres)
@@ -46,16 +51,21 @@ public sealed class ApprovalStore(Database database, TimeProvider time) : IAppro
             p.Add("OutboxKind", nameof(OutboxKind.Created));
             p.Add("OutboxRequest", OutboxStore.RequestCopy(request));
             p.Add("TraceParent", System.Diagnostics.Activity.Current?.Id);
-            if (await connection.ExecuteScalarAsync<long>(new CommandDefinition(CreateInOneStatementSql, p, cancellationToken: ct)) == 1)
+            p.Add("ConfigVersion", configVersion, System.Data.DbType.Int64);
+            var (created, storedVersion) = await connection.QuerySingleAsync<(long, long)>(new CommandDefinition(CreateInOneStatementSql, p, cancellationToken: ct));
+            if (created == 1)
             {
                 return new CreateResult(CreateOutcome.Created, request);
             }
-            return await ExistingAsync(connection, request, requestHash, ct);
+            return configVersion is { } expected && expected != storedVersion
+                ? new CreateResult(CreateOutcome.ConfigChanged, request)
+                : await ExistingAsync(connection, request, requestHash, ct);
         }
         await using (var tx = await database.BeginWriteAsync(connection, ct))
         {
-            var inserted = await connection.ExecuteAsync(new CommandDefinition(
-                InsertApprovalSql, ApprovalRow.From(request, requestHash), tx, cancellationToken: ct));
+            var row = new DynamicParameters(ApprovalRow.From(request, requestHash));
+            row.Add("ConfigVersion", configVersion, System.Data.DbType.Int64);
+            var inserted = await connection.ExecuteAsync(new CommandDefinition(InsertApprovalAtConfigVersionSql, row, tx, cancellationToken: ct));
             if (inserted == 1)
             {
                 await ApprovalEventLog.InsertAsync(connection, tx, createdEvent, ct);
@@ -67,7 +77,13 @@ public sealed class ApprovalStore(Database database, TimeProvider time) : IAppro
                 await tx.CommitAsync(ct);
                 return new CreateResult(CreateOutcome.Created, request);
             }
+            var moved = configVersion is { } expected && expected != await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+                $"SELECT {StoredConfigVersion}", transaction: tx, cancellationToken: ct));
             await tx.RollbackAsync(ct);
+            if (moved)
+            {
+                return new CreateResult(CreateOutcome.ConfigChanged, request);
+            }
         }
         return await ExistingAsync(connection, request, requestHash, ct);
     }

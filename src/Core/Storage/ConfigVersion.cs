@@ -10,6 +10,9 @@ namespace AgentSentinel.Core.Storage;
 /// was read at, and that version is read from the database once per request (<see cref="BeginRequest"/>), so a
 /// revocation or a new route applies to the next request on every instance. On PostgreSQL each change is also announced
 /// with NOTIFY, and every instance drops its copies when it hears it (they would be refused anyway).
+/// A request whose only write checks the version itself (a create: <see cref="Unverified"/>) skips the read: it uses
+/// the version this process last read, and its statement writes nothing when the stored version has moved since; the
+/// caller then reads the version (<see cref="Refresh"/>) and tries again with fresh copies.
 /// </summary>
 public sealed class ConfigVersion(Database database)
 {
@@ -21,6 +24,9 @@ public sealed class ConfigVersion(Database database)
 
     private readonly List<Action> _onChanged = [];
 
+    // The newest version this process has read (-1: none since the last change it heard of). Versions only grow.
+    private long _known = -1;
+
     // Every request reads the version: concurrent requests share one read, each served by a read that started after it
     // arrived, so a change committed before a request began is always seen by it.
     private readonly ReadCoalescer<int, long> _reads = new(async (_, ct) =>
@@ -28,6 +34,15 @@ public sealed class ConfigVersion(Database database)
         await using var connection = await database.OpenAsync(ct);
         return new Dictionary<int, long> { [0] = await connection.ExecuteScalarAsync<long>(new CommandDefinition(ReadSql, cancellationToken: ct)) };
     });
+
+    private void Learned(long version)
+    {
+        var known = Interlocked.Read(ref _known);
+        while (version > known && Interlocked.CompareExchange(ref _known, version, known) is var seen && seen != known)
+        {
+            known = seen;
+        }
+    }
 
     /// <summary>Run in the transaction of a change to API keys or settings.</summary>
     internal static async Task BumpAsync(Database database, DbConnection connection, DbTransaction tx, CancellationToken ct)
@@ -41,11 +56,13 @@ public sealed class ConfigVersion(Database database)
         }
     }
 
-    /// <summary>Opens the scope of one request: the first cache read in it reads the stored version, the others reuse it.</summary>
-    public static IDisposable BeginRequest()
+    /// <summary>Opens the scope of one request: the first cache read in it reads the stored version, the others reuse it.
+    /// With <paramref name="checkedAtCommit"/> (the request's write checks the version: see <see cref="Unverified"/>)
+    /// the version this process last read is used without reading it.</summary>
+    public static IDisposable BeginRequest(bool checkedAtCommit = false)
     {
         var previous = Scope.Value;
-        var scope = new RequestScope(previous);
+        var scope = new RequestScope(previous) { CheckedAtCommit = checkedAtCommit };
         Scope.Value = scope;
         return scope;
     }
@@ -54,21 +71,65 @@ public sealed class ConfigVersion(Database database)
     public async ValueTask<long> CurrentAsync(CancellationToken ct)
     {
         var scope = Scope.Value;
-        if (scope is not null && scope.Version is { } known)
+        if (scope is not null && scope.Version is { } current)
         {
+            return current;
+        }
+        if (scope is { CheckedAtCommit: true } && Interlocked.Read(ref _known) is var known and >= 0)
+        {
+            scope.Version = known;
+            scope.Assumed = true;
             return known;
         }
         var version = await _reads.ReadAsync(0, ct);
+        Learned(version);
         if (scope is not null)
         {
             scope.Version = version;
+            scope.Assumed = false;
         }
         return version;
+    }
+
+    /// <summary>The version the current request's cached copies were taken at when it was not read in this request
+    /// (a scope opened with <c>checkedAtCommit</c>): the write must go ahead only while it is still the stored one.
+    /// Null when the request read the version (or none was used).</summary>
+    public static long? Unverified => Scope.Value is { Assumed: true, Version: { } version } ? version : null;
+
+    /// <summary>The write found the stored version moved: the rest of the request reads it (once) and uses fresh copies.</summary>
+    public void Refresh()
+    {
+        Interlocked.Exchange(ref _known, -1);
+        if (Scope.Value is { } scope)
+        {
+            scope.CheckedAtCommit = false;
+            scope.Assumed = false;
+            scope.Version = null;
+        }
+    }
+
+    /// <summary>Reads the stored version for a request that used an unverified one: true when it is still that one
+    /// (the request goes on as if it had read it), false when it moved (see <see cref="Refresh"/>).</summary>
+    public async ValueTask<bool> ConfirmAsync(CancellationToken ct)
+    {
+        if (Unverified is not { } assumed)
+        {
+            return true;
+        }
+        var version = await _reads.ReadAsync(0, ct);
+        Learned(version);
+        if (version != assumed)
+        {
+            return false;
+        }
+        Scope.Value!.Assumed = false;
+        return true;
     }
 
     /// <summary>This process changed keys or settings: the current request reads the version again, and the copies go.</summary>
     public void Changed()
     {
+        Interlocked.Exchange(ref _known, -1);
         if (Scope.Value is { } scope)
         {
             scope.Version = null;
@@ -130,6 +191,12 @@ public sealed class ConfigVersion(Database database)
     private sealed class RequestScope(RequestScope? previous) : IDisposable
     {
         private long _version = -1;
+
+        /// <summary>The request's write checks the version, so it may use the last one read without reading it.</summary>
+        public bool CheckedAtCommit { get; set; }
+
+        /// <summary><see cref="Version"/> was not read in this request (see <see cref="Unverified"/>).</summary>
+        public bool Assumed { get; set; }
 
         public long? Version
         {

@@ -8,8 +8,14 @@ namespace AgentSentinel.Core.Storage;
 public interface IApprovalStore
 {
     /// <summary>Inserts the request and its <c>created</c> event; with an idempotency key, a second insert for the
-    /// same requester and key returns the first request instead.</summary>
-    Task<CreateResult> CreateAsync(ApprovalRequest request, string? requestHash, ApprovalEvent createdEvent, CancellationToken ct);
+    /// same requester and key returns the first request instead. With <paramref name="configVersion"/>, nothing is
+    /// stored (<see cref="CreateOutcome.ConfigChanged"/>) unless the stored version of keys and settings is still that one.</summary>
+    Task<CreateResult> CreateAsync(ApprovalRequest request, string? requestHash, ApprovalEvent createdEvent, long? configVersion, CancellationToken ct);
+
+    /// <summary>As <see cref="CreateAsync(ApprovalRequest, string?, ApprovalEvent, long?, CancellationToken)"/>, whatever the
+    /// configuration version.</summary>
+    Task<CreateResult> CreateAsync(ApprovalRequest request, string? requestHash, ApprovalEvent createdEvent, CancellationToken ct) =>
+        CreateAsync(request, requestHash, createdEvent, null, ct);
 
     Task<ApprovalRequest?> GetAsync(Guid id, CancellationToken ct);
 

@@ -178,6 +178,50 @@ public abstract class StoreContractTests(StorageProvider provider) : IAsyncLifet
         Assert.Null(await _store.GetAsync(other.Id, Ct));
     }
 
+    private async Task<long> ConfigVersionAsync()
+    {
+        await using var connection = await _db.OpenAsync(Ct);
+        return await connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT version FROM config_version WHERE id = 1", cancellationToken: Ct));
+    }
+
+    private async Task<long> CountAsync(string sql, Guid id)
+    {
+        await using var connection = await _db.OpenAsync(Ct);
+        return await connection.ExecuteScalarAsync<long>(new CommandDefinition(sql, new { id = ApprovalSql.IdText(id) }, cancellationToken: Ct));
+    }
+
+    [Fact]
+    public async Task A_create_checked_at_a_configuration_version_that_moved_stores_nothing()
+    {
+        var checkedAt = await ConfigVersionAsync();
+        var first = NewRequest(idempotencyKey: "cv-1");
+        Assert.Equal(CreateOutcome.Created, (await _store.CreateAsync(first, "hash", CreatedEvent(first), checkedAt, Ct)).Outcome);
+
+        // A key or setting changes (the same counter every such change bumps).
+        await _keys.CreateAsync(new ApiKeyRecord
+        {
+            Id = "key-new", Name = "newcomer", Prefix = "as_new", KeyHash = "hash-new", Scopes = [Scopes.Agent], CreatedAt = T0.TruncateToMicroseconds(),
+        }, Ct);
+        Assert.Equal(checkedAt + 1, await ConfigVersionAsync());
+
+        var stale = NewRequest();
+        var refused = await _store.CreateAsync(stale, "hash", CreatedEvent(stale), checkedAt, Ct);
+        Assert.Equal(CreateOutcome.ConfigChanged, refused.Outcome);
+        Assert.Null(await _store.GetAsync(stale.Id, Ct));
+        Assert.Equal(0, await CountAsync("SELECT count(*) FROM approval_events WHERE approval_id = @id", stale.Id));
+        Assert.Equal(0, await CountAsync("SELECT count(*) FROM outbox WHERE approval_id = @id", stale.Id));
+        // A replay of a used idempotency key checked at the old version is refused the same way, not replayed.
+        var replay = NewRequest(idempotencyKey: "cv-1");
+        Assert.Equal(CreateOutcome.ConfigChanged, (await _store.CreateAsync(replay, "hash", CreatedEvent(replay), checkedAt, Ct)).Outcome);
+
+        // Checked again at the stored version, both go ahead as they would have.
+        Assert.Equal(CreateOutcome.Created, (await _store.CreateAsync(stale, "hash", CreatedEvent(stale), checkedAt + 1, Ct)).Outcome);
+        var again = await _store.CreateAsync(replay, "hash", CreatedEvent(replay), checkedAt + 1, Ct);
+        Assert.Equal(CreateOutcome.Replayed, again.Outcome);
+        Assert.Equal(first.Id, again.Request.Id);
+        Assert.Equal(1, await CountAsync("SELECT count(*) FROM outbox WHERE approval_id = @id", stale.Id));
+    }
+
     [Fact]
     public async Task Idempotency_keys_are_per_requester()
     {
