@@ -97,7 +97,9 @@ internal static class Scenarios
         var created = 0;
         var script = Path.Combine(Path.GetTempPath(), $"agentsentinel-intake-{Guid.NewGuid():N}.sql");
         // What a create stores, without the server: the approval, its created event and its outbox entry (with the copy
-        // of the request the entry keeps) in one durable transaction per request.
+        // of the request the entry keeps) in one durable transaction per request. The entry is stored as handled: the
+        // server's outbox dispatcher must not take these rows (their copy is not the server's format) while the next
+        // level's API phase runs.
         await File.WriteAllTextAsync(script, """
             BEGIN;
             WITH a AS (INSERT INTO approvals (id, action_name, action_description, agent_id, run_id, task_id, mission_id, estimated_cost, risk_level, priority,
@@ -109,8 +111,8 @@ internal static class Scenarios
             RETURNING *),
             e AS (INSERT INTO approval_events (approval_id, kind, at, actor, surface, details)
                 SELECT id, 'created', created_at, 'bench agent', 'api', NULL FROM a)
-            INSERT INTO outbox (approval_id, kind, transition, actor, follow_up, request, created_at, due_at, trace_parent)
-            SELECT id, 'Created', NULL, NULL, NULL, row_to_json(a)::text, created_at, created_at, NULL FROM a;
+            INSERT INTO outbox (approval_id, kind, transition, actor, follow_up, request, created_at, due_at, trace_parent, handled_at)
+            SELECT id, 'Created', NULL, NULL, NULL, row_to_json(a)::text, created_at, created_at, NULL, created_at FROM a;
             COMMIT;
             """);
         try
