@@ -105,6 +105,40 @@ public abstract class FollowUpTests(StorageProvider provider) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Follow_ups_due_in_one_slot_share_one_job_that_runs_each_of_them_at_its_minute()
+    {
+        var created = _time.GetUtcNow();
+        var ids = new List<Guid>();
+        for (var i = 0; i < 3; i++)
+        {
+            ids.Add(await CreateAsync());
+        }
+        await _app.EffectsQueuedAsync();
+        // Three requests whose first follow-up is at minute 10 of the same second: one job, not one per request.
+        var monitor = _app.Service<Hangfire.JobStorage>().GetMonitoringApi();
+        var slotJobs = monitor.ScheduledJobs(0, 1000).Where(j => j.Value.Job.Type == typeof(FollowUpJobs)).ToList();
+        Assert.Single(slotJobs);
+        Assert.Equal(nameof(FollowUpJobs.RunDueAsync), slotJobs[0].Value.Job.Method.Name);
+
+        var jobs = _app.Service<FollowUpJobs>();
+        _time.SetUtcNow(created.AddMinutes(10).AddMilliseconds(-1));
+        await jobs.RunDueAsync(Ct);
+        foreach (var id in ids)
+        {
+            Assert.Empty(await FollowUpEventsAsync(id));
+        }
+        _time.SetUtcNow(created.AddMinutes(10));
+        await jobs.RunDueAsync(Ct);
+        foreach (var id in ids)
+        {
+            var reminder = Assert.Single(await FollowUpEventsAsync(id));
+            Assert.Equal(EventKinds.ReminderSent, reminder.Kind);
+            // The next follow-up (level 1 at minute 15) is what the request now waits for.
+            Assert.Equal(created.AddMinutes(15), (await GetAsync(id))!.FollowUpAt);
+        }
+    }
+
+    [Fact]
     public async Task After_downtime_every_due_level_fires_in_order_but_only_the_latest_reminder()
     {
         var created = _time.GetUtcNow();

@@ -389,13 +389,17 @@ public sealed class ApprovalService(
         return request.FollowUpAt;
     }
 
-    /// <summary>Runs the follow-ups that are due for every open request, in bounded batches.</summary>
-    public async Task<int> FollowUpDueAsync(int batchSize, CancellationToken ct)
+    /// <summary>Runs the follow-ups that are due for every open request, one batch of at most
+    /// <paramref name="batchSize"/> requests; <paramref name="next"/> is told each request's next follow-up.</summary>
+    public async Task<int> FollowUpDueAsync(int batchSize, Action<Guid, DateTimeOffset>? next, CancellationToken ct)
     {
         var count = 0;
         foreach (var id in await store.ListDueFollowUpsAsync(Now, batchSize, ct))
         {
-            await FollowUpAsync(id, ct);
+            if (await FollowUpAsync(id, ct) is { } at)
+            {
+                next?.Invoke(id, at);
+            }
             count++;
         }
         return count;

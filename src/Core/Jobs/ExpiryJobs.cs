@@ -51,10 +51,15 @@ public sealed class ExpiryJobs(ApprovalService service, IApprovalStore store, De
     }
 }
 
-/// <summary>Reminders and escalation: a job at each request's next follow-up, and a sweep for anything missed.</summary>
+/// <summary>Reminders and escalation: the job of a slot of follow-ups (see <see cref="HangfireFollowUpScheduler"/>), the
+/// job of one request's follow-up (scheduled per request by earlier versions; kept so that such jobs still stored run),
+/// and a sweep for anything missed. Each follow-up is recorded once whoever runs it.</summary>
 public sealed class FollowUpJobs(ApprovalService service, IFollowUpScheduler scheduler)
 {
     public const string SweepJobId = "follow-up-sweep";
+
+    /// <summary>Batches one run of <see cref="RunDueAsync"/> goes through at most; the sweep takes what is left.</summary>
+    public const int MaxBatchesPerRun = 10;
 
     [AutomaticRetry(Attempts = 5)]
     public async Task RunAsync(Guid approvalId, CancellationToken ct)
@@ -65,19 +70,67 @@ public sealed class FollowUpJobs(ApprovalService service, IFollowUpScheduler sch
         }
     }
 
-    [AutomaticRetry(Attempts = 3)]
-    [DisableConcurrentExecution(timeoutInSeconds: 60)]
-    public Task<int> SweepAsync(CancellationToken ct) => service.FollowUpDueAsync(ExpiryJobs.SweepBatchSize, ct);
-}
-
-/// <summary>Schedules follow-ups as Hangfire delayed jobs. The delay is measured on the injected clock.</summary>
-public sealed class HangfireFollowUpScheduler(IBackgroundJobClient jobs, TimeProvider time) : IFollowUpScheduler
-{
-    public void ScheduleFollowUp(Guid id, DateTimeOffset at)
+    /// <summary>Every follow-up due now, through the follow-up index; each request's next one is offered to the scheduler.</summary>
+    [AutomaticRetry(Attempts = 5)]
+    public async Task RunDueAsync(CancellationToken ct)
     {
-        var delay = at - time.GetUtcNow();
-        jobs.Schedule<FollowUpJobs>(j => j.RunAsync(id, CancellationToken.None), delay < MinimumDelay ? MinimumDelay : delay);
+        for (var batch = 0; batch < MaxBatchesPerRun; batch++)
+        {
+            if (await service.FollowUpDueAsync(ExpiryJobs.SweepBatchSize, scheduler.ScheduleFollowUp, ct) < ExpiryJobs.SweepBatchSize)
+            {
+                return;
+            }
+        }
     }
 
-    private static readonly TimeSpan MinimumDelay = TimeSpan.FromMilliseconds(200);
+    [AutomaticRetry(Attempts = 3)]
+    [DisableConcurrentExecution(timeoutInSeconds: 60)]
+    public Task<int> SweepAsync(CancellationToken ct) => service.FollowUpDueAsync(ExpiryJobs.SweepBatchSize, scheduler.ScheduleFollowUp, ct);
+}
+
+/// <summary>Schedules follow-ups without a Hangfire job per request. Follow-ups fall into slots of <see cref="Slot"/>;
+/// the first follow-up of a slot schedules one delayed job (<see cref="FollowUpJobs.RunDueAsync"/>) for
+/// <see cref="Lead"/> after the slot ends, which runs every follow-up due by then; the others cost nothing. So a follow-up
+/// is never early and at most a slot and the lead late (plus the job server's polling); the minute sweep remains the
+/// safety net. The delay is measured on the injected clock.</summary>
+public sealed class HangfireFollowUpScheduler(IBackgroundJobClient jobs, TimeProvider time) : IFollowUpScheduler
+{
+    public static readonly TimeSpan Slot = TimeSpan.FromSeconds(5);
+
+    /// <summary>Delayed jobs may start up to about a second early: the slot's job is due this long after the slot ends.</summary>
+    public static readonly TimeSpan Lead = TimeSpan.FromSeconds(1);
+
+    /// <summary>Slots this process has scheduled a job for (more than this, and those that are over are forgotten).</summary>
+    private const int PruneAbove = 256;
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<long, byte> _scheduled = new();
+
+    public void ScheduleFollowUp(Guid id, DateTimeOffset at)
+    {
+        var now = time.GetUtcNow();
+        // A follow-up due already falls in the slot of now; a slot ends after everything in it is due.
+        var due = at > now ? at : now;
+        var slotEnd = (due.UtcTicks / Slot.Ticks + 1) * Slot.Ticks;
+        if (!_scheduled.TryAdd(slotEnd, 0))
+        {
+            return;
+        }
+        if (_scheduled.Count > PruneAbove)
+        {
+            foreach (var over in _scheduled.Keys.Where(k => k < now.UtcTicks))
+            {
+                _scheduled.TryRemove(over, out _);
+            }
+        }
+        try
+        {
+            jobs.Schedule<FollowUpJobs>(j => j.RunDueAsync(CancellationToken.None), new DateTimeOffset(slotEnd, TimeSpan.Zero) + Lead - now);
+        }
+        catch (Exception)
+        {
+            // Not scheduled: the next follow-up of this slot tries again.
+            _scheduled.TryRemove(slotEnd, out _);
+            throw;
+        }
+    }
 }
