@@ -47,8 +47,7 @@ public sealed class SuggestionService(SuggestionStore store, TimeProvider time)
     public async Task<Suggestions> ComputeAsync(DateTimeOffset asOf, CancellationToken ct)
     {
         var from = asOf.AddDays(-SuggestionRules.WindowDays);
-        var exemptions = await store.ExemptionsAsync(from, asOf, SuggestionRules.MinApprovals, SuggestionRules.ListSize, ct);
-        var fast = await store.FastApprovalsAsync(from, asOf, ct);
+        var (exemptions, fast) = await store.ReadAsync(from, asOf, SuggestionRules.MinApprovals, SuggestionRules.ListSize, ct);
         var figures = fast
             .Select(f =>
             {

@@ -1,6 +1,5 @@
 using System.Data.Common;
 using System.Globalization;
-using System.Text.RegularExpressions;
 using AgentSentinel.Core.Configuration;
 using AgentSentinel.Core.Stats;
 using Dapper;
@@ -67,6 +66,15 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
             WHERE status IN {Decided}
             GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
             ON CONFLICT (span, start, status, bucket) DO UPDATE SET n = r.n + excluded.n
+            """,
+            $"""
+            INSERT INTO stats_decision_segment_rollup AS r (span, start, status, segment, n)
+            SELECT span, created_at - created_at % span, status, s.segment, SUM(n)
+            FROM {from} CROSS JOIN ({values}) spans
+            JOIN stats_decision_segments s ON decided_at - created_at >= s.lower_us AND decided_at - created_at < s.upper_us
+            WHERE status IN {Decided}
+            GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+            ON CONFLICT (span, start, status, segment) DO UPDATE SET n = r.n + excluded.n
             """,
             $"""
             INSERT INTO stats_event_rollup AS r (span, start, kind, n)
@@ -141,23 +149,46 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
         await FoldAsync(connection, ct);
     }
 
-    private async Task FoldAsync(DbConnection connection, CancellationToken ct)
+    /// <summary>Folds, and returns the fold position (migration 0033) that the rollups hold at least: what a reader
+    /// read at one position it may reuse while the position has not moved (-1, matching none, when changes committed
+    /// during the fold wait for the next one).</summary>
+    private async Task<long> FoldAsync(DbConnection connection, CancellationToken ct)
     {
         if (!_backfilled)
         {
             await BackfillAsync(connection, ct);
         }
-        var backlog = false;
-        while (await connection.ExecuteScalarAsync<bool>(new CommandDefinition("SELECT EXISTS (SELECT 1 FROM stats_changes)", cancellationToken: ct))
-            && await FoldBatchAsync(connection, ct) >= FoldBatchSize)
+        var (backlog, done) = (false, false);
+        long pending, position;
+        while (true)
         {
-            backlog = true;
+            // One snapshot: whether changes wait, and the position of the last fold, which the rollups read after this
+            // hold (or a later one). Read again after a fold, so the position is the one after it; a batch that was
+            // not full ends the loop (changes committed since wait for the next read, so steady writes cannot hold it).
+            (pending, position) = await connection.QuerySingleAsync<(long, long)>(new CommandDefinition(FoldStateSql, cancellationToken: ct));
+            if (pending == 0 || done)
+            {
+                break;
+            }
+            var full = await FoldBatchAsync(connection, ct) >= FoldBatchSize;
+            backlog |= full;
+            done = !full;
         }
         if (backlog)
         {
             await ReclaimAsync(database, connection, "stats_changes", ct);
         }
+        // Changes committed during the fold are not in the rollups yet: no position to reuse a read at.
+        return pending == 0 ? position : -1;
     }
+
+    private const string FoldStateSql = """
+        SELECT CAST(CASE WHEN EXISTS (SELECT 1 FROM stats_changes) THEN 1 ELSE 0 END AS bigint), (SELECT position FROM stats_fold_positions WHERE name = 'stats')
+        """;
+
+    /// <summary>Adds one to a fold position (migration 0033), in the fold's transaction.</summary>
+    internal static Task AdvanceAsync(DbConnection connection, DbTransaction tx, string name, CancellationToken ct) =>
+        connection.ExecuteAsync(new CommandDefinition("UPDATE stats_fold_positions SET position = position + 1 WHERE name = @name", new { name }, tx, cancellationToken: ct));
 
     /// <summary>After a backlog of changes was folded (rows inserted with SQL, a long time without readers): on
     /// PostgreSQL the emptied pages stay in the table until a vacuum truncates them, and every fold's emptiness check
@@ -202,6 +233,7 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
                 await connection.ExecuteAsync(new CommandDefinition(sql, transaction: tx, commandTimeout: 0, cancellationToken: ct));
             }
             await connection.ExecuteAsync(new CommandDefinition("DELETE FROM stats_backfills WHERE name = @name", new { name }, tx, cancellationToken: ct));
+            await AdvanceAsync(connection, tx, "stats", ct);
         }
         await tx.CommitAsync(ct);
         _backfilled = true;
@@ -225,6 +257,10 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
             {
                 moved = await connection.ExecuteAsync(new CommandDefinition(sql, new { last = last ?? 0 }, tx, commandTimeout: 0, cancellationToken: ct));
             }
+        }
+        if (moved > 0)
+        {
+            await AdvanceAsync(connection, tx, "stats", ct);
         }
         await tx.CommitAsync(ct);
         return moved;
@@ -265,21 +301,7 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
         public bool HasRollups => M0 < M1;
 
         public object Parameters(long now) => new { from = From, m0 = M0, h0 = H0, d0 = D0, d1 = D1, h1 = H1, m1 = M1, to = To, now };
-
-        /// <summary>The parameters with <paramref name="suffix"/> on each name (see <see cref="Suffixed"/>).</summary>
-        public void AddTo(DynamicParameters p, long now, string suffix)
-        {
-            foreach (var (name, value) in new[] { ("from", From), ("m0", M0), ("h0", H0), ("d0", D0), ("d1", D1), ("h1", H1), ("m1", M1), ("to", To), ("now", now) })
-            {
-                p.Add(name + suffix, value);
-            }
-        }
     }
-
-    private static readonly Regex WindowParameter = new(@"@(from|m0|h0|d0|d1|h1|m1|to|now)\b", RegexOptions.Compiled);
-
-    /// <summary>A window's statement with its parameter names suffixed, so several windows' statements share one batch.</summary>
-    private static string Suffixed(string sql, string suffix) => WindowParameter.Replace(sql, m => $"@{m.Groups[1].Value}{suffix}");
 
     private static string Batch(IEnumerable<string> statements) => string.Join(";\n", statements);
 
@@ -349,8 +371,8 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
 
     /// <summary>The statements that count a window's requests by priority, risk level and status: the rollup rows and
     /// the overdue correction of the rolled-up part (when there is one), and the edges. Read by <see cref="ReadCountsAsync"/>.</summary>
-    private static IEnumerable<string> CountsSql(Window w, string suffix = "") =>
-        (w.HasRollups ? new[] { RollupStatsSql, OverdueInRollupSql, EdgeStatsSql } : [EdgeStatsSql]).Select(sql => Suffixed(sql, suffix));
+    private static IEnumerable<string> CountsSql(Window w) =>
+        w.HasRollups ? [RollupStatsSql, OverdueInRollupSql, EdgeStatsSql] : [EdgeStatsSql];
 
     private static async Task<List<StatsRow>> ReadCountsAsync(SqlMapper.GridReader batch, Window w)
     {
@@ -370,8 +392,8 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
 
     /// <summary>The statements that give the decided requests of a window by fine bucket: the rolled-up part (when there
     /// is one) and the edges' decision times. Read by <see cref="ReadHistogramAsync"/>.</summary>
-    private static IEnumerable<string> HistogramSql(Window w, string suffix = "") =>
-        (w.HasRollups ? new[] { RollupHistogramSql, EdgeDecisionTimesSql } : [EdgeDecisionTimesSql]).Select(sql => Suffixed(sql, suffix));
+    private static IEnumerable<string> HistogramSql(Window w) =>
+        w.HasRollups ? [RollupHistogramSql, EdgeDecisionTimesSql] : [EdgeDecisionTimesSql];
 
     private static async Task<FineHistogram> ReadHistogramAsync(SqlMapper.GridReader batch, Window w, IReadOnlyList<(long Lower, long Upper)> buckets)
     {
@@ -400,8 +422,8 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
         FROM ({EdgeRows("created_at, decided_at, route_name", "approval_facts", "created_at", $"status IN {Decided}")}) e
         """;
 
-    private static IEnumerable<string> RouteHistogramSql(Window w, string suffix) =>
-        (w.HasRollups ? new[] { RollupRouteHistogramSql, EdgeRouteDecisionTimesSql } : [EdgeRouteDecisionTimesSql]).Select(sql => Suffixed(sql, suffix));
+    private static IEnumerable<string> RouteHistogramSql(Window w) =>
+        w.HasRollups ? [RollupRouteHistogramSql, EdgeRouteDecisionTimesSql] : [EdgeRouteDecisionTimesSql];
 
     /// <summary>The decided requests of a window by route ('' for none) and fine bucket.</summary>
     private static async Task<Dictionary<string, FineHistogram>> ReadRouteHistogramsAsync(SqlMapper.GridReader batch, Window w, IReadOnlyList<(long Lower, long Upper)> buckets)
@@ -422,6 +444,108 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
         return counts.Where(kv => kv.Value.Sum() > 0).ToDictionary(kv => kv.Key, kv => new FineHistogram(buckets, kv.Value), StringComparer.Ordinal);
     }
 
+    /// <summary>The fine decision-time buckets of each segment (migration 0033): segment i holds buckets
+    /// [First, End).</summary>
+    private sealed record Segments(IReadOnlyList<(int First, int End)> Buckets, int[] SegmentOfBucket);
+
+    private Segments? _segments;
+
+    private async Task<Segments> SegmentsAsync(DbConnection connection, IReadOnlyList<(long Lower, long Upper)> buckets, CancellationToken ct)
+    {
+        if (_segments is { } known)
+        {
+            return known;
+        }
+        var bounds = (await connection.QueryAsync<(long Lower, long Upper)>(new CommandDefinition(
+            "SELECT lower_us, upper_us FROM stats_decision_segments ORDER BY segment", cancellationToken: ct))).ToList();
+        // A fine bucket lies in the segment of its lower edge; the segments' edges are bucket edges.
+        var of = buckets.Select(b => bounds.FindIndex(g => b.Lower >= g.Lower && b.Lower < g.Upper)).ToArray();
+        var ranges = bounds.Select((_, i) => (Array.IndexOf(of, i), Array.LastIndexOf(of, i) + 1)).ToList();
+        return _segments = new Segments(ranges, of);
+    }
+
+    private static readonly string RollupSegmentsSql = $"""
+        SELECT segment, CAST(SUM(n) AS bigint) AS n FROM stats_decision_segment_rollup
+        WHERE {RollupPart} AND status IN {Decided}
+        GROUP BY segment
+        """;
+
+    /// <summary>The statements that give the decided requests of a window by segment: the rolled-up part (when there
+    /// is one) and the edges' decision times. Read by <see cref="ReadSegmentHistogramAsync"/>.</summary>
+    private static IEnumerable<string> SegmentHistogramSql(Window w) =>
+        w.HasRollups ? [RollupSegmentsSql, EdgeDecisionTimesSql] : [EdgeDecisionTimesSql];
+
+    /// <summary>The window's decided requests by segment (an edge's decision time counts in the segment of the fine
+    /// bucket the fine histogram puts it in), and the edges' decision times.</summary>
+    private static async Task<(long[] Counts, List<long> EdgeTimes)> ReadSegmentHistogramAsync(SqlMapper.GridReader batch, Window w,
+        IReadOnlyList<(long Lower, long Upper)> buckets, Segments segments)
+    {
+        var counts = new long[segments.Buckets.Count];
+        if (w.HasRollups)
+        {
+            foreach (var (segment, n) in await batch.ReadAsync<(int Segment, long N)>())
+            {
+                counts[segment] += n;
+            }
+        }
+        var edges = (await batch.ReadAsync<long>()).ToList();
+        foreach (var us in edges)
+        {
+            counts[segments.SegmentOfBucket[FineHistogram.BucketOf(buckets, us)]]++;
+        }
+        return (counts, edges);
+    }
+
+    private static readonly string RollupSegmentBucketsSql = $"""
+        SELECT bucket, CAST(SUM(n) AS bigint) AS n FROM stats_decision_rollup
+        WHERE {RollupPart} AND status IN {Decided} AND bucket >= @first AND bucket < @end
+        GROUP BY bucket
+        """;
+
+    /// <summary>The median from the fine histogram, reading only the fine buckets of the segments that hold the middle
+    /// one or two ranks: the same value as from the whole fine histogram (the segments locate the ranks, the fine
+    /// buckets interpolate within the bucket that holds each).</summary>
+    private static async Task<double> MedianFromSegmentsAsync(DbConnection connection, Window w, object windowParameters,
+        IReadOnlyList<(long Lower, long Upper)> buckets, Segments segments, long[] segmentCounts, List<long> edgeTimes, CancellationToken ct)
+    {
+        var n = segmentCounts.Sum();
+        int SegmentAt(long rank)
+        {
+            long below = 0;
+            for (var i = 0; i < segmentCounts.Length; i++)
+            {
+                if (below + segmentCounts[i] > rank)
+                {
+                    return i;
+                }
+                below += segmentCounts[i];
+            }
+            throw new ArgumentOutOfRangeException(nameof(rank), rank, "The rank is beyond the histogram's count.");
+        }
+        var (low, high) = (SegmentAt((n - 1) / 2), SegmentAt(n / 2));
+        var (first, end) = (segments.Buckets[low].First, segments.Buckets[high].End);
+        var counts = new long[buckets.Count];
+        if (w.HasRollups)
+        {
+            var p = new DynamicParameters(windowParameters);
+            p.Add("first", first);
+            p.Add("end", end);
+            foreach (var (bucket, count) in await connection.QueryAsync<(int Bucket, long N)>(new CommandDefinition(RollupSegmentBucketsSql, p, cancellationToken: ct)))
+            {
+                counts[bucket] += count;
+            }
+        }
+        foreach (var us in edgeTimes)
+        {
+            var bucket = FineHistogram.BucketOf(buckets, us);
+            if (bucket >= first && bucket < end)
+            {
+                counts[bucket]++;
+            }
+        }
+        return new FineHistogram(buckets, counts, below: segmentCounts[..low].Sum(), above: segmentCounts[(high + 1)..].Sum()).Median();
+    }
+
     public async Task<ApprovalStats> GetStatsAsync(DateTimeOffset from, DateTimeOffset to, DateTimeOffset now, CancellationToken ct)
     {
         var w = Window.Of(from.ToUnixMicroseconds(), to.ToUnixMicroseconds());
@@ -429,16 +553,18 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
         await using var connection = await database.OpenAsync(ct);
         await FoldAsync(connection, ct);
         var buckets = await BucketsAsync(connection, ct);
+        var segments = await SegmentsAsync(connection, buckets, ct);
 
-        // One round trip for the counts, the histogram and the open count.
+        // One round trip for the counts, the decision times by segment and the open count.
         List<StatsRow> rows;
-        FineHistogram histogram;
+        long[] segmentCounts;
+        List<long> edgeTimes;
         long pendingTotal;
         await using (var batch = await connection.QueryMultipleAsync(new CommandDefinition(
-            Batch([.. CountsSql(w), .. HistogramSql(w), PendingTotalSql]), p, cancellationToken: ct)))
+            Batch([.. CountsSql(w), .. SegmentHistogramSql(w), PendingTotalSql]), p, cancellationToken: ct)))
         {
             rows = await ReadCountsAsync(batch, w);
-            histogram = await ReadHistogramAsync(batch, w, buckets);
+            (segmentCounts, edgeTimes) = await ReadSegmentHistogramAsync(batch, w, buckets, segments);
             pendingTotal = await batch.ReadSingleAsync<long>();
         }
 
@@ -457,7 +583,7 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
             median = total <= ExactPercentileLimit
                 ? (await connection.QueryAsync<long>(new CommandDefinition(MedianSql,
                     new { from = w.From, to = w.To, take = decided % 2 == 0 ? 2 : 1, skip = (decided - 1) / 2 }, cancellationToken: ct))).Average()
-                : histogram.Median();
+                : await MedianFromSegmentsAsync(connection, w, p, buckets, segments, segmentCounts, edgeTimes, ct);
         }
 
         return new ApprovalStats
@@ -481,45 +607,106 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
 
     /// <summary>The requests created in each of the consecutive intervals between <paramref name="boundaries"/>, in
     /// their state at <paramref name="now"/> (an open request past its deadline reads as expired), and the decision
-    /// times of those decided in the whole span by fine bucket, in all and per route, and the requests open at <paramref name="now"/> (whenever
-    /// created); one round trip, every interval read as a window.</summary>
+    /// times of those decided in the whole span by fine bucket, in all and per route, and the requests open at
+    /// <paramref name="now"/> (whenever created); one round trip, every interval read as a window. The counts of all
+    /// the intervals are three statements (rollup rows, overdue correction, edges), each joining the list of the
+    /// intervals' windows to its table. The histograms of the whole span change only when a fold moves something:
+    /// what was read at a fold position is reused while the position stays.</summary>
     public async Task<IntervalStats> GetIntervalsAsync(IReadOnlyList<DateTimeOffset> boundaries, DateTimeOffset now, CancellationToken ct)
     {
         var edges = boundaries.Select(b => b.ToUnixMicroseconds()).ToList();
         var windows = edges.Zip(edges.Skip(1), (a, b) => Window.Of(a, b)).ToList();
         var whole = Window.Of(edges[0], edges[^1]);
-        var nowUs = now.ToUnixMicroseconds();
-        var p = new DynamicParameters();
-        var sql = new List<string>();
+        var p = new DynamicParameters(whole.Parameters(now.ToUnixMicroseconds()));
+        var list = new List<string>(windows.Count);
         for (var i = 0; i < windows.Count; i++)
         {
-            windows[i].AddTo(p, nowUs, $"_{i}");
-            sql.AddRange(CountsSql(windows[i], $"_{i}"));
+            var w = windows[i];
+            foreach (var (name, value) in new[] { ("f", w.From), ("m0", w.M0), ("h0", w.H0), ("d0", w.D0), ("d1", w.D1), ("h1", w.H1), ("m1", w.M1), ("t", w.To) })
+            {
+                p.Add($"{name}_{i}", value);
+            }
+            list.Add(string.Create(CultureInfo.InvariantCulture,
+                $"SELECT {i} AS i, @f_{i} AS f, @m0_{i} AS m0, @h0_{i} AS h0, @d0_{i} AS d0, @d1_{i} AS d1, @h1_{i} AS h1, @m1_{i} AS m1, @t_{i} AS t"));
         }
-        whole.AddTo(p, nowUs, "_all");
-        sql.AddRange(HistogramSql(whole, "_all"));
-        sql.AddRange(RouteHistogramSql(whole, "_all"));
-        sql.Add(Suffixed(PendingTotalSql, "_all"));
+        var windowList = string.Join(" UNION ALL ", list);
 
         await using var connection = await database.OpenAsync(ct);
-        await FoldAsync(connection, ct);
+        var position = await FoldAsync(connection, ct);
         var buckets = await BucketsAsync(connection, ct);
+        var kept = _spanHistograms;
+        var reuse = kept is not null && kept.Position == position && kept.From == whole.From && kept.To == whole.To;
+        string[] sql =
+        [
+            string.Format(CultureInfo.InvariantCulture, IntervalRollupStatsSql, windowList),
+            string.Format(CultureInfo.InvariantCulture, IntervalOverdueSql, windowList),
+            string.Format(CultureInfo.InvariantCulture, IntervalEdgeStatsSql, windowList),
+            .. reuse ? [] : HistogramSql(whole).Concat(RouteHistogramSql(whole)),
+            PendingTotalSql,
+        ];
         await using var batch = await connection.QueryMultipleAsync(new CommandDefinition(Batch(sql), p, cancellationToken: ct));
-        var intervals = new List<IntervalCounts>(windows.Count);
-        foreach (var w in windows)
+        var rows = windows.Select(_ => new List<StatsRow>()).ToList();
+        foreach (var row in await batch.ReadAsync<StatsRow>())
         {
-            var rows = await ReadCountsAsync(batch, w);
-            var counted = rows.Where(r => r.Priority.Length > 0).ToList();
-            intervals.Add(new IntervalCounts(
-                counted.Sum(r => r.N),
-                rows.GroupBy(r => r.Status).ToDictionary(g => g.Key, g => g.Sum(r => r.N)),
-                Breakdown(counted, r => r.Priority),
-                Breakdown(counted, r => r.RiskLevel.Length == 0 ? "unspecified" : r.RiskLevel)));
+            rows[row.I].Add(row);
         }
-        var histogram = await ReadHistogramAsync(batch, whole, buckets);
-        var byRoute = await ReadRouteHistogramsAsync(batch, whole, buckets);
-        return new IntervalStats(intervals, histogram, byRoute, await batch.ReadSingleAsync<long>());
+        foreach (var overdue in await batch.ReadAsync<(int I, string Status, long N)>())
+        {
+            rows[overdue.I].Add(new StatsRow { Priority = "", RiskLevel = "", Status = overdue.Status, N = -overdue.N });
+            rows[overdue.I].Add(new StatsRow { Priority = "", RiskLevel = "", Status = "expired", N = overdue.N });
+        }
+        foreach (var row in await batch.ReadAsync<StatsRow>())
+        {
+            rows[row.I].Add(row);
+        }
+        var intervals = rows.Select(r =>
+        {
+            var counted = r.Where(x => x.Priority.Length > 0).ToList();
+            return new IntervalCounts(
+                counted.Sum(x => x.N),
+                r.GroupBy(x => x.Status).ToDictionary(g => g.Key, g => g.Sum(x => x.N)),
+                Breakdown(counted, x => x.Priority),
+                Breakdown(counted, x => x.RiskLevel.Length == 0 ? "unspecified" : x.RiskLevel));
+        }).ToList();
+        if (!reuse)
+        {
+            kept = new SpanHistograms(position, whole.From, whole.To, await ReadHistogramAsync(batch, whole, buckets), await ReadRouteHistogramsAsync(batch, whole, buckets));
+            _spanHistograms = kept;
+        }
+        return new IntervalStats(intervals, kept!.All, kept.ByRoute, await batch.ReadSingleAsync<long>());
     }
+
+    /// <summary>The decision-time histograms of a span as read at a fold position.</summary>
+    private sealed record SpanHistograms(long Position, long From, long To, FineHistogram All, IReadOnlyDictionary<string, FineHistogram> ByRoute);
+
+    private volatile SpanHistograms? _spanHistograms;
+
+    // {0}: the list of the intervals' windows, one row each (i, f, m0, h0, d0, d1, h1, m1, t: see Window).
+    private static readonly string IntervalRollupStatsSql = $$"""
+        SELECT w.i, r.priority, r.risk_level, r.status, CAST(SUM(r.n) AS bigint) AS n, CAST(SUM(r.decision_us) AS bigint) AS decision_us
+        FROM ({0}) w JOIN stats_rollup r ON {{RollupPart.Replace("@", "w.", StringComparison.Ordinal).Replace("start", "r.start", StringComparison.Ordinal).Replace("span", "r.span", StringComparison.Ordinal)}}
+        GROUP BY w.i, r.priority, r.risk_level, r.status
+        """;
+
+    private const string IntervalOverdueSql = $$"""
+        SELECT w.i, a.status, COUNT(*) AS n
+        FROM ({0}) w JOIN approvals a ON a.created_at + 0 >= w.m0 AND a.created_at + 0 < w.m1
+        WHERE a.status IN {{Open}} AND a.expires_at <= @now
+        GROUP BY w.i, a.status
+        """;
+
+    private const string IntervalEdgeStatsSql = $$"""
+        SELECT i, priority, COALESCE(risk_level, '') AS risk_level,
+               CASE WHEN {{ApprovalSql.IsOverdue}} THEN 'expired' ELSE status END AS status,
+               COUNT(*) AS n,
+               CAST(COALESCE(SUM(CASE WHEN status IN {{Decided}} THEN decided_at - created_at ELSE 0 END), 0) AS bigint) AS decision_us
+        FROM (SELECT w.i, e.created_at, e.decided_at, e.expires_at, e.status, e.priority, e.risk_level
+              FROM ({0}) w JOIN approval_facts e ON e.created_at >= w.f AND e.created_at < w.m0
+              UNION ALL
+              SELECT w.i, e.created_at, e.decided_at, e.expires_at, e.status, e.priority, e.risk_level
+              FROM ({0}) w JOIN approval_facts e ON e.created_at >= w.m1 AND e.created_at < w.t) x
+        GROUP BY 1, 2, 3, 4
+        """;
 
     private static Dictionary<string, long> Breakdown(IEnumerable<StatsRow> rows, Func<StatsRow, string> key) =>
         rows.GroupBy(key).Select(g => (g.Key, N: g.Sum(r => r.N))).Where(g => g.N != 0).ToDictionary(g => g.Key, g => g.N);
@@ -575,18 +762,22 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
 
         await using var connection = await database.OpenAsync(ct);
         await FoldAsync(connection, ct);
+        // One round trip: the rollup rows and the overdue correction of the rolled-up part, and the edges.
+        var edgesSql = EdgeCreatedSql + " UNION ALL " + EdgeOutcomesSql;
+        await using var batch = await connection.QueryMultipleAsync(new CommandDefinition(
+            Batch(w.HasRollups ? [RollupEventsSql, OverdueByDeadlineSql, edgesSql] : [edgesSql]), p, cancellationToken: ct));
         if (w.HasRollups)
         {
-            foreach (var row in await connection.QueryAsync<(long Start, string Kind, long N)>(new CommandDefinition(RollupEventsSql, p, cancellationToken: ct)))
+            foreach (var row in await batch.ReadAsync<(long Start, string Kind, long N)>())
             {
                 Add(row.Start, row.Kind, row.N);
             }
-            foreach (var deadline in await connection.QueryAsync<long>(new CommandDefinition(OverdueByDeadlineSql, p, cancellationToken: ct)))
+            foreach (var deadline in await batch.ReadAsync<long>())
             {
                 Add(deadline, "expired", 1);
             }
         }
-        foreach (var row in await connection.QueryAsync<(long T, string Kind)>(new CommandDefinition(EdgeCreatedSql + " UNION ALL " + EdgeOutcomesSql, p, cancellationToken: ct)))
+        foreach (var row in await batch.ReadAsync<(long T, string Kind)>())
         {
             Add(row.T, row.Kind, 1);
         }
@@ -602,8 +793,8 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
     }
 
     private static readonly string RollupDecisionTimesSql = $"""
-        SELECT bucket, status, CAST(SUM(n) AS bigint) AS n FROM stats_decision_rollup WHERE {RollupPart} AND status IN {Decided}
-        GROUP BY bucket, status
+        SELECT segment, status, CAST(SUM(n) AS bigint) AS n FROM stats_decision_segment_rollup WHERE {RollupPart} AND status IN {Decided}
+        GROUP BY segment, status
         """;
 
     private static readonly string EdgeDecisionTimesByStatusSql = $"""
@@ -630,16 +821,20 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
 
         await using var connection = await database.OpenAsync(ct);
         await FoldAsync(connection, ct);
+        var buckets = await BucketsAsync(connection, ct);
+        var segments = await SegmentsAsync(connection, buckets, ct);
+        // One round trip: the rolled-up part by segment (the histogram's edges are segment edges: a segment lies in the
+        // histogram bucket of its first fine bucket's lower edge) and the edges' decision times.
+        await using var batch = await connection.QueryMultipleAsync(new CommandDefinition(
+            Batch(w.HasRollups ? [RollupDecisionTimesSql, EdgeDecisionTimesByStatusSql] : [EdgeDecisionTimesByStatusSql]), p, cancellationToken: ct));
         if (w.HasRollups)
         {
-            var buckets = await BucketsAsync(connection, ct);
-            foreach (var row in await connection.QueryAsync<(int Bucket, string Status, long N)>(new CommandDefinition(RollupDecisionTimesSql, p, cancellationToken: ct)))
+            foreach (var row in await batch.ReadAsync<(int Segment, string Status, long N)>())
             {
-                // The coarse edges are fine-bucket edges: a fine bucket lies in the coarse bucket of its lower edge.
-                Add(buckets[row.Bucket].Lower, row.Status, row.N);
+                Add(buckets[segments.Buckets[row.Segment].First].Lower, row.Status, row.N);
             }
         }
-        foreach (var row in await connection.QueryAsync<(long Us, string Status)>(new CommandDefinition(EdgeDecisionTimesByStatusSql, p, cancellationToken: ct)))
+        foreach (var row in await batch.ReadAsync<(long Us, string Status)>())
         {
             Add(row.Us, row.Status, 1);
         }
@@ -657,6 +852,8 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
 
     private sealed class StatsRow
     {
+        /// <summary>The interval a row counts in (<see cref="GetIntervalsAsync"/>).</summary>
+        public int I { get; set; }
         public string Priority { get; set; } = "";
         public string RiskLevel { get; set; } = "";
         public string Status { get; set; } = "";
@@ -666,9 +863,11 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
 }
 
 /// <summary>Counts of decision times in fine buckets [Lower, Upper) (microseconds), in ascending order.</summary>
-public sealed class FineHistogram(IReadOnlyList<(long Lower, long Upper)> buckets, long[] counts)
+/// <remarks>With <paramref name="below"/> and <paramref name="above"/>, the counts cover only some buckets: that many
+/// values lie under and over them, and only the ranks within the counted buckets can be read.</remarks>
+public sealed class FineHistogram(IReadOnlyList<(long Lower, long Upper)> buckets, long[] counts, long below = 0, long above = 0)
 {
-    public long Count => counts.Sum();
+    public long Count => below + counts.Sum() + above;
 
     public static int BucketOf(IReadOnlyList<(long Lower, long Upper)> buckets, long us)
     {
@@ -691,14 +890,18 @@ public sealed class FineHistogram(IReadOnlyList<(long Lower, long Upper)> bucket
     /// <summary>The bucket that holds the value at a 0-based rank, and how many values lie in the buckets below it.</summary>
     private (int Index, long Below) Find(long rank)
     {
-        long below = 0;
+        if (rank < below)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rank), rank, "The rank lies under the counted buckets.");
+        }
+        var under = below;
         for (var i = 0; i < counts.Length; i++)
         {
-            if (below + counts[i] > rank)
+            if (under + counts[i] > rank)
             {
-                return (i, below);
+                return (i, under);
             }
-            below += counts[i];
+            under += counts[i];
         }
         throw new ArgumentOutOfRangeException(nameof(rank), rank, "The rank is beyond the histogram's count.");
     }

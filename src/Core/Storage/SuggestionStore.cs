@@ -89,22 +89,41 @@ public sealed class SuggestionStore(Database database)
     public async Task FoldAsync(CancellationToken ct)
     {
         await using var connection = await database.OpenAsync(ct);
-        await FoldAsync(connection, ct);
+        await FoldAsync(connection, 0, 0, 0, 0, ct);
     }
 
-    private async Task FoldAsync(DbConnection connection, CancellationToken ct)
+    /// <summary>Folds; returns the fold position (migration 0033) the rollups hold at least, and whether a people's
+    /// decision lies in [<paramref name="leftFrom"/>, <paramref name="leftTo"/>) or [<paramref name="enteredFrom"/>,
+    /// <paramref name="enteredTo"/>), all read in one snapshot once nothing is left to fold.</summary>
+    private async Task<(long Position, bool Moved)> FoldAsync(DbConnection connection, long leftFrom, long leftTo, long enteredFrom, long enteredTo, CancellationToken ct)
     {
         var backlog = false;
-        while (await connection.ExecuteScalarAsync<bool>(new CommandDefinition("SELECT EXISTS (SELECT 1 FROM suggestion_changes)", cancellationToken: ct))
-            && await FoldBatchAsync(connection, ct) >= FoldBatchSize)
+        var p = new { leftFrom, leftTo, enteredFrom, enteredTo };
+        (long Pending, long Position, long Moved) state;
+        // Read again after a fold, so the position is the one after it; a batch that was not full ends the loop
+        // (changes committed since wait for the next read, so steady writes cannot hold it).
+        var done = false;
+        while ((state = await connection.QuerySingleAsync<(long, long, long)>(new CommandDefinition(FoldStateSql, p, cancellationToken: ct))).Pending != 0 && !done)
         {
-            backlog = true;
+            var full = await FoldBatchAsync(connection, ct) >= FoldBatchSize;
+            backlog |= full;
+            done = !full;
         }
         if (backlog)
         {
             await ApprovalStatsStore.ReclaimAsync(database, connection, "suggestion_changes", ct);
         }
+        // Changes committed during the fold are not in the rollups yet: as if a decision had moved.
+        return (state.Position, state.Moved != 0 || state.Pending != 0);
     }
+
+    private static readonly string FoldStateSql = $"""
+        SELECT CAST(CASE WHEN EXISTS (SELECT 1 FROM suggestion_changes) THEN 1 ELSE 0 END AS bigint),
+               (SELECT position FROM stats_fold_positions WHERE name = 'suggestions'),
+               CAST(CASE WHEN EXISTS (SELECT 1 FROM approvals WHERE decided_at >= @leftFrom AND decided_at < @leftTo AND {PeoplesDecisions})
+                      OR EXISTS (SELECT 1 FROM approvals WHERE decided_at >= @enteredFrom AND decided_at < @enteredTo AND {PeoplesDecisions})
+                    THEN 1 ELSE 0 END AS bigint)
+        """;
 
     private async Task<long> FoldBatchAsync(DbConnection connection, CancellationToken ct)
     {
@@ -127,6 +146,10 @@ public sealed class SuggestionStore(Database database)
             {
                 moved = await connection.ExecuteAsync(new CommandDefinition(sql, new { last = last ?? 0 }, tx, cancellationToken: ct));
             }
+        }
+        if (moved > 0)
+        {
+            await ApprovalStatsStore.AdvanceAsync(connection, tx, "suggestions", ct);
         }
         await tx.CommitAsync(ct);
         return moved;
@@ -172,23 +195,44 @@ public sealed class SuggestionStore(Database database)
         return p;
     }
 
-    public async Task<IReadOnlyList<ExemptionSuggestion>> ExemptionsAsync(DateTimeOffset from, DateTimeOffset to, int minApprovals, int limit, CancellationToken ct)
+    /// <summary>What a read answered, at a fold position, for a window and the exemptions' settings.</summary>
+    private sealed record Answer(long Position, long From, long To, int MinApprovals, int Limit,
+        IReadOnlyList<ExemptionSuggestion> Exemptions, IReadOnlyList<(string Approver, long Approvals, long Fast)> FastApprovals);
+
+    private volatile Answer? _last;
+
+    /// <summary>The exemptions (pairs with at least <paramref name="minApprovals"/> approvals and no rejection, at most
+    /// <paramref name="limit"/>) and each approver's approvals and fast approvals (see <see cref="FastApprovalsAsync"/>)
+    /// in [<paramref name="from"/>, <paramref name="to"/>), in one round trip. The answers are functions of the
+    /// people's decisions in the window: the last answer is given again while no fold has moved a decision since
+    /// (the fold position) and no decision lies between its window's ends and this one's (two index probes).</summary>
+    public async Task<(IReadOnlyList<ExemptionSuggestion> Exemptions, IReadOnlyList<(string Approver, long Approvals, long Fast)> FastApprovals)> ReadAsync(
+        DateTimeOffset from, DateTimeOffset to, int minApprovals, int limit, CancellationToken ct)
     {
+        var (f, t) = (from.ToUnixMicroseconds(), to.ToUnixMicroseconds());
+        var last = _last;
         await using var connection = await database.OpenAsync(ct);
-        await FoldAsync(connection, ct);
-        var rows = await connection.QueryAsync<(string? AgentId, string ActionName, long Approved, long LastApprovedAt)>(new CommandDefinition(ExemptionsSql,
-            Parameters(from, to, new { min = minApprovals, limit }), cancellationToken: ct));
-        return [.. rows.Select(r => new ExemptionSuggestion(r.AgentId, r.ActionName, r.Approved, TimeConversions.FromUnixMicroseconds(r.LastApprovedAt)))];
+        var (position, moved) = last is null
+            ? await FoldAsync(connection, 0, 0, 0, 0, ct)
+            : await FoldAsync(connection, Math.Min(last.From, f), Math.Max(last.From, f), Math.Min(last.To, t), Math.Max(last.To, t), ct);
+        if (last is not null && !moved && last.Position == position && last.MinApprovals == minApprovals && last.Limit == limit)
+        {
+            return (last.Exemptions, last.FastApprovals);
+        }
+        var p = Parameters(from, to, new { min = minApprovals, limit, fast = SuggestionRules.FastSeconds * 1_000_000L });
+        await using var batch = await connection.QueryMultipleAsync(new CommandDefinition(ExemptionsSql + ";\n" + FastApprovalsSql, p, cancellationToken: ct));
+        var exemptions = (await batch.ReadAsync<(string? AgentId, string ActionName, long Approved, long LastApprovedAt)>())
+            .Select(r => new ExemptionSuggestion(r.AgentId, r.ActionName, r.Approved, TimeConversions.FromUnixMicroseconds(r.LastApprovedAt))).ToList();
+        var fast = (await batch.ReadAsync<(string Approver, long Approvals, long Fast)>()).ToList();
+        _last = new Answer(position, f, t, minApprovals, limit, exemptions, fast);
+        return (exemptions, fast);
     }
+
+    public async Task<IReadOnlyList<ExemptionSuggestion>> ExemptionsAsync(DateTimeOffset from, DateTimeOffset to, int minApprovals, int limit, CancellationToken ct) =>
+        (await ReadAsync(from, to, minApprovals, limit, ct)).Exemptions;
 
     /// <summary>Each approver's approvals in the window and how many came less than
     /// <see cref="SuggestionRules.FastSeconds"/> after the request appeared (the rollups hold that threshold).</summary>
-    public async Task<IReadOnlyList<(string Approver, long Approvals, long Fast)>> FastApprovalsAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken ct)
-    {
-        await using var connection = await database.OpenAsync(ct);
-        await FoldAsync(connection, ct);
-        var rows = await connection.QueryAsync<(string Approver, long Approvals, long Fast)>(new CommandDefinition(FastApprovalsSql,
-            Parameters(from, to, new { fast = SuggestionRules.FastSeconds * 1_000_000L }), cancellationToken: ct));
-        return [.. rows];
-    }
+    public async Task<IReadOnlyList<(string Approver, long Approvals, long Fast)>> FastApprovalsAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken ct) =>
+        (await ReadAsync(from, to, SuggestionRules.MinApprovals, SuggestionRules.ListSize, ct)).FastApprovals;
 }
