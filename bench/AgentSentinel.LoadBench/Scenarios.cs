@@ -208,6 +208,12 @@ internal static class Scenarios
             return result;
         }
         Line($"poll: {ids.Count} requests stored, half decided; server pid {server.Pid}");
+        // A warm-up of both paths first (not measured), so the poll phase does not carry the start-up's JIT work and
+        // the two phases are comparable.
+        var warmUp = Math.Max(1, Math.Min(5, seconds / 3));
+        await HammerAsync(agent, clients, warmUp, r => $"api/v1/approvals/{ids[r.Next(ids.Count)]}/poll");
+        await HammerAsync(agent, clients, warmUp, r => $"api/v1/approvals/{ids[r.Next(ids.Count)]}/wait?timeout_seconds=0");
+        Load("poll (after the warm-up)");
         var (product, productLatencies, errors) = await Profiled("poll", r => $"api/v1/approvals/{ids[r.Next(ids.Count)]}/poll");
         Load("wait");
         var (waits, _, waitErrors) = await Profiled("wait", r => $"api/v1/approvals/{ids[r.Next(ids.Count)]}/wait?timeout_seconds=0");
@@ -218,6 +224,7 @@ internal static class Scenarios
         var body = await agent.GetByteArrayAsync($"api/v1/approvals/{ids[0]}/poll");
         await using var bare = await BareKestrel.StartAsync(body);
         using var bareClient = new HttpClient { BaseAddress = bare.BaseAddress };
+        await HammerAsync(bareClient, clients, warmUp, _ => "poll");
         Load("poll bare Kestrel");
         var (limit, bareLatencies, bareErrors) = await HammerAsync(bareClient, clients, seconds, _ => "poll");
         Line($"poll c={clients}: bare Kestrel minimal API, same {body.Length}-byte JSON: {F(limit)} answers/s, latency ms {Percentiles(bareLatencies)}");
@@ -258,6 +265,9 @@ internal static class Scenarios
         Load("wait");
         var (server, _, _) = await StartAsync("wait");
         await using var s = server;
+        // A smaller round first (not measured), so the measured one does not carry the start-up's JIT work.
+        await WaitRoundAsync(server, server, Math.Min(agents, 100));
+        Load("wait (after the warm-up)");
         var (lat, wrong) = await WaitRoundAsync(server, server, agents);
         Line($"wait {agents} agents: decision response -> waiting agent answered (ms) {Percentiles(lat)}");
         return Check(wrong == 0 && lat.Count == agents, $"all {agents} waiters got 'approved' ({wrong} did not)");
