@@ -6,6 +6,7 @@ using AgentSentinel.Core.Routing;
 using AgentSentinel.Core.Storage;
 using AgentSentinel.Core.Telemetry;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace AgentSentinel.Core.Approvals;
 
@@ -29,9 +30,14 @@ public sealed class ApprovalService(
     OutboxSignal outbox,
     Delegation.DelegationService delegations,
     ConfigVersion config,
+    IOptionsMonitor<Audit.RetentionOptions> retention,
     TimeProvider time,
     ILogger<ApprovalService> logger)
 {
+    /// <summary>How long before data retention could delete a final request its cached state stops being answered
+    /// (<see cref="GetAsync"/>): room for the clocks of the instances to differ.</summary>
+    public static readonly TimeSpan RetentionMargin = TimeSpan.FromHours(1);
+
     public DateTimeOffset Now => time.GetUtcNow().TruncateToMicroseconds();
 
     public async Task<CreateResult> CreateAsync(NewApproval input, Actor requester, CancellationToken ct)
@@ -183,9 +189,35 @@ public sealed class ApprovalService(
         return await grants.CreateByGrantAsync(request with { FollowUpAt = null }, requestHash, createdEvent, probe, ct);
     }
 
-    /// <summary>The request as callers must see it now; past its deadline it is expired (recorded before it is reported).</summary>
-    public async Task<ApprovalRequest?> GetAsync(Guid id, CancellationToken ct) =>
-        await store.GetAsync(id, ct) is { } request ? await SettleAsync(request, ct) : null;
+    /// <summary>The request as callers must see it now; past its deadline it is expired (recorded before it is reported).
+    /// A final request (with its receipt) is answered from the change hub's <see cref="ApprovalChangeHub.Finals"/> when
+    /// it is there: a final state never changes, and only a deletion by data retention would change the answer, which
+    /// the hub is told about (here, and through the change feed from the other instances). A state older than
+    /// retention's cut-off less <see cref="RetentionMargin"/> is read again whatever the hub holds.</summary>
+    public async Task<ApprovalRequest?> GetAsync(Guid id, CancellationToken ct)
+    {
+        if (hub.Finals.TryGet(id, out var final) && !MayBeRetired(final))
+        {
+            return final;
+        }
+        var generation = hub.Finals.Generation;
+        if (await store.GetAsync(id, ct) is not { } request)
+        {
+            return null;
+        }
+        request = await SettleAsync(request, ct);
+        if (!MayBeRetired(request))
+        {
+            hub.Finals.Remember(request, generation);
+        }
+        return request;
+    }
+
+    /// <summary>True when data retention, as configured, may delete the final <paramref name="request"/> soon or has
+    /// been allowed to already.</summary>
+    private bool MayBeRetired(ApprovalRequest request) =>
+        retention.CurrentValue.DecidedDays is { } days && request.DecidedAt is { } decidedAt
+        && decidedAt < Now.AddDays(-days) + RetentionMargin;
 
     /// <summary>A page of requests as callers must see them now (see <see cref="GetAsync"/>). A request listed as past
     /// its deadline that a decision committed first is left out of a page filtered on another status.</summary>

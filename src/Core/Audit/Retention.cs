@@ -84,7 +84,7 @@ public static class RetentionSigner
 /// requests that may go (a request still open, recent or the source of a live grant stops it there until it may go
 /// too), keeps their statistics columns in <c>retired_approvals</c>, and writes a checkpoint signed with the server's
 /// key naming the last deleted event's seq and hash: the first remaining event's previous hash.</summary>
-public sealed class RetentionService(Database database, AuditStore audit, IOptionsMonitor<RetentionOptions> options, TimeProvider time, ILogger<RetentionService> logger)
+public sealed class RetentionService(Database database, AuditStore audit, Notifications.ApprovalChangeHub hub, IOptionsMonitor<RetentionOptions> options, TimeProvider time, ILogger<RetentionService> logger)
 {
     public const string RecurringJobId = "audit-retention";
 
@@ -117,6 +117,12 @@ public sealed class RetentionService(Database database, AuditStore audit, IOptio
         "DELETE FROM approval_events WHERE approval_id IN {ids}",
         "DELETE FROM approvals WHERE id IN {ids}",
     ];
+
+    /// <summary>PostgreSQL: a notification per request about to be deleted (sent at the commit), so the other
+    /// instances drop them from their caches of final states.</summary>
+    private const string DeletedNotifySql = $$"""
+        SELECT count(*) FROM (SELECT pg_notify('{{PostgresDatabase.ChangeChannel}}', '{{PostgresDatabase.DeletedPrefix}}' || id) FROM approvals WHERE id IN {ids}) notified
+        """;
 
     /// <summary>An <c>IN</c> list of parameters (<c>(@i0, @i1, …)</c>), the same text on PostgreSQL and SQLite.</summary>
     private static (DynamicParameters Parameters, string List) InList(IReadOnlyList<string> values)
@@ -207,11 +213,13 @@ public sealed class RetentionService(Database database, AuditStore audit, IOptio
             INSERT INTO audit_checkpoints (seq, hash, at, deleted_requests, deleted_events, key_id, signature)
             VALUES (@seq, @hash, @at, @requests, @events, @keyId, @signature)
             """, new { seq = lastSeq, hash, at = now.ToUnixMicroseconds(), requests = (long)ids.Length, events, keyId = AuditChain.KeyId(key), signature }, tx, cancellationToken: ct));
-        foreach (var sql in DeleteSql)
+        IEnumerable<string> statements = database is PostgresDatabase ? [DeletedNotifySql, .. DeleteSql] : DeleteSql;
+        foreach (var sql in statements)
         {
             await connection.ExecuteAsync(new CommandDefinition(sql.Replace("{ids}", idList, StringComparison.Ordinal), idParameters, tx, cancellationToken: ct));
         }
         await tx.CommitAsync(ct);
+        hub.Deleted([.. ids.Select(Guid.Parse)]);
         return ids.Length;
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using AgentSentinel.Core.Approvals;
 
@@ -17,6 +18,11 @@ public sealed class ApprovalChangeHub
     private readonly Dictionary<Guid, Entry> _entries = [];
     private readonly List<Feed> _feeds = [];
     private readonly Dictionary<Guid, LocalChange> _changing = [];
+
+    /// <summary>The states of recently final requests, kept from the states transitions publish here (and from reads,
+    /// see <see cref="ApprovalService.GetAsync"/>); emptied when notifications may have been missed, and told about
+    /// deleted requests (<see cref="Deleted"/>).</summary>
+    public FinalStateCache Finals { get; } = new();
 
     /// <summary>How many changes a feed holds for a slow reader before it reports "everything may have changed".</summary>
     public const int FeedCapacity = 1024;
@@ -38,13 +44,27 @@ public sealed class ApprovalChangeHub
     {
         lock (_lock)
         {
-            if (!_entries.TryGetValue(id, out var entry))
-            {
-                entry = new Entry();
-                _entries[id] = entry;
-            }
-            entry.Count++;
-            return new Subscription(this, id, entry);
+            return new Subscription(this, id, Hold(_entries, id));
+        }
+    }
+
+    /// <summary>The entry of <paramref name="id"/> in <paramref name="map"/>, added when missing, with one more holder;
+    /// called under the lock.</summary>
+    private static T Hold<T>(Dictionary<Guid, T> map, Guid id) where T : Held, new()
+    {
+        ref var held = ref CollectionsMarshal.GetValueRefOrAddDefault(map, id, out _);
+        held ??= new T();
+        held.Count++;
+        return held;
+    }
+
+    /// <summary>One holder fewer of <paramref name="held"/>; the last one removes it from <paramref name="map"/> (when it is
+    /// still the entry of <paramref name="id"/>); called under the lock.</summary>
+    private static void Drop<T>(Dictionary<Guid, T> map, Guid id, T held) where T : Held
+    {
+        if (--held.Count == 0 && map.TryGetValue(id, out var current) && current == held)
+        {
+            map.Remove(id);
         }
     }
 
@@ -78,6 +98,10 @@ public sealed class ApprovalChangeHub
     /// change committed it, which <see cref="Subscription.State"/> hands to them.</summary>
     public void Publish(Guid id, ApprovalRequest? state)
     {
+        if (state is not null)
+        {
+            Finals.Remember(state);
+        }
         Entry? entry;
         lock (_lock)
         {
@@ -116,12 +140,7 @@ public sealed class ApprovalChangeHub
     {
         lock (_lock)
         {
-            if (!_changing.TryGetValue(id, out var change))
-            {
-                change = new LocalChange();
-                _changing[id] = change;
-            }
-            change.Count++;
+            Hold(_changing, id);
         }
         return new ChangeScope(this, id);
     }
@@ -134,10 +153,7 @@ public sealed class ApprovalChangeHub
             var change = _changing[id];
             notified = change.Notified;
             change.Notified = false;
-            if (--change.Count == 0)
-            {
-                _changing.Remove(id);
-            }
+            Drop(_changing, id, change);
         }
         if (committed || notified)
         {
@@ -146,9 +162,11 @@ public sealed class ApprovalChangeHub
     }
 
     /// <summary>Wakes every waiter, e.g. after a lost database connection may have dropped notifications;
-    /// waiters re-read their request and go back to waiting when nothing changed.</summary>
+    /// waiters re-read their request and go back to waiting when nothing changed. <see cref="Finals"/> is emptied too,
+    /// since a deletion may have been missed.</summary>
     public void PublishAll()
     {
+        Finals.Clear();
         List<Entry> all;
         lock (_lock)
         {
@@ -165,14 +183,15 @@ public sealed class ApprovalChangeHub
         }
     }
 
+    /// <summary>The requests <paramref name="ids"/> were deleted (data retention, here or on another instance): they
+    /// are no longer answered from <see cref="Finals"/>.</summary>
+    public void Deleted(IReadOnlyCollection<Guid> ids) => Finals.Forget(ids);
+
     private void Release(Guid id, Entry entry)
     {
         lock (_lock)
         {
-            if (--entry.Count == 0 && _entries.TryGetValue(id, out var current) && current == entry)
-            {
-                _entries.Remove(id);
-            }
+            Drop(_entries, id, entry);
         }
     }
 
@@ -241,16 +260,20 @@ public sealed class ApprovalChangeHub
         public void Dispose() => _hub.Release(this);
     }
 
-    internal sealed class Entry
+    /// <summary>An entry kept while something holds it (<see cref="Hold"/>, <see cref="Drop"/>).</summary>
+    internal abstract class Held
+    {
+        public int Count { get; set; }
+    }
+
+    internal sealed class Entry : Held
     {
         public TaskCompletionSource Signal { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        public int Count { get; set; }
         public ApprovalRequest? State { get; set; }
     }
 
-    private sealed class LocalChange
+    private sealed class LocalChange : Held
     {
-        public int Count { get; set; }
         public bool Notified { get; set; }
     }
 

@@ -35,6 +35,11 @@ public sealed class PostgresChangeListener(PostgresDatabase database, ApprovalCh
                     {
                         hub.PublishNotified(id);
                     }
+                    else if (e.Payload.StartsWith(PostgresDatabase.DeletedPrefix, StringComparison.Ordinal)
+                        && Guid.TryParse(e.Payload.AsSpan(PostgresDatabase.DeletedPrefix.Length), out var deleted))
+                    {
+                        hub.Deleted([deleted]);
+                    }
                 };
                 await using (var cmd = new NpgsqlCommand($"LISTEN {PostgresDatabase.ChangeChannel}; LISTEN {ConfigVersion.ChangeChannel}", connection))
                 {

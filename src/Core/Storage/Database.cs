@@ -100,6 +100,9 @@ public sealed class PostgresDatabase : Database
 
     public override string NotifySql => $"SELECT pg_notify('{ChangeChannel}', @id)";
 
+    /// <summary>Prefix of a change notification's payload saying the request was deleted (data retention), not changed.</summary>
+    public const string DeletedPrefix = "deleted:";
+
     public override string SkipLockedClause => " FOR UPDATE SKIP LOCKED";
 
     // The conditional UPDATE alone would judge its deadline with an instant taken before it waited for the row.
