@@ -55,8 +55,11 @@ internal sealed class ServerProcess : IAsyncDisposable
         ? dll
         : Path.Combine(Repository.Root, "src", "Api", "bin", "Release", "net10.0", "AgentSentinel.Api.dll");
 
-    public async Task StartAsync()
+    /// <summary>Starts the server and waits until it is ready: 60 s, or <paramref name="readyWithin"/> (pending
+    /// migrations over a large database take longer).</summary>
+    public async Task StartAsync(TimeSpan? readyWithin = null)
     {
+        var limit = readyWithin ?? TimeSpan.FromSeconds(60);
         if (!File.Exists(ApiDll))
         {
             throw new InvalidOperationException($"Build the solution in Release first: {ApiDll} is missing.");
@@ -79,7 +82,7 @@ internal sealed class ServerProcess : IAsyncDisposable
         _process.BeginErrorReadLine();
         using var probe = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(2) };
         var until = Stopwatch.StartNew();
-        while (until.Elapsed < TimeSpan.FromSeconds(60))
+        while (until.Elapsed < limit)
         {
             if (_process.HasExited)
             {
@@ -100,7 +103,7 @@ internal sealed class ServerProcess : IAsyncDisposable
             }
             await Task.Delay(100);
         }
-        throw new InvalidOperationException("the server did not become ready in 60 s");
+        throw new InvalidOperationException($"the server did not become ready in {limit.TotalSeconds} s");
     }
 
     private static void Echo(string? line)
@@ -109,6 +112,17 @@ internal sealed class ServerProcess : IAsyncDisposable
         if (!string.IsNullOrWhiteSpace(line))
         {
             Console.Error.WriteLine($"  [server] {line}");
+        }
+    }
+
+    /// <summary>SIGTERM, and waits for the server's graceful shutdown (its locks released, its jobs stopped).</summary>
+    public async Task StopAsync()
+    {
+        if (_process is { HasExited: false } p)
+        {
+            using var term = Process.Start("kill", $"-TERM {p.Id}");
+            await term.WaitForExitAsync();
+            await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
         }
     }
 
@@ -203,11 +217,12 @@ internal static class Pg
         return values;
     }
 
-    public static async Task ExecAsync(string connectionString, string sql)
+    /// <summary>Runs <paramref name="sql"/>; <paramref name="timeoutSeconds"/> 0 waits as long as it takes.</summary>
+    public static async Task ExecAsync(string connectionString, string sql, int timeoutSeconds = 1200)
     {
         await using var c = new NpgsqlConnection(connectionString);
         await c.OpenAsync();
-        await using var cmd = new NpgsqlCommand(sql, c) { CommandTimeout = 1200 };
+        await using var cmd = new NpgsqlCommand(sql, c) { CommandTimeout = timeoutSeconds };
         await cmd.ExecuteNonQueryAsync();
     }
 

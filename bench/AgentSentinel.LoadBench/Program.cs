@@ -10,7 +10,10 @@ using AgentSentinel.LoadBench;
 //   poll    [clients=64] [seconds=15]
 //   wait    [agents=1000]
 //   expiry  [requests=10000] [spread seconds=60] [lead seconds: deadlines on a fixed schedule from this far after the start]
-//   scale   [rows=1000000]
+//   scale   [rows=1000000]  (AGENTSENTINEL_SCALE_KEEP=<dir> keeps the populated cluster there; AGENTSENTINEL_SCALE_PARALLEL
+//           connections load it, 2 by default)
+//   scale-measure           the scale measurements again on the cluster kept in AGENTSENTINEL_SCALE_KEEP, with the
+//                           server at AGENTSENTINEL_API_DLL (or this build), which first runs its pending migrations
 //   fanout  [requests=500] [channels=5]
 //   memory  [pending=10000] [waiters=1000]
 //   kill9   [seconds of intake=20] [agents=16]
@@ -30,6 +33,7 @@ var failures = scenario switch
     "wait" => await Scenarios.WaitAsync(Arg(1, 1000)),
     "expiry" => await Scenarios.ExpiryAsync(Arg(1, 10_000), Arg(2, 60), Arg(3, 0)),
     "scale" => await Scenarios.ScaleAsync(Arg(1, 1_000_000)),
+    "scale-measure" => await Scenarios.ScaleMeasureAsync(),
     "fanout" => await Scenarios.FanOutAsync(Arg(1, 500), Arg(2, 5)),
     "memory" => await Scenarios.MemoryAsync(Arg(1, 10_000), Arg(2, 1000)),
     "kill9" => await Scenarios.Kill9Async(Arg(1, 20), Arg(2, 16)),

@@ -437,41 +437,223 @@ internal static class Scenarios
 
     // ---- 5. scale ---------------------------------------------------------------------------------------------
 
+    /// <summary>The kept cluster's directory (AGENTSENTINEL_SCALE_KEEP): the populated PostgreSQL data stays there after
+    /// <c>scale</c>, and <c>scale-measure</c> measures it again with a later server build.</summary>
+    private static string? ScaleKeep => Environment.GetEnvironmentVariable("AGENTSENTINEL_SCALE_KEEP") is { Length: > 0 } dir ? dir : null;
+
+    private const string ScaleDatabase = "scale";
+
     public static async Task<int> ScaleAsync(int rows)
     {
         Load("scale");
-        var (server, cs, _) = await StartAsync("scale");
-        await using var s = server;
-        var load = Stopwatch.StartNew();
-        // Rows as the API stores them: 30 days of history, 2 % still pending, each with its creation and decision events.
+        PostgresServer? kept = null;
+        string cs;
+        if (ScaleKeep is { } dir)
+        {
+            if (Directory.Exists(Path.Combine(dir, "data")))
+            {
+                throw new InvalidOperationException($"{dir} already holds a cluster: measure it with 'scale-measure', or delete it to load again");
+            }
+            kept = await PostgresServer.StartKeptAsync(dir);
+            await Pg.ExecAsync(kept.AdminConnectionString, $"CREATE DATABASE {ScaleDatabase}");
+            cs = kept.ConnectionString(ScaleDatabase);
+            Line($"scale: the cluster stays in {Path.GetFullPath(dir)} (AGENTSENTINEL_SCALE_KEEP); measure it again with 'scale-measure'");
+        }
+        else
+        {
+            (_, cs) = await Pg.NewDatabaseAsync("scale");
+        }
+        try
+        {
+            // The server creates the schema (its migrations) and stops: the rows go in without a server polling the table.
+            await using (var migrating = new ServerProcess(cs))
+            {
+                await migrating.StartAsync();
+                await migrating.StopAsync();
+            }
+            var failures = await BulkLoadAsync(cs, rows);
+            return failures + await MeasureScaleAsync(cs, TimeSpan.FromSeconds(60));
+        }
+        finally
+        {
+            if (kept is not null)
+            {
+                await kept.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>The measurements of <see cref="ScaleAsync"/> again, against the cluster it kept in AGENTSENTINEL_SCALE_KEEP,
+    /// with the server at AGENTSENTINEL_API_DLL or this repository's build (which first runs its pending migrations).</summary>
+    public static async Task<int> ScaleMeasureAsync()
+    {
+        Load("scale-measure");
+        var dir = ScaleKeep ?? throw new InvalidOperationException("set AGENTSENTINEL_SCALE_KEEP to the directory a 'scale' run kept");
+        if (!Directory.Exists(Path.Combine(dir, "data")))
+        {
+            throw new InvalidOperationException($"{dir} holds no cluster: run 'scale' with AGENTSENTINEL_SCALE_KEEP first");
+        }
+        await using var kept = await PostgresServer.StartKeptAsync(dir);
+        var cs = kept.ConnectionString(ScaleDatabase);
+        Line($"scale-measure: the cluster in {Path.GetFullPath(dir)}, the server {ServerProcess.ApiDll}");
+        return await MeasureScaleAsync(cs, TimeSpan.FromHours(2));
+    }
+
+    /// <summary>Rows as the API stores them: 30 days of history, 2 % still pending, each with its creation and decision
+    /// events. Loaded in chunks on parallel connections, with the secondary indexes of the two tables dropped during the
+    /// insert and re-created from their saved definitions after it; the triggers that record statistics changes stay
+    /// (the product's own path, folded by the first reads).</summary>
+    private static async Task<int> BulkLoadAsync(string cs, int rows)
+    {
+        var parallel = Environment.GetEnvironmentVariable("AGENTSENTINEL_SCALE_PARALLEL") is { Length: > 0 } p ? int.Parse(p, CultureInfo.InvariantCulture) : 2;
+        var chunk = Math.Max(1, Math.Min(500_000, (rows + parallel - 1) / parallel));
+        var total = Stopwatch.StartNew();
+        var part = Stopwatch.StartNew();
+        var indexes = new List<(string Name, string Definition)>();
+        await using (var c = new NpgsqlConnection(cs))
+        {
+            await c.OpenAsync();
+            await using var cmd = new NpgsqlCommand(
+                "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = current_schema() AND i.tablename IN ('approvals', 'approval_events') " +
+                "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conname = i.indexname) ORDER BY i.tablename, i.indexname", c);
+            await using var reader = await cmd.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                indexes.Add((reader.GetString(0), reader.GetString(1)));
+            }
+        }
+        foreach (var (name, _) in indexes)
+        {
+            await Pg.ExecAsync(cs, $"DROP INDEX \"{name}\"");
+        }
+        Line($"scale: {indexes.Count} secondary indexes of approvals and approval_events dropped for the load: {string.Join(", ", indexes.Select(i => i.Name))}");
+        var chunks = new ConcurrentQueue<(long From, long To)>();
+        for (long from = 1; from <= rows; from += chunk)
+        {
+            chunks.Enqueue((from, Math.Min(rows, from + chunk - 1)));
+        }
+        var chunkCount = chunks.Count;
+        await Task.WhenAll(Enumerable.Range(0, parallel).Select(async _ =>
+        {
+            while (chunks.TryDequeue(out var range))
+            {
+                await Pg.ExecAsync(cs, $$"""
+                    WITH a AS (
+                        INSERT INTO approvals (id, action_name, action_description, agent_id, run_id, estimated_cost, risk_level, priority,
+                            action_inputs, context, created_at, expires_at, status, decided_at, decided_by_email, decided_via, decision_notes,
+                            requester_key_id, approvers, version, updated_at)
+                        SELECT gen_random_uuid()::text, 'transfer_funds', 'Pay invoice ' || g || ' to ACME GmbH', 'agent-' || (g % 100), 'run-' || g, 1250.5,
+                            (ARRAY['critical','high','medium','low','minimal'])[1 + g % 5], (ARRAY['critical','high','medium','low'])[1 + g % 4],
+                            '{"amount":1250.5,"currency":"EUR","iban":"DE89370400440532013000"}', '{"invoice":"2026-0042"}',
+                            t.created, t.created + 3600000000, s.status,
+                            CASE s.status WHEN 'pending' THEN NULL WHEN 'expired' THEN t.created + 3600000000 ELSE LEAST(t.created + (g % 3600)::bigint * 1000000, n.now_us) END,
+                            CASE WHEN s.status = 'pending' THEN NULL ELSE 'approver@example.com' END, 'api', NULL, 'key-bench', '[]', 2, t.created
+                        FROM generate_series({{range.From}}::bigint, {{range.To}}::bigint) g,
+                             LATERAL (SELECT (extract(epoch from now()) * 1000000)::bigint AS now_us) n,
+                             LATERAL (SELECT n.now_us - CASE WHEN g % 50 = 0 THEN (g % 1800)::bigint * 1000000 ELSE 30::bigint * 86400 * 1000000 * g / {{rows}} END AS created) t,
+                             -- As the server stores them: decided no later than now, expired at the deadline and only once it has passed.
+                             LATERAL (SELECT CASE WHEN g % 50 = 0 THEN 'pending' WHEN g % 10 < 6 THEN 'approved' WHEN g % 10 < 8 THEN 'rejected'
+                                                  WHEN g % 10 < 9 THEN CASE WHEN t.created + 3600000000 <= n.now_us THEN 'expired' ELSE 'pending' END
+                                                  ELSE 'cancelled' END AS status) s
+                        RETURNING id, created_at, status, decided_at, decided_by_email)
+                    INSERT INTO approval_events (approval_id, kind, at, actor, surface, details)
+                    SELECT id, 'created', created_at, 'agent', 'api', NULL FROM a
+                    UNION ALL
+                    SELECT id, status, decided_at, decided_by_email, 'api', NULL FROM a WHERE decided_at IS NOT NULL;
+                    """, timeoutSeconds: 0);
+            }
+        }));
+        Line($"scale: {rows} rows and their events inserted in {chunkCount} chunks on {parallel} connections in {F(part.Elapsed.TotalSeconds)} s");
+        part.Restart();
+        var failures = await SealEventsAsync(cs);
+        Line($"scale: the events sealed into the audit chain (and the table rewritten) in {F(part.Elapsed.TotalSeconds)} s");
+        part.Restart();
+        var definitions = new ConcurrentQueue<(string Name, string Definition)>(indexes);
+        await Task.WhenAll(Enumerable.Range(0, parallel).Select(async _ =>
+        {
+            while (definitions.TryDequeue(out var index))
+            {
+                await Pg.ExecAsync(cs, $"SET maintenance_work_mem = '512MB'; {index.Definition}", timeoutSeconds: 0);
+            }
+        }));
+        Line($"scale: {indexes.Count} indexes re-created in {F(part.Elapsed.TotalSeconds)} s");
+        part.Restart();
+        await Task.WhenAll(Pg.ExecAsync(cs, "VACUUM ANALYZE approvals", timeoutSeconds: 0), Pg.ExecAsync(cs, "VACUUM ANALYZE approval_events", timeoutSeconds: 0));
+        Line($"scale: VACUUM ANALYZE in {F(part.Elapsed.TotalSeconds)} s; the load in all {F(total.Elapsed.TotalSeconds)} s");
+        return failures;
+    }
+
+    /// <summary>Seals the inserted events into the audit chain as the server's minute job would (same order, same hash,
+    /// <see cref="AuditChain.EventHash"/>), in one statement: left to the job, its one update per event would still be
+    /// working through millions of events while the reads are measured. The table is then rewritten without the dead
+    /// row versions the update left.</summary>
+    private static async Task<int> SealEventsAsync(string cs)
+    {
         await Pg.ExecAsync(cs, $$"""
-            INSERT INTO approvals (id, action_name, action_description, agent_id, run_id, estimated_cost, risk_level, priority,
-                action_inputs, context, created_at, expires_at, status, decided_at, decided_by_email, decided_via, decision_notes,
-                requester_key_id, approvers, version, updated_at)
-            SELECT gen_random_uuid()::text, 'transfer_funds', 'Pay invoice ' || g || ' to ACME GmbH', 'agent-' || (g % 100), 'run-' || g, 1250.5,
-                (ARRAY['critical','high','medium','low','minimal'])[1 + g % 5], (ARRAY['critical','high','medium','low'])[1 + g % 4],
-                '{"amount":1250.5,"currency":"EUR","iban":"DE89370400440532013000"}', '{"invoice":"2026-0042"}',
-                t.created, t.created + 3600000000, s.status,
-                CASE s.status WHEN 'pending' THEN NULL WHEN 'expired' THEN t.created + 3600000000 ELSE LEAST(t.created + (g % 3600)::bigint * 1000000, n.now_us) END,
-                CASE WHEN s.status = 'pending' THEN NULL ELSE 'approver@example.com' END, 'api', NULL, 'key-bench', '[]', 2, t.created
-            FROM generate_series(1, {{rows}}) g,
-                 LATERAL (SELECT (extract(epoch from now()) * 1000000)::bigint AS now_us) n,
-                 LATERAL (SELECT n.now_us - CASE WHEN g % 50 = 0 THEN (g % 1800)::bigint * 1000000 ELSE 30::bigint * 86400 * 1000000 * g / {{rows}} END AS created) t,
-                 -- As the server stores them: decided no later than now, expired at the deadline and only once it has passed.
-                 LATERAL (SELECT CASE WHEN g % 50 = 0 THEN 'pending' WHEN g % 10 < 6 THEN 'approved' WHEN g % 10 < 8 THEN 'rejected'
-                                      WHEN g % 10 < 9 THEN CASE WHEN t.created + 3600000000 <= n.now_us THEN 'expired' ELSE 'pending' END
-                                      ELSE 'cancelled' END AS status) s;
-            INSERT INTO approval_events (approval_id, kind, at, actor, surface, details)
-            SELECT id, 'created', created_at, 'agent', 'api', NULL FROM approvals;
-            INSERT INTO approval_events (approval_id, kind, at, actor, surface, details)
-            SELECT id, status, decided_at, decided_by_email, 'api', NULL FROM approvals WHERE decided_at IS NOT NULL;
-            """);
-        await Pg.ExecAsync(cs, "VACUUM ANALYZE approvals");
-        await Pg.ExecAsync(cs, "VACUUM ANALYZE approval_events");
-        Line($"scale: {rows} rows (and their events) inserted with SQL in {F(load.Elapsed.TotalSeconds)} s");
+            CREATE FUNCTION bench_chain_field(value text) RETURNS text LANGUAGE sql IMMUTABLE AS
+                $f$ SELECT CASE WHEN value IS NULL THEN '~' ELSE octet_length(value)::text || ':' || value END $f$;
+            CREATE FUNCTION bench_chain_step(previous text, seq bigint, id bigint, approval_id text, kind text, at bigint,
+                    actor text, actor_key_id text, surface text, details text) RETURNS text LANGUAGE sql IMMUTABLE AS
+                $f$ SELECT encode(sha256(convert_to(previous
+                    || '|' || bench_chain_field(seq::text) || '|' || bench_chain_field(id::text) || '|' || bench_chain_field(approval_id)
+                    || '|' || bench_chain_field(kind)
+                    || '|' || bench_chain_field(to_char(timestamp '1970-01-01' + at * interval '1 microsecond', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+                    || '|' || bench_chain_field(actor) || '|' || bench_chain_field(actor_key_id) || '|' || bench_chain_field(surface)
+                    || '|' || bench_chain_field(details), 'UTF8')), 'hex') $f$;
+            CREATE AGGREGATE bench_chain(bigint, bigint, text, text, bigint, text, text, text, text) (
+                SFUNC = bench_chain_step, STYPE = text, INITCOND = '{{AuditChain.Genesis}}');
+            SET work_mem = '1GB';
+            UPDATE approval_events e SET seq = c.seq, prev_hash = coalesce(c.prev_hash, '{{AuditChain.Genesis}}'), hash = c.hash
+            FROM (SELECT id, seq, hash, lag(hash) OVER (ORDER BY seq) AS prev_hash
+                  FROM (SELECT id, seq, bench_chain(seq, id, approval_id, kind, at, actor, actor_key_id, surface, details)
+                                        OVER (ORDER BY seq ROWS UNBOUNDED PRECEDING) AS hash
+                        FROM (SELECT id, approval_id, kind, at, actor, actor_key_id, surface, details, row_number() OVER (ORDER BY id) AS seq
+                              FROM approval_events WHERE seq IS NULL) u) h) c
+            WHERE e.id = c.id;
+            DROP AGGREGATE bench_chain(bigint, bigint, text, text, bigint, text, text, text, text);
+            DROP FUNCTION bench_chain_step(text, bigint, bigint, text, text, bigint, text, text, text, text);
+            DROP FUNCTION bench_chain_field(text);
+            """, timeoutSeconds: 0);
+        await Pg.ExecAsync(cs, "VACUUM FULL approval_events", timeoutSeconds: 0);
+        // The server's own hash of the first and last events of the chain, each from its predecessor's.
+        var mismatches = 0;
+        var checkedEvents = 0;
+        await using var c = new NpgsqlConnection(cs);
+        await c.OpenAsync();
+        await using var cmd = new NpgsqlCommand(
+            "SELECT seq, id, approval_id, kind, at, actor, actor_key_id, surface, details, prev_hash, hash FROM approval_events " +
+            "WHERE seq <= 1000 OR seq > (SELECT max(seq) - 1000 FROM approval_events) ORDER BY seq", c);
+        await using var reader = await cmd.ExecuteReaderAsync();
+        string? previous = null;
+        long previousSeq = 0;
+        while (await reader.ReadAsync())
+        {
+            string? Text(int i) => reader.IsDBNull(i) ? null : reader.GetString(i);
+            var seq = reader.GetInt64(0);
+            var expectedPrevious = seq == 1 ? AuditChain.Genesis : seq == previousSeq + 1 ? previous : null;
+            var hash = AuditChain.EventHash(reader.GetString(9), seq, reader.GetInt64(1), reader.GetString(2), reader.GetString(3),
+                AuditChain.FormatTime(AgentSentinel.Core.Storage.TimeConversions.FromUnixMicroseconds(reader.GetInt64(4))), Text(5), Text(6), reader.GetString(7), Text(8));
+            if (hash != reader.GetString(10) || (expectedPrevious is not null && expectedPrevious != reader.GetString(9)))
+            {
+                mismatches++;
+            }
+            checkedEvents++;
+            previous = reader.GetString(10);
+            previousSeq = seq;
+        }
+        return Check(checkedEvents > 0 && mismatches == 0, $"the bench's seal matches the server's chain hash ({checkedEvents} events checked, {mismatches} differ)");
+    }
+
+    private static async Task<int> MeasureScaleAsync(string cs, TimeSpan readyWithin)
+    {
+        var starting = Stopwatch.StartNew();
+        await using var server = new ServerProcess(cs);
+        await server.StartAsync(readyWithin);
+        Line($"scale: server ready (pending migrations run) in {F(starting.Elapsed.TotalSeconds)} s");
         var count = await Pg.ScalarAsync<long>(cs, "SELECT count(*) FROM approvals");
         var bytes = await Pg.ScalarAsync<long>(cs, "SELECT pg_total_relation_size('approvals') + pg_total_relation_size('approval_events')");
-        Line($"scale: approvals + events with indexes {F(bytes / 1024d / 1024d)} MiB = {F(bytes / (double)count, "F0")} bytes per request");
+        var database = await Pg.ScalarAsync<long>(cs, "SELECT pg_database_size(current_database())");
+        Line($"scale: approvals + events with indexes {F(bytes / 1024d / 1024d)} MiB = {F(bytes / (double)count, "F0")} bytes per request; database {F(database / 1024d / 1024d)} MiB");
         using var admin = server.Client();
         var ids = new List<string>();
         await using (var c = new NpgsqlConnection(cs))

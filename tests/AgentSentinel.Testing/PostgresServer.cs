@@ -22,6 +22,7 @@ public sealed class PostgresServer : IAsyncDisposable
     private readonly string _binDir;
     private readonly bool _asPostgresUser;
     private int _databaseCounter;
+    private bool _keep;
 
     private PostgresServer(string root, string binDir, int port, bool asPostgresUser)
     {
@@ -97,6 +98,19 @@ public sealed class PostgresServer : IAsyncDisposable
         }
     }
 
+    /// <summary>A server whose files stay in <paramref name="root"/> when it stops (a benchmark's populated cluster, to
+    /// measure again with a later build): created there on first use, started on the files already there after that.</summary>
+    public static async Task<PostgresServer> StartKeptAsync(string root)
+    {
+        var server = await StartAsync(Path.GetFullPath(root));
+        server._keep = true;
+        return server;
+    }
+
+    /// <summary>The connection string of database <paramref name="name"/> on this server.</summary>
+    public string ConnectionString(string name) =>
+        $"Host=127.0.0.1;Port={Port};Username=postgres;Database={name};Maximum Pool Size=60;Connection Idle Lifetime=5;Connection Pruning Interval=1";
+
     /// <summary>A new, empty database for one test class.</summary>
     public async Task<string> CreateDatabaseAsync(string prefix)
     {
@@ -108,7 +122,7 @@ public sealed class PostgresServer : IAsyncDisposable
         await cmd.ExecuteNonQueryAsync();
         // A test's pools (the store's and the job storage's) outlive its host; idle connections close after a few seconds
         // so the classes of a long run do not add up to the server's connection limit.
-        return $"Host=127.0.0.1;Port={Port};Username=postgres;Database={name};Maximum Pool Size=60;Connection Idle Lifetime=5;Connection Pruning Interval=1";
+        return ConnectionString(name);
     }
 
     /// <summary>Stops the server (a crash-like immediate stop when <paramref name="immediate"/>) and starts it again on the same port.</summary>
@@ -135,7 +149,7 @@ public sealed class PostgresServer : IAsyncDisposable
 
     private string DataDir => Path.Combine(_root, "data");
 
-    private static async Task<PostgresServer> StartAsync()
+    private static async Task<PostgresServer> StartAsync(string? keptRoot = null)
     {
         var binDir = FindBinDir() ?? throw new PostgresMissingException("initdb was not found on PATH or under /usr/lib/postgresql/*/bin");
         var asPostgresUser = Environment.UserName == "root";
@@ -143,14 +157,17 @@ public sealed class PostgresServer : IAsyncDisposable
         {
             throw new PostgresMissingException("running as root needs runuser to start PostgreSQL as the postgres user");
         }
-        var root = Path.Combine(Path.GetTempPath(), $"agentsentinel-pg-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..12]}");
+        var root = keptRoot ?? Path.Combine(Path.GetTempPath(), $"agentsentinel-pg-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..12]}");
         Directory.CreateDirectory(root);
         if (asPostgresUser)
         {
             RunRaw("chown", $"postgres \"{root}\"");
         }
         var server = new PostgresServer(root, binDir, FreePort(), asPostgresUser);
-        server.Run("initdb", $"-D \"{server.DataDir}\" -U postgres --auth=trust -E UTF8 --no-sync --no-instructions");
+        if (!Directory.Exists(server.DataDir))
+        {
+            server.Run("initdb", $"-D \"{server.DataDir}\" -U postgres --auth=trust -E UTF8 --no-sync --no-instructions");
+        }
         server.StartServer();
         // Wait until it accepts connections.
         for (var i = 0; ; i++)
@@ -236,11 +253,16 @@ public sealed class PostgresServer : IAsyncDisposable
     {
         try
         {
-            StopServer();
+            // Kept files are left by a clean shutdown (a checkpoint), so the next start needs no recovery.
+            StopServer(immediate: !_keep);
         }
         catch (InvalidOperationException)
         {
             // Already stopped.
+        }
+        if (_keep)
+        {
+            return;
         }
         try
         {
