@@ -506,7 +506,7 @@ internal static class Scenarios
     private static async Task<int> BulkLoadAsync(string cs, int rows)
     {
         var parallel = Environment.GetEnvironmentVariable("AGENTSENTINEL_SCALE_PARALLEL") is { Length: > 0 } p ? int.Parse(p, CultureInfo.InvariantCulture) : 2;
-        var chunk = Math.Max(1, Math.Min(500_000, (rows + parallel - 1) / parallel));
+        var chunk = Math.Max(1, Math.Min(250_000, (rows + parallel - 1) / parallel));
         var total = Stopwatch.StartNew();
         var part = Stopwatch.StartNew();
         var indexes = new List<(string Name, string Definition)>();
@@ -550,7 +550,7 @@ internal static class Scenarios
                             CASE WHEN s.status = 'pending' THEN NULL ELSE 'approver@example.com' END, 'api', NULL, 'key-bench', '[]', 2, t.created
                         FROM generate_series({{range.From}}::bigint, {{range.To}}::bigint) g,
                              LATERAL (SELECT (extract(epoch from now()) * 1000000)::bigint AS now_us) n,
-                             LATERAL (SELECT n.now_us - CASE WHEN g % 50 = 0 THEN (g % 1800)::bigint * 1000000 ELSE 30::bigint * 86400 * 1000000 * g / {{rows}} END AS created) t,
+                             LATERAL (SELECT n.now_us - CASE WHEN g % 50 = 0 THEN (g % 1800)::bigint * 1000000 ELSE div(30::numeric * 86400 * 1000000 * g, {{rows}})::bigint END AS created) t,
                              -- As the server stores them: decided no later than now, expired at the deadline and only once it has passed.
                              LATERAL (SELECT CASE WHEN g % 50 = 0 THEN 'pending' WHEN g % 10 < 6 THEN 'approved' WHEN g % 10 < 8 THEN 'rejected'
                                                   WHEN g % 10 < 9 THEN CASE WHEN t.created + 3600000000 <= n.now_us THEN 'expired' ELSE 'pending' END
