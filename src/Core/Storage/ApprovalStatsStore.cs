@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Globalization;
+using System.Text.RegularExpressions;
 using AgentSentinel.Core.Configuration;
 using AgentSentinel.Core.Stats;
 using Dapper;
@@ -301,7 +302,21 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
         public bool HasRollups => M0 < M1;
 
         public object Parameters(long now) => new { from = From, m0 = M0, h0 = H0, d0 = D0, d1 = D1, h1 = H1, m1 = M1, to = To, now };
+
+        /// <summary>The parameters with <paramref name="suffix"/> on each name (see <see cref="Suffixed"/>).</summary>
+        public void AddTo(DynamicParameters p, long now, string suffix)
+        {
+            foreach (var (name, value) in new[] { ("from", From), ("m0", M0), ("h0", H0), ("d0", D0), ("d1", D1), ("h1", H1), ("m1", M1), ("to", To), ("now", now) })
+            {
+                p.Add(name + suffix, value);
+            }
+        }
     }
+
+    private static readonly Regex WindowParameter = new(@"@(from|m0|h0|d0|d1|h1|m1|to|now)\b", RegexOptions.Compiled);
+
+    /// <summary>A window's statement with its parameter names suffixed, so several windows' statements share one batch.</summary>
+    private static string Suffixed(string sql, string suffix) => WindowParameter.Replace(sql, m => $"@{m.Groups[1].Value}{suffix}");
 
     private static string Batch(IEnumerable<string> statements) => string.Join(";\n", statements);
 
@@ -371,8 +386,8 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
 
     /// <summary>The statements that count a window's requests by priority, risk level and status: the rollup rows and
     /// the overdue correction of the rolled-up part (when there is one), and the edges. Read by <see cref="ReadCountsAsync"/>.</summary>
-    private static IEnumerable<string> CountsSql(Window w) =>
-        w.HasRollups ? [RollupStatsSql, OverdueInRollupSql, EdgeStatsSql] : [EdgeStatsSql];
+    private static IEnumerable<string> CountsSql(Window w, string suffix = "") =>
+        (w.HasRollups ? new[] { RollupStatsSql, OverdueInRollupSql, EdgeStatsSql } : [EdgeStatsSql]).Select(sql => Suffixed(sql, suffix));
 
     private static async Task<List<StatsRow>> ReadCountsAsync(SqlMapper.GridReader batch, Window w)
     {
@@ -608,56 +623,34 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
     /// <summary>The requests created in each of the consecutive intervals between <paramref name="boundaries"/>, in
     /// their state at <paramref name="now"/> (an open request past its deadline reads as expired), and the decision
     /// times of those decided in the whole span by fine bucket, in all and per route, and the requests open at
-    /// <paramref name="now"/> (whenever created); one round trip, every interval read as a window. The counts of all
-    /// the intervals are three statements (rollup rows, overdue correction, edges), each joining the list of the
-    /// intervals' windows to its table. The histograms of the whole span change only when a fold moves something:
-    /// what was read at a fold position is reused while the position stays.</summary>
+    /// <paramref name="now"/> (whenever created); one round trip, every interval read as a window. The histograms of
+    /// the whole span change only when a fold moves something: what was read at a fold position is reused while the
+    /// position stays.</summary>
     public async Task<IntervalStats> GetIntervalsAsync(IReadOnlyList<DateTimeOffset> boundaries, DateTimeOffset now, CancellationToken ct)
     {
         var edges = boundaries.Select(b => b.ToUnixMicroseconds()).ToList();
         var windows = edges.Zip(edges.Skip(1), (a, b) => Window.Of(a, b)).ToList();
         var whole = Window.Of(edges[0], edges[^1]);
-        var p = new DynamicParameters(whole.Parameters(now.ToUnixMicroseconds()));
-        var list = new List<string>(windows.Count);
+        var nowUs = now.ToUnixMicroseconds();
+        var p = new DynamicParameters(whole.Parameters(nowUs));
+        var counts = new List<string>();
         for (var i = 0; i < windows.Count; i++)
         {
-            var w = windows[i];
-            foreach (var (name, value) in new[] { ("f", w.From), ("m0", w.M0), ("h0", w.H0), ("d0", w.D0), ("d1", w.D1), ("h1", w.H1), ("m1", w.M1), ("t", w.To) })
-            {
-                p.Add($"{name}_{i}", value);
-            }
-            list.Add(string.Create(CultureInfo.InvariantCulture,
-                $"SELECT {i} AS i, @f_{i} AS f, @m0_{i} AS m0, @h0_{i} AS h0, @d0_{i} AS d0, @d1_{i} AS d1, @h1_{i} AS h1, @m1_{i} AS m1, @t_{i} AS t"));
+            windows[i].AddTo(p, nowUs, $"_{i}");
+            counts.AddRange(CountsSql(windows[i], $"_{i}"));
         }
-        var windowList = string.Join(" UNION ALL ", list);
 
         await using var connection = await database.OpenAsync(ct);
         var position = await FoldAsync(connection, ct);
         var buckets = await BucketsAsync(connection, ct);
         var kept = _spanHistograms;
         var reuse = kept is not null && kept.Position == position && kept.From == whole.From && kept.To == whole.To;
-        string[] sql =
-        [
-            string.Format(CultureInfo.InvariantCulture, IntervalRollupStatsSql, windowList),
-            string.Format(CultureInfo.InvariantCulture, IntervalOverdueSql, windowList),
-            string.Format(CultureInfo.InvariantCulture, IntervalEdgeStatsSql, windowList),
-            .. reuse ? [] : HistogramSql(whole).Concat(RouteHistogramSql(whole)),
-            PendingTotalSql,
-        ];
+        string[] sql = [.. counts, .. reuse ? [] : HistogramSql(whole).Concat(RouteHistogramSql(whole)), PendingTotalSql];
         await using var batch = await connection.QueryMultipleAsync(new CommandDefinition(Batch(sql), p, cancellationToken: ct));
-        var rows = windows.Select(_ => new List<StatsRow>()).ToList();
-        foreach (var row in await batch.ReadAsync<StatsRow>())
+        var rows = new List<List<StatsRow>>(windows.Count);
+        foreach (var w in windows)
         {
-            rows[row.I].Add(row);
-        }
-        foreach (var overdue in await batch.ReadAsync<(int I, string Status, long N)>())
-        {
-            rows[overdue.I].Add(new StatsRow { Priority = "", RiskLevel = "", Status = overdue.Status, N = -overdue.N });
-            rows[overdue.I].Add(new StatsRow { Priority = "", RiskLevel = "", Status = "expired", N = overdue.N });
-        }
-        foreach (var row in await batch.ReadAsync<StatsRow>())
-        {
-            rows[row.I].Add(row);
+            rows.Add(await ReadCountsAsync(batch, w));
         }
         var intervals = rows.Select(r =>
         {
@@ -680,33 +673,6 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
     private sealed record SpanHistograms(long Position, long From, long To, FineHistogram All, IReadOnlyDictionary<string, FineHistogram> ByRoute);
 
     private volatile SpanHistograms? _spanHistograms;
-
-    // {0}: the list of the intervals' windows, one row each (i, f, m0, h0, d0, d1, h1, m1, t: see Window).
-    private static readonly string IntervalRollupStatsSql = $$"""
-        SELECT w.i, r.priority, r.risk_level, r.status, CAST(SUM(r.n) AS bigint) AS n, CAST(SUM(r.decision_us) AS bigint) AS decision_us
-        FROM ({0}) w JOIN stats_rollup r ON {{RollupPart.Replace("@", "w.", StringComparison.Ordinal).Replace("start", "r.start", StringComparison.Ordinal).Replace("span", "r.span", StringComparison.Ordinal)}}
-        GROUP BY w.i, r.priority, r.risk_level, r.status
-        """;
-
-    private const string IntervalOverdueSql = $$"""
-        SELECT w.i, a.status, COUNT(*) AS n
-        FROM ({0}) w JOIN approvals a ON a.created_at + 0 >= w.m0 AND a.created_at + 0 < w.m1
-        WHERE a.status IN {{Open}} AND a.expires_at <= @now
-        GROUP BY w.i, a.status
-        """;
-
-    private const string IntervalEdgeStatsSql = $$"""
-        SELECT i, priority, COALESCE(risk_level, '') AS risk_level,
-               CASE WHEN {{ApprovalSql.IsOverdue}} THEN 'expired' ELSE status END AS status,
-               COUNT(*) AS n,
-               CAST(COALESCE(SUM(CASE WHEN status IN {{Decided}} THEN decided_at - created_at ELSE 0 END), 0) AS bigint) AS decision_us
-        FROM (SELECT w.i, e.created_at, e.decided_at, e.expires_at, e.status, e.priority, e.risk_level
-              FROM ({0}) w JOIN approval_facts e ON e.created_at >= w.f AND e.created_at < w.m0
-              UNION ALL
-              SELECT w.i, e.created_at, e.decided_at, e.expires_at, e.status, e.priority, e.risk_level
-              FROM ({0}) w JOIN approval_facts e ON e.created_at >= w.m1 AND e.created_at < w.t) x
-        GROUP BY 1, 2, 3, 4
-        """;
 
     private static Dictionary<string, long> Breakdown(IEnumerable<StatsRow> rows, Func<StatsRow, string> key) =>
         rows.GroupBy(key).Select(g => (g.Key, N: g.Sum(r => r.N))).Where(g => g.N != 0).ToDictionary(g => g.Key, g => g.N);
@@ -852,8 +818,6 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
 
     private sealed class StatsRow
     {
-        /// <summary>The interval a row counts in (<see cref="GetIntervalsAsync"/>).</summary>
-        public int I { get; set; }
         public string Priority { get; set; } = "";
         public string RiskLevel { get; set; } = "";
         public string Status { get; set; } = "";
