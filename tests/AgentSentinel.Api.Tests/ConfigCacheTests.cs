@@ -115,4 +115,32 @@ public abstract class ConfigCacheTests(StorageProvider provider)
 
         Assert.Equal("critical", (await agent.CreateApprovalAsync(new { action_name = "delete_records", priority = "low" })).Str("priority"));
     }
+
+    [Fact]
+    public async Task A_policy_relaxed_on_one_instance_lets_a_create_it_refused_through_at_the_next_request_on_the_other()
+    {
+        var (first, second) = await TwoInstancesAsync("cacherelax");
+        await using var a = first;
+        await using var b = second;
+        using var adminFirst = first.Client();
+        using var agent = second.Client(await first.CreateKeyAsync("long-agent", [Scopes.Agent]));
+        await agent.CreateApprovalAsync(new { action_name = "warm" });
+        var policy = await (await adminFirst.GetAsync("/api/v1/admin/policy", Ct)).Json();
+        var body = JsonNode.Parse(policy["policy"]!.ToJsonString())!.AsObject();
+        var max = body["max_timeout_seconds"]!.GetValue<int>();
+        var longer = max + 3600;
+        // Refused by the policy the second instance holds.
+        await (await agent.PostJsonAsync("/api/v1/approvals", new { action_name = "long", timeout_seconds = longer }))
+            .AssertProblemAsync(HttpStatusCode.BadRequest, "timeout_seconds");
+
+        body["max_timeout_seconds"] = longer;
+        Assert.Equal(HttpStatusCode.OK, (await adminFirst.PutAsJsonAsync("/api/v1/admin/policy", new { policy = body }, Ct)).StatusCode);
+
+        // The next create on the other instance is checked against the new policy, even where its copy (SQLite: no
+        // notification) was the old one that refused it.
+        var created = await agent.CreateApprovalAsync(new { action_name = "long", timeout_seconds = longer });
+        var window = DateTimeOffset.Parse(created.Str("expires_at")!, System.Globalization.CultureInfo.InvariantCulture)
+            - DateTimeOffset.Parse(created.Str("created_at")!, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(longer, (int)Math.Round(window.TotalSeconds));
+    }
 }

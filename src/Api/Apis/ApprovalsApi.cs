@@ -50,7 +50,7 @@ public static class ApprovalsApi
 
     public static async Task<Results<Created<ApprovalDto>, Ok<ApprovalDto>, ProblemHttpResult>> CreateAsync(
         HttpContext http, ClaimsPrincipal user, ApprovalService service, IOptionsMonitor<CallbackOptions> callbacks, ICallbackStore callbackStore,
-        IApiKeyStore keys, CancellationToken ct)
+        IApiKeyStore keys, ConfigVersion config, CancellationToken ct)
     {
         var idempotencyKey = http.Request.Headers["Idempotency-Key"].ToString();
         if (!IsValidIdempotencyKey(idempotencyKey))
@@ -69,8 +69,22 @@ public static class ApprovalsApi
             };
             return await service.CreateAsync(input, caller.ToActor(), ct);
         }
-        var result = await CreateAsAsync(user);
-        if (result.Outcome == CreateOutcome.ConfigChanged)
+        CreateResult? result = null;
+        try
+        {
+            result = await CreateAsAsync(user);
+        }
+        catch (Exception ex) when (ex is BodyException or RequestValidationException && ConfigVersion.Unverified is not null)
+        {
+            // A refusal made on copies taken at a version this request did not read (a key revoked or a policy changed
+            // meanwhile may be what refused it) stands only once that version is confirmed; else the request is
+            // checked again with fresh copies below, as when the insert finds the version moved.
+            if (await config.ConfirmAsync(ct))
+            {
+                throw;
+            }
+        }
+        if (result is null || result.Outcome == CreateOutcome.ConfigChanged)
         {
             // Keys or settings changed after this request was checked against the cached copies, and nothing was
             // stored: the caller, its agent id, the policy and the route are checked again against fresh ones, once
