@@ -56,6 +56,9 @@ public sealed partial class MetricsTests
         var settings = new Dictionary<string, string?>(slack.HostSettings())
         {
             ["AgentSentinel:Metrics:Prometheus"] = "true",
+            // The chat posts are made by the test's own calls below, at set moments: the outbox dispatcher leaves them
+            // to delivery jobs (which this host does not run) instead of posting, and reading a request, on its own.
+            ["AgentSentinel:Jobs:ChatFromDispatcher"] = "false",
             ["AgentSentinel:Callbacks:AllowedHosts:0"] = "hooks.example.com",
             ["AgentSentinel:Callbacks:SigningSecret"] = "metrics-test-callback-signing-secret-0123456789",
             ["AgentSentinel:Routing:Routes:0:Name"] = "payments",
