@@ -47,6 +47,17 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
         var values = SpansValues(spans);
         var pg = provider == StorageProvider.Postgres;
         var from = pg ? "moved" : $"({source}) moved";
+        // A level of decision-time counts (fine buckets, coarse segments): each decided change counted in the range of
+        // <bounds> (lower_us inclusive, upper_us exclusive) its decision time falls in, keyed by <key>.
+        string DecisionLevel(string rollup, string bounds, string key) => $"""
+            INSERT INTO {rollup} AS r (span, start, status, {key}, n)
+            SELECT span, created_at - created_at % span, status, x.{key}, SUM(n)
+            FROM {from} CROSS JOIN ({values}) spans
+            JOIN {bounds} x ON decided_at - created_at >= x.lower_us AND decided_at - created_at < x.upper_us
+            WHERE status IN {Decided}
+            GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+            ON CONFLICT (span, start, status, {key}) DO UPDATE SET n = r.n + excluded.n
+            """;
         // "WHERE true" keeps SQLite's parser from reading ON CONFLICT as part of the SELECT's join.
         string[] rollups = spans.Count == 0 ? [] :
         [
@@ -59,24 +70,8 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
             ON CONFLICT (span, start, priority, risk_level, status)
             DO UPDATE SET n = r.n + excluded.n, decision_us = r.decision_us + excluded.decision_us
             """,
-            $"""
-            INSERT INTO stats_decision_rollup AS r (span, start, status, bucket, n)
-            SELECT span, created_at - created_at % span, status, b.bucket, SUM(n)
-            FROM {from} CROSS JOIN ({values}) spans
-            JOIN stats_decision_buckets b ON decided_at - created_at >= b.lower_us AND decided_at - created_at < b.upper_us
-            WHERE status IN {Decided}
-            GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
-            ON CONFLICT (span, start, status, bucket) DO UPDATE SET n = r.n + excluded.n
-            """,
-            $"""
-            INSERT INTO stats_decision_segment_rollup AS r (span, start, status, segment, n)
-            SELECT span, created_at - created_at % span, status, s.segment, SUM(n)
-            FROM {from} CROSS JOIN ({values}) spans
-            JOIN stats_decision_segments s ON decided_at - created_at >= s.lower_us AND decided_at - created_at < s.upper_us
-            WHERE status IN {Decided}
-            GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
-            ON CONFLICT (span, start, status, segment) DO UPDATE SET n = r.n + excluded.n
-            """,
+            DecisionLevel("stats_decision_rollup", "stats_decision_buckets", "bucket"),
+            DecisionLevel("stats_decision_segment_rollup", "stats_decision_segments", "segment"),
             $"""
             INSERT INTO stats_event_rollup AS r (span, start, kind, n)
             SELECT span, t - t % span, kind, SUM(n)
