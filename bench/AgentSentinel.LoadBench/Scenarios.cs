@@ -552,15 +552,29 @@ internal static class Scenarios
         Line($"scale: {indexes.Count} secondary indexes and {foreignKeys.Count} foreign key dropped for the load: {string.Join(", ", indexes.Select(i => i.Name).Concat(foreignKeys.Select(k => k.Name)))}");
 
         var rows1 = new ScaleRows(rows, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000);
-        var chunk = (rows + parallel - 1) / parallel;
+        // A COPY of many rows waits at its end for the statistics triggers queued for each row: no command timeout, and
+        // the requests go in chunks (each COPY its own transaction) so that queue stays small.
+        var copyCs = new NpgsqlConnectionStringBuilder(cs) { CommandTimeout = 0 }.ConnectionString;
+        const int chunk = 250_000;
+        var chunks = new ConcurrentQueue<(long From, long To)>();
+        for (long from = 1; from <= rows; from += chunk)
+        {
+            chunks.Enqueue((from, Math.Min(rows, from + chunk - 1)));
+        }
         long events = 0;
         var writers = Enumerable.Range(0, parallel)
-            .Select(i => Task.Run(() => CopyApprovals(cs, rows1, i * chunk + 1, Math.Min(rows, (i + 1) * chunk))))
-            .Append(Task.Run(() => events = CopyEvents(cs, rows1)));
+            .Select(_ => Task.Run(() =>
+            {
+                while (chunks.TryDequeue(out var range))
+                {
+                    CopyApprovals(copyCs, rows1, range.From, range.To);
+                }
+            }))
+            .Append(Task.Run(() => events = CopyEvents(copyCs, rows1)));
         await Task.WhenAll(writers);
         await Pg.ExecAsync(cs, "ALTER TABLE approval_events ALTER COLUMN id SET GENERATED ALWAYS; " +
             "SELECT setval(pg_get_serial_sequence('approval_events', 'id'), (SELECT max(id) FROM approval_events))");
-        Line($"scale: {rows} rows on {parallel} connections and their {events} events, sealed, on one more, copied in {F(part.Elapsed.TotalSeconds)} s");
+        Line($"scale: {rows} rows in chunks of {chunk} on {parallel} connections and their {events} events, sealed, on one more, copied in {F(part.Elapsed.TotalSeconds)} s");
         part.Restart();
         var definitions = new ConcurrentQueue<(string Name, string Definition)>(indexes);
         await Task.WhenAll(Enumerable.Range(0, parallel).Select(async _ =>
