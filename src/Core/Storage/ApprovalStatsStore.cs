@@ -145,14 +145,27 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
         await FoldAsync(connection, ct);
     }
 
+    /// <summary>Folds unless another folder is folding (PostgreSQL): false, at once, when it is. The minute job folds
+    /// this way: a folder at work is already moving the changes, and a job waiting behind a long fold (a backlog of
+    /// millions of changes takes many minutes) would hold a job worker the whole time, one more every minute, until no
+    /// worker is left for expiry and follow-ups.</summary>
+    public async Task<bool> TryFoldAsync(CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        return await FoldAsync(connection, ct, wait: false) != Busy;
+    }
+
+    /// <summary>What the fold returns when it did not wait for another folder.</summary>
+    private const long Busy = long.MinValue;
+
     /// <summary>Folds, and returns the fold position (migration 0033) that the rollups hold at least: what a reader
     /// read at one position it may reuse while the position has not moved (-1, matching none, when changes committed
     /// during the fold wait for the next one).</summary>
-    private async Task<long> FoldAsync(DbConnection connection, CancellationToken ct)
+    private async Task<long> FoldAsync(DbConnection connection, CancellationToken ct, bool wait = true)
     {
-        if (!_backfilled)
+        if (!_backfilled && !await BackfillAsync(connection, wait, ct))
         {
-            await BackfillAsync(connection, ct);
+            return Busy;
         }
         var (backlog, done) = (false, false);
         long pending, position;
@@ -166,7 +179,12 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
             {
                 break;
             }
-            var full = await FoldBatchAsync(connection, ct) >= FoldBatchSize;
+            var moved = await FoldBatchAsync(connection, wait, ct);
+            if (moved is null)
+            {
+                return Busy;
+            }
+            var full = moved >= FoldBatchSize;
             backlog |= full;
             done = !full;
         }
@@ -198,23 +216,45 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
         }
     }
 
-    private async Task<DbTransaction> BeginFoldAsync(DbConnection connection, CancellationToken ct)
+    /// <summary>A fold's transaction, holding the folder's lock; null, without waiting, when <paramref name="wait"/> is
+    /// false and another folder holds it.</summary>
+    private async Task<DbTransaction?> BeginFoldAsync(DbConnection connection, bool wait, CancellationToken ct) =>
+        await BeginFolderAsync(database, connection, 7413290460, wait, ct);
+
+    /// <summary>A transaction holding folder lock <paramref name="lockKey"/> (PostgreSQL; SQLite's write transaction is
+    /// one writer at a time already); null when <paramref name="wait"/> is false and another folder holds it. The
+    /// statement after the lock sees every fold committed before it. A reader waits as long as another folder's batch
+    /// takes (the request's own cancellation still ends the wait): under load a batch of a backlog can take longer
+    /// than the command timeout, which failed the first read after a bulk insert.</summary>
+    internal static async Task<DbTransaction?> BeginFolderAsync(Database database, DbConnection connection, long lockKey, bool wait, CancellationToken ct)
     {
         var tx = await database.BeginWriteAsync(connection, ct);
-        if (database.Provider == StorageProvider.Postgres)
+        if (database.Provider != StorageProvider.Postgres)
         {
-            // One folder at a time; the statement after the lock sees every fold committed before it. A reader waits as
-            // long as another folder's batch takes (the request's own cancellation still ends the wait): under load a
-            // batch of a backlog can take longer than the command timeout, which failed the first read after a bulk insert.
-            await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(7413290460)", transaction: tx, commandTimeout: 0, cancellationToken: ct));
+            return tx;
         }
-        return tx;
+        if (wait)
+        {
+            await connection.ExecuteAsync(new CommandDefinition($"SELECT pg_advisory_xact_lock({lockKey})", transaction: tx, commandTimeout: 0, cancellationToken: ct));
+            return tx;
+        }
+        if (await connection.ExecuteScalarAsync<bool>(new CommandDefinition($"SELECT pg_try_advisory_xact_lock({lockKey})", transaction: tx, cancellationToken: ct)))
+        {
+            return tx;
+        }
+        await tx.DisposeAsync();
+        return null;
     }
 
-    /// <summary>Fills what migrations 0024 and 0031 queued, once; afterwards (in this process) nothing is queued again.</summary>
-    private async Task BackfillAsync(DbConnection connection, CancellationToken ct)
+    /// <summary>Fills what migrations 0024 and 0031 queued, once; afterwards (in this process) nothing is queued again.
+    /// False when it did not wait for another folder.</summary>
+    private async Task<bool> BackfillAsync(DbConnection connection, bool wait, CancellationToken ct)
     {
-        await using var tx = await BeginFoldAsync(connection, ct);
+        await using var tx = await BeginFoldAsync(connection, wait, ct);
+        if (tx is null)
+        {
+            return false;
+        }
         var queued = (await connection.QueryAsync<string>(new CommandDefinition("SELECT name FROM stats_backfills", transaction: tx, cancellationToken: ct))).ToList();
         // Migration 0024's five-minute level, migration 0031's open counts and decision times per route.
         foreach (var (name, spans, openCounts, routeSpans) in new (string Name, long[] Spans, bool OpenCounts, long[] RouteSpans)[]
@@ -233,13 +273,19 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
         }
         await tx.CommitAsync(ct);
         _backfilled = true;
+        return true;
     }
 
-    /// <summary>Moves up to <see cref="FoldBatchSize"/> changes into the rollups in one transaction; how many it moved.</summary>
-    private async Task<long> FoldBatchAsync(DbConnection connection, CancellationToken ct)
+    /// <summary>Moves up to <see cref="FoldBatchSize"/> changes into the rollups in one transaction; how many it moved,
+    /// or null when it did not wait for another folder.</summary>
+    private async Task<long?> FoldBatchAsync(DbConnection connection, bool wait, CancellationToken ct)
     {
         var p = new { batch = FoldBatchSize };
-        await using var tx = await BeginFoldAsync(connection, ct);
+        await using var tx = await BeginFoldAsync(connection, wait, ct);
+        if (tx is null)
+        {
+            return null;
+        }
         long moved;
         if (database.Provider == StorageProvider.Postgres)
         {

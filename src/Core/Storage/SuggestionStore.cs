@@ -92,10 +92,21 @@ public sealed class SuggestionStore(Database database)
         await FoldAsync(connection, 0, 0, 0, 0, ct);
     }
 
+    /// <summary>Folds unless another folder is folding (PostgreSQL): false, at once, when it is; the minute job folds
+    /// this way (see <see cref="ApprovalStatsStore.TryFoldAsync"/>).</summary>
+    public async Task<bool> TryFoldAsync(CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        return (await FoldAsync(connection, 0, 0, 0, 0, ct, wait: false)).Position != Busy;
+    }
+
+    private const long Busy = long.MinValue;
+
     /// <summary>Folds; returns the fold position (migration 0033) the rollups hold at least, and whether a people's
     /// decision lies in [<paramref name="leftFrom"/>, <paramref name="leftTo"/>) or [<paramref name="enteredFrom"/>,
     /// <paramref name="enteredTo"/>), all read in one snapshot once nothing is left to fold.</summary>
-    private async Task<(long Position, bool Moved)> FoldAsync(DbConnection connection, long leftFrom, long leftTo, long enteredFrom, long enteredTo, CancellationToken ct)
+    private async Task<(long Position, bool Moved)> FoldAsync(DbConnection connection, long leftFrom, long leftTo, long enteredFrom, long enteredTo, CancellationToken ct,
+        bool wait = true)
     {
         var backlog = false;
         var p = new { leftFrom, leftTo, enteredFrom, enteredTo };
@@ -105,7 +116,12 @@ public sealed class SuggestionStore(Database database)
         var done = false;
         while ((state = await connection.QuerySingleAsync<(long, long, long)>(new CommandDefinition(FoldStateSql, p, cancellationToken: ct))).Pending != 0 && !done)
         {
-            var full = await FoldBatchAsync(connection, ct) >= FoldBatchSize;
+            var moved = await FoldBatchAsync(connection, wait, ct);
+            if (moved is null)
+            {
+                return (Busy, true);
+            }
+            var full = moved >= FoldBatchSize;
             backlog |= full;
             done = !full;
         }
@@ -125,15 +141,18 @@ public sealed class SuggestionStore(Database database)
                     THEN 1 ELSE 0 END AS bigint)
         """;
 
-    private async Task<long> FoldBatchAsync(DbConnection connection, CancellationToken ct)
+    private async Task<long?> FoldBatchAsync(DbConnection connection, bool wait, CancellationToken ct)
     {
         var p = new { batch = FoldBatchSize };
-        await using var tx = await database.BeginWriteAsync(connection, ct);
+        // One folder at a time (a lock of its own: the statistics folder does not wait for this one).
+        await using var tx = await ApprovalStatsStore.BeginFolderAsync(database, connection, 7413290461, wait, ct);
+        if (tx is null)
+        {
+            return null;
+        }
         long moved;
         if (database.Provider == StorageProvider.Postgres)
         {
-            // One folder at a time (a lock of its own: the statistics folder does not wait for this one).
-            await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(7413290461)", transaction: tx, commandTimeout: 0, cancellationToken: ct));
             moved = await connection.ExecuteScalarAsync<long>(new CommandDefinition(PostgresFoldSql[0], p, tx, cancellationToken: ct));
             await connection.ExecuteAsync(new CommandDefinition(PostgresFoldSql[1], transaction: tx, cancellationToken: ct));
         }
