@@ -134,12 +134,16 @@ public sealed class DigestStore(Database database)
     }
 
     // Decision times in order from a lower edge, through ix_approvals_decision_time or, for one route ('' for none),
-    // ix_approvals_route_decision_time (migration 0031).
-    private const string DecisionTimesFromSql = $$"""
+    // ix_approvals_route_decision_time (migration 0031). The numbers are written into the text ({0}: lower edge, {2}-{4}:
+    // the window and as-of instant, {5}: take, {6}: skip; all integers this class computed), so PostgreSQL plans each read
+    // for its values: as an automatically prepared statement its generic plan read the whole week through
+    // ix_approvals_stats and sorted it, 440-730 ms at 10,000,000 requests, where the index in decision-time order takes
+    // 12-25 ms.
+    private const string DecisionTimesFromSql = """
         SELECT decided_at - created_at FROM approval_facts
-        WHERE status IN ('approved', 'rejected') AND {1} decided_at - created_at >= @lower{0} AND {{Window}} AND decided_at <= @asOf
+        WHERE status IN ('approved', 'rejected') AND {1} decided_at - created_at >= {0} AND created_at >= {2} AND created_at < {3} AND decided_at <= {4}
         ORDER BY decided_at - created_at
-        LIMIT @take{0} OFFSET @skip{0}
+        LIMIT {5} OFFSET {6}
         """;
 
     /// <summary>For each read: the decision times (microseconds) of the window's requests decided by <c>AsOf</c> (of
@@ -152,20 +156,18 @@ public sealed class DigestStore(Database database)
         {
             return [];
         }
-        var p = Parameters(window);
+        var p = new DynamicParameters();
         var statements = new List<string>(reads.Count);
         for (var i = 0; i < reads.Count; i++)
         {
-            p.Add($"lower{i}", reads[i].Lower);
-            p.Add($"skip{i}", reads[i].Skip);
-            p.Add($"take{i}", reads[i].Take);
             var route = "";
             if (reads[i].Route is { } r)
             {
                 p.Add($"route{i}", r);
                 route = $"COALESCE(route_name, '') = @route{i} AND";
             }
-            statements.Add(string.Format(CultureInfo.InvariantCulture, DecisionTimesFromSql, i, route));
+            statements.Add(string.Format(CultureInfo.InvariantCulture, DecisionTimesFromSql, reads[i].Lower, route,
+                window.From.ToUnixMicroseconds(), window.To.ToUnixMicroseconds(), window.AsOf.ToUnixMicroseconds(), reads[i].Take, reads[i].Skip));
         }
         await using var connection = await database.OpenAsync(ct);
         await using var batch = await connection.QueryMultipleAsync(new CommandDefinition(string.Join(";\n", statements), p, cancellationToken: ct));
