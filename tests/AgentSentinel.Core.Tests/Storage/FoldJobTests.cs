@@ -4,6 +4,7 @@ using AgentSentinel.Core.Jobs;
 using AgentSentinel.Core.Storage;
 using AgentSentinel.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 
 namespace AgentSentinel.Core.Tests.Storage;
@@ -52,7 +53,7 @@ public sealed class FoldJobTests : IAsyncLifetime
     /// <summary>A request created and approved by a person: a statistics change and a suggestion change each.</summary>
     private async Task SeedDecisionAsync()
     {
-        var clock = new FixedClock(T0);
+        var clock = new FakeTimeProvider(T0);
         var store = new ApprovalStore(_db, clock);
         var request = new ApprovalRequest
         {
@@ -70,7 +71,7 @@ public sealed class FoldJobTests : IAsyncLifetime
         var created = await store.CreateAsync(request, "hash",
             new ApprovalEvent { ApprovalId = request.Id, Kind = EventKinds.Created, At = T0, Actor = "agent", Surface = Surface.Api }, Ct);
         Assert.Equal(CreateOutcome.Created, created.Outcome);
-        clock.Now = T0.AddMinutes(3);
+        clock.SetUtcNow(T0.AddMinutes(3));
         var approved = await store.TransitionAsync(new TransitionCommand(request.Id, TransitionKind.Approve,
             new Actor("Alice", Surface.Api, "alice@example.com", null, "key-alice"), null), Ct);
         Assert.Equal(TransitionOutcome.Applied, approved.Outcome);
@@ -118,12 +119,5 @@ public sealed class FoldJobTests : IAsyncLifetime
         Assert.Equal(0, await CountAsync("suggestion_changes"));
         Assert.True(await _stats.TryFoldAsync(Ct));
         Assert.True(await _suggestions.TryFoldAsync(Ct));
-    }
-
-    private sealed class FixedClock(DateTimeOffset now) : TimeProvider
-    {
-        public DateTimeOffset Now { get; set; } = now;
-
-        public override DateTimeOffset GetUtcNow() => Now;
     }
 }
