@@ -155,8 +155,9 @@ public sealed class ApprovalStatsStore(Database database) : ITrendStore
         return await FoldAsync(connection, ct, wait: false) != Busy;
     }
 
-    /// <summary>What the fold returns when it did not wait for another folder.</summary>
-    private const long Busy = long.MinValue;
+    /// <summary>The fold position returned when a fold did not wait for another folder (here and in
+    /// <see cref="SuggestionStore"/>).</summary>
+    internal const long Busy = long.MinValue;
 
     /// <summary>Folds, and returns the fold position (migration 0033) that the rollups hold at least: what a reader
     /// read at one position it may reuse while the position has not moved (-1, matching none, when changes committed

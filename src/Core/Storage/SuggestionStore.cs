@@ -97,10 +97,8 @@ public sealed class SuggestionStore(Database database)
     public async Task<bool> TryFoldAsync(CancellationToken ct)
     {
         await using var connection = await database.OpenAsync(ct);
-        return (await FoldAsync(connection, 0, 0, 0, 0, ct, wait: false)).Position != Busy;
+        return (await FoldAsync(connection, 0, 0, 0, 0, ct, wait: false)).Position != ApprovalStatsStore.Busy;
     }
-
-    private const long Busy = long.MinValue;
 
     /// <summary>Folds; returns the fold position (migration 0033) the rollups hold at least, and whether a people's
     /// decision lies in [<paramref name="leftFrom"/>, <paramref name="leftTo"/>) or [<paramref name="enteredFrom"/>,
@@ -119,7 +117,7 @@ public sealed class SuggestionStore(Database database)
             var moved = await FoldBatchAsync(connection, wait, ct);
             if (moved is null)
             {
-                return (Busy, true);
+                return (ApprovalStatsStore.Busy, true);
             }
             var full = moved >= FoldBatchSize;
             backlog |= full;
