@@ -165,7 +165,7 @@ public sealed class ChatNotifier(ChatSurface chat, RuntimeSettings settings, ICh
         }
         if (followUp.Reassignment is { } handed && existing.Any(m => m.DeliveryKey == DeliveryKeys.Root))
         {
-            await ReplyAsync(request.Id, $"reassigned:{followUp.Number}", chat.ReassignedReply(request, handed), ct);
+            await ReplyAsync(request.Id, DeliveryKeys.ReassignedNote(followUp.Number), chat.ReassignedReply(request, handed), ct);
         }
     }
 }

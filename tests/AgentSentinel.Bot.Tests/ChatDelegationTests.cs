@@ -164,12 +164,21 @@ public abstract class ChatDelegationTests(StorageProvider provider) : IAsyncLife
         var redrawn = await _h.SlackRedrawAsync(ts, b => b["blocks"]!.AsArray().Any(x => (string?)x!["block_id"] == "reassigned"), "the old message redrawn");
         Assert.Contains("<#C0OPS>", (string?)redrawn["blocks"]!.AsArray().First(x => (string?)x!["block_id"] == "reassigned")!["text"]!["text"], StringComparison.Ordinal);
 
-        // The same request handed to a Teams channel the bot is in gets a card there, and its old card says so.
+        // The same request handed to a Teams channel the bot is in gets a card there, and its old card says so. Its
+        // old card is in that very channel: the new card and the note in the old card's thread are two deliveries.
         var cards = _h.Bot.CallsTo("create").Count;
         Assert.Equal(HttpStatusCode.OK, (await admin.PostAsJsonAsync($"/api/v1/approvals/{id}/reassign", new { teams_channel = TeamsChannel }, Ct)).StatusCode);
         await _h.Bot.WaitForAsync(b => b.CallsTo("create").Count > cards ? b.CallsTo("create").Last() : null, TimeSpan.FromSeconds(60), what: "the card where it went");
         var update = await _h.Bot.WaitForAsync(b => b.CallsTo("update").LastOrDefault(c => c.Body!.ToJsonString().Contains("\"reassigned\"", StringComparison.Ordinal)), TimeSpan.FromSeconds(60), what: "the old card redrawn");
         Assert.Contains("Reassigned to", update.Body!.ToJsonString(), StringComparison.Ordinal);
+        var notes = await _h.Bot.WaitForAsync(b => b.CallsTo("reply").Select(c => (string?)c.Body!["text"] ?? "").Where(t => t.StartsWith("↪ Reassigned to", StringComparison.Ordinal)).ToList() is { Count: 2 } two ? two : null,
+            TimeSpan.FromSeconds(60), what: "a note in the old card's thread for each reassignment");
+        Assert.Contains("C0OPS", notes[0], StringComparison.Ordinal);
+        Assert.Contains("Reassigned to Teams channel 19:payments0123", notes[1], StringComparison.Ordinal);
+        // Each note is stored as a reply, never redrawn as if it were the request's card.
+        var teams = await _h.App.Service<Core.Storage.IChatMessageStore>().ListAsync(Guid.Parse(id), Core.Approvals.Surface.Teams, Ct);
+        Assert.Equal(2, teams.Count(m => m.DeliveryKey.StartsWith("reassigned-note:", StringComparison.Ordinal) && m.State == Core.Storage.ChatMessageState.Posted));
+        Assert.DoesNotContain(_h.Bot.CallsTo("update"), c => teams.Where(m => m.DeliveryKey.StartsWith("reassigned-note:", StringComparison.Ordinal)).Any(m => c.Path.EndsWith("/" + m.MessageId, StringComparison.Ordinal)));
     }
 
     private async Task<string> CreateAndAwaitCardAsync()

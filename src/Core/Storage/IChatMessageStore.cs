@@ -96,6 +96,13 @@ public static class DeliveryKeys
     /// <summary>The request's message or card posted where a reassignment (made at <paramref name="version"/>) sent it.</summary>
     public static string Reassigned(int version) => ReassignedPrefix + version.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
+    private const string ReassignedNotePrefix = "reassigned-note:";
+
+    /// <summary>The note in the old messages' thread that says where a reassignment (made at <paramref name="version"/>)
+    /// sent the request. A key of its own: when the request goes to the channel its message is already in, the note
+    /// and the new message are two deliveries to one channel, neither standing in for the other.</summary>
+    public static string ReassignedNote(int version) => ReassignedNotePrefix + version.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>Messages that show the request itself (and are redrawn when it changes), as opposed to thread replies.</summary>
     public static bool IsRequestMessage(string key) => key == Root || LevelOf(key) is not null || key.StartsWith(ReassignedPrefix, StringComparison.Ordinal);
 }

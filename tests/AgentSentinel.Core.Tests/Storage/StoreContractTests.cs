@@ -661,6 +661,28 @@ public abstract class StoreContractTests(StorageProvider provider) : IAsyncLifet
     }
 
     [Fact]
+    public async Task Reassignment_notes_stored_under_the_new_message_key_get_keys_of_their_own()
+    {
+        var chat = new ChatMessageStore(_db, new ServerInstance(_db, TimeProvider.System));
+        var request = await CreateAsync(NewRequest(created: T0));
+        // As stored before migration 0034: the copy in the new channel and the note in the old thread under one key.
+        var (copy, _) = await chat.ClaimAsync(request.Id, Surface.Slack, "C0OPS", "reassigned:2", T0, Ct);
+        var (note, _) = await chat.ClaimAsync(request.Id, Surface.Slack, "C0PAY", "reassigned:2", T0, Ct, body: "Reassigned to Slack channel C0OPS by root.");
+        await using (var connection = await _db.OpenAsync(Ct))
+        {
+            await connection.ExecuteAsync("DELETE FROM schema_migrations WHERE version = 34");
+        }
+
+        Assert.Equal(1, await new MigrationRunner(_db, NullLogger<MigrationRunner>.Instance).MigrateAsync(Ct));
+
+        var keys = (await chat.ListAsync(request.Id, Surface.Slack, Ct)).ToDictionary(m => m.Id, m => m.DeliveryKey);
+        Assert.Equal("reassigned:2", keys[copy.Id]);
+        Assert.Equal(DeliveryKeys.ReassignedNote(2), keys[note.Id]);
+        Assert.True(DeliveryKeys.IsRequestMessage(keys[copy.Id]));
+        Assert.False(DeliveryKeys.IsRequestMessage(keys[note.Id]));
+    }
+
+    [Fact]
     public async Task Migrations_apply_once()
     {
         var again = await new MigrationRunner(_db, NullLogger<MigrationRunner>.Instance).MigrateAsync(Ct);
