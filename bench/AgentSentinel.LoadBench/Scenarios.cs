@@ -119,23 +119,20 @@ internal static class Scenarios
         {
             // A warm-up first (not measured, as in the poll scenario): the creates of the first measured level should not
             // carry the server's start-up JIT work, which pgbench does not have.
-            var warmUp = Math.Min(perLevel, 2000);
-            await RunAsync(warmUp, levels.Max(), async _ =>
+            async Task CreateOneAsync(int _)
             {
                 await CreateAsync(agent, TypicalBody);
                 Interlocked.Increment(ref created);
-            });
+            }
+            var warmUp = Math.Min(perLevel, 2000);
+            await RunAsync(warmUp, levels.Max(), CreateOneAsync);
             Load($"intake (after a warm-up of {warmUp} creates)");
             foreach (var level in levels)
             {
                 var serverCpu = Cpu.ServerSeconds(server);
                 var pgCpu = await Cpu.PostgresSecondsAsync(cs);
                 var commits = await Cpu.CommitsAsync(cs);
-                var (lat, secs) = await RunAsync(perLevel, level, async _ =>
-                {
-                    await CreateAsync(agent, TypicalBody);
-                    Interlocked.Increment(ref created);
-                });
+                var (lat, secs) = await RunAsync(perLevel, level, CreateOneAsync);
                 var apiRate = perLevel / secs;
                 // The profile of the run: CPU per create on each side and database transactions per create (the server's
                 // own and its job storage's, including effects still being carried out right after the run).
