@@ -119,7 +119,7 @@ public sealed class ChatNotifier(ChatSurface chat, RuntimeSettings settings, ICh
         };
         if (reply is not null)
         {
-            await ReplyAsync(request.Id, $"{transition.ToString().ToLowerInvariant()}:{request.Version}", reply, ct);
+            await ReplyAsync(request.Id, DeliveryKeys.TransitionReply(transition, request.Version), reply, ct);
         }
     }
 
@@ -144,8 +144,8 @@ public sealed class ChatNotifier(ChatSurface chat, RuntimeSettings settings, ICh
         {
             var away = await delegations.AwayAsync(request.Approvers.Concat(followUp.Level?.Mention ?? []), ct);
             var (key, text) = followUp.Kind == FollowUpKind.Reminder
-                ? ($"reminder:{followUp.Number}", chat.ReminderReply(request, time.GetUtcNow(), away))
-                : ($"escalated:{followUp.Number}", chat.EscalatedReply(request, followUp, away));
+                ? (DeliveryKeys.Reminder(followUp.Number), chat.ReminderReply(request, time.GetUtcNow(), away))
+                : (DeliveryKeys.Escalated(followUp.Number), chat.EscalatedReply(request, followUp, away));
             await ReplyAsync(request.Id, key, text, ct);
         }
     }

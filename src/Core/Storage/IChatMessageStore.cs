@@ -75,6 +75,8 @@ public static class DeliveryErrorClasses
     };
 }
 
+/// <summary>Every delivery key, made here: one delivery per (request, surface, channel, key), so two deliveries that
+/// must both happen need keys that differ, and each kind of delivery has a prefix of its own.</summary>
 public static class DeliveryKeys
 {
     /// <summary>The request's own message or card in its route's channel.</summary>
@@ -102,6 +104,17 @@ public static class DeliveryKeys
     /// sent the request. A key of its own: when the request goes to the channel its message is already in, the note
     /// and the new message are two deliveries to one channel, neither standing in for the other.</summary>
     public static string ReassignedNote(int version) => ReassignedNotePrefix + version.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>The thread reply that says a reminder (number <paramref name="number"/>) is due.</summary>
+    public static string Reminder(int number) => "reminder:" + number.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>The thread note of escalation follow-up <paramref name="number"/> (its copy in the level's channel is
+    /// <see cref="Escalation"/>).</summary>
+    public static string Escalated(int number) => "escalated:" + number.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>The thread reply a transition made at <paramref name="version"/> posts (an info request, the agent's answer).</summary>
+    public static string TransitionReply(TransitionKind transition, int version) =>
+        transition.ToString().ToLowerInvariant() + ":" + version.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Messages that show the request itself (and are redrawn when it changes), as opposed to thread replies.</summary>
     public static bool IsRequestMessage(string key) => key == Root || LevelOf(key) is not null || key.StartsWith(ReassignedPrefix, StringComparison.Ordinal);
