@@ -176,9 +176,10 @@ public abstract class ChatDelegationTests(StorageProvider provider) : IAsyncLife
         Assert.Contains("C0OPS", notes[0], StringComparison.Ordinal);
         Assert.Contains("Reassigned to Teams channel 19:payments0123", notes[1], StringComparison.Ordinal);
         // Each note is stored as a reply, never redrawn as if it were the request's card.
-        var teams = await _h.App.Service<Core.Storage.IChatMessageStore>().ListAsync(Guid.Parse(id), Core.Approvals.Surface.Teams, Ct);
-        Assert.Equal(2, teams.Count(m => m.DeliveryKey.StartsWith("reassigned-note:", StringComparison.Ordinal) && m.State == Core.Storage.ChatMessageState.Posted));
-        Assert.DoesNotContain(_h.Bot.CallsTo("update"), c => teams.Where(m => m.DeliveryKey.StartsWith("reassigned-note:", StringComparison.Ordinal)).Any(m => c.Path.EndsWith("/" + m.MessageId, StringComparison.Ordinal)));
+        var stored = (await _h.App.Service<Core.Storage.IChatMessageStore>().ListAsync(Guid.Parse(id), Core.Approvals.Surface.Teams, Ct))
+            .Where(m => m.DeliveryKey.StartsWith("reassigned-note:", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, stored.Count(m => m.State == Core.Storage.ChatMessageState.Posted));
+        Assert.DoesNotContain(_h.Bot.CallsTo("update"), c => stored.Any(m => c.Path.EndsWith("/" + m.MessageId, StringComparison.Ordinal)));
     }
 
     private async Task<string> CreateAndAwaitCardAsync()
