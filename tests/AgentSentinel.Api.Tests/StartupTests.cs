@@ -140,14 +140,8 @@ public sealed class StartupTests
         ["AgentSentinel:Auth:InitialAdminKeyFile"] = keyFile,
     };
 
-    private static async Task<OptionsValidationException> StartFreshAsync(TestStorage storage, string keyFile)
-    {
-        await using var app = new AgentSentinelApp(storage, settings: FreshSettings(keyFile));
-        var error = Record.Exception(() => app.Server);
-        var validation = Unwrap(error);
-        Assert.True(validation is not null, $"Expected a start-up error naming the setting, got {error?.ToString() ?? "none"}");
-        return validation;
-    }
+    private static Task<OptionsValidationException> StartFreshAsync(TestStorage storage, string keyFile) =>
+        StartupFailure.ValidationErrorAsync(storage, FreshSettings(keyFile), Ct);
 
     [Theory]
     [InlineData("AgentSentinel:Storage:Provider", "Postgres", "AgentSentinel:Storage:ConnectionString")]
@@ -181,39 +175,13 @@ public sealed class StartupTests
     [InlineData("AgentSentinel:Retention:DecidedDays", "30", "AgentSentinel:Retention:SigningKeyFile")]
     public async Task A_wrong_setting_stops_start_up_with_a_message_naming_it(string key, string value, string named)
     {
-        // The host exactly as Program.cs builds it, started on a loopback port.
         var storage = await TestStorage.CreateAsync(StorageProvider.Sqlite, "badconfig");
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        var settings = new Dictionary<string, string?> { [key] = value };
+        if (key == "AgentSentinel:Storage:Provider")
         {
-            ["AgentSentinel:Storage:ConnectionString"] = key == "AgentSentinel:Storage:Provider" ? "" : storage.ConnectionString,
-            ["AgentSentinel:Jobs:RunServer"] = "false",
-            ["AgentSentinel:Auth:InitialAdminKeyFile"] = Path.Combine(TestPaths.NewTempDirectory(), "admin.key"),
-            [key] = value,
-        });
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.AddAgentSentinel();
-        await using var app = builder.Build();
-        app.MapAgentSentinel();
-        var error = await Assert.ThrowsAnyAsync<Exception>(() => app.StartAsync(Ct));
-        var validation = Unwrap(error);
-        Assert.True(validation is not null, $"Expected an options validation error, got {error}");
-        Assert.Contains(named, validation.Message, StringComparison.Ordinal);
-    }
-
-    private static OptionsValidationException? Unwrap(Exception? error)
-    {
-        for (; error is not null; error = error.InnerException)
-        {
-            if (error is OptionsValidationException validation)
-            {
-                return validation;
-            }
-            if (error is AggregateException aggregate && aggregate.InnerExceptions.Select(Unwrap).FirstOrDefault(e => e is not null) is { } inner)
-            {
-                return inner;
-            }
+            settings["AgentSentinel:Storage:ConnectionString"] = "";
         }
-        return null;
+        var validation = await StartupFailure.ValidationErrorAsync(storage, settings, Ct);
+        Assert.Contains(named, validation.Message, StringComparison.Ordinal);
     }
 }

@@ -389,14 +389,10 @@ public sealed class SlackSocketModeTests : IAsyncLifetime
     public async Task An_app_token_that_is_not_an_app_level_token_stops_start_up_without_being_echoed()
     {
         const string Wrong = "xoxb-this-is-a-bot-token-0123456789";
-        var app = new AgentSentinelApp(await TestStorage.CreateAsync(StorageProvider.Sqlite, "badapptoken"),
-            settings: new Dictionary<string, string?>(_slack.SocketModeHostSettings(appToken: Wrong)));
-        _apps.Add(app);
-        var error = Assert.ThrowsAny<Exception>(() => app.Server);
-        var validation = Unwrap(error);
-        Assert.NotNull(validation);
+        var validation = await StartupFailure.ValidationErrorAsync(await TestStorage.CreateAsync(StorageProvider.Sqlite, "badapptoken"),
+            _slack.SocketModeHostSettings(appToken: Wrong), Ct);
         Assert.Contains("AgentSentinel:Slack:AppToken must be an app-level token starting with 'xapp-'", validation.Message, StringComparison.Ordinal);
-        Assert.DoesNotContain(Wrong, error.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(Wrong, validation.ToString(), StringComparison.Ordinal);
     }
 
     [Theory]
@@ -422,22 +418,6 @@ public sealed class SlackSocketModeTests : IAsyncLifetime
         static bool Kept(string line) => !line.TrimStart().StartsWith('#') && !line.Contains("url:", StringComparison.Ordinal)
             && !line.Contains("socket_mode_enabled", StringComparison.Ordinal) && line.Trim().Length > 0;
         Assert.Equal(http.Where(Kept), socket.Where(Kept));
-    }
-
-    private static OptionsValidationException? Unwrap(Exception? error)
-    {
-        for (; error is not null; error = error.InnerException)
-        {
-            if (error is OptionsValidationException validation)
-            {
-                return validation;
-            }
-            if (error is AggregateException aggregate && aggregate.InnerExceptions.Select(Unwrap).FirstOrDefault(e => e is not null) is { } inner)
-            {
-                return inner;
-            }
-        }
-        return null;
     }
 }
 
