@@ -1,9 +1,6 @@
 using AgentSentinel.Core.Configuration;
 using AgentSentinel.Testing;
 using AgentSentinel.Api.Hosting;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace AgentSentinel.Api.Tests;
