@@ -50,7 +50,7 @@ public static class StartupFailure
     }
 
     /// <summary>The options validation error in <paramref name="error"/>, its inner errors, or an aggregate's.</summary>
-    public static OptionsValidationException? Unwrap(Exception? error)
+    private static OptionsValidationException? Unwrap(Exception? error)
     {
         for (; error is not null; error = error.InnerException)
         {
